@@ -1,0 +1,284 @@
+"""Stratus settings: one module, every value from the environment.
+
+The profile follows from what is set. With nothing set, Stratus runs on the
+embedded default (SQLite file and media folder under DATA_DIR, in-memory cache,
+database sessions). With STRATUS_ENV=production every backing service must be
+named explicitly and start-up stops with a message naming anything missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+from stratus.platform.env import (
+    Requirements,
+    database_config,
+    read_bool,
+    read_choice,
+    read_float,
+    read_int,
+    read_list,
+    require_str,
+    require_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+requirements = Requirements()
+
+STRATUS_ENV = read_choice(env, requirements, "STRATUS_ENV", ("development", "production"), "development")
+PRODUCTION = STRATUS_ENV == "production"
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+
+DEV_SECRET_KEY = "stratus-development-key-not-for-production"
+if PRODUCTION:
+    SECRET_KEY = require_str(env, requirements, "SECRET_KEY", "a random string of at least 50 characters")
+    ALLOWED_HOSTS = read_list(env, "ALLOWED_HOSTS")
+    if not ALLOWED_HOSTS:
+        requirements.add("ALLOWED_HOSTS", "is required in production; expected host names, comma separated")
+    DATABASE_URL = require_url(
+        env,
+        requirements,
+        "DATABASE_URL",
+        ("postgres", "postgresql", "sqlite"),
+        "postgres://stratus:secret@db:5432/stratus",
+    )
+    REDIS_URL = require_url(env, requirements, "REDIS_URL", ("redis", "rediss"), "redis://redis:6379/0")
+    AWS_STORAGE_BUCKET_NAME = require_str(
+        env, requirements, "AWS_STORAGE_BUCKET_NAME", "the S3 bucket that holds documents"
+    )
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+    ALLOWED_HOSTS = read_list(env, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+    DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'stratus.sqlite3'}"
+    REDIS_URL = env.str("REDIS_URL", default="") or None
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = read_bool(env, requirements, "DEBUG", not PRODUCTION)
+CSRF_TRUSTED_ORIGINS = read_list(env, "CSRF_TRUSTED_ORIGINS")
+
+# --- Applications -----------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    # platform first: its management commands (migrate under a lock) take precedence
+    "stratus.platform",
+    "stratus.accounts",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "storages",
+]
+
+MIDDLEWARE = [
+    "stratus.platform.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "stratus.urls"
+WSGI_APPLICATION = "stratus.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "stratus" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASES: dict[str, dict[str, Any]] = {}
+if DATABASE_URL:
+    DATABASES["default"] = database_config(DATABASE_URL, env, requirements)
+
+# --- Cache, sessions --------------------------------------------------------------------------
+
+CACHE_TIMEOUT = read_int(env, requirements, "CACHE_TIMEOUT", 300, 0)
+if REDIS_URL:
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            # Fails open: a Redis outage turns cache reads into misses, never into 500s.
+            "BACKEND": "stratus.platform.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "TIMEOUT": CACHE_TIMEOUT,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="stratus"),
+            "OPTIONS": {
+                "socket_connect_timeout": read_float(env, requirements, "REDIS_TIMEOUT", 0.5),
+                "socket_timeout": read_float(env, requirements, "REDIS_TIMEOUT", 0.5),
+                "retry_on_timeout": False,
+            },
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "stratus",
+            "TIMEOUT": CACHE_TIMEOUT,
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+SESSION_COOKIE_AGE = read_int(env, requirements, "SESSION_COOKIE_AGE", 14 * 24 * 3600, 60)
+
+# --- Static files and media -------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+STATIC_BACKEND = (
+    "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    if not DEBUG
+    else "django.contrib.staticfiles.storage.StaticFilesStorage"
+)
+
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_S3_ADDRESSING_STYLE = read_choice(
+    env, requirements, "AWS_S3_ADDRESSING_STYLE", ("auto", "path", "virtual"), "auto"
+)
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_LOCATION = env.str("AWS_LOCATION", default="")
+AWS_DEFAULT_ACL = None  # the bucket stays private; downloads use presigned URLs
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = read_int(env, requirements, "AWS_QUERYSTRING_EXPIRE", 300, 1)
+AWS_S3_FILE_OVERWRITE = False
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+
+if AWS_STORAGE_BUCKET_NAME:
+    MEDIA_BACKEND: dict[str, Any] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "addressing_style": None if AWS_S3_ADDRESSING_STYLE == "auto" else AWS_S3_ADDRESSING_STYLE
+        },
+    }
+else:
+    MEDIA_BACKEND = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
+    }
+
+STORAGES = {"default": MEDIA_BACKEND, "staticfiles": {"BACKEND": STATIC_BACKEND}}
+
+# --- Security ---------------------------------------------------------------------------------
+
+HTTPS = read_bool(env, requirements, "HTTPS", PRODUCTION)
+TRUST_X_FORWARDED_PROTO = read_bool(env, requirements, "TRUST_X_FORWARDED_PROTO", PRODUCTION)
+if TRUST_X_FORWARDED_PROTO:
+    # Only behind a proxy that always sets this header (the shipped Nginx configuration does).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^api/v1/health/"]  # probes reach replicas over plain HTTP
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = read_int(env, requirements, "SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = read_bool(env, requirements, "SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = read_bool(env, requirements, "SECURE_HSTS_PRELOAD", False)
+# Preloading is a submission to browser vendors that is hard to undo: the operator's decision,
+# so its absence is not reported as a deployment problem.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+DATA_UPLOAD_MAX_MEMORY_SIZE = read_int(env, requirements, "MAX_REQUEST_BODY_BYTES", 2_621_440, 1024)
+
+# --- Logging ----------------------------------------------------------------------------------
+
+LOG_LEVEL = read_choice(
+    env, requirements, "LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info"
+).upper()
+LOG_FORMAT = read_choice(env, requirements, "LOG_FORMAT", ("json", "text"), "json" if PRODUCTION else "text")
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "stratus.platform.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # Stratus logs each request itself (with its id); the server's duplicate is noise.
+        "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
+    },
+}
+
+# --- Error reporting --------------------------------------------------------------------------
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = read_float(env, requirements, "SENTRY_TRACES_SAMPLE_RATE", 0.0)
+
+# --- Start-up waits and health ----------------------------------------------------------------
+
+HEALTH_CHECK_TIMEOUT = read_float(env, requirements, "HEALTH_CHECK_TIMEOUT", 2.0)
+
+requirements.raise_if_any()
+
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default=STRATUS_ENV),
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+    )

@@ -1,0 +1,62 @@
+"""Smoke run of the embedded default: no PostgreSQL, no Redis, a fresh data folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from stratus.platform.testing import PROJECT_DIR, child_env, free_port, manage
+
+pytestmark = pytest.mark.cluster
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_embedded_default_migrates_loads_demo_and_serves(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    migrated = manage("migrate", "--noinput", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    demo = manage("load_demo", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert "Demo login: demo@stratus.example" in demo.stdout
+    assert (tmp_path / "data" / "stratus.sqlite3").exists()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=PROJECT_DIR,
+        env=child_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status, body = 0, ""
+        while time.monotonic() < deadline:
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/health/ready")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, body
+        assert '"storage"' in body
+        assert '"redis"' not in body
+
+        status, body = get(f"http://127.0.0.1:{port}/admin/login/")
+        assert status == 200
+        assert "Stratus administration" in body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
