@@ -30,7 +30,7 @@ run: install ## migrate, load the demo, serve at http://127.0.0.1:8000 (embedded
 	$(RUN) python manage.py migrate --noinput
 	$(RUN) python manage.py load_demo
 	@echo "Stratus is starting at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
-	$(RUN) python manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(RUN) honcho -f Procfile.dev start
 
 test: install ## the whole suite on real PostgreSQL and Redis, plus the embedded-default smoke run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(RUN) pytest $(PYTEST_ARGS)
