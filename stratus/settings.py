@@ -8,6 +8,7 @@ named explicitly and start-up stops with a message naming anything missing.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +243,7 @@ LOGGING: dict[str, Any] = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
         },
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     },
@@ -259,6 +261,9 @@ LOGGING: dict[str, Any] = {
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
     },
 }
+
+# Python warnings become log records, so production stderr stays one JSON document per line.
+logging.captureWarnings(True)
 
 # --- Error reporting --------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@ from django.test import override_settings
 from stratus.platform import checks
 from stratus.platform.testing import manage
 
+# The checks read DATABASES; overriding it here is deliberate.
+pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+
 STRONG_KEY = secrets.token_urlsafe(64)
 GOOD: dict[str, Any] = {
     "PRODUCTION": True,

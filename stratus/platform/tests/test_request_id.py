@@ -52,3 +52,17 @@ def test_every_json_log_line_of_a_request_carries_its_id() -> None:
     assert access["status"] == 404
     assert access["path"] == "/no-such-page/"
     assert any(r.get("request_id") == generated and r["logger"] == "stratus.request" for r in records)
+
+
+def test_production_logs_are_json_by_default() -> None:
+    from stratus.platform.tests.test_checks import production_env
+
+    result = run_python(
+        LOGGED_REQUEST_SCRIPT,
+        env=production_env(ALLOWED_HOSTS="testserver", REDIS_URL="redis://127.0.0.1:6379/9"),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines
+    records = [json.loads(line) for line in lines]  # every line is a JSON document
+    assert all({"time", "level", "logger", "message", "request_id"} <= set(r) for r in records)
