@@ -25,6 +25,7 @@ from stratus.platform.env import (
     require_str,
     require_url,
 )
+from stratus.platform.storage import s3_client_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -174,6 +175,7 @@ STATIC_BACKEND = (
     else "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
 
+# Object storage: any S3-compatible service (AWS S3, MinIO, DigitalOcean Spaces, Cloudflare R2).
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
 AWS_S3_ADDRESSING_STYLE = read_choice(
@@ -181,20 +183,26 @@ AWS_S3_ADDRESSING_STYLE = read_choice(
 )
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
-AWS_LOCATION = env.str("AWS_LOCATION", default="")
+if bool(AWS_ACCESS_KEY_ID) != bool(AWS_SECRET_ACCESS_KEY):
+    requirements.add(
+        "AWS_SECRET_ACCESS_KEY" if AWS_ACCESS_KEY_ID else "AWS_ACCESS_KEY_ID",
+        "is required when the other half of the key pair is set (or unset both to use an instance role)",
+    )
+AWS_LOCATION = env.str("AWS_LOCATION", default="").strip("/")
 AWS_DEFAULT_ACL = None  # the bucket stays private; downloads use presigned URLs
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = read_int(env, requirements, "AWS_QUERYSTRING_EXPIRE", 300, 1)
 AWS_S3_FILE_OVERWRITE = False
 AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_S3_CLIENT_CONFIG = s3_client_config(
+    addressing_style=None if AWS_S3_ADDRESSING_STYLE == "auto" else AWS_S3_ADDRESSING_STYLE,
+    connect_timeout=read_float(env, requirements, "AWS_S3_CONNECT_TIMEOUT", 5.0),
+    read_timeout=read_float(env, requirements, "AWS_S3_READ_TIMEOUT", 30.0),
+    max_attempts=read_int(env, requirements, "AWS_S3_MAX_ATTEMPTS", 3, 1),
+)
 
 if AWS_STORAGE_BUCKET_NAME:
-    MEDIA_BACKEND: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "addressing_style": None if AWS_S3_ADDRESSING_STYLE == "auto" else AWS_S3_ADDRESSING_STYLE
-        },
-    }
+    MEDIA_BACKEND: dict[str, Any] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {}}
 else:
     MEDIA_BACKEND = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -23,6 +23,8 @@ from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from stratus.platform.storage import is_s3, probe_bucket
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -107,9 +109,8 @@ def check_cache() -> None:
 
 def check_storage() -> None:
     backend = default_storage
-    connection = getattr(backend, "connection", None)
-    if connection is not None:  # S3-compatible: the bucket must answer
-        connection.meta.client.head_bucket(Bucket=backend.bucket_name)  # type: ignore[attr-defined]
+    if is_s3(backend):  # S3-compatible: the bucket must answer, within the health timeout
+        probe_bucket(backend, settings.HEALTH_CHECK_TIMEOUT)
         return
     location = getattr(backend, "location", None)
     if location is not None:
