@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     # platform first: its management commands (migrate under a lock) take precedence
     "stratus.platform",
     "stratus.accounts",
+    "stratus.crm",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
