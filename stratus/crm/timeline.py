@@ -25,6 +25,8 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, decimal.Decimal):
         return str(value)
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value.astimezone(datetime.UTC).isoformat()
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, uuid.UUID):

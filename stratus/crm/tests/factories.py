@@ -11,7 +11,7 @@ _counter = itertools.count(1)
 
 
 def make_user(email: str | None = None) -> User:
-    return User.objects.create_user(email or f"user{next(_counter)}@example.com", "pw-unused-123")
+    return User.objects.create_user(email or f"user{next(_counter)}@example.com", None)
 
 
 def make_org(name: str | None = None, owner: User | None = None) -> Organization:

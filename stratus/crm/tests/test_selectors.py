@@ -1,0 +1,275 @@
+"""Selectors: filters, ordering, search on PostgreSQL, constant query counts."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from stratus.crm import search, selectors, services
+from stratus.crm.models import Company, Contact, Deal
+from stratus.crm.tests.factories import make_member, make_org
+from stratus.platform.errors import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+
+def emails(queryset) -> list[str]:
+    return [c.email for c in queryset]
+
+
+@pytest.fixture
+def crm():
+    org = make_org()
+    owner = make_member(org)
+    services.custom_field_create(
+        org=org, actor=None, entity="contact", key="seats", label="Seats", field_type="number"
+    )
+    services.custom_field_create(
+        org=org,
+        actor=None,
+        entity="contact",
+        key="plan",
+        label="Plan",
+        field_type="choice",
+        choices=["free", "pro"],
+    )
+    acme = services.company_create(org=org, actor=None, name="Acme Corporation", domain="acme.example")
+    services.contact_create(
+        org=org,
+        actor=None,
+        first_name="John",
+        last_name="Smith",
+        email="john.smith@acme.example",
+        company=acme,
+        owner=owner,
+        tags=["VIP"],
+        custom_fields={"seats": 10, "plan": "pro"},
+    )
+    services.contact_create(
+        org=org,
+        actor=None,
+        first_name="Jane",
+        last_name="Doe",
+        email="jane@globex.example",
+        tags=["vip", "lead"],
+        custom_fields={"seats": 3, "plan": "free"},
+    )
+    services.contact_create(
+        org=org, actor=None, first_name="Johanna", last_name="Berg", email="jb@initech.example"
+    )
+    other = make_org()
+    services.contact_create(
+        org=other, actor=None, first_name="John", last_name="Smith", email="john@other.example"
+    )
+    return org, owner, acme
+
+
+def test_list_filters(crm) -> None:
+    org, owner, acme = crm
+    assert emails(selectors.contact_list(org=org, filters={"owner": owner.pk})) == ["john.smith@acme.example"]
+    assert emails(selectors.contact_list(org=org, filters={"owner": "none"}, ordering="name")) == [
+        "jb@initech.example",
+        "jane@globex.example",
+    ]
+    assert emails(selectors.contact_list(org=org, filters={"company": str(acme.pk)})) == [
+        "john.smith@acme.example"
+    ]
+    assert len(selectors.contact_list(org=org, filters={"tag": "vip"})) == 2
+    assert emails(selectors.contact_list(org=org, filters={"tags": ["VIP", "lead"]})) == [
+        "jane@globex.example"
+    ]
+    assert len(selectors.contact_list(org=org, filters={"tags_any": "lead,vip"})) == 2
+    assert emails(selectors.contact_list(org=org, filters={"custom_fields": {"plan": "pro"}})) == [
+        "john.smith@acme.example"
+    ]
+    assert emails(selectors.contact_list(org=org, filters={"custom_fields.seats__gte": "5"})) == [
+        "john.smith@acme.example"
+    ]
+    assert len(selectors.contact_list(org=org, filters={"custom_fields.plan__in": "free,pro"})) == 2
+    assert emails(selectors.contact_list(org=org, filters={"custom_fields.plan__isnull": "true"})) == [
+        "jb@initech.example"
+    ]
+    tomorrow = (timezone.now() + datetime.timedelta(days=1)).date().isoformat()
+    assert len(selectors.contact_list(org=org, filters={"created_before": tomorrow})) == 3
+    assert len(selectors.contact_list(org=org, filters={"created_after": tomorrow})) == 0
+    assert len(selectors.contact_segment(org=org, filters={"tags": ["vip"], "has_email": True})) == 2
+
+
+def test_bad_filters_and_orderings_name_the_parameter(crm) -> None:
+    org, _, _ = crm
+    with pytest.raises(ApplicationError) as caught:
+        selectors.contact_list(
+            org=org,
+            filters={
+                "owner": "me",
+                "created_after": "yesterday",
+                "colour": "red",
+                "custom_fields.plan": "gold",
+                "custom_fields.size": 1,
+            },
+        )
+    assert set(caught.value.field_errors) == {
+        "owner",
+        "created_after",
+        "colour",
+        "custom_fields.plan",
+        "custom_fields.size",
+    }
+    with pytest.raises(ApplicationError) as caught:
+        selectors.contact_list(org=org, ordering="-email")
+    assert set(caught.value.field_errors) == {"ordering"}
+
+
+def test_orderings_end_with_id_for_keyset_pagination(crm) -> None:
+    org, _, _ = crm
+    queryset = selectors.contact_list(org=org, ordering="-name")
+    assert queryset.query.order_by == ("-last_name", "-first_name", "-id")
+    assert selectors.ordering_fields("-name", selectors.CONTACT_ORDERINGS) == (
+        "-last_name",
+        "-first_name",
+        "-id",
+    )
+    assert [c.last_name for c in queryset] == ["Smith", "Doe", "Berg"]
+
+
+def test_detail_is_scoped_to_the_organization(crm) -> None:
+    org, _, _ = crm
+    foreign = Contact.objects.exclude(organization=org).get()
+    with pytest.raises(ApplicationError) as caught:
+        selectors.contact_get(org=org, pk=foreign.pk)
+    assert caught.value.status == 404
+    with pytest.raises(ApplicationError):
+        selectors.contact_get(org=org, pk="1 OR 1=1")
+
+
+def test_search_prefix_substring_and_typo_ranked_and_scoped(crm) -> None:
+    org, _, _ = crm
+    assert [c.email for c in selectors.contact_search(org=org, query="john smi")] == [
+        "john.smith@acme.example"
+    ]
+    assert [c.email for c in selectors.contact_search(org=org, query="@globex")] == ["jane@globex.example"]
+    assert [c.email for c in selectors.contact_search(org=org, query="Smitth")] == ["john.smith@acme.example"]
+    found = [c.first_name for c in selectors.contact_search(org=org, query="joh")]
+    assert sorted(found) == ["Johanna", "John"]
+    assert next(c.first_name for c in selectors.contact_search(org=org, query="john")) == "John"
+    assert list(selectors.contact_search(org=org, query="zzzz")) == []
+    assert emails(selectors.contact_list(org=org, filters={"q": "jane"})) == ["jane@globex.example"]
+    assert [c.name for c in selectors.company_search(org=org, query="acme corp")] == ["Acme Corporation"]
+    for odd in ("%", "_", "'", "a:*|b", "\\", "    "):
+        list(selectors.contact_search(org=org, query=odd))
+
+
+def plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # The tables are tiny: forbid the plans that would hide whether the indexes fit.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_search_uses_the_gin_indexes(crm) -> None:
+    text = plan(Contact.objects.filter(search.matches(search.CONTACT, "john smith")))
+    assert "Bitmap Index Scan on crm_contact_search_fts" in text
+    assert "Bitmap Index Scan on crm_contact_search_trgm" in text
+    assert "Filter:" not in text  # every condition is answered by an index (then rechecked)
+    assert "crm_company_search_trgm" in plan(Company.objects.filter(search.matches(search.COMPANY, "acme")))
+    assert "crm_deal_search_fts" in plan(Deal.objects.filter(search.matches(search.DEAL, "renewal")))
+
+
+def test_custom_field_equality_uses_the_jsonb_index(crm) -> None:
+    condition = selectors._custom_equals_any("plan", ["pro"])
+    assert "crm_contact_custom_fields" in plan(Contact.objects.filter(condition))
+
+
+def serialize_contacts(queryset) -> list[tuple]:
+    return [
+        (
+            c.email,
+            c.company.name if c.company else None,
+            c.owner.email if c.owner else None,
+            [t.name for t in c.tags.all()],
+        )
+        for c in queryset
+    ]
+
+
+def serialize_deals(queryset) -> list[tuple]:
+    return [
+        (
+            d.title,
+            d.pipeline.name,
+            d.stage.name,
+            d.company.name if d.company else None,
+            d.owner.email if d.owner else None,
+            [c.pk for c in d.contacts.all()],
+        )
+        for d in queryset
+    ]
+
+
+def queries(fn) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        fn()
+    return len(captured.captured_queries)
+
+
+def test_list_query_count_is_the_same_for_1_and_50_rows() -> None:
+    org = make_org()
+    owner = make_member(org)
+    acme = services.company_create(org=org, actor=None, name="Acme", tags=["x"])
+    services.pipeline_create(org=org, actor=None, name="Sales")
+    for i in range(50):
+        contact = services.contact_create(
+            org=org, actor=None, email=f"c{i}@example.com", company=acme, owner=owner, tags=[f"t{i % 3}"]
+        )
+        services.deal_create(
+            org=org, actor=None, title=f"D{i}", company=acme, owner=owner, contacts=[contact]
+        )
+        services.activity_create(org=org, actor=None, subject=f"A{i}", contact=contact, assignee=owner)
+
+    def run(limit: int) -> list[int]:
+        return [
+            queries(lambda: serialize_contacts(selectors.contact_list(org=org)[:limit])),
+            queries(
+                lambda: serialize_contacts(selectors.contact_search(org=org, query="example", limit=limit))
+            ),
+            queries(lambda: serialize_deals(selectors.deal_list(org=org)[:limit])),
+            queries(
+                lambda: [
+                    (c.name, [t.name for t in c.tags.all()]) for c in selectors.company_list(org=org)[:limit]
+                ]
+            ),
+            queries(
+                lambda: [
+                    (a.subject, a.contact and a.contact.email, a.assignee and a.assignee.email)
+                    for a in selectors.activity_list(org=org)[:limit]
+                ]
+            ),
+            queries(
+                lambda: [(p.name, [s.name for s in p.stages.all()]) for p in selectors.pipeline_list(org=org)]
+            ),
+            queries(lambda: [(e.action, e.actor) for e in selectors.timeline_list(org=org)[:limit]]),
+        ]
+
+    one, fifty = run(1), run(50)
+    assert one == fifty
+    assert fifty[0] == 2  # contacts + their tags
+
+
+def test_record_timeline_includes_its_activities() -> None:
+    org = make_org()
+    contact = services.contact_create(org=org, actor=None, email="a@example.com")
+    services.activity_create(org=org, actor=None, subject="Call", contact=contact)
+    services.contact_update(org=org, actor=None, contact=contact, first_name="Ann")
+    entries = list(selectors.timeline_for_record(org=org, record=contact))
+    assert [(e.target_type, e.action) for e in entries] == [
+        ("contact", "updated"),
+        ("activity", "created"),
+        ("contact", "created"),
+    ]
