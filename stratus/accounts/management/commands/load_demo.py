@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from stratus.accounts.demo import DEMO_EMAIL, DEMO_PASSWORD, demo_load
+from stratus.crm.demo import crm_demo_load
 
 
 class Command(BaseCommand):
@@ -19,4 +20,6 @@ class Command(BaseCommand):
         demo = demo_load()
         verb = "Created" if demo.created else "Kept"
         self.stdout.write(f"{verb} demo organization '{demo.organization.name}'.")
+        crm = crm_demo_load(organization=demo.organization, user=demo.user)
+        self.stdout.write(f"Demo CRM: {crm.created} records added.")
         self.stdout.write(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
