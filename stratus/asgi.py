@@ -1,9 +1,25 @@
-"""ASGI entry point (the `ws` process). WebSocket routing is added by stratus.realtime."""
+"""ASGI entry point: HTTP (Django) and WebSocket (`/ws/`, Channels) in one application.
+
+Production runs it as the `ws` process (`uvicorn stratus.asgi:application`); the
+embedded default serves the whole site from it.
+"""
 
 import os
+import warnings
 
+from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
+# Static files served by WhiteNoise in development are file iterators that Django reads in a
+# worker thread under ASGI; correct, and not worth a warning per file.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
-application = get_asgi_application()
+# Django is set up before the routes import models.
+http_application = get_asgi_application()
+
+from stratus.realtime.routing import lifespan, websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {"http": http_application, "websocket": websocket_application, "lifespan": lifespan}
+)

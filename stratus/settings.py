@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "storages",
+    "stratus.realtime",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +279,36 @@ logging.captureWarnings(True)
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_TRACES_SAMPLE_RATE = read_float(env, requirements, "SENTRY_TRACES_SAMPLE_RATE", 0.0)
+
+# --- Live updates (WebSocket) -----------------------------------------------------------------
+
+ASGI_APPLICATION = "stratus.asgi.application"
+# The channel layer and the per-organization event log (sequence ids, catch-up) live in this
+# Redis; without one (embedded default) both stay in the process, which serves HTTP and
+# WebSocket together.
+REALTIME_REDIS_URL = (
+    require_url(env, requirements, "REALTIME_REDIS_URL", ("redis", "rediss"), "redis://redis:6379/2")
+    if env.str("REALTIME_REDIS_URL", default="")
+    else REDIS_URL
+)
+REALTIME_PREFIX = env.str("REALTIME_PREFIX", default="stratus")
+REALTIME_RETENTION_SECONDS = read_int(env, requirements, "REALTIME_RETENTION_SECONDS", 600, 1)
+REALTIME_RETENTION_EVENTS = read_int(env, requirements, "REALTIME_RETENTION_EVENTS", 10_000, 1)
+REALTIME_HEARTBEAT_SECONDS = read_float(env, requirements, "REALTIME_HEARTBEAT_SECONDS", 25.0)
+REALTIME_SUBSCRIBE_TIMEOUT_SECONDS = read_float(env, requirements, "REALTIME_SUBSCRIBE_TIMEOUT_SECONDS", 10.0)
+REALTIME_REAUTH_SECONDS = read_float(env, requirements, "REALTIME_REAUTH_SECONDS", 300.0)
+REALTIME_TICKET_TTL_SECONDS = read_int(env, requirements, "REALTIME_TICKET_TTL_SECONDS", 30, 1)
+if REALTIME_REDIS_URL:
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+        "default": {
+            # Pub/sub: one PUBLISH per event reaches every ws process, which fans out locally.
+            # Messages are not stored by the layer; sequence ids and the event log fill gaps.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REALTIME_REDIS_URL], "prefix": f"{REALTIME_PREFIX}:layer"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Start-up waits and health ----------------------------------------------------------------
 

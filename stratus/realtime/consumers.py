@@ -1,0 +1,233 @@
+"""The `/ws/` endpoint: one socket subscribes to one organization's events.
+
+The socket is accepted at once so refusals can carry a close code. The client
+then sends ``subscribe`` (with a ticket, or relying on its session cookie),
+optionally with the last sequence id it saw; the server answers ``subscribed``,
+replays what was missed (or says ``resync``), then streams live events. Only
+authentication and the periodic access re-check touch the database, each in a
+short worker-thread call that releases its connection; delivery reads Redis.
+
+Delivery per socket is gap-free and in order: an event whose sequence id is
+ahead of the last one sent is preceded by the missing ones read from the log,
+and the heartbeat compares with the log's head so a lost message is repaired
+within one heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.cookie import parse_cookie
+
+from stratus.realtime import auth
+from stratus.realtime.auth import Refused, Subscription
+from stratus.realtime.events import organization_group
+from stratus.realtime.store import get_store
+
+logger = logging.getLogger("stratus.realtime")
+
+CATCH_UP_PAGE = 500
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    subscription: Subscription | None
+    last_seq: int
+
+    async def connect(self) -> None:
+        self.subscription = None
+        self.last_seq = 0
+        self.delivery = asyncio.Lock()
+        self.background: list[asyncio.Task[None]] = []
+        self.closing = False
+        await self.accept()
+        self.background.append(asyncio.create_task(self._expect_subscribe()))
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        for task in self.background:
+            task.cancel()
+        if self.subscription is not None and self.channel_layer is not None:
+            await self.channel_layer.group_discard(
+                organization_group(self.subscription.organization_id), self.channel_name
+            )
+
+    async def refuse(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await self.close(code=code, reason=reason)
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message, separators=(",", ":")))
+
+    # --- client messages ---------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            await self.refuse(auth.CLOSE_BAD_REQUEST, "messages must be JSON text")
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong", "seq": self.last_seq})
+        elif kind == "subscribe":
+            await self._subscribe(message)
+        else:
+            await self.refuse(auth.CLOSE_BAD_REQUEST, f"unknown message type: {kind!r}")
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        if self.subscription is not None:
+            await self.refuse(auth.CLOSE_BAD_REQUEST, "already subscribed")
+            return
+        last_seq = message.get("last_seq")
+        slug = message.get("organization")
+        ticket = message.get("ticket")
+        valid_seq = isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq >= 0
+        if last_seq is not None and not valid_seq:
+            await self.refuse(auth.CLOSE_BAD_REQUEST, "last_seq must be a non-negative integer")
+            return
+        if slug is not None and not isinstance(slug, str):
+            await self.refuse(auth.CLOSE_BAD_REQUEST, "organization must be a slug")
+            return
+        try:
+            self.subscription = await self._authenticate(ticket, slug)
+        except Refused as refused:
+            await self.refuse(refused.code, refused.reason)
+            return
+        subscription = self.subscription
+        store = get_store()
+        try:
+            # Join the group before reading the log, so nothing falls between the two.
+            if self.channel_layer is not None:
+                await self.channel_layer.group_add(
+                    organization_group(subscription.organization_id), self.channel_name
+                )
+            async with self.delivery:
+                current = await store.current(subscription.organization_id)
+                await self.send_json(
+                    {
+                        "type": "subscribed",
+                        "organization": subscription.organization_slug,
+                        "role": subscription.role,
+                        "seq": current,
+                    }
+                )
+                if last_seq is None:
+                    self.last_seq = current
+                else:
+                    self.last_seq = last_seq
+                    await self._catch_up()
+        except Exception:
+            logger.exception("subscribe failed for organization %s", subscription.organization_id)
+            await self.refuse(auth.CLOSE_SERVER_ERROR, "live updates are unavailable; retry later")
+            return
+        self.background.append(asyncio.create_task(self._heartbeat()))
+
+    async def _authenticate(self, ticket: Any, slug: str | None) -> Subscription:
+        if ticket is not None:
+            if not isinstance(ticket, str):
+                raise Refused(auth.CLOSE_BAD_REQUEST, "ticket must be a string")
+            payload = auth.read_ticket(ticket)
+            ttl = settings.REALTIME_TICKET_TTL_SECONDS + 5
+            if not await get_store().claim(f"ticket:{payload['n']}", ttl):
+                raise Refused(auth.CLOSE_UNAUTHENTICATED, "ticket already used")
+            return await database_sync_to_async(auth.authenticate_ticket)(payload, slug)
+        cookies = parse_cookie(_header(self.scope, b"cookie") or "")
+        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+        if not session_key:
+            raise Refused(auth.CLOSE_UNAUTHENTICATED, "send a ticket or connect with a session cookie")
+        if not auth.origin_allowed(_header(self.scope, b"origin"), _header(self.scope, b"host")):
+            raise Refused(auth.CLOSE_FORBIDDEN, "origin not allowed for cookie authentication")
+        return await database_sync_to_async(auth.authenticate_session)(session_key, slug)
+
+    async def _expect_subscribe(self) -> None:
+        await asyncio.sleep(settings.REALTIME_SUBSCRIBE_TIMEOUT_SECONDS)
+        if self.subscription is None:
+            await self.refuse(auth.CLOSE_SUBSCRIBE_TIMEOUT, "no subscribe message in time")
+
+    # --- delivery ----------------------------------------------------------------------------
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        if self.subscription is None or self.closing:
+            return
+        seq = int(message["seq"])
+        async with self.delivery:
+            if seq <= self.last_seq:
+                return  # already sent while catching up
+            if seq > self.last_seq + 1:
+                await self._catch_up()
+            if seq == self.last_seq + 1:
+                await self.send(text_data=message["text"])
+                self.last_seq = seq
+
+    async def _catch_up(self) -> None:
+        """Send every retained event after last_seq in order, or ``resync`` if some are gone."""
+        assert self.subscription is not None
+        store = get_store()
+        while True:
+            backlog = await store.since(self.subscription.organization_id, self.last_seq, CATCH_UP_PAGE)
+            if not backlog.complete:
+                await self.send_json(
+                    {
+                        "type": "resync",
+                        "seq": backlog.current,
+                        "reason": "events after your last_seq are no longer retained; reload from the API",
+                    }
+                )
+                self.last_seq = backlog.current
+                return
+            for seq, text in backlog.events:
+                await self.send(text_data=text)
+                self.last_seq = seq
+            if len(backlog.events) < CATCH_UP_PAGE:
+                return
+
+    async def _heartbeat(self) -> None:
+        assert self.subscription is not None
+        interval = settings.REALTIME_HEARTBEAT_SECONDS
+        reauth_every = settings.REALTIME_REAUTH_SECONDS
+        # Spread the access re-checks of sockets opened together.
+        next_reauth = time.monotonic() + reauth_every * random.uniform(0.5, 1.0)
+        while not self.closing:
+            await asyncio.sleep(interval)
+            try:
+                if time.monotonic() >= next_reauth:
+                    next_reauth = time.monotonic() + reauth_every
+                    if not await database_sync_to_async(auth.still_allowed)(self.subscription):
+                        await self.refuse(auth.CLOSE_FORBIDDEN, "access to this organization ended")
+                        return
+                async with self.delivery:
+                    if await get_store().current(self.subscription.organization_id) > self.last_seq:
+                        await self._catch_up()
+                    await self.send_json({"type": "heartbeat", "seq": self.last_seq})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("heartbeat failed", exc_info=True)
+
+
+async def close_store_connections() -> None:
+    store = get_store()
+    close = getattr(store, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()

@@ -1,0 +1,165 @@
+"""The /ws/ protocol against a real uvicorn process: authentication, refusals, delivery rules."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import psycopg
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.db import transaction
+
+from stratus.realtime.events import publish
+from stratus.realtime.tests.conftest import Realm
+from stratus.realtime.tests.harness import Client, Server, asgi_server, suite_database_url
+
+pytestmark = pytest.mark.cluster
+
+
+def write(organization_id: int, event: str, data: dict[str, Any], *, rollback: bool = False) -> None:
+    """A service-like write: publish inside a transaction that commits or rolls back."""
+
+    class Rollback(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            publish(organization_id=organization_id, event=event, data=data)
+            if rollback:
+                raise Rollback
+    except Rollback:
+        pass
+
+
+# In a worker thread whose database connection is closed afterwards (like a request's).
+awrite = database_sync_to_async(write)
+
+
+def origin(server: Server) -> str:
+    return server.http_url
+
+
+def test_session_cookie_subscribes_and_receives_committed_events_only(realm: Realm, server: Server) -> None:
+    org = realm.alice.organization
+
+    async def scenario() -> None:
+        client = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+        subscribed = await client.subscribe()
+        assert subscribed == {"type": "subscribed", "organization": org.slug, "role": "owner", "seq": 0}
+
+        await awrite(org.id, "contact.created", {"id": 1, "name": "Ada"}, rollback=True)
+        await awrite(org.id, "contact.created", {"id": 2, "name": "Grace"})
+        event = await client.next()
+        # The rolled-back write neither reached the socket nor took a sequence id.
+        assert event["type"] == "event"
+        assert event["seq"] == 1
+        assert event["event"] == "contact.created"
+        assert event["data"] == {"id": 2, "name": "Grace"}
+        assert event["at"].endswith("Z")
+
+        await client.send({"type": "ping"})
+        assert await client.next() == {"type": "pong", "seq": 1}
+        await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_refusals_carry_close_codes(realm: Realm, server: Server) -> None:
+    async def refused(message: dict[str, Any] | str, **kwargs: Any) -> tuple[int | None, str]:
+        client = await Client.open(server.ws_url, **kwargs)
+        if isinstance(message, str):
+            await client.ws.send(message)
+        else:
+            await client.send(message)
+        return await client.closed_with()
+
+    async def scenario() -> None:
+        assert await refused({"type": "subscribe"}) == (
+            4401,
+            "send a ticket or connect with a session cookie",
+        )
+        assert await refused({"type": "subscribe", "ticket": "forged:ticket"}) == (4401, "invalid ticket")
+        stale = "sessionid=not-a-session"
+        assert await refused({"type": "subscribe"}, cookie=stale, origin=origin(server)) == (
+            4401,
+            "not signed in",
+        )
+        # A signed-in cookie is refused without an Origin or from another site's page.
+        assert (await refused({"type": "subscribe"}, cookie=realm.alice.cookie))[0] == 4403
+        code, reason = await refused(
+            {"type": "subscribe"}, cookie=realm.alice.cookie, origin="https://evil.example"
+        )
+        assert (code, reason) == (4403, "origin not allowed for cookie authentication")
+        # Another organization's events are not for Alice.
+        code, reason = await refused(
+            {"type": "subscribe", "organization": realm.bob.organization.slug},
+            cookie=realm.alice.cookie,
+            origin=origin(server),
+        )
+        assert (code, reason) == (4403, "not a member of this organization")
+        assert (await refused("not json"))[0] == 4400
+        assert (await refused({"type": "shout"}))[0] == 4400
+        assert (await refused({"type": "subscribe", "last_seq": -1}))[0] == 4400
+
+    asyncio.run(scenario())
+
+
+def test_socket_without_subscribe_is_closed(realm: Realm) -> None:
+    with asgi_server(realm.env(REALTIME_SUBSCRIBE_TIMEOUT_SECONDS="0.5"), realm.log_dir) as server:
+
+        async def scenario() -> tuple[int | None, str]:
+            client = await Client.open(server.ws_url)
+            return await client.closed_with()
+
+        assert asyncio.run(scenario()) == (4408, "no subscribe message in time")
+
+
+def test_shutdown_closes_sockets_with_service_restart(realm: Realm, server: Server) -> None:
+    async def scenario() -> tuple[int | None, str]:
+        client = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+        await client.subscribe()
+        server.process.send_signal(signal.SIGTERM)
+        return await client.closed_with()
+
+    code, _reason = asyncio.run(scenario())
+    assert code == 1012  # service restart: reconnect (to another replica) and resume from last_seq
+    server.process.wait(timeout=15)
+    assert "Application shutdown complete" in server.output()
+
+
+def test_idle_sockets_hold_no_database_connection(realm: Realm) -> None:
+    app = f"stratus-ws-{realm.prefix}"
+    env = realm.env(DATABASE_URL=suite_database_url(application_name=app), DB_POOL="false")
+
+    def connections() -> int:
+        with psycopg.connect(suite_database_url()) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (app,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    with asgi_server(env, realm.log_dir) as server:
+
+        async def scenario() -> tuple[int, int]:
+            clients = [
+                await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+                for _ in range(20)
+            ]
+            for client in clients:
+                await client.subscribe()
+            # Authentication used the database; it must have given the connection back.
+            idle = await sync_to_async(connections)()
+            await awrite(realm.alice.organization.id, "deal.moved", {"id": 7})
+            for client in clients:
+                assert (await client.next())["seq"] == 1
+            delivering = await sync_to_async(connections)()
+            for client in clients:
+                await client.close()
+            return idle, delivering
+
+        idle, delivering = asyncio.run(scenario())
+    assert (idle, delivering) == (0, 0)
