@@ -1,0 +1,136 @@
+"""The event log (Redis and in-memory) and publish's commit semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import transaction
+
+from stratus.realtime.events import publish
+from stratus.realtime.store import EventStore, MemoryEventStore, RedisEventStore, get_store
+
+
+def redis_url() -> str:
+    url = django_settings.REALTIME_REDIS_URL
+    if not url:
+        pytest.fail("set REDIS_URL (or REALTIME_REDIS_URL): the event log is tested on real Redis")
+    return url
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(redis_url())
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(params=["redis", "memory"])
+def make_store(request: pytest.FixtureRequest, prefix: str) -> Any:
+    def make(max_events: int = 100, max_age_seconds: int = 600) -> EventStore:
+        if request.param == "redis":
+            return RedisEventStore(redis_url(), prefix, max_events, max_age_seconds)
+        return MemoryEventStore(max_events, max_age_seconds)
+
+    return make
+
+
+def texts(store: EventStore, org: int, after: int, limit: int = 100) -> tuple[list[int], bool, int]:
+    backlog = asyncio.run(store.since(org, after, limit))
+    return [seq for seq, _ in backlog.events], backlog.complete, backlog.current
+
+
+def test_sequence_ids_are_per_organization_and_embedded_in_the_stored_text(make_store: Any) -> None:
+    store = make_store()
+    assert store.append(1, '{"seq":', "}") == (1, '{"seq":1}')
+    assert store.append(1, '{"seq":', "}") == (2, '{"seq":2}')
+    assert store.append(2, '{"seq":', "}") == (1, '{"seq":1}')
+    assert asyncio.run(store.current(1)) == 2
+    assert asyncio.run(store.current(3)) == 0
+    backlog = asyncio.run(store.since(1, 0, 10))
+    assert backlog.events == [(1, '{"seq":1}'), (2, '{"seq":2}')]
+
+
+def test_since_reports_gaps_beyond_retention_by_count(make_store: Any) -> None:
+    store = make_store(max_events=3)
+    for _ in range(5):
+        store.append(7, "", "")
+    assert texts(store, 7, 2) == ([3, 4, 5], True, 5)
+    assert texts(store, 7, 5) == ([], True, 5)
+    assert texts(store, 7, 1) == ([], False, 5)  # event 2 is gone
+    assert texts(store, 7, 9) == ([], False, 5)  # ahead of the log: it was reset
+    assert texts(store, 7, 2, limit=2) == ([3, 4], True, 5)
+
+
+def test_events_older_than_retention_age_are_dropped(make_store: Any) -> None:
+    store = make_store(max_age_seconds=1)
+    store.append(4, "", "")
+    store.append(4, "", "")
+    time.sleep(1.2)
+    store.append(4, "", "")
+    assert texts(store, 4, 0) == ([], False, 3)
+    assert texts(store, 4, 2) == ([3], True, 3)
+
+
+def test_tickets_can_be_claimed_once(make_store: Any) -> None:
+    store = make_store()
+    assert asyncio.run(store.claim("ticket:abc", 30)) is True
+    assert asyncio.run(store.claim("ticket:abc", 30)) is False
+    assert asyncio.run(store.claim("ticket:def", 30)) is True
+
+
+def test_lost_counter_never_reuses_a_retained_sequence_id(prefix: str) -> None:
+    store = RedisEventStore(redis_url(), prefix, 100, 600)
+    for _ in range(3):
+        store.append(9, "", "")
+    redis.Redis.from_url(redis_url()).delete(f"{prefix}:realtime:{{9}}:seq")
+    assert store.append(9, "", "")[0] == 4
+
+
+@pytest.fixture
+def redis_log(settings: Any, prefix: str) -> EventStore:
+    settings.REALTIME_REDIS_URL = redis_url()
+    settings.REALTIME_PREFIX = prefix
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return get_store()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_logs_on_commit_only(redis_log: EventStore) -> None:
+    with transaction.atomic():
+        publish(organization_id=3, event="contact.created", data={"id": 1})
+        assert asyncio.run(redis_log.current(3)) == 0  # nothing before commit
+    assert asyncio.run(redis_log.current(3)) == 1
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish(organization_id=3, event="contact.deleted", data={"id": 1})
+        raise RuntimeError("the write failed")
+    assert asyncio.run(redis_log.current(3)) == 1
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():  # a savepoint rolled back
+            publish(organization_id=3, event="contact.updated", data={"id": 1})
+            raise RuntimeError("inner write failed")
+        publish(organization_id=3, event="deal.moved", data={"id": 2, "value": Decimal("10.50")})
+    backlog = asyncio.run(redis_log.since(3, 0, 10))
+    messages = [json.loads(text) for _, text in backlog.events]
+    assert [(m["seq"], m["event"]) for m in messages] == [(1, "contact.created"), (2, "deal.moved")]
+    assert messages[1]["data"] == {"id": 2, "value": "10.50"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unserialisable_data_fails_inside_the_transaction(redis_log: EventStore) -> None:
+    with pytest.raises(TypeError), transaction.atomic():
+        publish(organization_id=5, event="contact.created", data={"who": object()})
+    assert asyncio.run(redis_log.current(5)) == 0
