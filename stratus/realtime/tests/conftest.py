@@ -11,7 +11,13 @@ from django.test import Client as HttpClient
 
 from stratus.accounts.models import Organization, User
 from stratus.accounts.services import organization_create
-from stratus.realtime.tests.harness import Server, asgi_server, realtime_env, unique_prefix
+from stratus.realtime.tests.harness import (
+    Server,
+    asgi_server,
+    realtime_env,
+    suite_database_url,
+    unique_prefix,
+)
 
 
 @dataclass
@@ -22,16 +28,50 @@ class Member:
 
 
 @dataclass
-class Realm:
-    """Two organizations with one signed-in member each, sharing a fresh realtime prefix."""
+class Replicas:
+    """Two ws processes shared by the suite (starting one costs seconds on a busy machine).
+
+    They run without a connection pool and tag their database connections with
+    ``application_name``, so a test can count the connections they hold.
+    """
 
     prefix: str
-    alice: Member
-    bob: Member
+    application_name: str
+    a: Server
+    b: Server
     log_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        return realtime_env(self.prefix, **extra)
+        return replica_env(self.prefix, self.application_name, **extra)
+
+
+def replica_env(prefix: str, application_name: str, **extra: str) -> dict[str, str]:
+    return realtime_env(
+        prefix,
+        DATABASE_URL=suite_database_url(application_name=application_name),
+        DB_POOL="false",
+        **extra,
+    )
+
+
+@dataclass
+class Realm:
+    """Two organizations with one signed-in member each; new organizations, so new sequences."""
+
+    replicas: Replicas
+    alice: Member
+    bob: Member
+
+    @property
+    def prefix(self) -> str:
+        return self.replicas.prefix
+
+    @property
+    def log_dir(self) -> Path:
+        return self.replicas.log_dir
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return self.replicas.env(**extra)
 
 
 def sign_in(user: User) -> str:
@@ -46,11 +86,21 @@ def _member(email: str, org_name: str) -> Member:
     return Member(user=user, organization=organization, cookie=sign_in(user))
 
 
-@pytest.fixture
-def realm(transactional_db: None, settings: Any, tmp_path: Path) -> Realm:
+@pytest.fixture(scope="session")
+def replicas(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     if not django_settings.REALTIME_REDIS_URL:
         pytest.fail("the live-update suites need Redis: set REDIS_URL (or REALTIME_REDIS_URL)")
     prefix = unique_prefix()
+    log_dir = tmp_path_factory.mktemp("replicas")
+    application_name = f"stratus-ws-{prefix}"
+    env = replica_env(prefix, application_name)
+    with asgi_server(env, log_dir) as a, asgi_server(env, log_dir) as b:
+        yield Replicas(prefix, application_name, a, b, log_dir)
+
+
+@pytest.fixture
+def realm(transactional_db: None, settings: Any, replicas: Replicas) -> Realm:
+    prefix = replicas.prefix
     # This process publishes like a web replica, so it shares the servers' prefix.
     settings.REALTIME_PREFIX = prefix
     settings.CHANNEL_LAYERS = {
@@ -60,14 +110,12 @@ def realm(transactional_db: None, settings: Any, tmp_path: Path) -> Realm:
         }
     }
     return Realm(
-        prefix=prefix,
+        replicas=replicas,
         alice=_member("alice@acme.example", "Acme"),
         bob=_member("bob@globex.example", "Globex"),
-        log_dir=tmp_path,
     )
 
 
 @pytest.fixture
-def server(realm: Realm) -> Iterator[Server]:
-    with asgi_server(realm.env(), realm.log_dir) as running:
-        yield running
+def server(realm: Realm) -> Server:
+    return realm.replicas.a

@@ -117,49 +117,48 @@ def test_socket_without_subscribe_is_closed(realm: Realm) -> None:
         assert asyncio.run(scenario()) == (4408, "no subscribe message in time")
 
 
-def test_shutdown_closes_sockets_with_service_restart(realm: Realm, server: Server) -> None:
-    async def scenario() -> tuple[int | None, str]:
-        client = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
-        await client.subscribe()
-        server.process.send_signal(signal.SIGTERM)
-        return await client.closed_with()
+def test_shutdown_closes_sockets_with_service_restart(realm: Realm) -> None:
+    with asgi_server(realm.env(), realm.log_dir) as server:
 
-    code, _reason = asyncio.run(scenario())
+        async def scenario() -> tuple[int | None, str]:
+            client = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+            await client.subscribe()
+            server.process.send_signal(signal.SIGTERM)
+            return await client.closed_with()
+
+        code, _reason = asyncio.run(scenario())
+        server.process.wait(timeout=15)
     assert code == 1012  # service restart: reconnect (to another replica) and resume from last_seq
-    server.process.wait(timeout=15)
     assert "Application shutdown complete" in server.output()
 
 
 def test_idle_sockets_hold_no_database_connection(realm: Realm) -> None:
-    app = f"stratus-ws-{realm.prefix}"
-    env = realm.env(DATABASE_URL=suite_database_url(application_name=app), DB_POOL="false")
+    server = realm.replicas.a
 
     def connections() -> int:
         with psycopg.connect(suite_database_url()) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (app,)
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                (realm.replicas.application_name,),
             ).fetchone()
         assert row is not None
         return int(row[0])
 
-    with asgi_server(env, realm.log_dir) as server:
+    async def scenario() -> tuple[int, int]:
+        clients = [
+            await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+            for _ in range(20)
+        ]
+        for client in clients:
+            await client.subscribe()
+        # Authentication used the database; it must have given the connection back.
+        idle = await sync_to_async(connections)()
+        await awrite(realm.alice.organization.id, "deal.moved", {"id": 7})
+        for client in clients:
+            assert (await client.next())["seq"] == 1
+        delivering = await sync_to_async(connections)()
+        for client in clients:
+            await client.close()
+        return idle, delivering
 
-        async def scenario() -> tuple[int, int]:
-            clients = [
-                await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
-                for _ in range(20)
-            ]
-            for client in clients:
-                await client.subscribe()
-            # Authentication used the database; it must have given the connection back.
-            idle = await sync_to_async(connections)()
-            await awrite(realm.alice.organization.id, "deal.moved", {"id": 7})
-            for client in clients:
-                assert (await client.next())["seq"] == 1
-            delivering = await sync_to_async(connections)()
-            for client in clients:
-                await client.close()
-            return idle, delivering
-
-        idle, delivering = asyncio.run(scenario())
-    assert (idle, delivering) == (0, 0)
+    assert asyncio.run(scenario()) == (0, 0)

@@ -113,15 +113,23 @@ def test_publish_logs_on_commit_only(redis_log: EventStore) -> None:
         assert asyncio.run(redis_log.current(3)) == 0  # nothing before commit
     assert asyncio.run(redis_log.current(3)) == 1
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        publish(organization_id=3, event="contact.deleted", data={"id": 1})
-        raise RuntimeError("the write failed")
+    def failing_write() -> None:
+        with transaction.atomic():
+            publish(organization_id=3, event="contact.deleted", data={"id": 1})
+            raise RuntimeError("the write failed")
+
+    def failing_inner_write() -> None:
+        with transaction.atomic():  # a savepoint rolled back
+            publish(organization_id=3, event="contact.updated", data={"id": 1})
+            raise RuntimeError("inner write failed")
+
+    with pytest.raises(RuntimeError):
+        failing_write()
     assert asyncio.run(redis_log.current(3)) == 1
 
     with transaction.atomic():
-        with pytest.raises(RuntimeError), transaction.atomic():  # a savepoint rolled back
-            publish(organization_id=3, event="contact.updated", data={"id": 1})
-            raise RuntimeError("inner write failed")
+        with pytest.raises(RuntimeError):
+            failing_inner_write()
         publish(organization_id=3, event="deal.moved", data={"id": 2, "value": Decimal("10.50")})
     backlog = asyncio.run(redis_log.since(3, 0, 10))
     messages = [json.loads(text) for _, text in backlog.events]
