@@ -25,6 +25,7 @@ from stratus.platform.env import (
     require_str,
     require_url,
 )
+from stratus.documents.validation import ALLOWED_TYPES as DOCUMENT_TYPES
 from stratus.platform.storage import s3_client_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "storages",
     "stratus.realtime",
+    "stratus.documents",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +214,30 @@ else:
     }
 
 STORAGES = {"default": MEDIA_BACKEND, "staticfiles": {"BACKEND": STATIC_BACKEND}}
+
+# --- Documents (attachments in object storage) -------------------------------------------------
+
+DOCUMENTS_MAX_UPLOAD_BYTES = read_int(env, requirements, "DOCUMENTS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, 1)
+DOCUMENTS_INLINE_UPLOAD_MAX_BYTES = min(
+    read_int(env, requirements, "DOCUMENTS_INLINE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, 1),
+    DOCUMENTS_MAX_UPLOAD_BYTES,
+)
+DOCUMENTS_UPLOAD_URL_EXPIRE = read_int(env, requirements, "DOCUMENTS_UPLOAD_URL_EXPIRE", 900, 10)
+DOCUMENTS_PENDING_MAX_AGE = read_int(env, requirements, "DOCUMENTS_PENDING_MAX_AGE", 24 * 3600, 60)
+if DOCUMENTS_PENDING_MAX_AGE <= DOCUMENTS_UPLOAD_URL_EXPIRE:
+    # Otherwise the cleanup could remove an upload whose URL a client may still use.
+    requirements.add(
+        "DOCUMENTS_PENDING_MAX_AGE",
+        f"is {DOCUMENTS_PENDING_MAX_AGE}; expected more seconds than DOCUMENTS_UPLOAD_URL_EXPIRE "
+        f"({DOCUMENTS_UPLOAD_URL_EXPIRE})",
+    )
+DOCUMENTS_ALLOWED_TYPES = read_list(env, "DOCUMENTS_ALLOWED_TYPES", list(DOCUMENT_TYPES))
+if unknown_types := sorted(set(DOCUMENTS_ALLOWED_TYPES) - set(DOCUMENT_TYPES)):
+    requirements.add(
+        "DOCUMENTS_ALLOWED_TYPES",
+        f"names types Stratus cannot detect ({', '.join(unknown_types)}); expected some of "
+        f"{', '.join(DOCUMENT_TYPES)}",
+    )
 
 # --- Security ---------------------------------------------------------------------------------
 
