@@ -14,6 +14,7 @@ from typing import Any
 
 import environ
 
+from stratus.documents.validation import ALLOWED_TYPES as DOCUMENT_TYPES
 from stratus.platform.env import (
     Requirements,
     database_config,
@@ -25,7 +26,6 @@ from stratus.platform.env import (
     require_str,
     require_url,
 )
-from stratus.documents.validation import ALLOWED_TYPES as DOCUMENT_TYPES
 from stratus.platform.storage import s3_client_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent

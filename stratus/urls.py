@@ -7,4 +7,5 @@ admin.site.site_title = "Stratus"
 urlpatterns = [
     path("", include("stratus.platform.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/documents/", include("stratus.documents.urls")),
 ]
