@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import pytest
 import requests
 
 from stratus.platform.testing import S3Endpoint, run_python
