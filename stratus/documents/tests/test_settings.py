@@ -45,6 +45,7 @@ def test_bad_storage_and_document_settings_stop_start_up_naming_each() -> None:
             assert "other half of the key pair" in lines["AWS_SECRET_ACCESS_KEY"]
             continue
         assert name in lines, result.stderr
+        assert reason is not None
         assert reason in lines[name]
 
 
