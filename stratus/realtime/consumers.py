@@ -113,6 +113,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         except Refused as refused:
             await self.refuse(refused.code, refused.reason)
             return
+        except Exception:
+            logger.exception("could not authenticate a socket")
+            await self.refuse(auth.CLOSE_SERVER_ERROR, "live updates are unavailable; retry later")
+            return
         subscription = self.subscription
         store = get_store()
         try:

@@ -142,3 +142,21 @@ def test_unserialisable_data_fails_inside_the_transaction(redis_log: EventStore)
     with pytest.raises(TypeError), transaction.atomic():
         publish(organization_id=5, event="contact.created", data={"who": object()})
     assert asyncio.run(redis_log.current(5)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_commits_when_live_updates_are_unreachable(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stratus.accounts.models import Organization
+    from stratus.platform.testing import closed_port
+
+    settings.REALTIME_REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with transaction.atomic():
+        Organization.objects.create(name="Initech", slug="initech")
+        publish(organization_id=1, event="company.created", data={"id": 1})
+    # The change is kept; the failed announcement is logged (clients resync when they catch up).
+    assert Organization.objects.filter(slug="initech").exists()
+    failures = [r for r in caplog.records if "in on_commit()" in r.getMessage() and r.exc_info]
+    assert len(failures) == 1, caplog.records
