@@ -39,3 +39,7 @@ def s3_storage(s3_endpoint: S3Endpoint, s3_bucket: str, settings: Any) -> S3Endp
     settings.STORAGES = {**settings.STORAGES, "default": s3_endpoint.storage_backend(s3_bucket)}
     settings.AWS_STORAGE_BUCKET_NAME = s3_bucket
     return s3_endpoint
+
+
+# API fixtures (owner: api): organization, other_organization, api_client(role=..., org=...)
+pytest_plugins = ["stratus.api.fixtures"]

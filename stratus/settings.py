@@ -81,6 +81,12 @@ INSTALLED_APPS = [
     "storages",
     "stratus.realtime",
     "stratus.documents",
+    # --- API (owner: api) ---
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "stratus.api",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +99,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # --- API (owner: api): after sessions and auth, so both can resolve the organization ---
+    "stratus.api.middleware.ApiGuardMiddleware",
+    "stratus.api.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "stratus.urls"
@@ -262,6 +271,64 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = read_int(env, requirements, "MAX_REQUEST_BODY_BYTES", 2_621_440, 1024)
+
+# --- REST API (owner: api) --------------------------------------------------------------------
+
+SIGNUP_ENABLED = read_bool(env, requirements, "SIGNUP_ENABLED", True)
+# Requests per minute; 0 switches a limit off. Counted in the cache (Redis when REDIS_URL is set).
+API_RATE_LIMIT_TOKEN = read_int(env, requirements, "API_RATE_LIMIT_TOKEN", 600, 0)
+API_RATE_LIMIT_USER = read_int(env, requirements, "API_RATE_LIMIT_USER", 600, 0)
+API_RATE_LIMIT_ORGANIZATION = read_int(env, requirements, "API_RATE_LIMIT_ORGANIZATION", 3000, 0)
+API_RATE_LIMIT_ANONYMOUS = read_int(env, requirements, "API_RATE_LIMIT_ANONYMOUS", 30, 0)
+API_IDEMPOTENCY_TTL_SECONDS = read_int(env, requirements, "API_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60)
+API_TOKEN_LAST_USED_PRECISION_SECONDS = 60
+# API paths get problem details (JSON) for CSRF failures too; other paths keep Django's page.
+CSRF_FAILURE_VIEW = "stratus.api.errors.csrf_failure"
+
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "stratus.api.authentication.BearerTokenAuthentication",
+        "stratus.api.authentication.OrganizationSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["stratus.api.permissions.ReadViewerWriteMember"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "stratus.api.throttling.CredentialRateThrottle",
+        "stratus.api.throttling.OrganizationRateThrottle",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "stratus.api.pagination.KeysetPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "stratus.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "stratus.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "STRICT_JSON": True,
+    "UNICODE_JSON": True,
+}
+
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "Stratus API",
+    "DESCRIPTION": (
+        "REST API of the Stratus CRM. Authenticate with `Authorization: Bearer <token>` or a "
+        "browser session (plus `X-CSRFToken` on writes and `X-Organization: <slug>` when you belong "
+        "to several organizations). Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "COMPONENT_NO_READ_ONLY_REQUIRED": False,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "stratus.api.schema.postprocess_problem_responses",
+    ],
+}
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -7,5 +7,14 @@ admin.site.site_title = "Stratus"
 urlpatterns = [
     path("", include("stratus.platform.urls")),
     path("admin/", admin.site.urls),
+    # --- API (owner: api); other apps add their `api/v1/` includes below ---
+    path("api/", include("stratus.api.urls")),
+    path("api/v1/", include("stratus.accounts.urls")),
     path("api/v1/documents/", include("stratus.documents.urls")),
 ]
+
+# API paths answer errors with problem details (JSON); other paths keep Django's pages.
+handler400 = "stratus.api.errors.bad_request"
+handler403 = "stratus.api.errors.permission_denied"
+handler404 = "stratus.api.errors.page_not_found"
+handler500 = "stratus.api.errors.server_error"

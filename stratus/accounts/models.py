@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -89,3 +91,35 @@ class Membership(models.Model):
 
     def has_role(self, minimum: Role) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[minimum]
+
+
+class ApiToken(models.Model):
+    """A credential for integrations, bound to one organization and a role.
+
+    Only a SHA-256 digest of the secret is stored: the secret itself is shown once, when the
+    token is created. The token acts for the member who created it, with at most that member's
+    current role, so removing or demoting the member also curbs the tokens they made.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    prefix = models.CharField(max_length=16, help_text="The first characters of the secret, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "created_at"], name="accounts_token_org_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from stratus.accounts.models import Membership, Organization, Role, User
+from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Organization, Role, User
+from stratus.accounts.tokens import TOKEN_DISPLAY_PREFIX_LENGTH, generate_token_secret, hash_token_secret
+from stratus.api.errors import ApplicationError
 
 
 def _unique_slug(name: str) -> str:
@@ -31,3 +41,155 @@ def membership_set(*, organization: Organization, user: User, role: Role) -> Mem
         organization=organization, user=user, defaults={"role": role}
     )
     return membership
+
+
+# --- API tokens, members, sign-up (used by the REST API) --------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token and its secret; the secret exists only here and is never stored."""
+
+    token: ApiToken
+    secret: str
+
+
+def _require_role_at_least(actor_role: str, target_role: str, what: str) -> None:
+    if ROLE_RANK[Role(actor_role)] < ROLE_RANK[Role(target_role)]:
+        raise PermissionDenied(f"Your role ({actor_role}) cannot {what} with the {target_role} role.")
+
+
+@transaction.atomic
+def token_create(
+    *,
+    organization: Organization,
+    actor: User,
+    actor_role: str,
+    name: str,
+    role: str,
+    expires_at: datetime | None = None,
+) -> IssuedToken:
+    _require_role_at_least(actor_role, role, "create a token")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError("The expiry time must be in the future.", field="expires_at")
+    secret = generate_token_secret()
+    token = ApiToken.objects.create(
+        organization=organization,
+        created_by=actor,
+        name=name,
+        role=role,
+        prefix=secret[:TOKEN_DISPLAY_PREFIX_LENGTH],
+        key_hash=hash_token_secret(secret),
+        expires_at=expires_at,
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+@transaction.atomic
+def token_revoke(*, organization: Organization, actor_role: str, token_id: Any) -> ApiToken:
+    token = ApiToken.objects.select_for_update().get(organization=organization, pk=token_id)
+    _require_role_at_least(actor_role, token.role, "revoke a token")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def _owner_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def member_add(*, organization: Organization, actor_role: str, email: str, role: str) -> Membership:
+    _require_role_at_least(actor_role, role, "add a member")
+    if role == Role.OWNER and actor_role != Role.OWNER:
+        raise PermissionDenied("Only owners can add owners.")
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        raise ApplicationError(
+            "No Stratus account uses this email; the person signs up first.", field="email", code="not_found"
+        )
+    membership, created = Membership.objects.get_or_create(
+        organization=organization, user=user, defaults={"role": role}
+    )
+    if not created:
+        raise ApplicationError("This person is already a member.", field="email", code="already_member")
+    return membership
+
+
+def _guard_member_change(organization: Organization, actor_role: str, membership: Membership) -> None:
+    """Admins manage members and viewers; only owners touch admins and owners."""
+    if actor_role != Role.OWNER and ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role.ADMIN]:
+        raise PermissionDenied(f"Only owners can change or remove a member with the {membership.role} role.")
+
+
+@transaction.atomic
+def member_update(
+    *, organization: Organization, actor_role: str, membership_id: int, role: str
+) -> Membership:
+    # Lock the organization's owner rows too, so two demotions cannot leave it without an owner.
+    list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .get(organization=organization, pk=membership_id)
+    )
+    _guard_member_change(organization, actor_role, membership)
+    if actor_role != Role.OWNER and ROLE_RANK[Role(role)] >= ROLE_RANK[Role.ADMIN]:
+        raise PermissionDenied(f"Only owners can grant the {role} role.")
+    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(organization) == 1:
+        raise ApplicationError("The organization needs at least one owner.", field="role", code="last_owner")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, organization: Organization, actor_role: str, membership_id: int) -> None:
+    list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
+    membership = Membership.objects.select_for_update().get(organization=organization, pk=membership_id)
+    _guard_member_change(organization, actor_role, membership)
+    if membership.role == Role.OWNER and _owner_count(organization) == 1:
+        raise ApplicationError("The organization needs at least one owner.", code="last_owner")
+    ApiToken.objects.filter(
+        organization=organization, created_by_id=membership.user_id, revoked_at=None
+    ).update(revoked_at=timezone.now())
+    membership.delete()
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, name: str) -> Organization:
+    organization.name = name
+    organization.save(update_fields=["name"])
+    return organization
+
+
+@dataclass(frozen=True)
+class SignUp:
+    user: User
+    organization: Organization
+
+
+@transaction.atomic
+def signup(*, email: str, password: str, full_name: str, organization_name: str) -> SignUp:
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ApplicationError("An account with this email already exists.", field="email", code="taken")
+    user = User(email=email, full_name=full_name)
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as error:
+        raise ApplicationError(
+            "The password is too weak.",
+            errors=[{"field": "password", "code": "weak", "message": m} for m in error.messages],
+        ) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise ApplicationError(
+            "An account with this email already exists.", field="email", code="taken"
+        ) from None
+    organization = organization_create(name=organization_name, owner=user)
+    return SignUp(user=user, organization=organization)

@@ -1,0 +1,163 @@
+"""Who is calling and for which organization.
+
+Two ways in: ``Authorization: Bearer <token>`` (integrations) and the browser session
+(CSRF enforced on writes). Both resolve the organization of the request and expose it as
+``request.organization`` and ``request.membership`` (whose ``role`` is the effective role:
+a token's role caps its creator's), and as ``request.auth`` (an :class:`Access`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Organization, Role, User
+from stratus.accounts.tokens import hash_token_secret
+
+TOKEN_SCHEME = "Bearer"
+ORGANIZATION_HEADER = "X-Organization"
+
+
+class OrganizationRequired(exceptions.APIException):
+    status_code = 400
+    default_detail = "Name the organization with the X-Organization header."
+    default_code = "organization_required"
+
+
+@dataclass(frozen=True)
+class Access:
+    """``request.auth`` for API requests: the organization the caller acts in, and how."""
+
+    organization: Organization | None
+    membership: Membership | None
+    token: ApiToken | None = None
+    ambiguous: bool = False  # a session user with several organizations sent no header
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.membership.role) if self.membership else None
+
+
+def lower_role(a: str, b: str) -> Role:
+    return min(Role(a), Role(b), key=lambda role: ROLE_RANK[role])
+
+
+def _bind(request: HttpRequest | Request, access: Access) -> None:
+    raw = request._request if isinstance(request, Request) else request
+    raw.organization = access.organization  # type: ignore[attr-defined]
+    raw.membership = access.membership  # type: ignore[attr-defined]
+
+
+def _token_from_header(request: HttpRequest) -> str | None:
+    """The secret of a Bearer header; None if another scheme (or none) is used."""
+    parts = get_authorization_header(request).split()  # type: ignore[arg-type]
+    if not parts or parts[0].lower() != TOKEN_SCHEME.lower().encode():
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'.")
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed("Malformed token.") from None
+
+
+def token_access(request: HttpRequest, *, touch: bool) -> tuple[User, Access] | None:
+    """Resolve a Bearer token (one query); ``touch`` refreshes its last-used time at most once a minute."""
+    secret = _token_from_header(request)
+    if secret is None:
+        return None
+    members = Membership.objects.filter(
+        organization=OuterRef("organization_id"), user=OuterRef("created_by_id")
+    )
+    token = (
+        ApiToken.objects.select_related("organization", "created_by")
+        .annotate(
+            member_id=Subquery(members.values("id")[:1]),
+            member_role=Subquery(members.values("role")[:1]),
+        )
+        .filter(key_hash=hash_token_secret(secret))
+        .first()
+    )
+    now = timezone.now()
+    if token is None or not token.is_usable(now) or not token.created_by.is_active:
+        raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+    if token.member_id is None:
+        raise exceptions.AuthenticationFailed("The member who created this token left the organization.")
+    slug = request.headers.get(ORGANIZATION_HEADER)
+    if slug and slug != token.organization.slug:
+        raise OrganizationRequired(
+            f"This token belongs to organization '{token.organization.slug}', not '{slug}'.",
+            code="organization_mismatch",
+        )
+    membership = Membership(
+        id=token.member_id,
+        user=token.created_by,
+        organization=token.organization,
+        role=lower_role(token.role, token.member_role),
+    )
+    if touch:
+        stale = now - timedelta(seconds=settings.API_TOKEN_LAST_USED_PRECISION_SECONDS)
+        if token.last_used_at is None or token.last_used_at < stale:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.created_by, Access(organization=token.organization, membership=membership, token=token)
+
+
+def session_access(request: HttpRequest, user: User) -> Access:
+    slug = request.headers.get(ORGANIZATION_HEADER)
+    memberships = Membership.objects.select_related("organization").filter(user=user)
+    if slug:
+        membership = memberships.filter(organization__slug=slug).first()
+        if membership is None:
+            raise exceptions.PermissionDenied(f"You are not a member of an organization '{slug}'.")
+        return Access(organization=membership.organization, membership=membership)
+    found = list(memberships.order_by("id")[:2])
+    if len(found) == 1:
+        return Access(organization=found[0].organization, membership=found[0])
+    return Access(organization=None, membership=None, ambiguous=len(found) > 1)
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, Access] | None:
+        result = token_access(request._request, touch=True)
+        if result is not None:
+            _bind(request, result[1])
+        return result
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{TOKEN_SCHEME} realm="api"'
+
+
+class OrganizationSessionAuthentication(SessionAuthentication):
+    """Django's session (CSRF enforced on unsafe methods) plus the organization header."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Access] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        access = session_access(request._request, user)
+        _bind(request, access)
+        return user, access
+
+
+def request_access(request: HttpRequest) -> Access | None:
+    """Resolve the organization outside DRF (middleware); None when it cannot be resolved."""
+    try:
+        token = token_access(request, touch=False)
+        if token is not None:
+            return token[1]
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return session_access(request, user)
+    except exceptions.APIException:
+        return None
+    return None

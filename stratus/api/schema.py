@@ -1,0 +1,138 @@
+"""OpenAPI schema tweaks: the problem-details error responses, the Bearer scheme, strict inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiParameter
+
+from stratus.api.errors import PROBLEM_CONTENT_TYPE
+from stratus.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "RFC 9457 problem details; `errors` lists per-field problems "
+        "(field is null for the request as a whole)."
+    ),
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {
+                    "field": {"type": "string", "nullable": True},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+        "request_id": {"type": "string"},
+    },
+}
+
+ERROR_DESCRIPTIONS = {
+    "400": "Malformed or invalid input (per-field errors), or the organization could not be determined",
+    "401": "Missing, invalid or revoked credentials",
+    "403": "The caller's role does not allow this (or CSRF failed for a session)",
+    "404": "No such record in the caller's organization",
+    "406": "The Accept header excludes JSON",
+    "409": "Conflicting concurrent change; retry",
+    "413": "The request body is too large",
+    "415": "The body is not JSON",
+    "422": "A business rule refused the request, or an Idempotency-Key was reused with another body",
+    "429": "Rate limit exceeded; retry after Retry-After seconds",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Every operation documents the problem responses it can produce."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST" and getattr(self.view, "authentication_classes", None) != ():
+            parameters.append(
+                OpenApiParameter(
+                    IDEMPOTENCY_HEADER,
+                    str,
+                    OpenApiParameter.HEADER,
+                    required=False,
+                    description=(
+                        "Makes a retried POST safe: the same key with the same body within 24 hours "
+                        "replays the first response without repeating the effect."
+                    ),
+                    pattern=IDEMPOTENCY_KEY_PATTERN,
+                )
+            )
+        return parameters
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "stratus.api.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "http", "scheme": "bearer", "description": "An API token (st_...)"}
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    target_class = "stratus.api.authentication.OrganizationSessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+def _error_codes(method: str, path: str, operation: dict[str, Any]) -> list[str]:
+    codes = ["400", "401", "403", "406", "409", "429"]
+    if "{" in path:
+        codes.append("404")
+    if method in ("post", "put", "patch"):
+        codes += ["413", "415", "422"]
+    if method == "delete":
+        codes.append("422")
+    return sorted(codes)
+
+
+def postprocess_problem_responses(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """Add problem-details responses to every operation and forbid unknown request properties."""
+    components = result.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path, methods in result.get("paths", {}).items():
+        for method, operation in methods.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for code in _error_codes(method, path, operation):
+                if code in responses:
+                    continue
+                response: dict[str, Any] = {
+                    "description": ERROR_DESCRIPTIONS[code],
+                    "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}},
+                }
+                if code == "429":
+                    response["headers"] = {
+                        "Retry-After": {
+                            "schema": {"type": "integer"},
+                            "required": True,
+                            "description": "Seconds until the limit resets",
+                        }
+                    }
+                responses[code] = response
+    # The server refuses keys it does not know; the schema says so, so clients and fuzzers agree.
+    for name, schema in schemas.items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema.setdefault("additionalProperties", False)
+    return result

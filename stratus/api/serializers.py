@@ -1,0 +1,217 @@
+"""Strict input handling shared by every API serializer.
+
+JSON clients get exactly what the schema says: a string field takes only strings, a number
+only numbers (never booleans), unknown or read-only keys are refused by name, and related
+ids resolve only inside the caller's organization (another tenant's id reads as "does not
+exist", the same answer as for an id that was never used).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+
+from stratus.accounts.models import User
+
+
+def _reject_unless(field: serializers.Field, data: Any, *types: type) -> None:
+    if isinstance(data, bool) and bool not in types:
+        field.fail("strict_type")
+    if not isinstance(data, types):
+        field.fail("strict_type")
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"strict_type": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        _reject_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    default_error_messages = {"strict_type": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        _reject_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
+class StrictSlugField(serializers.SlugField):
+    default_error_messages = {"strict_type": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        _reject_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
+class StrictURLField(serializers.URLField):
+    default_error_messages = {"strict_type": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        _reject_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"strict_type": "Must be an integer."}
+
+    def to_internal_value(self, data: Any) -> int:
+        _reject_unless(self, data, int)
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    default_error_messages = {"strict_type": "Must be a number."}
+
+    def to_internal_value(self, data: Any) -> float:
+        _reject_unless(self, data, int, float)
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """Money and other exact numbers travel as strings such as "1250.00" (never floats)."""
+
+    default_error_messages = {"strict_type": 'Must be a decimal number written as a string, e.g. "1250.00".'}
+
+    def to_internal_value(self, data: Any) -> Any:
+        _reject_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"strict_type": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        _reject_unless(self, data, bool)
+        return bool(data)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    default_error_messages = {"strict_type": "Must be a date-time string (ISO 8601)."}
+
+    def to_internal_value(self, value: Any) -> datetime.datetime:
+        _reject_unless(self, value, str)
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]]+HH:MM")
+            raise  # unreachable: fail() raises
+
+
+class StrictDateField(serializers.DateField):
+    default_error_messages = {"strict_type": "Must be a date string (YYYY-MM-DD)."}
+
+    def to_internal_value(self, value: Any) -> datetime.date:
+        _reject_unless(self, value, str)
+        return super().to_internal_value(value)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    default_error_messages = {"strict_type": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        _reject_unless(self, data, str)
+        return super().to_internal_value(data)
+
+
+class StrictListField(serializers.ListField):
+    default_error_messages = {"strict_type": "Must be a list."}
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        _reject_unless(self, data, list)
+        return super().to_internal_value(data)
+
+
+def _request_organization(field: serializers.Field) -> Any:
+    request = field.context.get("request")
+    organization = getattr(request, "organization", None)
+    if organization is None:
+        raise RuntimeError("organization-scoped fields need the request (with its organization) in context")
+    return organization
+
+
+class OrganizationPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related id that must belong to the caller's organization.
+
+    Users resolve through their membership; every other model through its ``organization``.
+    """
+
+    default_error_messages = {
+        "does_not_exist": "No {model} with id {pk_value} in this organization.",
+        "incorrect_type": "Must be an id, not {data_type}.",
+    }
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        queryset = super().get_queryset()
+        assert queryset is not None, "organization-scoped related fields need a queryset"
+        organization = _request_organization(self)
+        if queryset.model is User or issubclass(queryset.model, User):
+            return queryset.filter(memberships__organization=organization)
+        return queryset.filter(organization=organization)
+
+    def to_internal_value(self, data: Any) -> Any:
+        pk_field = self.get_queryset().model._meta.pk
+        expects_int = isinstance(pk_field, models.AutoField | models.BigAutoField | models.IntegerField)
+        if (
+            isinstance(data, bool)
+            or (expects_int and not isinstance(data, int))
+            or (not expects_int and not isinstance(data, str))
+        ):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        queryset = self.get_queryset()
+        try:
+            return queryset.get(pk=data)
+        except (queryset.model.DoesNotExist, ValueError, TypeError, OverflowError, DjangoValidationError):
+            self.fail("does_not_exist", model=queryset.model._meta.verbose_name, pk_value=data)
+
+
+class StrictInputMixin:
+    """Refuse keys that are not writable fields of the serializer, naming each one."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = self.fields  # type: ignore[attr-defined]
+            errors: dict[str, list[str]] = {}
+            for key in data:
+                field = fields.get(key)
+                if field is None:
+                    errors[str(key)] = ["Unknown field."]
+                elif field.read_only:
+                    errors[str(key)] = ["This field is read-only."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictSerializer(StrictInputMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+        models.SlugField: StrictSlugField,
+        models.URLField: StrictURLField,
+        models.IntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.PositiveBigIntegerField: StrictIntegerField,
+        models.FloatField: StrictFloatField,
+        models.DecimalField: StrictDecimalField,
+        models.BooleanField: StrictBooleanField,
+        models.DateTimeField: StrictDateTimeField,
+        models.DateField: StrictDateField,
+    }
+    serializer_choice_field = StrictChoiceField
+    serializer_related_field = OrganizationPrimaryKeyRelatedField
