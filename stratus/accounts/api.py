@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from stratus.accounts import services
 from stratus.accounts.models import ApiToken, Membership, Organization, Role, User
-from stratus.api.errors import ApplicationError
 from stratus.api.permissions import AdminOnly, ReadViewerWriteAdmin, ReadViewerWriteOwner
 from stratus.api.serializers import (
     StrictCharField,
@@ -31,6 +30,7 @@ from stratus.api.serializers import (
     StrictSerializer,
 )
 from stratus.api.throttling import AnonymousRateThrottle
+from stratus.platform.errors import ApplicationError
 
 # --- serializers ------------------------------------------------------------------------------
 
@@ -212,7 +212,9 @@ class LoginView(APIView):
         user = authenticate(request._request, email=data["email"].lower(), password=data["password"])
         if user is None:
             raise ApplicationError(
-                "Wrong email or password.", status=400, field="password", code="invalid_credentials"
+                "Wrong email or password.",
+                field_errors={"password": ["Wrong email or password."]},
+                code="invalid_credentials",
             )
         login(request._request, user)
         get_token(request._request)  # sets the csrftoken cookie

@@ -15,7 +15,7 @@ from django.utils.text import slugify
 
 from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Organization, Role, User
 from stratus.accounts.tokens import TOKEN_DISPLAY_PREFIX_LENGTH, generate_token_secret, hash_token_secret
-from stratus.api.errors import ApplicationError
+from stratus.platform.errors import ApplicationError
 
 
 def _unique_slug(name: str) -> str:
@@ -71,7 +71,9 @@ def token_create(
 ) -> IssuedToken:
     _require_role_at_least(actor_role, role, "create a token")
     if expires_at is not None and expires_at <= timezone.now():
-        raise ApplicationError("The expiry time must be in the future.", field="expires_at")
+        raise ApplicationError(
+            "The expiry time must be in the future.", field_errors={"expires_at": ["Must be in the future."]}
+        )
     secret = generate_token_secret()
     token = ApiToken.objects.create(
         organization=organization,
@@ -107,13 +109,21 @@ def member_add(*, organization: Organization, actor_role: str, email: str, role:
     user = User.objects.filter(email__iexact=email.strip()).first()
     if user is None:
         raise ApplicationError(
-            "No Stratus account uses this email; the person signs up first.", field="email", code="not_found"
+            "No Stratus account uses this email; the person signs up first.",
+            field_errors={"email": ["No account uses this email."]},
+            code="unknown_user",
+            status=422,
         )
     membership, created = Membership.objects.get_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
     if not created:
-        raise ApplicationError("This person is already a member.", field="email", code="already_member")
+        raise ApplicationError(
+            "This person is already a member.",
+            field_errors={"email": ["Already a member."]},
+            code="already_member",
+            status=422,
+        )
     return membership
 
 
@@ -138,7 +148,12 @@ def member_update(
     if actor_role != Role.OWNER and ROLE_RANK[Role(role)] >= ROLE_RANK[Role.ADMIN]:
         raise PermissionDenied(f"Only owners can grant the {role} role.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(organization) == 1:
-        raise ApplicationError("The organization needs at least one owner.", field="role", code="last_owner")
+        raise ApplicationError(
+            "The organization needs at least one owner.",
+            field_errors={"role": ["The last owner cannot be demoted."]},
+            code="last_owner",
+            status=422,
+        )
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
@@ -150,7 +165,7 @@ def member_remove(*, organization: Organization, actor_role: str, membership_id:
     membership = Membership.objects.select_for_update().get(organization=organization, pk=membership_id)
     _guard_member_change(organization, actor_role, membership)
     if membership.role == Role.OWNER and _owner_count(organization) == 1:
-        raise ApplicationError("The organization needs at least one owner.", code="last_owner")
+        raise ApplicationError("The organization needs at least one owner.", code="last_owner", status=422)
     ApiToken.objects.filter(
         organization=organization, created_by_id=membership.user_id, revoked_at=None
     ).update(revoked_at=timezone.now())
@@ -164,6 +179,9 @@ def organization_update(*, organization: Organization, name: str) -> Organizatio
     return organization
 
 
+EMAIL_TAKEN = "An account with this email already exists."
+
+
 @dataclass(frozen=True)
 class SignUp:
     user: User
@@ -174,14 +192,16 @@ class SignUp:
 def signup(*, email: str, password: str, full_name: str, organization_name: str) -> SignUp:
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise ApplicationError("An account with this email already exists.", field="email", code="taken")
+        raise ApplicationError(EMAIL_TAKEN, field_errors={"email": [EMAIL_TAKEN]}, code="taken", status=422)
     user = User(email=email, full_name=full_name)
     try:
         validate_password(password, user)
     except DjangoValidationError as error:
         raise ApplicationError(
             "The password is too weak.",
-            errors=[{"field": "password", "code": "weak", "message": m} for m in error.messages],
+            field_errors={"password": error.messages},
+            code="weak_password",
+            status=422,
         ) from None
     user.set_password(password)
     try:
@@ -189,7 +209,7 @@ def signup(*, email: str, password: str, full_name: str, organization_name: str)
             user.save()
     except IntegrityError:
         raise ApplicationError(
-            "An account with this email already exists.", field="email", code="taken"
+            EMAIL_TAKEN, field_errors={"email": [EMAIL_TAKEN]}, code="taken", status=422
         ) from None
     organization = organization_create(name=organization_name, owner=user)
     return SignUp(user=user, organization=organization)

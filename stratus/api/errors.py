@@ -8,7 +8,8 @@ before a view runs (404, 400, 413, CSRF) or by a crash (500), has this body::
      "request_id": "..."}
 
 served as ``application/problem+json``. Services raise :class:`ApplicationError` for
-business rules; views never build error responses by hand.
+business rules (``stratus.platform.errors.ApplicationError``, re-exported here); views
+never build error responses by hand.
 """
 
 from __future__ import annotations
@@ -29,40 +30,17 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from stratus.platform.errors import ApplicationError
 from stratus.platform.request_id import current_request_id
+
+__all__ = ["ApplicationError", "exception_handler", "field_error", "problem_response"]
 
 logger = logging.getLogger("stratus.api")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PATH_PREFIX = "/api/"
-VALIDATION_TYPE = "urn:stratus:problem:validation-error"
-BUSINESS_RULE_TYPE = "urn:stratus:problem:business-rule"
-
-
-class ApplicationError(Exception):
-    """A business rule refused the request (422 unless a status is given).
-
-    ``field`` names the input field at fault; ``errors`` may list several.
-    """
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        field: str | None = None,
-        code: str = "invalid",
-        status: int = 422,
-        errors: list[dict[str, Any]] | None = None,
-        title: str | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
-        self.status = status
-        self.title = title
-        self.errors = errors if errors is not None else []
-        if field is not None and not self.errors:
-            self.errors = [{"field": field, "code": code, "message": detail}]
+PROBLEM_TYPE_PREFIX = "urn:stratus:problem:"
+VALIDATION_TYPE = f"{PROBLEM_TYPE_PREFIX}validation-error"
 
 
 def field_error(field: str | None, message: str, code: str = "invalid") -> dict[str, Any]:
@@ -152,11 +130,13 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     headers: dict[str, str] = {}
     errors: list[dict[str, Any]] = []
     type_ = "about:blank"
-    title: str | None = None
 
     if isinstance(exc, ApplicationError):
-        status_code, detail, errors, title = exc.status, exc.detail, exc.errors, exc.title
-        type_ = BUSINESS_RULE_TYPE
+        status_code, detail = exc.status, exc.message
+        errors = [
+            field_error(name, m, exc.code) for name, messages in exc.field_errors.items() for m in messages
+        ]
+        type_ = f"{PROBLEM_TYPE_PREFIX}{exc.code}"
     elif isinstance(exc, exceptions.ValidationError):
         status_code = status.HTTP_400_BAD_REQUEST
         errors = validation_errors(exc)
@@ -195,7 +175,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     else:
         return None
 
-    body = problem_body(status_code, detail=detail, type_=type_, title=title, errors=errors)
+    body = problem_body(status_code, detail=detail, type_=type_, errors=errors)
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
