@@ -87,6 +87,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "stratus.api",
+    # --- Background work (owner: work) ---
+    "stratus.reminders",
+    "stratus.campaigns",
+    "stratus.imports",
 ]
 
 MIDDLEWARE = [
@@ -406,6 +410,77 @@ else:
 # --- Start-up waits and health ----------------------------------------------------------------
 
 HEALTH_CHECK_TIMEOUT = read_float(env, requirements, "HEALTH_CHECK_TIMEOUT", 2.0)
+
+# --- Background work (Celery), scheduler, email ------------------------------------------------
+# The broker only carries wake-ups: what must happen is a row in the database, swept periodically.
+# Embedded default: kombu's filesystem transport under DATA_DIR (no Redis), beat inside the worker.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="").strip()
+if not CELERY_BROKER_URL and PRODUCTION:
+    CELERY_BROKER_URL = REDIS_URL or ""
+CELERY_EMBEDDED_BROKER = not CELERY_BROKER_URL
+CELERY_BROKER_DIR = DATA_DIR / "broker"
+if CELERY_EMBEDDED_BROKER:
+    CELERY_BROKER_URL = "filesystem://"
+elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    requirements.add("CELERY_BROKER_URL", "is malformed; expected a redis/rediss URL such as redis://redis:6379/1")
+# Seconds a task message may stay unacknowledged before Redis hands it to another worker.
+CELERY_VISIBILITY_TIMEOUT = read_int(env, requirements, "CELERY_VISIBILITY_TIMEOUT", 3600, 10)
+CELERY_WORKER_CONCURRENCY = read_int(env, requirements, "CELERY_WORKER_CONCURRENCY", 0, 0) or None
+# Scheduler: redbeat's lock in Redis lets any number of beats run; one dispatches. A standby
+# takes over at most LOCK_TIMEOUT + MAX_INTERVAL seconds after the active one dies.
+CELERY_BEAT_LOCK_TIMEOUT = read_int(env, requirements, "CELERY_BEAT_LOCK_TIMEOUT", 30, 2)
+CELERY_BEAT_MAX_INTERVAL = read_int(env, requirements, "CELERY_BEAT_MAX_INTERVAL", 5, 1)
+CELERY_BEAT_REDIS_URL = env.str("CELERY_BEAT_REDIS_URL", default="").strip() or (
+    None if CELERY_EMBEDDED_BROKER else CELERY_BROKER_URL
+)
+if CELERY_BEAT_LOCK_TIMEOUT <= CELERY_BEAT_MAX_INTERVAL:
+    requirements.add(
+        "CELERY_BEAT_LOCK_TIMEOUT",
+        f"is {CELERY_BEAT_LOCK_TIMEOUT}; expected more than CELERY_BEAT_MAX_INTERVAL "
+        f"({CELERY_BEAT_MAX_INTERVAL}) so the active beat renews its lock in time",
+    )
+# How often the sweeps (due reminders, campaign batches, stuck imports) run.
+SWEEP_INTERVAL = read_float(env, requirements, "SWEEP_INTERVAL", 30.0)
+
+# Email: EMAIL_URL such as smtp+tls://user:pass@host:587, smtp+ssl://host:465, smtp://host:25,
+# consolemail:// or filemail:// (the embedded default writes each message under EMAIL_FILE_PATH).
+EMAIL_URL = env.str("EMAIL_URL", default="").strip()
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+if EMAIL_URL:
+    try:
+        _email = environ.Env.email_url_config(EMAIL_URL)
+    except (KeyError, ValueError):
+        requirements.add("EMAIL_URL", "is malformed; expected e.g. smtp+tls://user:pass@smtp.example.com:587")
+    else:
+        EMAIL_BACKEND = str(_email["EMAIL_BACKEND"])
+        EMAIL_HOST = str(_email.get("EMAIL_HOST") or "localhost")
+        EMAIL_PORT = int(_email.get("EMAIL_PORT") or 25)
+        EMAIL_HOST_USER = str(_email.get("EMAIL_HOST_USER") or "")
+        EMAIL_HOST_PASSWORD = str(_email.get("EMAIL_HOST_PASSWORD") or "")
+        EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+        EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = read_int(env, requirements, "EMAIL_TIMEOUT", 30, 1)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stratus <noreply@stratus.example>")
+# Absolute base of links in emails (unsubscribe, tracking), e.g. https://crm.example.com
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Campaign sending: messages per second across the whole cluster, messages per batch task,
+# and the retry schedule for temporary SMTP failures.
+CAMPAIGN_RATE_LIMIT = read_float(env, requirements, "CAMPAIGN_RATE_LIMIT", 10.0)
+CAMPAIGN_BATCH_SIZE = read_int(env, requirements, "CAMPAIGN_BATCH_SIZE", 100, 1)
+CAMPAIGN_MAX_ATTEMPTS = read_int(env, requirements, "CAMPAIGN_MAX_ATTEMPTS", 5, 1)
+CAMPAIGN_RETRY_BACKOFF = read_float(env, requirements, "CAMPAIGN_RETRY_BACKOFF", 60.0)
+# A sender that has not finished its batch after this many seconds is presumed dead: another
+# may take over, and a message it left "sending" is counted as sent (never sent twice).
+CAMPAIGN_LEASE_SECONDS = read_int(env, requirements, "CAMPAIGN_LEASE_SECONDS", 120, 1)
+# Imports: rows per transaction; an import silent for IMPORT_STALE_AFTER seconds is resumed.
+IMPORT_CHUNK_SIZE = read_int(env, requirements, "IMPORT_CHUNK_SIZE", 500, 1)
+IMPORT_STALE_AFTER = read_int(env, requirements, "IMPORT_STALE_AFTER", 300, 5)
+IMPORT_MAX_FILE_BYTES = read_int(env, requirements, "IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024, 1)
 
 requirements.raise_if_any()
 

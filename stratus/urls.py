@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", include("stratus.api.urls")),
     path("api/v1/", include("stratus.accounts.urls")),
     path("api/v1/documents/", include("stratus.documents.urls")),
+    path("c/", include("stratus.campaigns.public_urls")),
 ]
 
 # API paths answer errors with problem details (JSON); other paths keep Django's pages.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import os
 import socket
 import subprocess
@@ -45,6 +48,9 @@ CONFIG_VARIABLES = (
     "LOG_FORMAT",
     "DATA_DIR",
     "HTTPS",
+    "CELERY_BROKER_URL",
+    "EMAIL_URL",
+    "SWEEP_INTERVAL",
 )
 
 
@@ -229,3 +235,114 @@ def s3_server(startup_timeout: float = 30) -> Iterator[S3Endpoint]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+# --- Background work: a real SMTP server and a private Redis ------------------------------------
+
+
+class SmtpSink:
+    """A running ``stratus.platform.smtp_sink`` process; messages are files in ``directory``."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port = port
+        self.directory = directory
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def messages(self) -> list[bytes]:
+        return [path.read_bytes() for path in sorted(self.directory.glob("*.eml"))]
+
+    def parsed(self) -> list[email.message.Message]:
+        return [email.message_from_bytes(raw, policy=email.policy.default) for raw in self.messages()]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port}")
+
+
+@contextmanager
+def smtp_server(directory: Path, *, tempfail_times: int = 2) -> Iterator[SmtpSink]:
+    """Start an SMTP server process (aiosmtpd) that stores every message it accepts."""
+    port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stratus.platform.smtp_sink",
+            "--port",
+            str(port),
+            "--directory",
+            str(directory),
+            "--tempfail-times",
+            str(tempfail_times),
+        ],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process, "the SMTP server")
+        yield SmtpSink(port, directory)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class RedisServer:
+    """A private ``redis-server`` process that a test may stop and start again on one port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, self.process, "redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@contextmanager
+def redis_server(directory: Path) -> Iterator[RedisServer]:
+    server = RedisServer(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

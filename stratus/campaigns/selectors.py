@@ -1,0 +1,105 @@
+"""Reads for campaigns: segment members, campaign lists and statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Lower
+
+from stratus.accounts.models import Organization
+from stratus.campaigns.models import Campaign, Recipient, RecipientState, Segment, Suppression
+from stratus.crm.models import Contact
+
+
+def segment_contacts(*, org: Organization, filters: dict[str, Any]) -> QuerySet[Contact]:
+    """The contacts a segment's filters select, with the CRM's own filter vocabulary."""
+    from stratus.crm.selectors import contact_segment
+
+    return contact_segment(org=org, filters=filters)
+
+
+def segment_list(*, org: Organization) -> QuerySet[Segment]:
+    return Segment.objects.filter(organization=org).order_by("name", "pk")
+
+
+def segment_get(*, org: Organization, segment_id: int) -> Segment | None:
+    return Segment.objects.filter(organization=org, pk=segment_id).first()
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    count: int
+    with_email: int
+    suppressed: int
+    sample: list[Contact]
+
+
+def segment_preview(*, org: Organization, filters: dict[str, Any], sample_size: int = 10) -> SegmentPreview:
+    contacts = segment_contacts(org=org, filters=filters)
+    emails = contacts.exclude(email="")
+    suppressed = Suppression.objects.filter(organization=org)
+    return SegmentPreview(
+        count=contacts.count(),
+        with_email=emails.count(),
+        suppressed=emails.annotate(address=Lower("email"))
+        .filter(address__in=suppressed.values("email"))
+        .count(),
+        sample=list(contacts.select_related("company").order_by("pk")[:sample_size]),
+    )
+
+
+def campaign_list(*, org: Organization, state: str | None = None) -> QuerySet[Campaign]:
+    campaigns = Campaign.objects.filter(organization=org).select_related("segment")
+    if state:
+        campaigns = campaigns.filter(state=state)
+    return campaigns.order_by("-created_at", "-pk")
+
+
+def campaign_get(*, org: Organization, campaign_id: int) -> Campaign | None:
+    return Campaign.objects.filter(organization=org, pk=campaign_id).select_related("segment").first()
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    recipients: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    skipped: int
+    opens: int
+    unique_opens: int
+    clicks: int
+    unique_clicks: int
+    unsubscribes: int
+
+
+def campaign_stats(*, org: Organization, campaign: Campaign) -> CampaignStats:
+    rows = Recipient.objects.filter(organization=org, campaign=campaign)
+    totals = rows.aggregate(
+        recipients=Count("pk"),
+        queued=Count("pk", filter=Q(state=RecipientState.QUEUED)),
+        sending=Count("pk", filter=Q(state=RecipientState.SENDING)),
+        sent=Count("pk", filter=Q(state=RecipientState.SENT)),
+        failed=Count("pk", filter=Q(state=RecipientState.FAILED)),
+        skipped=Count("pk", filter=Q(state=RecipientState.SKIPPED)),
+        opens=Sum("open_count"),
+        unique_opens=Count("pk", filter=Q(opened_at__isnull=False)),
+        clicks=Sum("click_count"),
+        unique_clicks=Count("pk", filter=Q(clicked_at__isnull=False)),
+        unsubscribes=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+    )
+    return CampaignStats(**{key: int(value or 0) for key, value in totals.items()})
+
+
+def recipient_list(*, org: Organization, campaign: Campaign, state: str | None = None) -> QuerySet[Recipient]:
+    rows = Recipient.objects.filter(organization=org, campaign=campaign)
+    if state:
+        rows = rows.filter(state=state)
+    return rows.order_by("pk")
+
+
+def suppression_list(*, org: Organization) -> QuerySet[Suppression]:
+    return Suppression.objects.filter(organization=org).order_by("-created_at", "-pk")

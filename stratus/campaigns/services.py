@@ -1,0 +1,691 @@
+"""Writes for campaigns: segments, campaign lifecycle, sending, unsubscribe and tracking.
+
+Sending works on the rows, not on queue messages: a campaign's recipients are materialised
+once (unique per campaign and contact), and batch tasks claim one queued row at a time with
+``SELECT ... FOR UPDATE SKIP LOCKED``. See ``transport`` for why a message is committed to
+the database between its content and its final ``.``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import formataddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from stratus.accounts.models import Organization, User
+from stratus.campaigns import templating, tokens
+from stratus.campaigns.models import (
+    Campaign,
+    CampaignState,
+    Recipient,
+    RecipientState,
+    Segment,
+    SendThrottle,
+    Suppression,
+    SuppressionReason,
+)
+from stratus.campaigns.selectors import segment_contacts
+from stratus.campaigns.transport import ConnectionLost, PermanentFailure, TemporaryFailure, Transport, open_transport
+from stratus.platform.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+EDITABLE_FIELDS = (
+    "name",
+    "subject",
+    "body_text",
+    "body_html",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "track_opens",
+    "track_clicks",
+)
+OPEN_PIXEL = '<img src="{url}" width="1" height="1" alt="" style="display:none">'
+
+
+# --- Segments ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def segment_create(*, org: Organization, actor: User | None, name: str, filters: dict[str, Any]) -> Segment:
+    name = name.strip()
+    if not name:
+        raise ApplicationError("A segment needs a name.", field_errors={"name": ["This field is required."]})
+    segment_contacts(org=org, filters=filters)  # refuses unknown filters, naming them
+    if Segment.objects.filter(organization=org, name=name).exists():
+        raise ApplicationError(
+            "A segment with this name already exists.",
+            field_errors={"name": ["A segment with this name already exists."]},
+            status=409,
+            code="conflict",
+        )
+    return Segment.objects.create(organization=org, name=name, filters=filters, created_by=actor)
+
+
+@transaction.atomic
+def segment_update(
+    *, org: Organization, segment: Segment, name: str | None = None, filters: dict[str, Any] | None = None
+) -> Segment:
+    segment = Segment.objects.select_for_update().get(organization=org, pk=segment.pk)
+    if filters is not None:
+        segment_contacts(org=org, filters=filters)
+        segment.filters = filters
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ApplicationError("A segment needs a name.", field_errors={"name": ["This field is required."]})
+        if Segment.objects.filter(organization=org, name=name).exclude(pk=segment.pk).exists():
+            raise ApplicationError(
+                "A segment with this name already exists.",
+                field_errors={"name": ["A segment with this name already exists."]},
+                status=409,
+                code="conflict",
+            )
+        segment.name = name
+    segment.save()
+    return segment
+
+
+@transaction.atomic
+def segment_delete(*, org: Organization, segment: Segment) -> None:
+    Segment.objects.filter(organization=org, pk=segment.pk).delete()
+
+
+# --- Campaign lifecycle -------------------------------------------------------------------------
+
+
+def _validate_content(fields: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for field in ("subject", "body_text", "body_html"):
+        try:
+            templating.validate(str(fields.get(field) or ""))
+        except templating.TemplateError as error:
+            errors[field] = [str(error)]
+    if not str(fields.get("subject") or "").strip():
+        errors.setdefault("subject", []).append("This field is required.")
+    if not str(fields.get("body_text") or "").strip() and not str(fields.get("body_html") or "").strip():
+        errors["body_text"] = [*errors.get("body_text", []), "Write a plain-text body, an HTML body or both."]
+    if errors:
+        raise ApplicationError("The campaign content is not valid.", field_errors=errors)
+
+
+def _check_segment(org: Organization, segment: Segment | None) -> None:
+    if segment is not None and segment.organization_id != org.pk:
+        raise ApplicationError("Unknown segment.", field_errors={"segment": ["Unknown segment."]})
+
+
+@transaction.atomic
+def campaign_create(
+    *, org: Organization, actor: User | None, name: str, segment: Segment | None = None, **fields: Any
+) -> Campaign:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown campaign fields: {sorted(unknown)}")
+    if not name.strip():
+        raise ApplicationError("A campaign needs a name.", field_errors={"name": ["This field is required."]})
+    _validate_content(fields)
+    _check_segment(org, segment)
+    return Campaign.objects.create(
+        organization=org, name=name.strip(), segment=segment, created_by=actor, **fields
+    )
+
+
+def _locked(org: Organization, campaign: Campaign) -> Campaign:
+    return Campaign.objects.select_for_update().get(organization=org, pk=campaign.pk)
+
+
+def _refuse(campaign: Campaign, action: str) -> ApplicationError:
+    return ApplicationError(
+        f"A {campaign.get_state_display().lower()} campaign cannot be {action}.",
+        field_errors={"state": [f"is {campaign.state}"]},
+        status=409,
+        code="invalid_state",
+    )
+
+
+@transaction.atomic
+def campaign_update(
+    *, org: Organization, campaign: Campaign, segment: Segment | None | object = ..., **fields: Any
+) -> Campaign:
+    campaign = _locked(org, campaign)
+    if campaign.state != CampaignState.DRAFT:
+        raise _refuse(campaign, "edited")
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown campaign fields: {sorted(unknown)}")
+    merged = {field: getattr(campaign, field) for field in EDITABLE_FIELDS} | fields
+    _validate_content(merged)
+    for field, value in fields.items():
+        setattr(campaign, field, value)
+    if segment is not ...:
+        assert segment is None or isinstance(segment, Segment)
+        _check_segment(org, segment)
+        campaign.segment = segment
+    campaign.save()
+    return campaign
+
+
+@transaction.atomic
+def campaign_schedule(*, org: Organization, campaign: Campaign, at: datetime | None = None) -> Campaign:
+    """Send now (``at`` omitted) or at ``at``; the sweep starts a scheduled campaign when due."""
+    from stratus.campaigns import tasks
+    from stratus.celery import enqueue_on_commit
+
+    campaign = _locked(org, campaign)
+    if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
+        raise _refuse(campaign, "scheduled")
+    if campaign.segment_id is None:
+        raise ApplicationError(
+            "Choose a segment before sending.", field_errors={"segment": ["This field is required."]}
+        )
+    now = timezone.now()
+    campaign.state = CampaignState.SCHEDULED
+    campaign.scheduled_at = at or now
+    campaign.save(update_fields=["state", "scheduled_at", "updated_at"])
+    if campaign.scheduled_at <= now:
+        enqueue_on_commit(tasks.start, campaign.pk)
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, org: Organization, campaign: Campaign) -> Campaign:
+    campaign = _locked(org, campaign)
+    if campaign.state not in (CampaignState.SCHEDULED, CampaignState.SENDING):
+        raise _refuse(campaign, "paused")
+    campaign.state = CampaignState.PAUSED
+    campaign.save(update_fields=["state", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, org: Organization, campaign: Campaign) -> Campaign:
+    from stratus.campaigns import tasks
+    from stratus.celery import enqueue_on_commit
+
+    campaign = _locked(org, campaign)
+    if campaign.state != CampaignState.PAUSED:
+        raise _refuse(campaign, "resumed")
+    if campaign.started_at is None:
+        campaign.state = CampaignState.SCHEDULED
+        campaign.save(update_fields=["state", "updated_at"])
+        if campaign.scheduled_at is None or campaign.scheduled_at <= timezone.now():
+            enqueue_on_commit(tasks.start, campaign.pk)
+    else:
+        campaign.state = CampaignState.SENDING
+        campaign.lease_until = None
+        campaign.save(update_fields=["state", "lease_until", "updated_at"])
+        enqueue_on_commit(tasks.send_batch, campaign.pk)
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, org: Organization, campaign: Campaign) -> Campaign:
+    campaign = _locked(org, campaign)
+    if campaign.state in (CampaignState.SENT, CampaignState.CANCELLED):
+        raise _refuse(campaign, "cancelled")
+    campaign.state = CampaignState.CANCELLED
+    campaign.finished_at = timezone.now()
+    campaign.save(update_fields=["state", "finished_at", "updated_at"])
+    # A row a sender holds right now is waited for, then re-checked (it is no longer queued).
+    Recipient.objects.filter(campaign=campaign, state=RecipientState.QUEUED).update(
+        state=RecipientState.SKIPPED, last_error="campaign cancelled"
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, org: Organization, campaign: Campaign) -> None:
+    campaign = _locked(org, campaign)
+    if campaign.state in (CampaignState.SENDING, CampaignState.PAUSED):
+        raise _refuse(campaign, "deleted (cancel it first)")
+    campaign.delete()
+
+
+# --- Starting: materialise the recipients -----------------------------------------------------------
+
+
+def campaign_start(*, campaign_id: int, now: datetime | None = None) -> bool:
+    """Turn a due scheduled campaign into one queued row per contact; True if it started."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(skip_locked=True)
+            .filter(pk=campaign_id, state=CampaignState.SCHEDULED, scheduled_at__lte=now)
+            .select_related("organization", "segment")
+            .first()
+        )
+        if campaign is None:
+            return False
+        org = campaign.organization
+        suppressed = set(
+            Suppression.objects.filter(organization=org).values_list("email", flat=True).iterator()
+        )
+        contacts = segment_contacts(org=org, filters=campaign.segment.filters if campaign.segment else {})
+        rows = (
+            contacts.exclude(email="").order_by("pk").values_list("pk", "email").iterator(chunk_size=2000)
+        )
+        batch: list[Recipient] = []
+        for contact_id, address in rows:
+            if address.lower() in suppressed:
+                continue
+            batch.append(
+                Recipient(
+                    organization=org,
+                    campaign=campaign,
+                    contact_id=contact_id,
+                    email=address,
+                    next_attempt_at=now,
+                )
+            )
+            if len(batch) >= 2000:
+                Recipient.objects.bulk_create(batch, ignore_conflicts=True)
+                batch = []
+        if batch:
+            Recipient.objects.bulk_create(batch, ignore_conflicts=True)
+        campaign.recipients_total = Recipient.objects.filter(campaign=campaign).count()
+        campaign.state = CampaignState.SENDING
+        campaign.started_at = now
+        campaign.lease_until = None
+        campaign.save(update_fields=["recipients_total", "state", "started_at", "lease_until", "updated_at"])
+        from stratus.campaigns import tasks
+        from stratus.celery import enqueue_on_commit
+
+        enqueue_on_commit(tasks.send_batch, campaign.pk)
+    return True
+
+
+# --- Sending ------------------------------------------------------------------------------------
+
+
+def _throttle() -> None:
+    """Wait for this message's slot under the cluster-wide CAMPAIGN_RATE_LIMIT."""
+    rate = settings.CAMPAIGN_RATE_LIMIT
+    if rate <= 0:
+        return
+    interval = timedelta(seconds=1 / rate)
+    with transaction.atomic():
+        throttle = SendThrottle.objects.select_for_update().filter(pk=1).first()
+        if throttle is None:
+            SendThrottle.objects.bulk_create([SendThrottle(pk=1)], ignore_conflicts=True)
+            throttle = SendThrottle.objects.select_for_update().get(pk=1)
+        now = timezone.now()
+        slot = max(throttle.next_slot_at, now)
+        throttle.next_slot_at = slot + interval
+        throttle.save(update_fields=["next_slot_at"])
+    wait = (slot - now).total_seconds()
+    if wait > 0:
+        time.sleep(wait)
+
+
+def _merge_values(campaign: Campaign, recipient: Recipient) -> dict[str, str]:
+    contact = recipient.contact
+    values: dict[str, str] = {
+        "sender.name": campaign.from_name or "",
+        "sender.email": campaign.from_email or "",
+        "organization.name": campaign.organization.name,
+        "unsubscribe_url": tokens.unsubscribe_url(recipient.pk),
+        "contact.email": recipient.email,
+    }
+    if contact is not None:
+        values.update(
+            {
+                "contact.first_name": contact.first_name,
+                "contact.last_name": contact.last_name,
+                "contact.full_name": contact.full_name,
+                "contact.job_title": contact.job_title,
+                "contact.phone": str(contact.phones[0]) if contact.phones else "",
+            }
+        )
+        for key, value in (contact.custom_fields or {}).items():
+            values[f"contact.custom.{key}"] = "" if value is None else str(value)
+        company = contact.company
+        if company is not None:
+            values.update(
+                {"company.name": company.name, "company.domain": company.domain, "company.website": company.website}
+            )
+    return values
+
+
+def build_message(campaign: Campaign, recipient: Recipient) -> EmailMultiAlternatives:
+    values = _merge_values(campaign, recipient)
+    unsubscribe = values["unsubscribe_url"]
+    subject = " ".join(templating.render(campaign.subject, values, escape=False).split())
+    text_source = campaign.body_text or templating.html_to_text(campaign.body_html)
+    text = templating.render(text_source, values, escape=False)
+    if "unsubscribe_url" not in text_source:
+        text = f"{text.rstrip()}\n\n--\nUnsubscribe: {unsubscribe}\n"
+    html_body = ""
+    if campaign.body_html:
+        html_body = templating.render(campaign.body_html, values, escape=True)
+        if "unsubscribe_url" not in campaign.body_html:
+            html_body += f'<p style="font-size:12px;color:#666"><a href="{unsubscribe}">Unsubscribe</a></p>'
+        if campaign.track_clicks:
+            html_body = templating.rewrite_links(
+                html_body,
+                lambda url: url if url == unsubscribe else tokens.click_url(recipient.pk, url),
+            )
+        if campaign.track_opens:
+            pixel = OPEN_PIXEL.format(url=tokens.open_url(recipient.pk))
+            closing = html_body.lower().rfind("</body>")
+            html_body = html_body[:closing] + pixel + html_body[closing:] if closing >= 0 else html_body + pixel
+    host = urlsplit(settings.PUBLIC_BASE_URL).hostname or "stratus.invalid"
+    sender = (
+        formataddr((campaign.from_name, campaign.from_email)) if campaign.from_email else settings.DEFAULT_FROM_EMAIL
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=sender,
+        to=[recipient.email],
+        reply_to=[campaign.reply_to] if campaign.reply_to else None,
+        headers={
+            "Message-ID": f"<campaign-{campaign.pk}.recipient-{recipient.pk}@{host}>",
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"campaign-{campaign.pk}.{host}",
+            "Precedence": "bulk",
+        },
+    )
+    if html_body:
+        message.attach_alternative(html_body, "text/html")
+    return message
+
+
+def _retry_or_fail(recipient: Recipient, error: str, now: datetime) -> None:
+    recipient.attempts += 1
+    recipient.last_error = error[:500]
+    if recipient.attempts >= settings.CAMPAIGN_MAX_ATTEMPTS:
+        recipient.state = RecipientState.FAILED
+    else:
+        recipient.state = RecipientState.QUEUED
+        delay = settings.CAMPAIGN_RETRY_BACKOFF * (2 ** (recipient.attempts - 1))
+        recipient.next_attempt_at = now + timedelta(seconds=delay)
+    recipient.sending_since = None
+
+
+def _bounce(recipient: Recipient, error: str) -> None:
+    recipient.state = RecipientState.FAILED
+    recipient.attempts += 1
+    recipient.last_error = error[:500]
+    recipient.sending_since = None
+    Suppression.objects.bulk_create(
+        [
+            Suppression(
+                organization_id=recipient.organization_id,
+                email=recipient.email.lower(),
+                reason=SuppressionReason.BOUNCED,
+                campaign_id=recipient.campaign_id,
+                detail=error[:500],
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+RECIPIENT_FIELDS = ["state", "attempts", "next_attempt_at", "sending_since", "last_error", "sent_at", "message_id"]
+
+
+def _send_one(campaign: Campaign, transport: Transport) -> str | None:
+    """Claim and send one due recipient; returns its outcome, or None if none is left."""
+    now = timezone.now()
+    with transaction.atomic():
+        recipient = (
+            Recipient.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact", "contact__company")
+            .filter(
+                campaign_id=campaign.pk,
+                campaign__state=CampaignState.SENDING,
+                state=RecipientState.QUEUED,
+                next_attempt_at__lte=now,
+            )
+            .order_by("pk")
+            .first()
+        )
+        if recipient is None:
+            return None
+        address = recipient.contact.email if recipient.contact is not None else ""
+        if not address:
+            recipient.state, recipient.last_error = RecipientState.SKIPPED, "the contact has no email address"
+            recipient.save(update_fields=RECIPIENT_FIELDS)
+            return "skipped"
+        recipient.email = address
+        if Suppression.objects.filter(organization_id=campaign.organization_id, email=address.lower()).exists():
+            recipient.state, recipient.last_error = RecipientState.SKIPPED, "address is on the suppression list"
+            recipient.save(update_fields=[*RECIPIENT_FIELDS, "email"])
+            return "skipped"
+        message = build_message(campaign, recipient)
+        try:
+            transport.stage(message)
+        except PermanentFailure as error:
+            _bounce(recipient, str(error))
+            recipient.save(update_fields=RECIPIENT_FIELDS)
+            return "failed"
+        except TemporaryFailure as error:
+            _retry_or_fail(recipient, str(error), now)
+            recipient.save(update_fields=RECIPIENT_FIELDS)
+            if isinstance(error, ConnectionLost):
+                raise
+            return "deferred"
+        recipient.state = RecipientState.SENDING
+        recipient.sending_since = now
+        recipient.message_id = str(message.extra_headers["Message-ID"])
+        recipient.save(update_fields=[*RECIPIENT_FIELDS, "email"])
+    # Committed as "sending": from here on this recipient is never sent again.
+    outcome = "sent"
+    try:
+        transport.commit()
+    except PermanentFailure as error:
+        _bounce(recipient, str(error))
+        outcome = "failed"
+    except TemporaryFailure as error:
+        _retry_or_fail(recipient, str(error), timezone.now())
+        outcome = "deferred"
+    else:
+        recipient.state = RecipientState.SENT
+        recipient.sent_at = timezone.now()
+        recipient.sending_since = None
+    recipient.save(update_fields=RECIPIENT_FIELDS)
+    return outcome
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    more: bool = False
+    finished: bool = False
+
+
+def _take_lease(campaign_id: int, token: str, now: datetime) -> bool:
+    lease = timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS)
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, state=CampaignState.SENDING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_token=token))
+        .update(lease_token=token, lease_until=now + lease)
+    )
+
+
+def _finish_if_done(campaign_id: int) -> bool:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, state=CampaignState.SENDING).first()
+        if campaign is None:
+            return False
+        pending = Recipient.objects.filter(
+            campaign_id=campaign_id, state__in=[RecipientState.QUEUED, RecipientState.SENDING]
+        ).exists()
+        if pending:
+            return False
+        campaign.state = CampaignState.SENT
+        campaign.finished_at = timezone.now()
+        campaign.lease_until = None
+        campaign.save(update_fields=["state", "finished_at", "lease_until", "updated_at"])
+        return True
+
+
+def campaign_send_batch(*, campaign_id: int, limit: int | None = None) -> BatchResult:
+    """Send up to ``limit`` messages of a sending campaign, one sender per campaign at a time."""
+    limit = limit or settings.CAMPAIGN_BATCH_SIZE
+    token = uuid.uuid4().hex
+    if not _take_lease(campaign_id, token, timezone.now()):
+        return BatchResult()
+    campaign = Campaign.objects.select_related("organization").get(pk=campaign_id)
+    counts = {"sent": 0, "failed": 0, "deferred": 0, "skipped": 0}
+    transport = open_transport()
+    more = False
+    try:
+        for number in range(limit):
+            _throttle()
+            try:
+                outcome = _send_one(campaign, transport)
+            except ConnectionLost as error:
+                logger.warning("campaign %s: %s; the batch stops and is retried later", campaign_id, error)
+                counts["deferred"] += 1
+                break
+            if outcome is None:
+                break
+            counts[outcome] += 1
+            if number % 20 == 19 and not _take_lease(campaign_id, token, timezone.now()):
+                break  # paused, cancelled, or another sender took over after a stall
+        else:
+            more = True
+    finally:
+        transport.close()
+        Campaign.objects.filter(pk=campaign_id, lease_token=token).update(lease_until=None)
+    finished = False if more else _finish_if_done(campaign_id)
+    return BatchResult(**counts, more=more, finished=finished)
+
+
+def recipients_resolve_stuck(*, now: datetime | None = None) -> int:
+    """Rows left ``sending`` by a dead sender were handed to the server: count them as sent."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS)
+    return Recipient.objects.filter(state=RecipientState.SENDING, sending_since__lt=cutoff).update(
+        state=RecipientState.SENT,
+        sent_at=F("sending_since"),
+        sending_since=None,
+        last_error="sender stopped after handing the message over; not sent again",
+    )
+
+
+def campaigns_sweep(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """Start due scheduled campaigns and wake idle sending ones that have due recipients."""
+    from stratus.campaigns import tasks
+
+    now = now or timezone.now()
+    recipients_resolve_stuck(now=now)
+    due = list(
+        Campaign.objects.filter(state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
+    )
+    idle = Campaign.objects.filter(state=CampaignState.SENDING).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    waiting: list[int] = []
+    for campaign_id in idle.values_list("pk", flat=True):
+        has_due = Recipient.objects.filter(
+            campaign_id=campaign_id, state=RecipientState.QUEUED, next_attempt_at__lte=now
+        ).exists()
+        if has_due:
+            waiting.append(campaign_id)
+        else:
+            _finish_if_done(campaign_id)
+    for campaign_id in due:
+        _safe_send(tasks.start, campaign_id)
+    for campaign_id in waiting:
+        _safe_send(tasks.send_batch, campaign_id)
+    return {"started": due, "woken": waiting}
+
+
+def _safe_send(task: Any, *args: Any) -> None:
+    try:
+        task.apply_async(args=args)
+    except Exception:
+        logger.warning("could not enqueue %s%r; the next sweep retries", task.name, args, exc_info=True)
+
+
+# --- Unsubscribe, suppression, tracking -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    email: str
+    organization_name: str
+    already: bool
+
+
+def _recipient_or_bad(recipient_id: int) -> Recipient:
+    recipient = Recipient.objects.select_related("organization").filter(pk=recipient_id).first()
+    if recipient is None:
+        raise tokens.BadToken("no such recipient")
+    return recipient
+
+
+@transaction.atomic
+def recipient_unsubscribe(*, token: str) -> Unsubscribed:
+    """Put the recipient's address on the organization's suppression list (once)."""
+    recipient_id = tokens.unsubscribe_recipient(token)
+    _recipient_or_bad(recipient_id)
+    recipient = Recipient.objects.select_for_update().select_related("organization").get(pk=recipient_id)
+    already = recipient.unsubscribed_at is not None
+    if not already:
+        recipient.unsubscribed_at = timezone.now()
+        recipient.save(update_fields=["unsubscribed_at"])
+    Suppression.objects.bulk_create(
+        [
+            Suppression(
+                organization_id=recipient.organization_id,
+                email=recipient.email.lower(),
+                reason=SuppressionReason.UNSUBSCRIBED,
+                campaign_id=recipient.campaign_id,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return Unsubscribed(email=recipient.email, organization_name=recipient.organization.name, already=already)
+
+
+def recipient_record_open(*, token: str) -> None:
+    recipient_id = tokens.open_recipient(token)
+    Recipient.objects.filter(pk=recipient_id).update(
+        open_count=F("open_count") + 1, opened_at=Coalesce(F("opened_at"), timezone.now())
+    )
+
+
+def recipient_record_click(*, token: str) -> str:
+    """Count a click and return the original URL it was signed for."""
+    click = tokens.click_target(token)
+    Recipient.objects.filter(pk=click.recipient_id).update(
+        click_count=F("click_count") + 1, clicked_at=Coalesce(F("clicked_at"), timezone.now())
+    )
+    return click.url
+
+
+@transaction.atomic
+def suppression_add(*, org: Organization, email: str, reason: str = SuppressionReason.MANUAL) -> Suppression:
+    address = email.strip().lower()
+    if "@" not in address:
+        raise ApplicationError("Not an email address.", field_errors={"email": ["Enter a valid email address."]})
+    Suppression.objects.bulk_create(
+        [Suppression(organization=org, email=address, reason=reason)], ignore_conflicts=True
+    )
+    return Suppression.objects.get(organization=org, email=address)
+
+
+@transaction.atomic
+def suppression_remove(*, org: Organization, email: str) -> int:
+    deleted, _ = Suppression.objects.filter(organization=org, email=email.strip().lower()).delete()
+    return deleted

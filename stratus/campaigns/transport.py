@@ -1,0 +1,174 @@
+"""Handing one message to the mail server in two steps, so that no one gets it twice.
+
+SMTP accepts a message when the client sends the final ``.`` of the DATA section. The
+sender transmits envelope and content first (``stage``), records the recipient as
+``sending`` in the database and commits, and only then sends the ``.`` (``commit``):
+
+- killed before the database commit: the server drops the unfinished message and the
+  recipient's row is still ``queued`` (its transaction rolled back), so it is sent later;
+- killed after the commit: the row stays ``sending`` and is never sent again.
+
+So a crash can at worst lose one message in the microseconds between the commit and
+writing the final line, and can never deliver one twice. Other Django mail backends
+(console, file, in-memory) are wrapped with the same interface: ``commit`` writes the
+message.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage as RawMessage
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+class TemporaryFailure(Exception):
+    """The server said try again later (4xx) or could not be reached."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the recipient or the message for good (5xx)."""
+
+
+class ConnectionLost(TemporaryFailure):
+    """The connection itself failed: stop the batch instead of burning other recipients' tries."""
+
+
+def _raise_for(code: int, text: bytes | str, what: str) -> None:
+    message = text.decode(errors="replace") if isinstance(text, bytes) else text
+    detail = f"{what}: {code} {message}".strip()[:480]
+    if 500 <= code < 600:
+        raise PermanentFailure(detail)
+    raise TemporaryFailure(detail)
+
+
+class Transport:
+    def stage(self, message: EmailMultiAlternatives) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Forget a staged message (the server discards an unfinished DATA section)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class SmtpTransport(Transport):
+    def __init__(self) -> None:
+        self.connection: smtplib.SMTP | None = None
+        self.staged = False
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.connection is not None:
+            return self.connection
+        try:
+            if settings.EMAIL_USE_SSL:
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    settings.EMAIL_HOST,
+                    settings.EMAIL_PORT,
+                    timeout=settings.EMAIL_TIMEOUT,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                connection = smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT, timeout=settings.EMAIL_TIMEOUT)
+                if settings.EMAIL_USE_TLS:
+                    connection.starttls(context=ssl.create_default_context())
+            if settings.EMAIL_HOST_USER:
+                connection.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+        except smtplib.SMTPAuthenticationError as error:
+            raise ConnectionLost(f"SMTP login refused: {error.smtp_code}") from error
+        except (OSError, smtplib.SMTPException) as error:
+            raise ConnectionLost(f"cannot reach the SMTP server: {error}") from error
+        self.connection = connection
+        return connection
+
+    def stage(self, message: EmailMultiAlternatives) -> None:
+        connection = self._connect()
+        raw: RawMessage = message.message()  # type: ignore[assignment]
+        content = raw.as_bytes(linesep="\r\n")
+        try:
+            code, text = connection.mail(parseaddr(message.from_email)[1])
+            if code != 250:
+                connection.rset()
+                _raise_for(code, text, "MAIL FROM")
+            code, text = connection.rcpt(message.to[0])
+            if code not in (250, 251):
+                connection.rset()
+                _raise_for(code, text, "RCPT TO")
+            connection.putcmd("data")
+            code, text = connection.getreply()
+            if code != 354:
+                connection.rset()
+                _raise_for(code, text, "DATA")
+            body = smtplib._quote_periods(content)  # type: ignore[attr-defined]
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            connection.send(body)
+        except (OSError, smtplib.SMTPServerDisconnected) as error:
+            self.close()
+            raise ConnectionLost(f"SMTP connection lost: {error}") from error
+        self.staged = True
+
+    def commit(self) -> None:
+        assert self.connection is not None and self.staged
+        self.staged = False
+        try:
+            self.connection.send(b".\r\n")
+            code, text = self.connection.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as error:
+            self.close()
+            raise ConnectionLost(f"SMTP connection lost after the message: {error}") from error
+        if code != 250:
+            _raise_for(code, text, "end of DATA")
+
+    def abort(self) -> None:
+        # An unfinished DATA section cannot be cancelled in SMTP: drop the connection.
+        if self.staged:
+            self.close()
+        self.staged = False
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (OSError, smtplib.SMTPException):
+            connection.close()
+
+
+class BackendTransport(Transport):
+    """Any other Django mail backend (console, file, in-memory): ``commit`` hands it the message."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection(fail_silently=False)
+        self.message: EmailMultiAlternatives | None = None
+
+    def stage(self, message: EmailMultiAlternatives) -> None:
+        self.message = message
+
+    def commit(self) -> None:
+        assert self.message is not None
+        message, self.message = self.message, None
+        try:
+            self.backend.send_messages([message])
+        except OSError as error:
+            raise TemporaryFailure(str(error)) from error
+
+    def abort(self) -> None:
+        self.message = None
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def open_transport() -> Transport:
+    return SmtpTransport() if settings.EMAIL_BACKEND == SMTP_BACKEND else BackendTransport()

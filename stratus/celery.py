@@ -1,0 +1,120 @@
+"""The Celery application: ``celery -A stratus worker`` and ``celery -A stratus beat``.
+
+Queues carry wake-ups only. Everything that must happen (a due reminder, each campaign
+recipient, an import) is a row in the database with a state; periodic sweeps pick up due or
+stuck rows, so a lost message delays work and a repeated one finds nothing left to do.
+
+With a Redis broker (``CELERY_BROKER_URL``) the scheduler is celery-redbeat: every beat
+process tries to take a lock in Redis, one holds it and dispatches, the others wait and take
+over when the lock expires. Without one (the embedded default) the broker is kombu's
+filesystem transport in ``DATA_DIR/broker`` and the worker runs beat in-process (``-B``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, Task
+from django.db import transaction
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
+
+logger = logging.getLogger(__name__)
+
+app = Celery("stratus")
+
+
+def _configure(app: Celery) -> None:
+    from django.conf import settings
+
+    embedded = settings.CELERY_EMBEDDED_BROKER
+    transport_options: dict[str, Any]
+    if embedded:
+        folder = settings.CELERY_BROKER_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        transport_options = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "store_processed": False,
+            "polling_interval": 0.5,
+        }
+    else:
+        transport_options = {
+            "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
+            "socket_connect_timeout": 5,
+            "socket_timeout": 10,
+            "retry_on_timeout": True,
+        }
+    sweep = timedelta(seconds=settings.SWEEP_INTERVAL)
+    app.conf.update(
+        broker_url=settings.CELERY_BROKER_URL,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        # A task is acknowledged after it ran; a worker that dies mid-task leaves the message
+        # to be redelivered (tasks are idempotent, and the sweeps would find the work anyway).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.CELERY_WORKER_CONCURRENCY,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Publishing gives up quickly: the request that enqueued has already committed its row.
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        timezone="UTC",
+        enable_utc=True,
+        beat_max_loop_interval=settings.CELERY_BEAT_MAX_INTERVAL,
+        beat_scheduler=(
+            "celery.beat:PersistentScheduler" if embedded else "stratus.scheduler:LockedRedBeatScheduler"
+        ),
+        beat_schedule_filename=str(settings.DATA_DIR / "celerybeat-schedule"),
+        redbeat_redis_url=settings.CELERY_BEAT_REDIS_URL,
+        redbeat_key_prefix="stratus:redbeat",
+        redbeat_lock_timeout=settings.CELERY_BEAT_LOCK_TIMEOUT,
+        beat_schedule={
+            "reminders-sweep": {"task": "stratus.reminders.tasks.sweep", "schedule": sweep},
+            "notification-email-sweep": {
+                "task": "stratus.reminders.tasks.email_sweep",
+                "schedule": sweep,
+            },
+            "campaigns-sweep": {"task": "stratus.campaigns.tasks.sweep", "schedule": sweep},
+            "imports-sweep": {"task": "stratus.imports.tasks.sweep", "schedule": sweep},
+        },
+    )
+
+
+_configure(app)
+app.autodiscover_tasks()
+
+
+def enqueue_on_commit(task: Task, *args: Any) -> None:
+    """Send ``task`` with ``args`` after the current transaction commits.
+
+    A broker outage is logged and swallowed: the row that describes the work is already
+    committed and the next sweep picks it up.
+    """
+
+    def send() -> None:
+        try:
+            task.apply_async(args=args)
+        except Exception:
+            logger.warning(
+                "could not enqueue %s%r; the periodic sweep will pick the work up",
+                task.name,
+                args,
+                exc_info=True,
+            )
+
+    transaction.on_commit(send)
