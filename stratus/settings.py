@@ -422,7 +422,9 @@ CELERY_BROKER_DIR = DATA_DIR / "broker"
 if CELERY_EMBEDDED_BROKER:
     CELERY_BROKER_URL = "filesystem://"
 elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    requirements.add("CELERY_BROKER_URL", "is malformed; expected a redis/rediss URL such as redis://redis:6379/1")
+    requirements.add(
+        "CELERY_BROKER_URL", "is malformed; expected a redis/rediss URL such as redis://redis:6379/1"
+    )
 # Seconds a task message may stay unacknowledged before Redis hands it to another worker.
 CELERY_VISIBILITY_TIMEOUT = read_int(env, requirements, "CELERY_VISIBILITY_TIMEOUT", 3600, 10)
 CELERY_WORKER_CONCURRENCY = read_int(env, requirements, "CELERY_WORKER_CONCURRENCY", 0, 0) or None

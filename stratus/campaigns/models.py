@@ -147,3 +147,6 @@ class SendThrottle(models.Model):
     """One row: the next free sending slot, shared by every worker (cluster-wide rate limit)."""
 
     next_slot_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"next sending slot {self.next_slot_at}"

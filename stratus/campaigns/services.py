@@ -37,7 +37,13 @@ from stratus.campaigns.models import (
     SuppressionReason,
 )
 from stratus.campaigns.selectors import segment_contacts
-from stratus.campaigns.transport import ConnectionLost, PermanentFailure, TemporaryFailure, Transport, open_transport
+from stratus.campaigns.transport import (
+    ConnectionLost,
+    PermanentFailure,
+    TemporaryFailure,
+    Transport,
+    open_transport,
+)
 from stratus.platform.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -86,7 +92,9 @@ def segment_update(
     if name is not None:
         name = name.strip()
         if not name:
-            raise ApplicationError("A segment needs a name.", field_errors={"name": ["This field is required."]})
+            raise ApplicationError(
+                "A segment needs a name.", field_errors={"name": ["This field is required."]}
+            )
         if Segment.objects.filter(organization=org, name=name).exclude(pk=segment.pk).exists():
             raise ApplicationError(
                 "A segment with this name already exists.",
@@ -158,7 +166,7 @@ def _refuse(campaign: Campaign, action: str) -> ApplicationError:
 
 @transaction.atomic
 def campaign_update(
-    *, org: Organization, campaign: Campaign, segment: Segment | None | object = ..., **fields: Any
+    *, org: Organization, campaign: Campaign, segment: Segment | object | None = ..., **fields: Any
 ) -> Campaign:
     campaign = _locked(org, campaign)
     if campaign.state != CampaignState.DRAFT:
@@ -274,9 +282,7 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None) -> bool:
             Suppression.objects.filter(organization=org).values_list("email", flat=True).iterator()
         )
         contacts = segment_contacts(org=org, filters=campaign.segment.filters if campaign.segment else {})
-        rows = (
-            contacts.exclude(email="").order_by("pk").values_list("pk", "email").iterator(chunk_size=2000)
-        )
+        rows = contacts.exclude(email="").order_by("pk").values_list("pk", "email").iterator(chunk_size=2000)
         batch: list[Recipient] = []
         for contact_id, address in rows:
             if address.lower() in suppressed:
@@ -354,7 +360,11 @@ def _merge_values(campaign: Campaign, recipient: Recipient) -> dict[str, str]:
         company = contact.company
         if company is not None:
             values.update(
-                {"company.name": company.name, "company.domain": company.domain, "company.website": company.website}
+                {
+                    "company.name": company.name,
+                    "company.domain": company.domain,
+                    "company.website": company.website,
+                }
             )
     return values
 
@@ -380,10 +390,14 @@ def build_message(campaign: Campaign, recipient: Recipient) -> EmailMultiAlterna
         if campaign.track_opens:
             pixel = OPEN_PIXEL.format(url=tokens.open_url(recipient.pk))
             closing = html_body.lower().rfind("</body>")
-            html_body = html_body[:closing] + pixel + html_body[closing:] if closing >= 0 else html_body + pixel
+            html_body = (
+                html_body[:closing] + pixel + html_body[closing:] if closing >= 0 else html_body + pixel
+            )
     host = urlsplit(settings.PUBLIC_BASE_URL).hostname or "stratus.invalid"
     sender = (
-        formataddr((campaign.from_name, campaign.from_email)) if campaign.from_email else settings.DEFAULT_FROM_EMAIL
+        formataddr((campaign.from_name, campaign.from_email))
+        if campaign.from_email
+        else settings.DEFAULT_FROM_EMAIL
     )
     message = EmailMultiAlternatives(
         subject=subject,
@@ -435,7 +449,15 @@ def _bounce(recipient: Recipient, error: str) -> None:
     )
 
 
-RECIPIENT_FIELDS = ["state", "attempts", "next_attempt_at", "sending_since", "last_error", "sent_at", "message_id"]
+RECIPIENT_FIELDS = [
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "sending_since",
+    "last_error",
+    "sent_at",
+    "message_id",
+]
 
 
 def _send_one(campaign: Campaign, transport: Transport) -> str | None:
@@ -462,8 +484,13 @@ def _send_one(campaign: Campaign, transport: Transport) -> str | None:
             recipient.save(update_fields=RECIPIENT_FIELDS)
             return "skipped"
         recipient.email = address
-        if Suppression.objects.filter(organization_id=campaign.organization_id, email=address.lower()).exists():
-            recipient.state, recipient.last_error = RecipientState.SKIPPED, "address is on the suppression list"
+        if Suppression.objects.filter(
+            organization_id=campaign.organization_id, email=address.lower()
+        ).exists():
+            recipient.state, recipient.last_error = (
+                RecipientState.SKIPPED,
+                "address is on the suppression list",
+            )
             recipient.save(update_fields=[*RECIPIENT_FIELDS, "email"])
             return "skipped"
         message = build_message(campaign, recipient)
@@ -522,7 +549,9 @@ def _take_lease(campaign_id: int, token: str, now: datetime) -> bool:
 
 def _finish_if_done(campaign_id: int) -> bool:
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, state=CampaignState.SENDING).first()
+        campaign = (
+            Campaign.objects.select_for_update().filter(pk=campaign_id, state=CampaignState.SENDING).first()
+        )
         if campaign is None:
             return False
         pending = Recipient.objects.filter(
@@ -589,7 +618,9 @@ def campaigns_sweep(*, now: datetime | None = None) -> dict[str, list[int]]:
     now = now or timezone.now()
     recipients_resolve_stuck(now=now)
     due = list(
-        Campaign.objects.filter(state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
+        Campaign.objects.filter(state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list(
+            "pk", flat=True
+        )
     )
     idle = Campaign.objects.filter(state=CampaignState.SENDING).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
@@ -678,7 +709,9 @@ def recipient_record_click(*, token: str) -> str:
 def suppression_add(*, org: Organization, email: str, reason: str = SuppressionReason.MANUAL) -> Suppression:
     address = email.strip().lower()
     if "@" not in address:
-        raise ApplicationError("Not an email address.", field_errors={"email": ["Enter a valid email address."]})
+        raise ApplicationError(
+            "Not an email address.", field_errors={"email": ["Enter a valid email address."]}
+        )
     Suppression.objects.bulk_create(
         [Suppression(organization=org, email=address, reason=reason)], ignore_conflicts=True
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage as RawMessage
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -78,7 +77,9 @@ class SmtpTransport(Transport):
                     context=ssl.create_default_context(),
                 )
             else:
-                connection = smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT, timeout=settings.EMAIL_TIMEOUT)
+                connection = smtplib.SMTP(
+                    settings.EMAIL_HOST, settings.EMAIL_PORT, timeout=settings.EMAIL_TIMEOUT
+                )
                 if settings.EMAIL_USE_TLS:
                     connection.starttls(context=ssl.create_default_context())
             if settings.EMAIL_HOST_USER:
@@ -92,8 +93,8 @@ class SmtpTransport(Transport):
 
     def stage(self, message: EmailMultiAlternatives) -> None:
         connection = self._connect()
-        raw: RawMessage = message.message()  # type: ignore[assignment]
-        content = raw.as_bytes(linesep="\r\n")
+        # Django's MIME classes take linesep, as its own SMTP backend uses them.
+        content = message.message().as_bytes(linesep="\r\n")
         try:
             code, text = connection.mail(parseaddr(message.from_email)[1])
             if code != 250:
@@ -118,7 +119,8 @@ class SmtpTransport(Transport):
         self.staged = True
 
     def commit(self) -> None:
-        assert self.connection is not None and self.staged
+        assert self.connection is not None
+        assert self.staged
         self.staged = False
         try:
             self.connection.send(b".\r\n")

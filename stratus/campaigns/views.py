@@ -32,7 +32,9 @@ def _page(title: str, body: str, status: int = 200) -> HttpResponse:
 def _invalid() -> HttpResponse:
     return _page(
         "Invalid link",
-        format_html("<h1>{}</h1><p>{}</p>", "This link is not valid", "It was altered or has been cut short."),
+        format_html(
+            "<h1>{}</h1><p>{}</p>", "This link is not valid", "It was altered or has been cut short."
+        ),
         status=400,
     )
 
@@ -63,7 +65,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if result.already
         else "{} is unsubscribed: {} will not send you campaigns any more."
     )
-    return _page("Unsubscribed", format_html("<h1>Unsubscribed</h1><p>" + message + "</p>", result.email, result.organization_name))
+    return _page(
+        "Unsubscribed",
+        format_html("<h1>Unsubscribed</h1><p>" + message + "</p>", result.email, result.organization_name),
+    )
 
 
 @never_cache

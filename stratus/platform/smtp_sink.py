@@ -33,7 +33,7 @@ class SinkHandler:
         self.attempts: Counter[str] = Counter()
         self.sequence = itertools.count(1)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         local = address.split("@", 1)[0].lower()
@@ -46,7 +46,7 @@ class SinkHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         number = next(self.sequence)
         name = f"{os.getpid()}-{number:08d}"
         partial = self.directory / f".{name}.tmp"
@@ -66,9 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     args.directory.mkdir(parents=True, exist_ok=True)
     handler = SinkHandler(args.directory, args.tempfail_times)
-    controller = Controller(
-        handler, hostname=args.host, port=args.port, data_size_limit=50 * 1024 * 1024
-    )
+    controller = Controller(handler, hostname=args.host, port=args.port, data_size_limit=50 * 1024 * 1024)
     controller.start()
     print(f"smtp sink listening on {args.host}:{args.port}", flush=True)
     loop = asyncio.new_event_loop()

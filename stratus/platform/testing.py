@@ -236,6 +236,7 @@ def s3_server(startup_timeout: float = 30) -> Iterator[S3Endpoint]:
                 process.kill()
                 process.wait()
 
+
 # --- Background work: a real SMTP server and a private Redis ------------------------------------
 
 

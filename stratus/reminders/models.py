@@ -27,7 +27,9 @@ class Reminder(models.Model):
     activity = models.ForeignKey(
         "crm.Activity", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
     )
-    deal = models.ForeignKey("crm.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders")
+    deal = models.ForeignKey(
+        "crm.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders")
     offset = models.DurationField(
         null=True, blank=True, help_text="Relative reminders: how long before the due date to fire."
@@ -45,15 +47,14 @@ class Reminder(models.Model):
     class Meta:
         constraints: ClassVar = [
             models.CheckConstraint(
-                condition=Q(activity__isnull=False, deal__isnull=True) | Q(activity__isnull=True, deal__isnull=False),
+                condition=Q(activity__isnull=False, deal__isnull=True)
+                | Q(activity__isnull=True, deal__isnull=False),
                 name="reminders_reminder_one_target",
                 violation_error_message="A reminder belongs to exactly one activity or deal.",
             ),
         ]
         indexes: ClassVar = [
-            models.Index(
-                fields=["remind_at"], name="reminders_due_idx", condition=Q(state="pending")
-            ),
+            models.Index(fields=["remind_at"], name="reminders_due_idx", condition=Q(state="pending")),
             models.Index(fields=["organization", "user", "created_at"], name="reminders_org_user_idx"),
         ]
 
@@ -93,7 +94,9 @@ class Notification(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["organization", "user", "created_at", "id"], name="notifications_list_idx"),
             models.Index(
-                fields=["organization", "user"], name="notifications_unread_idx", condition=Q(read_at__isnull=True)
+                fields=["organization", "user"],
+                name="notifications_unread_idx",
+                condition=Q(read_at__isnull=True),
             ),
             models.Index(
                 fields=["email_state", "created_at"],

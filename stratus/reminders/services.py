@@ -63,7 +63,10 @@ def _validate_timing(remind_at: datetime | None, offset: timedelta | None) -> No
     if (remind_at is None) == (offset is None):
         raise ApplicationError(
             "Give either remind_at (a time) or offset (before the due date), not both.",
-            field_errors={"remind_at": ["Give remind_at or offset."], "offset": ["Give remind_at or offset."]},
+            field_errors={
+                "remind_at": ["Give remind_at or offset."],
+                "offset": ["Give remind_at or offset."],
+            },
         )
     if offset is not None and not (timedelta(0) <= offset <= MAX_OFFSET):
         raise ApplicationError(
@@ -96,9 +99,13 @@ def reminder_create(
         raise ApplicationError("Unknown record.", field_errors={field: ["Not found in this organization."]})
     _validate_timing(remind_at, offset)
     if user is None:
-        user = (activity.assignee if activity is not None else deal.owner if deal is not None else None) or actor
+        user = (
+            activity.assignee if activity is not None else deal.owner if deal is not None else None
+        ) or actor
     if not Membership.objects.filter(organization=org, user=user).exists():
-        raise ApplicationError("The user is not a member of this organization.", field_errors={"user": ["Not a member."]})
+        raise ApplicationError(
+            "The user is not a member of this organization.", field_errors={"user": ["Not a member."]}
+        )
     reminder = Reminder(
         organization=org,
         activity=activity,
@@ -130,7 +137,9 @@ def reminder_update(
     )
     if reminder.state != ReminderState.PENDING:
         raise ApplicationError(
-            f"A {reminder.state} reminder cannot be changed.", field_errors={"state": [reminder.state]}, status=409
+            f"A {reminder.state} reminder cannot be changed.",
+            field_errors={"state": [reminder.state]},
+            status=409,
         )
     if remind_at is not None or offset is not None:
         _validate_timing(remind_at, offset)
@@ -147,7 +156,9 @@ def reminder_update(
 def reminder_cancel(*, org: Organization, reminder: Reminder) -> Reminder:
     reminder = Reminder.objects.select_for_update().get(organization=org, pk=reminder.pk)
     if reminder.state == ReminderState.FIRED:
-        raise ApplicationError("The reminder has already fired.", field_errors={"state": ["fired"]}, status=409)
+        raise ApplicationError(
+            "The reminder has already fired.", field_errors={"state": ["fired"]}, status=409
+        )
     reminder.state = ReminderState.CANCELLED
     reminder.save(update_fields=["state", "updated_at"])
     return reminder
@@ -160,6 +171,7 @@ def reminders_follow_activity(*, activity: Activity) -> int:
         return pending.update(state=ReminderState.CANCELLED, updated_at=timezone.now())
     changed = 0
     for reminder in pending.filter(offset__isnull=False):
+        assert reminder.offset is not None
         remind_at = None if activity.due_at is None else activity.due_at - reminder.offset
         if remind_at != reminder.remind_at:
             changed += Reminder.objects.filter(pk=reminder.pk, state=ReminderState.PENDING).update(
@@ -262,7 +274,9 @@ def _fire_batch(now: datetime, batch_size: int) -> tuple[int, list[int]]:
         return len(created), emails
 
 
-def reminders_fire_due(*, now: datetime | None = None, batch_size: int = 500, limit: int | None = None) -> int:
+def reminders_fire_due(
+    *, now: datetime | None = None, batch_size: int = 500, limit: int | None = None
+) -> int:
     """Fire every due pending reminder (in batches); returns how many fired."""
     from stratus.celery import enqueue_on_commit
     from stratus.reminders import tasks
@@ -291,7 +305,9 @@ def reminders_fire_due(*, now: datetime | None = None, batch_size: int = 500, li
 @transaction.atomic
 def notification_mark_read(*, org: Organization, user: User, notification_id: int) -> Notification:
     notification = (
-        Notification.objects.select_for_update().filter(organization=org, user=user, pk=notification_id).first()
+        Notification.objects.select_for_update()
+        .filter(organization=org, user=user, pk=notification_id)
+        .first()
     )
     if notification is None:
         raise ApplicationError("Not found.", status=404, code="not_found")
@@ -304,7 +320,9 @@ def notification_mark_read(*, org: Organization, user: User, notification_id: in
 @transaction.atomic
 def notification_mark_unread(*, org: Organization, user: User, notification_id: int) -> Notification:
     notification = (
-        Notification.objects.select_for_update().filter(organization=org, user=user, pk=notification_id).first()
+        Notification.objects.select_for_update()
+        .filter(organization=org, user=user, pk=notification_id)
+        .first()
     )
     if notification is None:
         raise ApplicationError("Not found.", status=404, code="not_found")
@@ -344,7 +362,9 @@ def notification_send_email(*, notification_id: int) -> str:
         notification.email_attempts += 1
         notification.save(update_fields=["email_state", "email_since", "email_attempts"])
     link = f"{settings.PUBLIC_BASE_URL}/"
-    body = "\n\n".join(part for part in (notification.title, notification.body, f"Open Stratus: {link}") if part)
+    body = "\n\n".join(
+        part for part in (notification.title, notification.body, f"Open Stratus: {link}") if part
+    )
     try:
         send_mail(
             subject=notification.title,
@@ -364,16 +384,19 @@ def notification_send_email(*, notification_id: int) -> str:
     return str(notification.email_state)
 
 
-def notifications_email_sweep(*, now: datetime | None = None, stuck_after: timedelta = timedelta(minutes=10)) -> int:
+def notifications_email_sweep(
+    *, now: datetime | None = None, stuck_after: timedelta = timedelta(minutes=10)
+) -> int:
     """Send pending notification emails whose task was lost; give up on interrupted ones."""
     now = now or timezone.now()
     Notification.objects.filter(email_state=EmailState.SENDING, email_since__lt=now - stuck_after).update(
-        email_state=EmailState.FAILED, email_error="interrupted while sending; not sent again to avoid a duplicate"
+        email_state=EmailState.FAILED,
+        email_error="interrupted while sending; not sent again to avoid a duplicate",
     )
     sent = 0
-    for notification_id in Notification.objects.filter(email_state=EmailState.PENDING).values_list("pk", flat=True)[
-        :1000
-    ]:
+    for notification_id in Notification.objects.filter(email_state=EmailState.PENDING).values_list(
+        "pk", flat=True
+    )[:1000]:
         if notification_send_email(notification_id=notification_id) == EmailState.SENT:
             sent += 1
     return sent
