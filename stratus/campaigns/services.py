@@ -270,7 +270,7 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         campaign = (
-            Campaign.objects.select_for_update(skip_locked=True)
+            Campaign.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=campaign_id, state=CampaignState.SCHEDULED, scheduled_at__lte=now)
             .select_related("organization", "segment")
             .first()
@@ -430,11 +430,13 @@ def _retry_or_fail(recipient: Recipient, error: str, now: datetime) -> None:
     recipient.sending_since = None
 
 
-def _bounce(recipient: Recipient, error: str) -> None:
+def _fail(recipient: Recipient, error: PermanentFailure) -> None:
     recipient.state = RecipientState.FAILED
     recipient.attempts += 1
-    recipient.last_error = error[:500]
+    recipient.last_error = str(error)[:500]
     recipient.sending_since = None
+    if not error.bounce:
+        return
     Suppression.objects.bulk_create(
         [
             Suppression(
@@ -442,7 +444,7 @@ def _bounce(recipient: Recipient, error: str) -> None:
                 email=recipient.email.lower(),
                 reason=SuppressionReason.BOUNCED,
                 campaign_id=recipient.campaign_id,
-                detail=error[:500],
+                detail=str(error)[:500],
             )
         ],
         ignore_conflicts=True,
@@ -497,7 +499,7 @@ def _send_one(campaign: Campaign, transport: Transport) -> str | None:
         try:
             transport.stage(message)
         except PermanentFailure as error:
-            _bounce(recipient, str(error))
+            _fail(recipient, error)
             recipient.save(update_fields=RECIPIENT_FIELDS)
             return "failed"
         except TemporaryFailure as error:
@@ -515,7 +517,7 @@ def _send_one(campaign: Campaign, transport: Transport) -> str | None:
     try:
         transport.commit()
     except PermanentFailure as error:
-        _bounce(recipient, str(error))
+        _fail(recipient, error)
         outcome = "failed"
     except TemporaryFailure as error:
         _retry_or_fail(recipient, str(error), timezone.now())

@@ -31,18 +31,26 @@ class TemporaryFailure(Exception):
 
 
 class PermanentFailure(Exception):
-    """The server refused the recipient or the message for good (5xx)."""
+    """The server refused the recipient or the message for good (5xx).
+
+    ``bounce`` is true when the address itself was refused (RCPT TO): it goes on the
+    suppression list. A refused message (end of DATA) fails without suppressing the address.
+    """
+
+    def __init__(self, detail: str, *, bounce: bool = False) -> None:
+        super().__init__(detail)
+        self.bounce = bounce
 
 
 class ConnectionLost(TemporaryFailure):
     """The connection itself failed: stop the batch instead of burning other recipients' tries."""
 
 
-def _raise_for(code: int, text: bytes | str, what: str) -> None:
+def _raise_for(code: int, text: bytes | str, what: str, *, bounce: bool = False) -> None:
     message = text.decode(errors="replace") if isinstance(text, bytes) else text
     detail = f"{what}: {code} {message}".strip()[:480]
     if 500 <= code < 600:
-        raise PermanentFailure(detail)
+        raise PermanentFailure(detail, bounce=bounce)
     raise TemporaryFailure(detail)
 
 
@@ -96,14 +104,16 @@ class SmtpTransport(Transport):
         # Django's MIME classes take linesep, as its own SMTP backend uses them.
         content = message.message().as_bytes(linesep="\r\n")
         try:
+            connection.ehlo_or_helo_if_needed()
             code, text = connection.mail(parseaddr(message.from_email)[1])
             if code != 250:
-                connection.rset()
-                _raise_for(code, text, "MAIL FROM")
+                # The sender is refused: a problem of this installation, not of the recipient.
+                self.close()
+                raise ConnectionLost(f"MAIL FROM refused: {code} {text.decode(errors='replace')}"[:480])
             code, text = connection.rcpt(message.to[0])
             if code not in (250, 251):
                 connection.rset()
-                _raise_for(code, text, "RCPT TO")
+                _raise_for(code, text, "RCPT TO", bounce=True)
             connection.putcmd("data")
             code, text = connection.getreply()
             if code != 354:

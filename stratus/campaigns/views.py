@@ -11,6 +11,7 @@ import base64
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -22,6 +23,13 @@ PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{}</title>'
     '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
     '<body style="font-family:sans-serif;max-width:32rem;margin:4rem auto">{}</body></html>'
+)
+
+
+CONFIRM_FORM = mark_safe(
+    '<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post">'
+    '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+    '<button type="submit">Unsubscribe</button></form>'
 )
 
 
@@ -50,11 +58,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return _invalid()
         return _page(
             "Unsubscribe",
-            format_html(
-                '<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post">'
-                '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-                '<button type="submit">Unsubscribe</button></form>'
-            ),
+            CONFIRM_FORM,
         )
     try:
         result = services.recipient_unsubscribe(token=token)
