@@ -441,8 +441,10 @@ if CELERY_BEAT_LOCK_TIMEOUT <= CELERY_BEAT_MAX_INTERVAL:
         f"is {CELERY_BEAT_LOCK_TIMEOUT}; expected more than CELERY_BEAT_MAX_INTERVAL "
         f"({CELERY_BEAT_MAX_INTERVAL}) so the active beat renews its lock in time",
     )
-# How often the sweeps (due reminders, campaign batches, stuck imports) run.
+# How often the sweeps (due reminders, campaign batches, stuck imports) run, and how often
+# abandoned document uploads are cleaned up (seconds).
 SWEEP_INTERVAL = read_float(env, requirements, "SWEEP_INTERVAL", 30.0)
+DOCUMENTS_CLEANUP_INTERVAL = read_int(env, requirements, "DOCUMENTS_CLEANUP_INTERVAL", 3600, 1)
 
 # Email: EMAIL_URL such as smtp+tls://user:pass@host:587, smtp+ssl://host:465, smtp://host:25,
 # consolemail:// or filemail:// (the embedded default writes each message under EMAIL_FILE_PATH).
