@@ -11,6 +11,10 @@ urlpatterns = [
     path("api/", include("stratus.api.urls")),
     path("api/v1/", include("stratus.accounts.urls")),
     path("api/v1/documents/", include("stratus.documents.urls")),
+    # --- Background work (owner: work) ---
+    path("api/v1/", include("stratus.reminders.urls")),
+    path("api/v1/", include("stratus.campaigns.urls")),
+    path("api/v1/", include("stratus.imports.urls")),
     path("c/", include("stratus.campaigns.public_urls")),
 ]
 

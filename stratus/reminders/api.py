@@ -1,0 +1,304 @@
+"""Reminders and notifications over the API (``/api/v1/reminders``, ``/api/v1/notifications``).
+
+Notifications are personal: a user lists and marks only their own, in the current
+organization. Reminders are listed for the caller unless ``user=all`` (admins see all).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from stratus.accounts.models import Role, User
+from stratus.api.permissions import ReadViewerWriteMember, has_role
+from stratus.api.serializers import (
+    OrganizationPrimaryKeyRelatedField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDateTimeField,
+    StrictIntegerField,
+    StrictSerializer,
+)
+from stratus.crm.models import Activity, Deal
+from stratus.reminders import services
+from stratus.reminders.models import Notification, NotificationPreference, Reminder, ReminderState
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    offset_minutes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Reminder
+        fields = (
+            "id",
+            "activity",
+            "deal",
+            "user",
+            "remind_at",
+            "offset_minutes",
+            "note",
+            "state",
+            "fired_at",
+            "created_at",
+        )
+        read_only_fields = fields
+
+    def get_offset_minutes(self, reminder: Reminder) -> int | None:
+        return None if reminder.offset is None else int(reminder.offset.total_seconds() // 60)
+
+
+class ReminderCreateSerializer(StrictSerializer):
+    activity = OrganizationPrimaryKeyRelatedField(
+        queryset=Activity.objects.all(), required=False, allow_null=True
+    )
+    deal = OrganizationPrimaryKeyRelatedField(queryset=Deal.objects.all(), required=False, allow_null=True)
+    user = OrganizationPrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Defaults to the assignee/owner.",
+    )
+    remind_at = StrictDateTimeField(required=False, allow_null=True, help_text="An absolute time.")
+    offset_minutes = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, help_text="Minutes before the due date."
+    )
+    note = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class ReminderUpdateSerializer(StrictSerializer):
+    remind_at = StrictDateTimeField(required=False, allow_null=True)
+    offset_minutes = StrictIntegerField(required=False, allow_null=True, min_value=0)
+    note = StrictCharField(required=False, allow_blank=True, max_length=500)
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)  # the permission class admits authenticated users only
+    return user
+
+
+def _offset(data: dict[str, Any]) -> timedelta | None:
+    minutes = data.get("offset_minutes")
+    return None if minutes is None else timedelta(minutes=minutes)
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _reminders(request: Request) -> QuerySet[Reminder]:
+    reminders = Reminder.objects.filter(organization=request.organization)  # type: ignore[attr-defined]
+    if request.query_params.get("user") == "all" and has_role(request, Role.ADMIN):
+        return reminders
+    return reminders.filter(user=_user(request))
+
+
+class ReminderListView(generics.ListAPIView):
+    permission_classes = (ReadViewerWriteMember,)
+    serializer_class = ReminderSerializer
+    queryset = Reminder.objects.none()
+    ordering_fields = ("created_at",)
+    ordering = "-created_at"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=ReminderState.values),
+            OpenApiParameter("activity", int),
+            OpenApiParameter("deal", int),
+            OpenApiParameter("user", str, description="'all' lists every user's reminders (admins)."),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Reminder]:
+        reminders = _reminders(self.request)
+        params = self.request.query_params
+        if params.get("state"):
+            reminders = reminders.filter(state=params["state"])
+        for name in ("activity", "deal"):
+            if params.get(name, "").isdigit():
+                reminders = reminders.filter(**{f"{name}_id": int(params[name])})
+        return reminders
+
+    @extend_schema(request=ReminderCreateSerializer, responses={201: ReminderSerializer})
+    def post(self, request: Request) -> Response:
+        data = _validated(ReminderCreateSerializer, request)
+        reminder = services.reminder_create(
+            org=request.organization,  # type: ignore[attr-defined]
+            actor=request.user,  # type: ignore[arg-type]
+            activity=data.get("activity"),
+            deal=data.get("deal"),
+            remind_at=data.get("remind_at"),
+            offset=_offset(data),
+            user=data.get("user"),
+            note=data.get("note", ""),
+        )
+        return Response(ReminderSerializer(reminder).data, status=status.HTTP_201_CREATED)
+
+
+class ReminderDetailView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+
+    def _get(self, request: Request, pk: int) -> Reminder:
+        return get_object_or_404(_reminders(request), pk=pk)
+
+    @extend_schema(responses={200: ReminderSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ReminderSerializer(self._get(request, pk)).data)
+
+    @extend_schema(request=ReminderUpdateSerializer, responses={200: ReminderSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        reminder = self._get(request, pk)
+        data = _validated(ReminderUpdateSerializer, request)
+        reminder = services.reminder_update(
+            org=request.organization,  # type: ignore[attr-defined]
+            reminder=reminder,
+            remind_at=data.get("remind_at"),
+            offset=_offset(data),
+            note=data.get("note"),
+        )
+        return Response(ReminderSerializer(reminder).data)
+
+    @extend_schema(responses={200: ReminderSerializer}, description="Cancels the reminder.")
+    def delete(self, request: Request, pk: int) -> Response:
+        reminder = services.reminder_cancel(
+            org=request.organization,  # type: ignore[attr-defined]
+            reminder=self._get(request, pk),
+        )
+        return Response(ReminderSerializer(reminder).data)
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = (
+            "id",
+            "kind",
+            "title",
+            "body",
+            "target_type",
+            "target_id",
+            "reminder",
+            "read_at",
+            "email_state",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+def _notifications(request: Request) -> QuerySet[Notification]:
+    return Notification.objects.filter(
+        organization=request.organization,  # type: ignore[attr-defined]
+        user=_user(request),
+    )
+
+
+class NotificationListView(generics.ListAPIView):
+    """The caller's notifications, newest first; ``?unread=true`` for unread ones only."""
+
+    permission_classes = (ReadViewerWriteMember,)
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()
+    ordering_fields = ("created_at",)
+    ordering = "-created_at"
+
+    @extend_schema(parameters=[OpenApiParameter("unread", bool)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().get(request, *args, **kwargs)
+        response["X-Unread-Count"] = str(_notifications(request).filter(read_at__isnull=True).count())
+        return response
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        notifications = _notifications(self.request)
+        if self.request.query_params.get("unread") in ("true", "1"):
+            notifications = notifications.filter(read_at__isnull=True)
+        return notifications
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class NotificationUnreadCountView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+
+    @extend_schema(responses={200: UnreadCountSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"unread": _notifications(request).filter(read_at__isnull=True).count()})
+
+
+class NotificationReadView(APIView):
+    """Mark one notification read (POST) or unread again (DELETE); any role may, for itself."""
+
+    permission_classes = (ReadViewerWriteMember,)
+
+    def get_permissions(self) -> list[Any]:
+        permission = ReadViewerWriteMember()
+        permission.write_role = Role.VIEWER
+        return [permission]
+
+    @extend_schema(request=None, responses={200: NotificationSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        notification = services.notification_mark_read(
+            org=request.organization,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            notification_id=pk,
+        )
+        return Response(NotificationSerializer(notification).data)
+
+    @extend_schema(request=None, responses={200: NotificationSerializer})
+    def delete(self, request: Request, pk: int) -> Response:
+        notification = services.notification_mark_unread(
+            org=request.organization,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            notification_id=pk,
+        )
+        return Response(NotificationSerializer(notification).data)
+
+
+class MarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+
+
+class NotificationReadAllView(NotificationReadView):
+    @extend_schema(request=None, responses={200: MarkedSerializer})
+    def post(self, request: Request) -> Response:  # type: ignore[override]
+        marked = services.notifications_mark_all_read(
+            org=request.organization,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+        )
+        return Response({"marked": marked})
+
+
+class PreferenceSerializer(StrictSerializer):
+    email_reminders = StrictBooleanField()
+
+
+class NotificationPreferenceView(NotificationReadView):
+    @extend_schema(responses={200: PreferenceSerializer})
+    def get(self, request: Request) -> Response:
+        preference = NotificationPreference.objects.filter(user=_user(request)).first()
+        return Response({"email_reminders": bool(preference and preference.email_reminders)})
+
+    @extend_schema(request=PreferenceSerializer, responses={200: PreferenceSerializer})
+    def put(self, request: Request) -> Response:
+        data = _validated(PreferenceSerializer, request)
+        preference = services.notification_preference_set(
+            user=request.user,  # type: ignore[arg-type]
+            email_reminders=data["email_reminders"],
+        )
+        return Response({"email_reminders": preference.email_reminders})
