@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from stratus.accounts.models import Organization
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents.models import Document, DocumentStatus
+from stratus.platform.errors import ApplicationError
 
 
 def document_list(*, org: Organization, target: Contact | Company | Deal | None = None) -> QuerySet[Document]:
@@ -21,12 +24,20 @@ def document_list(*, org: Organization, target: Contact | Company | Deal | None 
     return documents.select_related("uploaded_by").order_by("-created_at", "-id")
 
 
-def document_get(*, org: Organization, document_id: int) -> Document:
-    """A ready document of ``org``; raises ``Document.DoesNotExist`` otherwise (other orgs included)."""
-    return Document.objects.select_related("uploaded_by").get(
-        organization=org, pk=document_id, status=DocumentStatus.READY
-    )
+def _not_found() -> ApplicationError:
+    return ApplicationError("Document not found.", code="not_found", status=404)
 
 
-def pending_document_get(*, org: Organization, document_id: int) -> Document:
-    return Document.objects.get(organization=org, pk=document_id)
+def document_get(*, org: Organization, document_id: Any, include_pending: bool = False) -> Document:
+    """A document of ``org`` (ready unless ``include_pending``); 404 for any other, other orgs' included."""
+    try:
+        pk = int(document_id)
+    except (TypeError, ValueError):
+        raise _not_found() from None
+    documents = Document.objects.select_related("uploaded_by").filter(organization=org, pk=pk)
+    if not include_pending:
+        documents = documents.filter(status=DocumentStatus.READY)
+    document = documents.first()
+    if document is None:
+        raise _not_found()
+    return document

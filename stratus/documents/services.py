@@ -27,6 +27,7 @@ from stratus.accounts.models import Organization, User
 from stratus.crm import timeline
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents.models import Document, DocumentStatus
+from stratus.documents.selectors import document_get
 from stratus.documents.storage import UploadTarget, document_store, new_key
 from stratus.documents.validation import HEAD_BYTES, detect_type, same_type, sanitize_name
 from stratus.platform.errors import ApplicationError
@@ -271,7 +272,7 @@ def document_upload_finish(*, org: Organization, actor: User | None, document_id
 
     Idempotent for a document already finished. A refused object is deleted with its row.
     """
-    document = Document.objects.get(organization=org, pk=document_id)
+    document = document_get(org=org, document_id=document_id, include_pending=True)
     if document.is_ready:
         return document
     # Reading the object may take a while: done before the row is locked.
@@ -288,7 +289,7 @@ def document_upload_finish(*, org: Organization, actor: User | None, document_id
     with transaction.atomic():
         locked = Document.objects.select_for_update().filter(organization=org, pk=document_id).first()
         if locked is None:  # removed meanwhile (cleanup of an abandoned upload)
-            raise Document.DoesNotExist
+            raise ApplicationError("Document not found.", code="not_found", status=404)
         if locked.is_ready:
             return locked
         if isinstance(outcome, ApplicationError):
@@ -307,12 +308,20 @@ def document_upload_finish(*, org: Organization, actor: User | None, document_id
 # --- rename, delete ---------------------------------------------------------------------------
 
 
+def _lock(org: Organization, document: Document, *, ready: bool) -> Document:
+    documents = Document.objects.select_for_update().filter(organization=org, pk=document.pk)
+    if ready:
+        documents = documents.filter(status=DocumentStatus.READY)
+    locked = documents.first()
+    if locked is None:  # deleted meanwhile
+        raise ApplicationError("Document not found.", code="not_found", status=404)
+    return locked
+
+
 @transaction.atomic
 def document_rename(*, org: Organization, actor: User | None, document: Document, name: str) -> Document:
     new_name = clean_name(name)
-    locked = Document.objects.select_for_update().get(
-        organization=org, pk=document.pk, status=DocumentStatus.READY
-    )
+    locked = _lock(org, document, ready=True)
     old_name = locked.name
     if new_name == old_name:
         return locked
@@ -333,7 +342,7 @@ def document_rename(*, org: Organization, actor: User | None, document: Document
 @transaction.atomic
 def document_delete(*, org: Organization, actor: User | None, document: Document) -> None:
     """Delete the row now and the object once the deletion commits."""
-    locked = Document.objects.select_for_update().get(organization=org, pk=document.pk)
+    locked = _lock(org, document, ready=False)
     data = _event_data(locked)
     target = locked.target
     was_visible = locked.is_ready

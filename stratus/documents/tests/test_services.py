@@ -240,10 +240,12 @@ def test_another_organization_cannot_read_or_finish_a_document(backend: Backend,
 
     other = make_org()
     document = upload(org, user, contact, samples.png(), "a.png")
-    with pytest.raises(Document.DoesNotExist):
+    with pytest.raises(ApplicationError) as missing:
         selectors.document_get(org=other, document_id=document.pk)
-    with pytest.raises(Document.DoesNotExist):
+    assert missing.value.status == 404
+    with pytest.raises(ApplicationError) as missing:
         services.document_upload_finish(org=other, actor=None, document_id=document.pk)
+    assert missing.value.status == 404
     assert list(selectors.document_list(org=other)) == []
 
 

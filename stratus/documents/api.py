@@ -1,0 +1,334 @@
+"""REST endpoints for documents (under ``/api/v1/documents/``).
+
+Reading (list, metadata, download) needs the viewer role; uploading, renaming and deleting
+the member role, in the organization the document belongs to. Every lookup is scoped by
+the caller's organization, so another organization's document answers 404.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponseRedirect
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from stratus.accounts.models import Organization, User
+from stratus.api.permissions import ReadViewerWriteMember
+from stratus.crm import selectors as crm_selectors
+from stratus.crm.models import Company, Contact, Deal
+from stratus.documents import selectors, services
+from stratus.documents.models import Document
+from stratus.documents.storage import document_store
+from stratus.platform.errors import ApplicationError
+
+TARGET_FIELDS = ("contact", "company", "deal")
+
+
+def _org(request: Request) -> Organization:
+    return request.auth.organization  # type: ignore[no-any-return,union-attr]
+
+
+def _actor(request: Request) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) else None
+
+
+def _target(org: Organization, data: Any, *, required: bool) -> Contact | Company | Deal | None:
+    given = [field for field in TARGET_FIELDS if data.get(field) not in (None, "")]
+    if len(given) > 1 or (required and not given):
+        message = "Name exactly one of contact, company or deal."
+        raise ApplicationError(message, field_errors={field: [message] for field in given or TARGET_FIELDS})
+    if not given:
+        return None
+    field = given[0]
+    lookup = {
+        "contact": crm_selectors.contact_get,
+        "company": crm_selectors.company_get,
+        "deal": crm_selectors.deal_get,
+    }[field]
+    try:
+        return lookup(org=org, pk=data.get(field))
+    except ApplicationError as error:
+        error.field_errors = {field: [f"No {field} with this id in your organization."]}
+        raise
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    target_type = serializers.SerializerMethodField()
+    target_id = serializers.SerializerMethodField()
+    uploaded_by = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField(
+        help_text="Redirects to a short-lived URL that serves the file as an attachment."
+    )
+
+    class Meta:
+        model = Document
+        fields = (
+            "id",
+            "name",
+            "content_type",
+            "size",
+            "sha256",
+            "status",
+            "target_type",
+            "target_id",
+            "contact",
+            "company",
+            "deal",
+            "uploaded_by",
+            "created_at",
+            "finished_at",
+            "download_url",
+        )
+        read_only_fields = fields
+
+    def get_target_type(self, document: Document) -> str:
+        return "contact" if document.contact_id else "company" if document.company_id else "deal"
+
+    def get_target_id(self, document: Document) -> int:
+        return int(document.contact_id or document.company_id or document.deal_id or 0)
+
+    def get_uploaded_by(self, document: Document) -> dict[str, Any] | None:
+        user = document.uploaded_by
+        return {"id": user.pk, "email": user.email, "full_name": user.full_name} if user else None
+
+    def get_download_url(self, document: Document) -> str | None:
+        if not document.is_ready:
+            return None
+        request = self.context.get("request")
+        path = f"/api/v1/documents/{document.pk}/download/"
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class TargetSerializer(serializers.Serializer[Any]):
+    contact = serializers.IntegerField(required=False, help_text="Attach to this contact ...")
+    company = serializers.IntegerField(required=False, help_text="... or this company ...")
+    deal = serializers.IntegerField(required=False, help_text="... or this deal (exactly one).")
+
+
+class UploadSerializer(TargetSerializer):
+    file = serializers.FileField(help_text="The file; its type is detected from its content.")
+    name = serializers.CharField(required=False, max_length=1000, help_text="Defaults to the file's name.")
+
+
+class UploadStartSerializer(TargetSerializer):
+    name = serializers.CharField(max_length=1000)
+    size = serializers.IntegerField(min_value=0, help_text="Exact size in bytes.")
+    content_type = serializers.CharField(max_length=100, help_text="MIME type; verified against the content.")
+    sha256 = serializers.CharField(max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal.")
+
+
+class RenameSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=1000)
+
+
+UPLOAD_RESPONSE = inline_serializer(
+    "DocumentUploadStarted",
+    {
+        "document": DocumentSerializer(),
+        "upload": inline_serializer(
+            "DocumentUploadTarget",
+            {
+                "url": serializers.URLField(),
+                "method": serializers.CharField(),
+                "fields": serializers.DictField(child=serializers.CharField()),
+                "file_field": serializers.CharField(),
+                "expires_at": serializers.DateTimeField(),
+            },
+        ),
+        "finish_url": serializers.URLField(),
+    },
+)
+
+
+class DocumentListView(GenericAPIView[Document]):
+    permission_classes = (ReadViewerWriteMember,)
+    serializer_class = DocumentSerializer
+    parser_classes = (MultiPartParser, FormParser)
+    ordering_fields = ("created_at", "name")
+    ordering = "-created_at"
+
+    @extend_schema(
+        summary="List documents",
+        parameters=[
+            OpenApiParameter(field, int, description=f"Only the documents of this {field}")
+            for field in TARGET_FIELDS
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        org = _org(request)
+        target = _target(org, request.query_params, required=False)
+        page = self.paginate_queryset(selectors.document_list(org=org, target=target))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Upload a small document in one request",
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: DocumentSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        org = _org(request)
+        limit = settings.DOCUMENTS_INLINE_UPLOAD_MAX_BYTES
+        # Refused before the body is read: the declared length already exceeds what is accepted.
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > limit + 64 * 1024:
+            raise ApplicationError(
+                f"The request is {length} bytes; files above {limit} bytes are uploaded directly "
+                "to storage (POST /api/v1/documents/uploads/).",
+                field_errors={"file": [f"Must be at most {limit} bytes."]},
+                code="file_too_large",
+                status=413,
+            )
+        payload = UploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        target = _target(org, payload.validated_data, required=True)
+        assert target is not None
+        document = services.document_upload(
+            org=org,
+            actor=_actor(request),
+            target=target,
+            file=payload.validated_data["file"],
+            name=payload.validated_data.get("name"),
+        )
+        return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentUploadStartView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+    parser_classes = (JSONParser,)
+
+    @extend_schema(
+        summary="Start a direct-to-storage upload",
+        description=(
+            "Records a pending document and returns where to send the bytes: a multipart/form-data "
+            "POST of every entry of `upload.fields` followed by the file in the field `file` to "
+            "`upload.url` (an S3 presigned POST bound to one key, the exact size and the content type). "
+            "Then call `finish_url`: the document becomes visible once its size, SHA-256 and content "
+            "type are verified."
+        ),
+        request=UploadStartSerializer,
+        responses={201: UPLOAD_RESPONSE},
+    )
+    def post(self, request: Request) -> Response:
+        org = _org(request)
+        payload = UploadStartSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        target = _target(org, data, required=True)
+        assert target is not None
+        started = services.document_upload_start(
+            org=org,
+            actor=_actor(request),
+            target=target,
+            name=data["name"],
+            size=data["size"],
+            content_type=data["content_type"],
+            sha256=data["sha256"],
+        )
+        document = started.document
+        return Response(
+            {
+                "document": DocumentSerializer(document, context={"request": request}).data,
+                "upload": {
+                    "url": request.build_absolute_uri(started.upload.url),
+                    "method": "POST",
+                    "fields": started.upload.fields,
+                    "file_field": "file",
+                    "expires_at": started.upload.expires_at,
+                },
+                "finish_url": request.build_absolute_uri(f"/api/v1/documents/{document.pk}/finish/"),
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DocumentFinishView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+
+    @extend_schema(
+        summary="Finish a direct-to-storage upload",
+        request=None,
+        responses={200: DocumentSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        document = services.document_upload_finish(org=_org(request), actor=_actor(request), document_id=pk)
+        return Response(DocumentSerializer(document, context={"request": request}).data)
+
+
+class DocumentDetailView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+    parser_classes = (JSONParser,)
+
+    @extend_schema(summary="A document's metadata", responses={200: DocumentSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        document = selectors.document_get(org=_org(request), document_id=pk)
+        return Response(DocumentSerializer(document, context={"request": request}).data)
+
+    @extend_schema(summary="Rename a document", request=RenameSerializer, responses={200: DocumentSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        org = _org(request)
+        payload = RenameSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        document = selectors.document_get(org=org, document_id=pk)
+        renamed = services.document_rename(
+            org=org, actor=_actor(request), document=document, name=payload.validated_data["name"]
+        )
+        return Response(DocumentSerializer(renamed, context={"request": request}).data)
+
+    @extend_schema(summary="Delete a document (its file is removed once the deletion commits)", responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        org = _org(request)
+        document = selectors.document_get(org=org, document_id=pk, include_pending=True)
+        services.document_delete(org=org, actor=_actor(request), document=document)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _download_link(request: Request, pk: int) -> tuple[str, Any]:
+    document = selectors.document_get(org=_org(request), document_id=pk)
+    expires = settings.AWS_QUERYSTRING_EXPIRE
+    url = document_store().download_url(
+        document.key, filename=document.name, content_type=document.content_type, expires=expires
+    )
+    return request.build_absolute_uri(url), timezone.now() + timedelta(seconds=expires)
+
+
+class DocumentDownloadView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+
+    @extend_schema(
+        summary="Download a document",
+        description="Redirects (302) to a short-lived URL that serves the file as an attachment.",
+        responses={302: OpenApiResponse(description="Location: the short-lived download URL")},
+    )
+    def get(self, request: Request, pk: int) -> HttpResponseRedirect:
+        url, _expires_at = _download_link(request, pk)
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class DocumentDownloadUrlView(APIView):
+    permission_classes = (ReadViewerWriteMember,)
+
+    @extend_schema(
+        summary="A short-lived download URL",
+        responses={
+            200: inline_serializer(
+                "DocumentDownloadUrl", {"url": serializers.URLField(), "expires_at": serializers.DateTimeField()}
+            )
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        url, expires_at = _download_link(request, pk)
+        response = Response({"url": url, "expires_at": expires_at})
+        response["Cache-Control"] = "no-store"
+        return response
