@@ -34,7 +34,7 @@ TARGET_FIELDS = ("contact", "company", "deal")
 
 
 def _org(request: Request) -> Organization:
-    return request.auth.organization  # type: ignore[no-any-return,union-attr]
+    return request.auth.organization  # type: ignore[union-attr]
 
 
 def _actor(request: Request) -> User | None:
@@ -50,13 +50,12 @@ def _target(org: Organization, data: Any, *, required: bool) -> Contact | Compan
     if not given:
         return None
     field = given[0]
-    lookup = {
-        "contact": crm_selectors.contact_get,
-        "company": crm_selectors.company_get,
-        "deal": crm_selectors.deal_get,
-    }[field]
     try:
-        return lookup(org=org, pk=data.get(field))
+        if field == "contact":
+            return crm_selectors.contact_get(org=org, pk=data.get(field))
+        if field == "company":
+            return crm_selectors.company_get(org=org, pk=data.get(field))
+        return crm_selectors.deal_get(org=org, pk=data.get(field))
     except ApplicationError as error:
         error.field_errors = {field: [f"No {field} with this id in your organization."]}
         raise
@@ -124,7 +123,9 @@ class UploadStartSerializer(TargetSerializer):
     name = serializers.CharField(max_length=1000)
     size = serializers.IntegerField(min_value=0, help_text="Exact size in bytes.")
     content_type = serializers.CharField(max_length=100, help_text="MIME type; verified against the content.")
-    sha256 = serializers.CharField(max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal.")
+    sha256 = serializers.CharField(
+        max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal."
+    )
 
 
 class RenameSerializer(serializers.Serializer[Any]):
@@ -158,6 +159,7 @@ class DocumentListView(GenericAPIView[Document]):
     ordering = "-created_at"
 
     @extend_schema(
+        operation_id="documents_list",
         summary="List documents",
         parameters=[
             OpenApiParameter(field, int, description=f"Only the documents of this {field}")
@@ -284,7 +286,9 @@ class DocumentDetailView(APIView):
         )
         return Response(DocumentSerializer(renamed, context={"request": request}).data)
 
-    @extend_schema(summary="Delete a document (its file is removed once the deletion commits)", responses={204: None})
+    @extend_schema(
+        summary="Delete a document (its file is removed once the deletion commits)", responses={204: None}
+    )
     def delete(self, request: Request, pk: int) -> Response:
         org = _org(request)
         document = selectors.document_get(org=org, document_id=pk, include_pending=True)
@@ -323,7 +327,8 @@ class DocumentDownloadUrlView(APIView):
         summary="A short-lived download URL",
         responses={
             200: inline_serializer(
-                "DocumentDownloadUrl", {"url": serializers.URLField(), "expires_at": serializers.DateTimeField()}
+                "DocumentDownloadUrl",
+                {"url": serializers.URLField(), "expires_at": serializers.DateTimeField()},
             )
         },
     )

@@ -15,6 +15,9 @@ from stratus.crm.tests.factories import make_org, make_user
 from stratus.documents.storage import DocumentStore, document_store
 from stratus.platform.testing import S3Endpoint
 
+# Django's test client serves this host in-process (the embedded default's local URLs).
+TEST_SERVER = "http://testserver"
+
 
 @dataclass
 class Backend:
@@ -36,6 +39,7 @@ class Backend:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
 
     def get(self, url: str) -> tuple[int, bytes, CaseInsensitiveDict[str]]:
+        url = url.removeprefix(TEST_SERVER)
         if url.startswith("http"):
             response = requests.get(url, timeout=10)
             return response.status_code, response.content, response.headers
@@ -44,6 +48,7 @@ class Backend:
         return served.status_code, body, CaseInsensitiveDict(dict(served.headers.items()))
 
     def post_form(self, url: str, fields: dict[str, str], content: bytes, content_type: str) -> int:
+        url = url.removeprefix(TEST_SERVER)
         if url.startswith("http"):
             response = requests.post(
                 url, data=fields, files={"file": ("upload", content, content_type)}, timeout=10
