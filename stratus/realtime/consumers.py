@@ -180,8 +180,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
             if seq > self.last_seq + 1:
                 await self._catch_up()
             if seq == self.last_seq + 1:
-                await self.send(text_data=message["text"])
+                if self._for_me(message.get("recipient")):
+                    await self.send(text_data=message["text"])
                 self.last_seq = seq
+
+    def _for_me(self, recipient: int | None) -> bool:
+        assert self.subscription is not None
+        return recipient is None or recipient == self.subscription.user_id
 
     async def _catch_up(self) -> None:
         """Send every retained event after last_seq in order, or ``resync`` if some are gone."""
@@ -199,9 +204,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 )
                 self.last_seq = backlog.current
                 return
-            for seq, text in backlog.events:
-                await self.send(text_data=text)
-                self.last_seq = seq
+            for logged in backlog.events:
+                if self._for_me(logged.recipient):
+                    await self.send(text_data=logged.text)
+                self.last_seq = logged.seq
             if len(backlog.events) < CATCH_UP_PAGE:
                 return
 

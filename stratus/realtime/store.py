@@ -18,13 +18,19 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+
+class Logged(NamedTuple):
+    seq: int
+    text: str
+    recipient: int | None  # a user id when the event is for that user only
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,14 @@ class Backlog:
     """
 
     current: int
-    events: list[tuple[int, str]]
+    events: list[Logged]
     complete: bool
 
 
 class EventStore(Protocol):
-    def append(self, organization_id: int, head: str, tail: str) -> tuple[int, str]:
+    def append(
+        self, organization_id: int, head: str, tail: str, recipient: int | None = None
+    ) -> tuple[int, str]:
         """Give the event the next sequence id; store ``head + seq + tail``; return both."""
 
     async def current(self, organization_id: int) -> int: ...
@@ -52,7 +60,7 @@ class EventStore(Protocol):
         """True the first time ``key`` is claimed within ``ttl`` seconds (single-use tickets)."""
 
 
-# KEYS: counter, stream. ARGV: head, tail, max events, max age (ms).
+# KEYS: counter, stream. ARGV: head, tail, max events, max age (ms), recipient user id or "".
 # The stream entry id is "<seq>-0", so a catch-up is one XRANGE from "<last+1>-0".
 APPEND_SCRIPT = """
 local seq = redis.call('INCR', KEYS[1])
@@ -68,7 +76,7 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local text = ARGV[1] .. seq .. ARGV[2]
 local max_age = tonumber(ARGV[4])
-redis.call('XADD', KEYS[2], 'MAXLEN', tonumber(ARGV[3]), seq .. '-0', 't', now, 'm', text)
+redis.call('XADD', KEYS[2], 'MAXLEN', tonumber(ARGV[3]), seq .. '-0', 't', now, 'm', text, 'u', ARGV[5])
 local cutoff = now - max_age
 local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 if oldest[1] and tonumber(oldest[1][2][2]) < cutoff then
@@ -115,9 +123,12 @@ class RedisEventStore:
             self._async[loop] = client
         return client
 
-    def append(self, organization_id: int, head: str, tail: str) -> tuple[int, str]:
+    def append(
+        self, organization_id: int, head: str, tail: str, recipient: int | None = None
+    ) -> tuple[int, str]:
         seq, text = self._append(
-            keys=self._keys(organization_id), args=[head, tail, self.max_events, self.max_age_ms]
+            keys=self._keys(organization_id),
+            args=[head, tail, self.max_events, self.max_age_ms, "" if recipient is None else recipient],
         )
         return int(seq), text.decode() if isinstance(text, bytes) else str(text)
 
@@ -132,7 +143,10 @@ class RedisEventStore:
             pipe.xrange(stream, min=f"{after + 1}-0", max="+", count=limit)
             raw_current, entries = await pipe.execute()
         current = int(raw_current or 0)
-        events = [(_seq_of(entry_id), fields[b"m"].decode()) for entry_id, fields in entries]
+        events = [
+            Logged(_seq_of(entry_id), fields[b"m"].decode(), int(fields[b"u"]) if fields.get(b"u") else None)
+            for entry_id, fields in entries
+        ]
         return _backlog(current, after, events)
 
     async def claim(self, key: str, ttl: int) -> bool:
@@ -145,7 +159,7 @@ class RedisEventStore:
             await client.aclose()
 
 
-def _backlog(current: int, after: int, events: list[tuple[int, str]]) -> Backlog:
+def _backlog(current: int, after: int, events: list[Logged]) -> Backlog:
     if after > current:
         # The log restarted below what the client saw: its state cannot be patched.
         return Backlog(current=current, events=[], complete=False)
@@ -164,21 +178,23 @@ class MemoryEventStore:
         self.max_age = float(max_age_seconds)
         self._lock = threading.Lock()
         self._counters: dict[int, int] = {}
-        self._logs: dict[int, deque[tuple[int, float, str]]] = {}
+        self._logs: dict[int, deque[tuple[float, Logged]]] = {}
         self._claims: dict[str, float] = {}
 
-    def _trim(self, log: deque[tuple[int, float, str]], now: float) -> None:
-        while log and (len(log) > self.max_events or log[0][1] < now - self.max_age):
+    def _trim(self, log: deque[tuple[float, Logged]], now: float) -> None:
+        while log and (len(log) > self.max_events or log[0][0] < now - self.max_age):
             log.popleft()
 
-    def append(self, organization_id: int, head: str, tail: str) -> tuple[int, str]:
+    def append(
+        self, organization_id: int, head: str, tail: str, recipient: int | None = None
+    ) -> tuple[int, str]:
         now = time.monotonic()
         with self._lock:
             seq = self._counters.get(organization_id, 0) + 1
             self._counters[organization_id] = seq
             text = f"{head}{seq}{tail}"
             log = self._logs.setdefault(organization_id, deque())
-            log.append((seq, now, text))
+            log.append((now, Logged(seq, text, recipient)))
             self._trim(log, now)
         return seq, text
 
@@ -192,7 +208,7 @@ class MemoryEventStore:
             current = self._counters.get(organization_id, 0)
             log = self._logs.get(organization_id, deque())
             self._trim(log, now)
-            events = [(seq, text) for seq, _at, text in log if seq > after][:limit]
+            events = [logged for _at, logged in log if logged.seq > after][:limit]
         return _backlog(current, after, events)
 
     async def claim(self, key: str, ttl: int) -> bool:

@@ -12,14 +12,23 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from stratus.accounts.models import Role, User
+from stratus.accounts.services import membership_set
 from stratus.realtime.events import publish
-from stratus.realtime.tests.conftest import Realm
+from stratus.realtime.tests.conftest import Realm, sign_in
 from stratus.realtime.tests.harness import Client, Server, asgi_server, suite_database_url
 
 pytestmark = pytest.mark.cluster
 
 
-def write(organization_id: int, event: str, data: dict[str, Any], *, rollback: bool = False) -> None:
+def write(
+    organization_id: int,
+    event: str,
+    data: dict[str, Any],
+    *,
+    rollback: bool = False,
+    user_id: int | None = None,
+) -> None:
     """A service-like write: publish inside a transaction that commits or rolls back."""
 
     class Rollback(Exception):
@@ -27,7 +36,7 @@ def write(organization_id: int, event: str, data: dict[str, Any], *, rollback: b
 
     try:
         with transaction.atomic():
-            publish(organization_id=organization_id, event=event, data=data)
+            publish(organization_id=organization_id, event=event, data=data, user_id=user_id)
             if rollback:
                 raise Rollback
     except Rollback:
@@ -162,3 +171,40 @@ def test_idle_sockets_hold_no_database_connection(realm: Realm) -> None:
         return idle, delivering
 
     assert asyncio.run(scenario()) == (0, 0)
+
+
+def test_events_for_one_user_reach_only_that_users_sockets(realm: Realm) -> None:
+    org = realm.alice.organization
+    carol = User.objects.create_user("carol@acme.example", "a-long-password-1")
+    membership_set(organization=org, user=carol, role=Role.VIEWER)
+    carol_cookie = sign_in(carol)
+    server = realm.replicas.b
+
+    async def scenario() -> None:
+        alice = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+        carol_ws = await Client.open(server.ws_url, cookie=carol_cookie, origin=origin(server))
+        await alice.subscribe()
+        assert (await carol_ws.subscribe())["role"] == "viewer"
+
+        await awrite(org.id, "notification.created", {"id": 1, "subject": "Call Ada"}, user_id=carol.pk)
+        await awrite(org.id, "contact.created", {"id": 2})
+        mine = await carol_ws.next()
+        assert (mine["seq"], mine["event"], mine["data"]["subject"]) == (
+            1,
+            "notification.created",
+            "Call Ada",
+        )
+        assert (await carol_ws.next())["seq"] == 2
+        # Alice's next message is the organization-wide event: Carol's notification skipped her.
+        assert [(m := await alice.next())["seq"], m["event"]] == [2, "contact.created"]
+
+        # Catching up applies the same rule.
+        late = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+        await late.subscribe(last_seq=0)
+        assert (await late.next())["seq"] == 2
+        await late.send({"type": "ping"})
+        assert await late.next() == {"type": "pong", "seq": 2}
+        for client in (alice, carol_ws, late):
+            await client.close()
+
+    asyncio.run(scenario())

@@ -48,18 +48,19 @@ def make_store(request: pytest.FixtureRequest, prefix: str) -> Any:
 
 def texts(store: EventStore, org: int, after: int, limit: int = 100) -> tuple[list[int], bool, int]:
     backlog = asyncio.run(store.since(org, after, limit))
-    return [seq for seq, _ in backlog.events], backlog.complete, backlog.current
+    return [logged.seq for logged in backlog.events], backlog.complete, backlog.current
 
 
 def test_sequence_ids_are_per_organization_and_embedded_in_the_stored_text(make_store: Any) -> None:
     store = make_store()
     assert store.append(1, '{"seq":', "}") == (1, '{"seq":1}')
     assert store.append(1, '{"seq":', "}") == (2, '{"seq":2}')
-    assert store.append(2, '{"seq":', "}") == (1, '{"seq":1}')
+    assert store.append(2, '{"seq":', "}", 42) == (1, '{"seq":1}')
     assert asyncio.run(store.current(1)) == 2
     assert asyncio.run(store.current(3)) == 0
     backlog = asyncio.run(store.since(1, 0, 10))
-    assert backlog.events == [(1, '{"seq":1}'), (2, '{"seq":2}')]
+    assert backlog.events == [(1, '{"seq":1}', None), (2, '{"seq":2}', None)]
+    assert asyncio.run(store.since(2, 0, 10)).events == [(1, '{"seq":1}', 42)]
 
 
 def test_since_reports_gaps_beyond_retention_by_count(make_store: Any) -> None:
@@ -132,7 +133,7 @@ def test_publish_logs_on_commit_only(redis_log: EventStore) -> None:
             failing_inner_write()
         publish(organization_id=3, event="deal.moved", data={"id": 2, "value": Decimal("10.50")})
     backlog = asyncio.run(redis_log.since(3, 0, 10))
-    messages = [json.loads(text) for _, text in backlog.events]
+    messages = [json.loads(logged.text) for logged in backlog.events]
     assert [(m["seq"], m["event"]) for m in messages] == [(1, "contact.created"), (2, "deal.moved")]
     assert messages[1]["data"] == {"id": 2, "value": "10.50"}
 
