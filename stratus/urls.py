@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("stratus.campaigns.urls")),
     path("api/v1/", include("stratus.imports.urls")),
     path("c/", include("stratus.campaigns.public_urls")),
+    path("api/v1/", include("stratus.realtime.urls")),
 ]
 
 # API paths answer errors with problem details (JSON); other paths keep Django's pages.

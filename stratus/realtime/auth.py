@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core import signing
+from django.utils import timezone
+from django.utils.http import is_same_domain
 
-from stratus.accounts.models import Membership, User
+from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Role, User
 
 TICKET_SALT = "stratus.realtime.ticket"
 
@@ -40,6 +42,7 @@ class Subscription:
     role: str
     via: str  # "session" or "ticket"
     session_key: str = ""
+    token_id: str | None = None
 
 
 class Refused(Exception):
@@ -49,8 +52,11 @@ class Refused(Exception):
         self.reason = reason
 
 
-def issue_ticket(*, user_id: int, organization_id: int) -> str:
-    payload = {"u": user_id, "o": organization_id, "n": secrets.token_urlsafe(12)}
+def issue_ticket(*, user_id: int, organization_id: int, token_id: str | None = None) -> str:
+    """A ticket for the user in the organization; ``token_id`` when it was obtained with an API token."""
+    payload: dict[str, Any] = {"u": user_id, "o": organization_id, "n": secrets.token_urlsafe(12)}
+    if token_id is not None:
+        payload["k"] = token_id
     return signing.dumps(payload, salt=TICKET_SALT, compress=False)
 
 
@@ -81,15 +87,26 @@ def _membership(user: User, *, organization_id: int | None = None, slug: str | N
     return found[0]
 
 
-def _subscription(membership: Membership, via: str, session_key: str = "") -> Subscription:
+def _subscription(
+    membership: Membership, via: str, *, session_key: str = "", token: ApiToken | None = None
+) -> Subscription:
+    role = membership.role
+    if token is not None:
+        role = min(Role(role), Role(token.role), key=lambda r: ROLE_RANK[r])  # a token caps its creator
     return Subscription(
         user_id=membership.user_id,
         organization_id=membership.organization_id,
         organization_slug=membership.organization.slug,
-        role=membership.role,
+        role=role,
         via=via,
         session_key=session_key,
+        token_id=str(token.pk) if token is not None else None,
     )
+
+
+def _usable_token(token_id: str, organization_id: int) -> ApiToken | None:
+    token = ApiToken.objects.filter(pk=token_id, organization_id=organization_id).first()
+    return token if token is not None and token.is_usable(timezone.now()) else None
 
 
 def authenticate_ticket(payload: dict[str, Any], organization_slug: str | None) -> Subscription:
@@ -99,7 +116,12 @@ def authenticate_ticket(payload: dict[str, Any], organization_slug: str | None) 
     membership = _membership(user, organization_id=int(payload["o"]))
     if organization_slug is not None and organization_slug != membership.organization.slug:
         raise Refused(CLOSE_FORBIDDEN, "the ticket was issued for another organization")
-    return _subscription(membership, "ticket")
+    token = None
+    if "k" in payload:
+        token = _usable_token(str(payload["k"]), membership.organization_id)
+        if token is None:
+            raise Refused(CLOSE_UNAUTHENTICATED, "the API token of this ticket was revoked or expired")
+    return _subscription(membership, "ticket", token=token)
 
 
 def authenticate_session(session_key: str, organization_slug: str | None) -> Subscription:
@@ -109,17 +131,23 @@ def authenticate_session(session_key: str, organization_slug: str | None) -> Sub
     if not user.is_authenticated or not isinstance(user, User):
         raise Refused(CLOSE_UNAUTHENTICATED, "not signed in")
     membership = _membership(user, slug=organization_slug)
-    return _subscription(membership, "session", session_key)
+    return _subscription(membership, "session", session_key=session_key)
 
 
 def still_allowed(subscription: Subscription) -> bool:
-    """Re-checked periodically: membership removed, user deactivated or signed out end the socket."""
+    """Re-checked periodically: membership removed, user deactivated, signed out or token revoked
+    end the socket."""
     if subscription.via == "session":
         engine = import_module(settings.SESSION_ENGINE)
         session = engine.SessionStore(subscription.session_key)
         user = get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
         if not user.is_authenticated or user.pk != subscription.user_id:
             return False
+    if (
+        subscription.token_id is not None
+        and _usable_token(subscription.token_id, subscription.organization_id) is None
+    ):
+        return False
     return Membership.objects.filter(
         user_id=subscription.user_id,
         user__is_active=True,
@@ -128,10 +156,19 @@ def still_allowed(subscription: Subscription) -> bool:
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """Same rule as Django's CSRF check: the page's origin is this host or a trusted origin."""
+    """Django's CSRF rule: the page's origin is this host, or matches ``CSRF_TRUSTED_ORIGINS``
+    (exactly, or ``scheme://*.domain`` for subdomains)."""
     if not origin:
         return False
-    if origin in settings.CSRF_TRUSTED_ORIGINS:
-        return True
     parts = urlsplit(origin)
-    return bool(host) and parts.scheme in ("http", "https") and parts.netloc == host
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    if host and parts.netloc == host:
+        return True
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        if origin == trusted:
+            return True
+        scheme, _, netloc = trusted.partition("://")
+        if netloc.startswith("*") and scheme == parts.scheme and is_same_domain(parts.netloc, netloc[1:]):
+            return True
+    return False
