@@ -269,6 +269,7 @@ def _fire_batch(now: datetime, batch_size: int) -> tuple[int, list[int]]:
                 organization_id=notification.organization_id,
                 event="notification.created",
                 data=notification_payload(notification),
+                user_id=notification.user_id,  # a notification is for its user's sockets only
             )
         emails = [n.pk for n in created if n.email_state == EmailState.PENDING]
         return len(created), emails
