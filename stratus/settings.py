@@ -328,6 +328,11 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "COMPONENT_NO_READ_ONLY_REQUIRED": False,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "stratus.accounts.models.Role",
+        "StageKindEnum": "stratus.crm.models.StageKind",
+        "ActivityKindEnum": "stratus.crm.models.ActivityKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stratus.api.schema.postprocess_problem_responses",

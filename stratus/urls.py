@@ -10,6 +10,7 @@ urlpatterns = [
     # --- API (owner: api); other apps add their `api/v1/` includes below ---
     path("api/", include("stratus.api.urls")),
     path("api/v1/", include("stratus.accounts.urls")),
+    path("api/v1/", include("stratus.crm.urls")),
     path("api/v1/documents/", include("stratus.documents.urls")),
     # --- Background work (owner: work) ---
     path("api/v1/", include("stratus.reminders.urls")),

@@ -270,7 +270,7 @@ class MemberListView(generics.ListAPIView):
     permission_classes = (ReadViewerWriteAdmin,)
     serializer_class = MemberSerializer
     queryset = Membership.objects.none()  # for the schema; requests use get_queryset
-    ordering_fields = ("created_at",)
+    orderings = {"created_at": ("created_at",)}
     ordering = "created_at"
 
     def get_queryset(self) -> QuerySet[Membership]:
@@ -342,7 +342,7 @@ class TokenListView(generics.ListAPIView):
     permission_classes = (AdminOnly,)
     serializer_class = TokenSerializer
     queryset = ApiToken.objects.none()  # for the schema; requests use get_queryset
-    ordering_fields = ("created_at",)
+    orderings = {"created_at": ("created_at",)}
     ordering = "-created_at"
 
     def get_queryset(self) -> QuerySet[ApiToken]:

@@ -212,4 +212,20 @@ def signup(*, email: str, password: str, full_name: str, organization_name: str)
             EMAIL_TAKEN, field_errors={"email": [EMAIL_TAKEN]}, code="taken", status=422
         ) from None
     organization = organization_create(name=organization_name, owner=user)
+    _starter_pipeline(organization, user)
     return SignUp(user=user, organization=organization)
+
+
+def _starter_pipeline(organization: Organization, owner: User) -> None:
+    """A new organization starts with one pipeline of the standard stages, so deals work at once."""
+    from stratus.crm.services import pipeline_create  # accounts does not depend on crm at import time
+
+    pipeline_create(org=organization, actor=owner, name="Sales")
+
+
+@transaction.atomic
+def organization_start(*, name: str, owner: User, slug: str | None = None) -> Organization:
+    """A new organization with its starter pipeline (sign-up and ``create_org``)."""
+    organization = organization_create(name=name, owner=owner, slug=slug)
+    _starter_pipeline(organization, owner)
+    return organization

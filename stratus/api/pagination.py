@@ -4,9 +4,10 @@ A page is fetched with ``WHERE (sort_key, id) > (last_sort_key, last_id) ORDER B
 LIMIT n + 1``: an index range scan whatever the depth, and rows inserted or deleted between
 two requests never shift a page. The cursor is an opaque token carrying the last row's key.
 
-Views declare the orderings they allow (non-null model fields; the primary key breaks ties)::
+Views declare the orderings they allow: a name maps to model fields (all non-null, or a single
+nullable one, whose NULLs sort last ascending); the primary key breaks ties::
 
-    ordering_fields = ("created_at", "last_name")
+    orderings = {"created_at": ("created_at",), "name": ("last_name", "first_name")}
     ordering = "-created_at"
 """
 
@@ -18,18 +19,22 @@ import datetime
 import decimal
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Model, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+
+def _nullable(model: type[Model], name: str) -> bool:
+    return bool(getattr(model._meta.get_field(name), "null", False))
 
 
 def _encode_value(value: Any) -> Any:
@@ -46,7 +51,7 @@ class KeysetPagination(BasePagination):
     cursor_param = "cursor"
     limit_param = "limit"
     ordering_param = "ordering"
-    default_ordering_fields: Sequence[str] = ("created_at",)
+    default_orderings: Mapping[str, tuple[str, ...]] = {"created_at": ("created_at",)}
     default_ordering = "-created_at"
 
     def __init__(self) -> None:
@@ -56,15 +61,19 @@ class KeysetPagination(BasePagination):
 
     # --- request parsing ---
 
-    def _ordering(self, request: Request, view: Any) -> tuple[str, bool]:
-        allowed = tuple(getattr(view, "ordering_fields", self.default_ordering_fields))
+    @staticmethod
+    def orderings_of(view: Any) -> Mapping[str, tuple[str, ...]]:
+        return getattr(view, "orderings", None) or KeysetPagination.default_orderings
+
+    def _ordering(self, request: Request, view: Any) -> tuple[str, tuple[str, ...], bool]:
+        orderings = self.orderings_of(view)
         raw = str(
             request.query_params.get(self.ordering_param) or getattr(view, "ordering", self.default_ordering)
         )
         descending = raw.startswith("-")
-        name = raw.removeprefix("-")
-        if name not in allowed:
-            choices = ", ".join(allowed)
+        fields = orderings.get(raw.removeprefix("-"))
+        if fields is None:
+            choices = ", ".join(orderings)
             raise ValidationError(
                 {
                     self.ordering_param: [
@@ -72,7 +81,7 @@ class KeysetPagination(BasePagination):
                     ]
                 }
             )
-        return name, descending
+        return raw, fields, descending
 
     def _limit(self, request: Request) -> int:
         raw = request.query_params.get(self.limit_param)
@@ -82,18 +91,27 @@ class KeysetPagination(BasePagination):
             raise ValidationError({self.limit_param: [f"Must be an integer from 1 to {self.max_page_size}."]})
         return int(raw)
 
-    def _decode_cursor(self, raw: str, model: type[Model], name: str, ordering: str) -> tuple[Any, Any, bool]:
+    def _decode_cursor(
+        self, raw: str, model: type[Model], fields: tuple[str, ...], ordering: str
+    ) -> tuple[list[Any], Any, bool]:
         try:
             padded = raw + "=" * (-len(raw) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             if not isinstance(data, dict) or data.get("o") != ordering:
                 raise ValueError("cursor of another ordering")
-            value, pk = data["v"]
+            *values, pk = data["v"]
+            if len(values) != len(fields):
+                raise ValueError("cursor of another shape")
             backwards = bool(data.get("b", False))
-            value = model._meta.get_field(name).to_python(value)  # type: ignore[union-attr]
-            pk = model._meta.pk.to_python(pk)
-            if value is None or pk is None:
+            values = [
+                None if value is None else model._meta.get_field(name).to_python(value)  # type: ignore[union-attr]
+                for name, value in zip(fields, values, strict=True)
+            ]
+            if any(v is None for v, name in zip(values, fields, strict=True) if not _nullable(model, name)):
                 raise ValueError("empty cursor key")
+            pk = model._meta.pk.to_python(pk)
+            if pk is None:
+                raise ValueError("empty cursor id")
         except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error, DjangoValidationError):
             raise ValidationError(
                 {
@@ -102,41 +120,55 @@ class KeysetPagination(BasePagination):
                     ]
                 }
             ) from None
-        return value, pk, backwards
+        return values, pk, backwards
 
-    def _encode_cursor(self, ordering: str, row: Model, name: str, backwards: bool) -> str:
-        payload = {
-            "o": ordering,
-            "v": [_encode_value(getattr(row, name)), _encode_value(row.pk)],
-            "b": backwards,
-        }
+    def _encode_cursor(self, ordering: str, row: Model, fields: tuple[str, ...], backwards: bool) -> str:
+        key = [_encode_value(getattr(row, name)) for name in fields] + [_encode_value(row.pk)]
+        payload = {"o": ordering, "v": key, "b": backwards}
         return (
             base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
         )
+
+    @staticmethod
+    def _after(fields: tuple[str, ...], values: list[Any], pk: Any, descending: bool, nullable: bool) -> Q:
+        """Rows after the key in the order (fields..., pk) all ascending or all descending.
+
+        NULLs of a (single) nullable field sort last ascending and first descending.
+        """
+        compare = TupleLessThan if descending else TupleGreaterThan
+        if not nullable:
+            return Q(compare(Tuple(*(F(f) for f in fields), F("pk")), (*values, pk)))
+        name, value = fields[0], values[0]
+        if descending:
+            if value is None:
+                return Q(**{f"{name}__isnull": True, "pk__lt": pk}) | Q(**{f"{name}__isnull": False})
+            return Q(compare(Tuple(F(name), F("pk")), (value, pk)))
+        if value is None:
+            return Q(**{f"{name}__isnull": True, "pk__gt": pk})
+        return Q(compare(Tuple(F(name), F("pk")), (value, pk))) | Q(**{f"{name}__isnull": True})
+
+    @staticmethod
+    def _order(fields: tuple[str, ...], descending: bool) -> list[Any]:
+        if descending:
+            return [*(F(f).desc(nulls_first=True) for f in fields), F("pk").desc()]
+        return [*(F(f).asc(nulls_last=True) for f in fields), F("pk").asc()]
 
     # --- BasePagination ---
 
     def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any]:
         self.request = request
         model = queryset.model
-        name, descending = self._ordering(request, view)
-        if model._meta.get_field(name).null:
-            raise ImproperlyConfigured(
-                f"{model.__name__}.{name} is nullable: keyset ordering needs non-null fields"
-            )
-        ordering = f"-{name}" if descending else name
+        ordering, fields, descending = self._ordering(request, view)
+        nullable = any(_nullable(model, name) for name in fields)
+        if nullable and len(fields) > 1:
+            raise ImproperlyConfigured(f"{model.__name__}: a nullable keyset field must be the only one")
         limit = self._limit(request)
         raw_cursor = request.query_params.get(self.cursor_param)
         backwards = False
         if raw_cursor:
-            value, pk, backwards = self._decode_cursor(raw_cursor, model, name, ordering)
-            key = Tuple(F(name), F("pk"))
-            after = descending != backwards  # moving towards smaller keys
-            lookup = TupleLessThan(key, (value, pk)) if after else TupleGreaterThan(key, (value, pk))
-            queryset = queryset.filter(lookup)
-        reverse_sql = descending != backwards
-        order = [f"-{name}", "-pk"] if reverse_sql else [name, "pk"]
-        rows = list(queryset.order_by(*order)[: limit + 1])
+            values, pk, backwards = self._decode_cursor(raw_cursor, model, fields, ordering)
+            queryset = queryset.filter(self._after(fields, values, pk, descending != backwards, nullable))
+        rows = list(queryset.order_by(*self._order(fields, descending != backwards))[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
         if backwards:
@@ -144,13 +176,15 @@ class KeysetPagination(BasePagination):
         if rows:
             if backwards:
                 self.previous_cursor = (
-                    self._encode_cursor(ordering, rows[0], name, True) if has_more else None
+                    self._encode_cursor(ordering, rows[0], fields, True) if has_more else None
                 )
-                self.next_cursor = self._encode_cursor(ordering, rows[-1], name, False)
+                self.next_cursor = self._encode_cursor(ordering, rows[-1], fields, False)
             else:
-                self.next_cursor = self._encode_cursor(ordering, rows[-1], name, False) if has_more else None
+                self.next_cursor = (
+                    self._encode_cursor(ordering, rows[-1], fields, False) if has_more else None
+                )
                 self.previous_cursor = (
-                    self._encode_cursor(ordering, rows[0], name, True) if raw_cursor else None
+                    self._encode_cursor(ordering, rows[0], fields, True) if raw_cursor else None
                 )
         return rows
 
@@ -179,7 +213,7 @@ class KeysetPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        allowed = list(getattr(view, "ordering_fields", self.default_ordering_fields))
+        allowed = list(self.orderings_of(view))
         return [
             {
                 "name": self.cursor_param,

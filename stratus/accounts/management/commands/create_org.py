@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.accounts.services import organization_create, token_create
+from stratus.accounts.services import organization_start, token_create
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 user = User.objects.create_user(email)  # no usable password until it is set
             if options["slug"] and Organization.objects.filter(slug=options["slug"]).exists():
                 raise CommandError(f"--slug: an organization '{options['slug']}' already exists")
-            organization = organization_create(name=options["name"], owner=user, slug=options["slug"])
+            organization = organization_start(name=options["name"], owner=user, slug=options["slug"])
             issued = token_create(
                 organization=organization,
                 actor=user,

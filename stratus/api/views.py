@@ -1,0 +1,46 @@
+"""Small helpers shared by the API views of every app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from stratus.accounts.models import Organization, User
+from stratus.api.pagination import KeysetPagination
+
+# Query parameters that belong to pagination, not to a list's filters.
+RESERVED_QUERY_PARAMS = frozenset(
+    {KeysetPagination.cursor_param, KeysetPagination.limit_param, KeysetPagination.ordering_param, "format"}
+)
+
+
+def query_filters(request: Request) -> dict[str, Any]:
+    """The list filters of a request: one value per name, or a list when the name repeats."""
+    filters: dict[str, Any] = {}
+    for name, values in request.query_params.lists():
+        if name in RESERVED_QUERY_PARAMS:
+            continue
+        filters[name] = values[0] if len(values) == 1 else values
+    return filters
+
+
+def validated(
+    serializer_class: type[serializers.Serializer], request: Request, *, partial: bool = False
+) -> dict[str, Any]:
+    """Parse the request body with ``serializer_class``; raises ValidationError (400) naming fields."""
+    serializer = serializer_class(data=request.data, context={"request": request}, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def organization(request: Request) -> Organization:
+    return request.organization  # type: ignore[attr-defined]
+
+
+def actor(request: Request) -> User:
+    """The authenticated user (for a token, the member who created it)."""
+    user = request.user
+    assert isinstance(user, User), "views that write require authentication"
+    return user

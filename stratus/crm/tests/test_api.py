@@ -1,0 +1,223 @@
+"""The CRM REST API: CRUD, move, filters, cross-organization references, query counts."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from stratus.accounts.models import Membership, Role
+from stratus.crm import services
+from stratus.crm.models import Activity, Company, Contact, Deal, Stage, Tag, TimelineEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(organization):
+    return Membership.objects.get(organization=organization, role=Role.OWNER).user
+
+
+@pytest.fixture
+def pipeline(organization, owner):
+    return services.pipeline_create(org=organization, actor=owner, name="Sales")
+
+
+def test_company_crud_round_trip(api_client, organization) -> None:
+    client = api_client(Role.MEMBER)
+    created = client.post("/api/v1/companies", {"name": "Initech", "tags": ["VIP"]}, format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert created["Location"] == f"/api/v1/companies/{body['id']}"
+    assert body["tags"] == ["VIP"]
+    url = f"/api/v1/companies/{body['id']}"
+    assert client.patch(url, {"city": "Berlin"}, format="json").json()["city"] == "Berlin"
+    replaced = client.put(url, {"name": "Initrode"}, format="json").json()
+    assert (replaced["name"], replaced["city"], replaced["tags"]) == ("Initrode", "", [])
+    assert client.delete(url).status_code == 204
+    assert client.get(url).status_code == 404
+    assert [e.action for e in TimelineEntry.objects.filter(target_type="company").order_by("id")] == [
+        "created",
+        "updated",
+        "updated",
+        "deleted",
+    ]
+
+
+def test_deal_move_returns_the_updated_deal(api_client, organization, pipeline) -> None:
+    client = api_client(Role.MEMBER)
+    deal = client.post("/api/v1/deals", {"title": "Big", "value": "1200.00"}, format="json").json()
+    lost = Stage.objects.get(pipeline=pipeline, kind="lost")
+    response = client.post(f"/api/v1/deals/{deal['id']}/move", {"stage": lost.pk}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "lost_reason"
+    assert Deal.objects.get(pk=deal["id"]).stage_id == deal["stage"]
+    response = client.post(
+        f"/api/v1/deals/{deal['id']}/move", {"stage": lost.pk, "lost_reason": "price"}, format="json"
+    )
+    assert response.status_code == 200
+    moved = response.json()
+    assert (moved["stage"], moved["lost_reason"]) == (lost.pk, "price")
+    assert moved["closed_at"] is not None
+    timeline = client.get(f"/api/v1/deals/{deal['id']}/timeline").json()["results"]
+    assert timeline[0]["action"] == "moved"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("/api/v1/contacts", {"first_name": "A", "company": "OTHER_COMPANY"}, "company"),
+        ("/api/v1/deals", {"title": "D", "stage": "OTHER_STAGE"}, "stage"),
+        ("/api/v1/deals", {"title": "D", "contacts": ["OTHER_CONTACT"]}, "contacts"),
+        ("/api/v1/activities", {"subject": "S", "contact": "OTHER_CONTACT"}, "contact"),
+        ("/api/v1/contacts", {"first_name": "A", "owner": "OTHER_USER"}, "owner"),
+    ],
+)
+def test_references_to_another_organization_are_refused(
+    api_client, organization, other_organization, pipeline, path, payload, field
+) -> None:
+    other_owner = Membership.objects.get(organization=other_organization, role=Role.OWNER).user
+    other_pipeline = services.pipeline_create(org=other_organization, actor=other_owner, name="Theirs")
+    others = {
+        "OTHER_COMPANY": services.company_create(org=other_organization, actor=other_owner, name="X").pk,
+        "OTHER_STAGE": other_pipeline.stages.order_by("position")[0].pk,
+        "OTHER_CONTACT": services.contact_create(
+            org=other_organization, actor=other_owner, first_name="Y"
+        ).pk,
+        "OTHER_USER": other_owner.pk,
+    }
+    resolved = {
+        k: ([others[i] for i in v] if isinstance(v, list) else others.get(v, v)) for k, v in payload.items()
+    }
+    counts = [m.objects.count() for m in (Company, Contact, Deal, Activity)]
+    response = api_client(Role.MEMBER).post(path, resolved, format="json")
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert [m.objects.count() for m in (Company, Contact, Deal, Activity)] == counts
+
+
+def test_filters_ordering_and_search(api_client, organization, owner) -> None:
+    client = api_client(Role.VIEWER)
+    acme = services.company_create(org=organization, actor=owner, name="Acme")
+    services.contact_create(
+        org=organization, actor=owner, first_name="Zoe", last_name="Adams", company=acme, tags=["vip"]
+    )
+    services.contact_create(
+        org=organization, actor=owner, first_name="Al", last_name="Brown", email="al@brown.example"
+    )
+    names = [c["last_name"] for c in client.get("/api/v1/contacts?ordering=name").json()["results"]]
+    assert names == ["Adams", "Brown"]
+    assert [c["last_name"] for c in client.get("/api/v1/contacts?tag=vip").json()["results"]] == ["Adams"]
+    assert [c["last_name"] for c in client.get(f"/api/v1/contacts?company={acme.pk}").json()["results"]] == [
+        "Adams"
+    ]
+    assert [c["last_name"] for c in client.get("/api/v1/contacts?q=brown").json()["results"]] == ["Brown"]
+    response = client.get("/api/v1/contacts?colour=red")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "colour"
+
+
+def test_viewer_reads_but_cannot_write(api_client, organization, owner) -> None:
+    viewer = api_client(Role.VIEWER)
+    assert viewer.get("/api/v1/contacts").status_code == 200
+    assert viewer.post("/api/v1/contacts", {"first_name": "No"}, format="json").status_code == 403
+    assert not Contact.objects.exists()
+
+
+def _bulk(organization, owner, pipeline, n: int) -> None:
+    """n rows of every kind, with related rows and tags, straight into the database."""
+    tag = Tag.objects.get_or_create(organization=organization, name="vip")[0]
+    companies = Company.objects.bulk_create(
+        [Company(organization=organization, name=f"C{i}", owner=owner) for i in range(n)]
+    )
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(organization=organization, first_name=f"P{i}", company=companies[i], owner=owner)
+            for i in range(n)
+        ]
+    )
+    own_tags = Tag.objects.bulk_create([Tag(organization=organization, name=f"t{n}-{i}") for i in range(n)])
+    Contact.tags.through.objects.bulk_create([Contact.tags.through(contact=c, tag=tag) for c in contacts])
+    Contact.tags.through.objects.bulk_create(
+        [Contact.tags.through(contact=c, tag=t) for c, t in zip(contacts, own_tags, strict=True)]
+    )
+    Company.tags.through.objects.bulk_create([Company.tags.through(company=c, tag=tag) for c in companies])
+    stage = pipeline.stages.first()
+    deals = Deal.objects.bulk_create(
+        [
+            Deal(organization=organization, title=f"D{i}", pipeline=pipeline, stage=stage, owner=owner)
+            for i in range(n)
+        ]
+    )
+    Deal.contacts.through.objects.bulk_create(
+        [Deal.contacts.through(deal=d, contact=contacts[0]) for d in deals]
+    )
+    Activity.objects.bulk_create(
+        [
+            Activity(organization=organization, subject=f"A{i}", contact=contacts[i], assignee=owner)
+            for i in range(n)
+        ]
+    )
+    first_contact = (
+        Contact.objects.filter(organization=organization).order_by("id").values_list("id", flat=True)[0]
+    )
+    TimelineEntry.objects.bulk_create(
+        [
+            TimelineEntry(
+                organization=organization,
+                actor=owner,
+                action="updated",
+                target_type="contact",
+                target_id=first_contact,
+                target_label="x",
+            )
+            for _ in range(n)
+        ]
+    )
+
+
+LIST_URLS = [
+    "/api/v1/companies",
+    "/api/v1/contacts",
+    "/api/v1/deals",
+    "/api/v1/activities",
+    "/api/v1/pipelines",
+    "/api/v1/custom-fields",
+    "/api/v1/tags",
+    "/api/v1/timeline",
+    "/api/v1/members",
+    "/api/v1/tokens",
+    "/api/v1/contacts/{contact}/timeline",
+]
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return len(captured.captured_queries)
+
+
+def test_list_query_counts_do_not_grow_with_rows(api_client, organization, owner, pipeline) -> None:
+    client = api_client(Role.ADMIN)
+    client.get("/api/v1/organization")  # token last-used time written now, not during the counts
+    _bulk(organization, owner, pipeline, 1)
+    services.custom_field_create(
+        org=organization, actor=owner, entity="deal", key="k", label="K", field_type="text"
+    )
+    first_contact = Contact.objects.order_by("id")[0]
+    urls = [u.format(contact=first_contact.pk) for u in LIST_URLS]
+    small = {url: _queries(client, url) for url in urls}
+    _bulk(organization, owner, pipeline, 49)
+    for i in range(49):
+        services.pipeline_create(org=organization, actor=owner, name=f"P{i}", stages=[{"name": "Only"}])
+        services.custom_field_create(
+            org=organization, actor=owner, entity="contact", key=f"k{i}", label="K", field_type="text"
+        )
+    large = {url: _queries(client, url) for url in urls}
+    sizes = {url: len(client.get(url).json()["results"]) for url in urls}
+    short = {
+        url: size for url, size in sizes.items() if size < 50 and "members" not in url and "tokens" not in url
+    }
+    assert not short
+    assert small == large
