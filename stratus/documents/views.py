@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
+from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.storage import DOWNLOAD_SALT, UPLOAD_SALT, document_store
+from stratus.platform.storage import is_s3
 
 # Room for the multipart envelope around the file (boundaries, headers, the form fields).
 MULTIPART_OVERHEAD = 64 * 1024
@@ -32,6 +34,8 @@ def _refuse(status: int, title: str, detail: str) -> JsonResponse:
 @csrf_exempt  # authorised by the signed token in the URL, like a presigned S3 POST
 @require_POST
 def local_upload(request: HttpRequest, token: str) -> HttpResponse:
+    if is_s3(default_storage):  # production uploads go to the bucket; this stand-in is off
+        return _refuse(404, "Not found", "Uploads go directly to object storage.")
     try:
         grant = signing.loads(token, salt=UPLOAD_SALT, max_age=settings.DOCUMENTS_UPLOAD_URL_EXPIRE)
     except signing.SignatureExpired:
@@ -60,6 +64,8 @@ def local_upload(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_safe
 def local_download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
+    if is_s3(default_storage):
+        return _refuse(404, "Not found", "Downloads are served by object storage.")
     try:
         grant = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.AWS_QUERYSTRING_EXPIRE)
     except signing.BadSignature:  # expired included

@@ -262,3 +262,41 @@ def test_rename_sanitises_and_records_the_change(backend: Backend, org, user, co
     with pytest.raises(ApplicationError):
         services.document_rename(org=org, actor=user, document=document, name="  \x00 ")
     assert Document.objects.get().name == "Team photo.png"
+
+
+# --- the embedded default's signed URLs -------------------------------------------------------
+
+
+def test_local_urls_are_signed_expiring_and_bound_to_their_upload(
+    backend: Backend, org, user, contact, settings
+) -> None:
+    from django.core import signing
+    from django.test import Client
+
+    content = samples.pdf()
+    started = start(org, user, contact, content, "a.pdf", "application/pdf")
+    url, fields = started.upload.url, started.upload.fields
+    if backend.kind == "s3":
+        # In production the stand-ins are off: nothing but the bucket takes uploads.
+        assert url.startswith(backend.endpoint.url)  # type: ignore[union-attr]
+        forged = signing.dumps(
+            {"key": started.document.key, "size": len(content), "type": "application/pdf"},
+            salt="stratus.documents.upload",
+        )
+        assert Client().post(f"/api/v1/documents/local-upload/{forged}/").status_code == 404
+        assert backend.store.size(started.document.key) is None
+        return
+    tampered_token = url.rstrip("/").rsplit("/", 1)[1][:-2] + "xx"
+    assert (
+        backend.post_form(
+            f"/api/v1/documents/local-upload/{tampered_token}/", fields, content, "application/pdf"
+        )
+        == 403
+    )
+    assert backend.post_form(url, {"Content-Type": "text/plain"}, content, "text/plain") == 403
+    assert backend.post_form(url, fields, content + b"more", "application/pdf") == 400
+    assert backend.keys() == []
+    assert backend.post_form(url, fields, content, "application/pdf") == 204
+    assert backend.post_form(url, fields, content, "application/pdf") == 409  # one upload per URL
+    settings.DOCUMENTS_UPLOAD_URL_EXPIRE = -1  # any age is past it: the URL has expired
+    assert backend.post_form(url, fields, content, "application/pdf") == 403
