@@ -1,0 +1,52 @@
+-- wrk script: each request is a random line of the file named by the REQUESTS environment
+-- variable ("METHOD<TAB>PATH[<TAB>JSON BODY]"); "{uniq}" in a body becomes a value unique
+-- per request across threads and runs. done() prints one JSON line with the figures.
+local lines = {}
+local counter = 0
+local thread_id = 0
+local threads = {}
+local run = tostring(os.time())
+
+local function load(path)
+  local items = {}
+  for line in io.lines(path) do
+    local method, target, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
+    if method then
+      table.insert(items, {method = method, path = target, body = (body ~= "" and body or nil)})
+    end
+  end
+  return items
+end
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  lines = load(os.getenv("REQUESTS"))
+  math.randomseed(os.time() * 1000 + thread_id)
+end
+
+function request()
+  local item = lines[math.random(#lines)]
+  local headers = {}
+  local body = item.body
+  if body then
+    counter = counter + 1
+    body = body:gsub("{uniq}", run .. "-" .. thread_id .. "-" .. counter)
+    headers["Content-Type"] = "application/json"
+  end
+  return wrk.format(item.method, item.path, headers, body)
+end
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, ' ..
+    '"max_ms": %.2f, "non_2xx": %d, "socket_errors": %d}\n',
+    summary.requests, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end
