@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -42,12 +42,25 @@ from stratus.accounts.services import membership_set, organization_create  # noq
 from stratus.crm import services  # noqa: E402
 from stratus.crm.models import CustomField, Pipeline, Stage, StageKind, Tag  # noqa: E402
 
-BULK_TABLES = ("crm_company", "crm_contact", "crm_contact_tags", "crm_deal", "crm_deal_contacts", "crm_activity")
+BULK_TABLES = (
+    "crm_company",
+    "crm_contact",
+    "crm_contact_tags",
+    "crm_deal",
+    "crm_deal_contacts",
+    "crm_activity",
+)
 ORG_SLUG = "bench"
 OWNER_EMAIL = "bench@stratus.example"
 CHUNK = 50_000
+NULL = "\\N"  # COPY text format
 
-FIRST = (
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+FIRST = _split(
     "James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard Susan "
     "Joseph Jessica Thomas Sarah Charles Karen Daniel Nancy Matthew Lisa Anthony Betty Mark Margaret Donald "
     "Sandra Steven Ashley Paul Kimberly Andrew Emily Joshua Donna Kenneth Michelle Kevin Dorothy Brian Carol "
@@ -63,8 +76,8 @@ FIRST = (
     "Ralph Theresa Randy Sophia Eugene Marie Vincent Diana Russell Brittany Elijah Natalie Louis Isabella "
     "Bobby Charlotte Philip Rose Johnny Alexis Ingrid Lars Sven Astrid Hiroshi Yuki Wei Mei Arjun Priya "
     "Mohammed Fatima Olga Dmitri Chiara Luca Sofia Mateo Camila Kwame Amara Chen Ananya"
-).split()
-LAST = (
+)
+LAST = _split(
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez "
     "Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark "
     "Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams "
@@ -83,23 +96,44 @@ LAST = (
     "Lane Riley Andrews Alvarado Ray Delgado Berry Perkins Hoffman Johnston Matthews Pena Richards Willis "
     "Carpenter Lawrence Sandoval Lindqvist Tanaka Yamamoto Wang Zhang Kowalski Novak Rossi Bianchi Muller "
     "Schneider Fischer Weber Dubois Laurent Okafor Mensah Haddad Ivanov Petrov Johansson Nilsson Larsen"
-).split()
-WORDS = (
+)
+WORDS = _split(
     "Acme Apex Atlas Blue Bright Cedar Cloud Coastal Core Crown Delta Eagle Echo Evergreen First Fusion "
     "Global Golden Granite Green Harbor Horizon Iron Keystone Liberty Lunar Maple Meridian Metro Nova Oak "
     "Omega Orbit Pacific Peak Pine Pioneer Prime Quantum Red River Rock Sage Silver Solar Summit Sun Swift "
     "Terra Titan Union United Valley Vertex Vista West Wind Zen"
-).split()
-KINDS = "Logistics Software Health Foods Energy Capital Systems Labs Partners Retail Media Motors Works".split()
+)
+KINDS = _split(
+    "Logistics Software Health Foods Energy Capital Systems Labs Partners Retail Media Motors Works"
+)
 SUFFIX = ("Inc", "LLC", "GmbH", "Ltd", "SA", "Group", "Co")
 INDUSTRIES = ("Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Energy", "Media")
 COUNTRIES = ("US", "DE", "GB", "FR", "NL", "SE", "ES", "IT", "CA", "JP", "BR", "IN")
-TITLES = ("CEO", "CTO", "CFO", "VP Sales", "Head of Purchasing", "Engineer", "Buyer", "Analyst", "Manager", "")
+TITLES = (
+    "CEO",
+    "CTO",
+    "CFO",
+    "VP Sales",
+    "Head of Purchasing",
+    "Engineer",
+    "Buyer",
+    "Analyst",
+    "Manager",
+    "",
+)
 SOURCES = ("Website", "Referral", "Event", "Outbound")
 TAGS = ("vip", "lead", "customer", "partner", "churn-risk", "newsletter", "decision-maker", "champion")
 CURRENCIES = ("USD", "EUR", "GBP")
 ACTIVITY_KINDS = ("task", "call", "meeting", "note")
-SUBJECTS = ("Follow up", "Intro call", "Send proposal", "Quarterly review", "Demo", "Contract draft", "Check in")
+SUBJECTS = (
+    "Follow up",
+    "Intro call",
+    "Send proposal",
+    "Quarterly review",
+    "Demo",
+    "Contract draft",
+    "Check in",
+)
 START = datetime.datetime(2023, 1, 1, tzinfo=datetime.UTC)
 SPAN_SECONDS = 3 * 365 * 24 * 3600
 
@@ -137,7 +171,9 @@ def next_id(table: str) -> int:
 
 def reset_sequence(table: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}")
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}"
+        )
 
 
 def drop_secondary_indexes() -> list[tuple[str, str]]:
@@ -174,7 +210,9 @@ def step(label: str, started: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--companies", type=int, default=100_000)
     parser.add_argument("--deals", type=int, default=200_000)
@@ -193,7 +231,8 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "TRUNCATE crm_timelineentry, crm_activity, crm_deal_contacts, crm_deal, crm_contact_tags, "
-                "crm_contact, crm_company_tags, crm_company, crm_stage, crm_pipeline, crm_customfield, crm_tag"
+                "crm_contact, crm_company_tags, crm_company, crm_stage, crm_pipeline, crm_customfield, "
+                "crm_tag"
             )
     started = step("migrate/reset", started)
 
@@ -218,12 +257,19 @@ def main() -> None:
     stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
     if not CustomField.objects.filter(organization=org, entity="contact", key="lead_source").exists():
         services.custom_field_create(
-            org=org, actor=owner, entity="contact", key="lead_source", label="Lead source", field_type="choice",
+            org=org,
+            actor=owner,
+            entity="contact",
+            key="lead_source",
+            label="Lead source",
+            field_type="choice",
             choices=list(SOURCES),
         )
     tag_ids = []
     for name in TAGS:
-        tag = Tag.objects.filter(organization=org, name=name).first() or Tag.objects.create(organization=org, name=name)
+        tag = Tag.objects.filter(organization=org, name=name).first() or Tag.objects.create(
+            organization=org, name=name
+        )
         tag_ids.append(tag.pk)
     started = step("organization, members, pipeline", started)
 
@@ -253,8 +299,22 @@ def main() -> None:
 
     n = copy_rows(
         "crm_company",
-        ("id", "organization_id", "created_at", "updated_at", "name", "domain", "website", "phone", "industry",
-         "city", "country", "description", "owner_id", "custom_fields"),
+        (
+            "id",
+            "organization_id",
+            "created_at",
+            "updated_at",
+            "name",
+            "domain",
+            "website",
+            "phone",
+            "industry",
+            "city",
+            "country",
+            "description",
+            "owner_id",
+            "custom_fields",
+        ),
         companies(),
     )
     started = step(f"companies: {n}", started)
@@ -268,7 +328,9 @@ def main() -> None:
             company_index = rng.randrange(args.companies) if args.companies and rng.random() < 0.9 else None
             domain = company_domains[company_index] if company_index is not None else "mail.example"
             email = f"{first}.{last}.{n}@{domain}".lower()
-            created = START + datetime.timedelta(seconds=n * SPAN_SECONDS // args.contacts, microseconds=n % 1000)
+            created = START + datetime.timedelta(
+                seconds=n * SPAN_SECONDS // args.contacts, microseconds=n % 1000
+            )
             phones = json.dumps([f"+1 555 {rng.randint(1000000, 9999999)}"])
             custom = json.dumps({"lead_source": rng.choice(SOURCES)})
             company = company_ids[company_index] if company_index is not None else None
@@ -279,8 +341,20 @@ def main() -> None:
 
     n = copy_rows(
         "crm_contact",
-        ("id", "organization_id", "created_at", "updated_at", "first_name", "last_name", "email", "phones",
-         "job_title", "company_id", "owner_id", "custom_fields"),
+        (
+            "id",
+            "organization_id",
+            "created_at",
+            "updated_at",
+            "first_name",
+            "last_name",
+            "email",
+            "phones",
+            "job_title",
+            "company_id",
+            "owner_id",
+            "custom_fields",
+        ),
         contacts(),
     )
     started = step(f"contacts: {n}", started)
@@ -302,21 +376,41 @@ def main() -> None:
         for n, pk in enumerate(deal_ids):
             stage = rng.choice(stages)
             created = START + datetime.timedelta(seconds=n * SPAN_SECONDS // max(args.deals, 1))
-            closed = ts(created + datetime.timedelta(days=rng.randint(1, 90))) if stage.kind != StageKind.OPEN else "\\N"
+            closed = (
+                ts(created + datetime.timedelta(days=rng.randint(1, 90)))
+                if stage.kind != StageKind.OPEN
+                else "\\N"
+            )
             lost = "Price" if stage.kind == StageKind.LOST else ""
             close_date = (created + datetime.timedelta(days=rng.randint(10, 180))).date().isoformat()
             company = rng.choice(company_ids) if company_ids else None
             yield (
-                f"{pk}\t{org_id}\t{ts(created)}\t{ts(created)}\t{rng.choice(WORDS)} {rng.choice(KINDS)} deal {n}\t"
+                f"{pk}\t{org_id}\t{ts(created)}\t{ts(created)}\t"
+                f"{rng.choice(WORDS)} {rng.choice(KINDS)} deal {n}\t"
                 f"{rng.randint(1, 500) * 100}.00\t{rng.choice(CURRENCIES)}\t{pipeline.pk}\t{stage.pk}\t"
                 f"{nullable(company)}\t{rng.choice(member_ids)}\t{close_date}\t{lost}\t{ts(created)}\t{closed}\t{{}}\n"
             )
 
     n = copy_rows(
         "crm_deal",
-        ("id", "organization_id", "created_at", "updated_at", "title", "value", "currency", "pipeline_id",
-         "stage_id", "company_id", "owner_id", "expected_close_date", "lost_reason", "stage_changed_at",
-         "closed_at", "custom_fields"),
+        (
+            "id",
+            "organization_id",
+            "created_at",
+            "updated_at",
+            "title",
+            "value",
+            "currency",
+            "pipeline_id",
+            "stage_id",
+            "company_id",
+            "owner_id",
+            "expected_close_date",
+            "lost_reason",
+            "stage_changed_at",
+            "closed_at",
+            "custom_fields",
+        ),
         deals(),
     )
     started = step(f"deals: {n}", started)
@@ -339,15 +433,30 @@ def main() -> None:
             deal = rng.choice(deal_ids) if contact is None and roll < 0.9 and deal_ids else None
             company = rng.choice(company_ids) if contact is None and deal is None else None
             yield (
-                f"{activity_start + n}\t{org_id}\t{ts(created)}\t{ts(created)}\t{rng.choice(ACTIVITY_KINDS)}\t"
-                f"{rng.choice(SUBJECTS)}\t\t{ts(due)}\t{'t' if done else 'f'}\t{ts(due) if done else chr(92) + 'N'}\t"
+                f"{activity_start + n}\t{org_id}\t{ts(created)}\t{ts(created)}\t"
+                f"{rng.choice(ACTIVITY_KINDS)}\t{rng.choice(SUBJECTS)}\t\t{ts(due)}\t{'t' if done else 'f'}\t"
+                f"{ts(due) if done else NULL}\t"
                 f"{rng.choice(member_ids)}\t{nullable(contact)}\t{nullable(company)}\t{nullable(deal)}\n"
             )
 
     n = copy_rows(
         "crm_activity",
-        ("id", "organization_id", "created_at", "updated_at", "kind", "subject", "body", "due_at", "done",
-         "done_at", "assignee_id", "contact_id", "company_id", "deal_id"),
+        (
+            "id",
+            "organization_id",
+            "created_at",
+            "updated_at",
+            "kind",
+            "subject",
+            "body",
+            "due_at",
+            "done",
+            "done_at",
+            "assignee_id",
+            "contact_id",
+            "company_id",
+            "deal_id",
+        ),
         activities(),
     )
     started = step(f"activities: {n}", started)
@@ -363,7 +472,10 @@ def main() -> None:
         for table in BULK_TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
     step("sequences, vacuum analyze", started)
-    print(f"done in {time.monotonic() - began:.0f}s: organization '{ORG_SLUG}' (id {org.pk}), owner {OWNER_EMAIL}")
+    print(
+        f"done in {time.monotonic() - began:.0f}s: "
+        f"organization '{ORG_SLUG}' (id {org.pk}), owner {OWNER_EMAIL}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -93,17 +94,21 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     issued = token_create(organization=org, actor=owner.user, actor_role="owner", name="bench", role="member")
     rng = random.Random(7)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id), max(id), count(*) FROM crm_contact WHERE organization_id = %s", [org.pk])
+        cursor.execute(
+            "SELECT min(id), max(id), count(*) FROM crm_contact WHERE organization_id = %s", [org.pk]
+        )
         low, high, contacts = cursor.fetchone()
         cursor.execute("SELECT min(id), max(id), count(*) FROM crm_deal WHERE organization_id = %s", [org.pk])
         deal_low, deal_high, deals = cursor.fetchone()
-    contact_ids = [
-        c for c in Contact.objects.filter(organization=org, pk__in=[rng.randint(low, high) for _ in range(3000)])
-        .values_list("pk", flat=True)
-    ][:1000]
+    contact_ids = list(
+        Contact.objects.filter(
+            organization=org, pk__in=[rng.randint(low, high) for _ in range(3000)]
+        ).values_list("pk", flat=True)[:1000]
+    )
     deal_ids = list(
-        Deal.objects.filter(organization=org, pk__in=[rng.randint(deal_low, deal_high) for _ in range(3000)])
-        .values_list("pk", flat=True)[:1000]
+        Deal.objects.filter(
+            organization=org, pk__in=[rng.randint(deal_low, deal_high) for _ in range(3000)]
+        ).values_list("pk", flat=True)[:1000]
     )
     stages = list(
         Stage.objects.filter(organization=org, pipeline__is_default=True)
@@ -111,7 +116,9 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         .values_list("pk", flat=True)
     )
     names = list(
-        Contact.objects.filter(organization=org, pk__in=contact_ids[:200]).values_list("first_name", "last_name", "email")
+        Contact.objects.filter(organization=org, pk__in=contact_ids[:200]).values_list(
+            "first_name", "last_name", "email"
+        )
     )
     terms: list[str] = []
     for first, last, email in names:
@@ -119,13 +126,15 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     files = {
         "bare": [("GET", "/bench/bare", "")],
         "list": [("GET", LIST_PATH, "")],
-        "search": [("GET", SEARCH_PATH.format(term=urllib.request.quote(t)), "") for t in terms],
+        "search": [("GET", SEARCH_PATH.format(term=urllib.parse.quote(t)), "") for t in terms],
         "detail": [("GET", DETAIL_PATH.format(id=pk), "") for pk in contact_ids],
         "create": [
             (
                 "POST",
                 CREATE_PATH,
-                json.dumps({"first_name": "Bench", "last_name": "Created", "email": "bench-{uniq}@load.example"}),
+                json.dumps(
+                    {"first_name": "Bench", "last_name": "Created", "email": "bench-{uniq}@load.example"}
+                ),
             )
         ],
         "move": [
@@ -195,7 +204,9 @@ def run_wrk(args: argparse.Namespace, base: str, token: str, workdir: Path, scen
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--label", required=True, help="e.g. 1k or 1M (goes into the result)")
@@ -216,13 +227,22 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gunicorn = [
-        sys.executable, "-m", "gunicorn", "stratus.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(args.workers),
-        "--threads", str(args.threads_per_worker),
-        "--worker-class", "gthread" if args.threads_per_worker > 1 else "sync",
-        "--backlog", "2048",
-        "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "stratus.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads_per_worker),
+        "--worker-class",
+        "gthread" if args.threads_per_worker > 1 else "sync",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
     ]
     server = subprocess.Popen(gunicorn, cwd=ROOT, env=server_env(args))
     results: dict[str, Any] = {}
@@ -247,7 +267,7 @@ def main() -> None:
         server.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
     ceiling = results.get("bare", {}).get("rps")
-    for scenario, figures in results.items():
+    for figures in results.values():
         if ceiling and "rps" in figures:
             figures["ratio_to_bare"] = round(figures["rps"] / ceiling, 3)
     with open("/proc/loadavg") as loadavg:
