@@ -1,54 +1,62 @@
 """Search over names and emails.
 
-On PostgreSQL a record matches when its full-text document matches every word as a
-prefix (``ann smi`` finds Ann Smith), when its lower-cased name/email text contains the
-query (``@acme.co``), or when the query is trigram-similar to a word of it (``jonh``
-finds John). All three use GIN indexes created in migration ``crm.0002`` over exactly
-the expressions below, so the same text must be used here. Results are ranked by
-full-text rank plus trigram word similarity.
+On PostgreSQL, in two steps:
+
+1. A query that looks like part of an address (it has ``@``, ``.``, ``_``, ``-`` or a
+   digit: ``@acme.co``, ``mary.garcia``) matches records whose lower-cased name/email
+   text contains it, answered by the trigram (pg_trgm) GIN index. Any other query is
+   full-text: every word must be in the record's stored ``search_document`` tsvector
+   (names, job title, domain; see migration ``crm.0003``), as a prefix for words of
+   three or more letters (``ann smi`` finds Ann Smith).
+2. Only when that finds nothing, trigram similarity (``smitth`` finds Smith; threshold
+   ``pg_trgm.word_similarity_threshold``, 0.6) is tried: similarity scans cost more, so
+   they do not run for queries that already have answers.
+
+Ranked search (``best``) scores at most ``SEARCH_CANDIDATES`` matching rows (see
+``_score``): a one-word query can match thousands of
+rows in a large organization, and scoring all of them made search slow without changing
+the page a person looks at. List filtering by ``q`` (``matches``) is exact and unbounded.
+The text expression must stay identical to the trigram index of migration ``crm.0002``.
 
 Elsewhere (SQLite, the embedded default) every word must be contained, ignoring case, in
-one of the searched fields; results keep the list's ordering.
+one of the searched fields.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
-# Shorter queries make trigram scans touch most of the index; they use full-text prefixes only.
+PREFIX_MIN_LENGTH = 3  # shorter words match whole words only (a prefix of one letter matches most rows)
 TRIGRAM_MIN_LENGTH = 3
 MAX_QUERY_LENGTH = 200
+SEARCH_CANDIDATES = 500
 
 
 @dataclass(frozen=True)
 class SearchSpec:
     table: str
-    document_columns: tuple[str, ...]
     text_columns: tuple[str, ...]
+    fallback_fields: tuple[str, ...]
 
-    def _concat(self, columns: tuple[str, ...]) -> str:
-        return " || ' ' || ".join(f'"{self.table}"."{c}"' for c in columns)
+    def _column(self, name: str, qualified: bool) -> str:
+        return f'"{self.table}"."{name}"' if qualified else name
 
-    @property
-    def document(self) -> str:
-        return f"to_tsvector('simple'::regconfig, {self._concat(self.document_columns)})"
+    def document(self, qualified: bool = True) -> str:
+        return self._column("search_document", qualified)
 
-    @property
-    def text(self) -> str:
-        return f"lower({self._concat(self.text_columns)})"
-
-    @property
-    def fallback_fields(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.text_columns, *self.document_columns)))
+    def text(self, qualified: bool = True) -> str:
+        joined = " || ' ' || ".join(self._column(c, qualified) for c in self.text_columns)
+        return f"lower({joined})"
 
 
 CONTACT = SearchSpec(
-    "crm_contact", ("first_name", "last_name", "email", "job_title"), ("first_name", "last_name", "email")
+    "crm_contact", ("first_name", "last_name", "email"), ("first_name", "last_name", "email", "job_title")
 )
 COMPANY = SearchSpec("crm_company", ("name", "domain"), ("name", "domain"))
 DEAL = SearchSpec("crm_deal", ("title",), ("title",))
@@ -64,7 +72,7 @@ def _words(query: str) -> list[str]:
 
 def _tsquery(query: str) -> str:
     # Only word characters reach to_tsquery, so its syntax cannot be injected.
-    return " & ".join(f"{word}:*" for word in _words(query))
+    return " & ".join(f"{w}:*" if len(w) >= PREFIX_MIN_LENGTH else w for w in _words(query))
 
 
 def _like_pattern(query: str) -> str:
@@ -75,47 +83,135 @@ def _is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def matches(spec: SearchSpec, query: str) -> Q | RawSQL:
-    """A filter condition: the records that ``query`` finds (all records for an empty query)."""
+def is_ranked() -> bool:
+    """Whether search results come with a relevance score (PostgreSQL) or in name order."""
+    return _is_postgresql()
+
+
+def _looks_like_address(query: str) -> bool:
+    return re.search(r"[@._\-\d]", query) is not None
+
+
+def _condition(spec: SearchSpec, query: str, qualified: bool) -> tuple[str, list[Any]] | None:
+    """SQL (and parameters) true for the rows ``query`` finds (step 1); None if it can find nothing."""
+    if len(query) >= TRIGRAM_MIN_LENGTH and _looks_like_address(query):
+        return f"{spec.text(qualified)} LIKE %s", [_like_pattern(query)]
+    tsquery = _tsquery(query)
+    if tsquery:
+        return f"{spec.document(qualified)} @@ to_tsquery('simple'::regconfig, %s)", [tsquery]
+    return None
+
+
+def _similar_condition(spec: SearchSpec, query: str) -> tuple[str, list[Any]] | None:
+    """SQL for the rows trigram-similar to ``query`` (step 2); None for queries too short."""
+    if len(query) < TRIGRAM_MIN_LENGTH:
+        return None
+    return f"{spec.text(qualified=False)} %%> %s", [query]
+
+
+def _fallback(spec: SearchSpec, query: str) -> Q:
+    condition = Q()
+    for word in _words(query) or [query]:
+        any_field = Q()
+        for field in spec.fallback_fields:
+            any_field |= Q(**{f"{field}__icontains": word})
+        condition &= any_field
+    return condition
+
+
+def matches(spec: SearchSpec, query: str) -> Q:
+    """A filter: every record ``query`` finds (all records for an empty query)."""
     query = normalize(query)
     if not query:
         return Q()
     if not _is_postgresql():
-        condition = Q()
-        for word in _words(query) or [query]:
-            any_field = Q()
-            for field in spec.fallback_fields:
-                any_field |= Q(**{f"{field}__icontains": word})
-            condition &= any_field
-        return condition
-    parts: list[str] = []
-    params: list[str] = []
-    tsquery = _tsquery(query)
-    if tsquery:
-        parts.append(f"{spec.document} @@ to_tsquery('simple'::regconfig, %s)")
-        params.append(tsquery)
-    if len(query) >= TRIGRAM_MIN_LENGTH:
-        parts.append(f"{spec.text} LIKE %s")
-        params.append(_like_pattern(query))
-        parts.append(f"{spec.text} %%> %s")
-        params.append(query)
-    if not parts:
-        parts.append(f"{spec.text} LIKE %s")
-        params.append(_like_pattern(query))
+        return _fallback(spec, query)
+    condition = _condition(spec, query, qualified=True)
+    if condition is None:
+        return Q(pk__in=[])
+    sql, params = condition
     # Only fixed SQL text is interpolated; user input travels as parameters.
-    return RawSQL("(" + " OR ".join(parts) + ")", params, output_field=models.BooleanField())  # noqa: S611
+    return Q(RawSQL(sql, params, output_field=models.BooleanField()))  # noqa: S611
 
 
-def rank(spec: SearchSpec, query: str) -> RawSQL | None:
-    """A relevance score for ordering search results (None where there is none: SQLite)."""
+def _top(
+    spec: SearchSpec,
+    query: str,
+    condition: tuple[str, list[Any]] | None,
+    organization_id: int,
+    limit: int,
+    similar: bool = False,
+) -> Q:
+    """A filter: the ``limit`` best of at most ``SEARCH_CANDIDATES`` rows meeting ``condition``.
+
+    Scoring and cutting to ``limit`` happen on the searched table alone, before any join.
+    """
+    if condition is None:
+        return Q(pk__in=[])
+    sql, params = condition
+    score_sql, score_params = _score(spec, query, qualified=False, similar=similar)
+    # MATERIALIZED hides the LIMIT from the planner of the inner scan, which would otherwise
+    # expect a sequential scan to meet enough matches soon (it reads far more rows than the
+    # GIN index does); the scan still stops after SEARCH_CANDIDATES rows.
+    subquery = (
+        f"WITH matched AS MATERIALIZED (SELECT id, {score_sql} AS score FROM {spec.table} "  # noqa: S608
+        f"WHERE organization_id = %s AND {sql}) "
+        "SELECT id FROM (SELECT id, score FROM matched LIMIT %s) AS candidates "
+        "ORDER BY score DESC, id DESC LIMIT %s"
+    )
+    values = [*score_params, organization_id, *params, SEARCH_CANDIDATES, limit]
+    return Q(pk__in=RawSQL(subquery, values))  # noqa: S611
+
+
+def best(spec: SearchSpec, query: str, organization_id: int, limit: int) -> Q:
+    """A filter: the ``limit`` most relevant records of the organization that ``query`` finds.
+
+    Elsewhere than PostgreSQL: every record it finds (order them by name).
+    """
+    query = normalize(query)
+    if not query:
+        return Q()
+    if not _is_postgresql():
+        return _fallback(spec, query)
+    return _top(spec, query, _condition(spec, query, qualified=False), organization_id, limit)
+
+
+def best_similar(spec: SearchSpec, query: str, organization_id: int, limit: int) -> Q | None:
+    """Like ``best`` for trigram-similar records (PostgreSQL; None elsewhere or if too short)."""
+    query = normalize(query)
+    if not _is_postgresql() or len(query) < TRIGRAM_MIN_LENGTH:
+        return None
+    return _top(spec, query, _similar_condition(spec, query), organization_id, limit, similar=True)
+
+
+def _score(spec: SearchSpec, query: str, qualified: bool, similar: bool = False) -> tuple[str, list[Any]]:
+    """The relevance of a row found by ``query`` (higher is better); cheap to compute.
+
+    Full-text: ``ts_rank`` against the words as typed (whole-word matches first) plus
+    against their prefixes. Address fragments: earlier occurrences first. Trigram
+    similarity (step 2 only: computing it costs more): ``word_similarity``.
+    """
+    text = spec.text(qualified)
+    if similar:
+        return f"word_similarity(%s, {text})", [query]
+    if len(query) >= TRIGRAM_MIN_LENGTH and _looks_like_address(query):
+        return f"(1.0 / strpos({text}, %s))", [query]
+    words = _words(query)
+    document = spec.document(qualified)
+    exact = " & ".join(words)
+    return (
+        f"(ts_rank({document}, to_tsquery('simple'::regconfig, %s)) "
+        f"+ ts_rank({document}, to_tsquery('simple'::regconfig, %s)))",
+        [exact, _tsquery(query)],
+    )
+
+
+def rank(spec: SearchSpec, query: str, similar: bool = False) -> RawSQL | None:
+    """The relevance score ``best`` (or ``best_similar``) orders by; None on SQLite."""
     query = normalize(query)
     if not query or not _is_postgresql():
         return None
-    tsquery = _tsquery(query)
-    if not tsquery:
-        return RawSQL(f"word_similarity(%s, {spec.text})", [query], output_field=models.FloatField())  # noqa: S611
-    return RawSQL(  # noqa: S611
-        f"(ts_rank({spec.document}, to_tsquery('simple'::regconfig, %s)) + word_similarity(%s, {spec.text}))",
-        [tsquery, query],
-        output_field=models.FloatField(),
-    )
+    if not similar and _condition(spec, query, qualified=True) is None:
+        return None
+    sql, params = _score(spec, query, qualified=True, similar=similar)
+    return RawSQL(sql, params, output_field=models.FloatField())  # noqa: S611

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -227,36 +228,38 @@ def _choice(field: str, choices: Iterable[str]) -> FilterHandler:
 
 
 def _tags(through: type[models.Model], owner_column: str, *, every: bool) -> FilterHandler:
-    """Records carrying every (or any) of the named tags, ignoring case; a subquery per tag."""
+    """Records carrying every (or any) of the named tags, ignoring case.
+
+    Tag names are resolved to ids first (one small query): with constant ids the planner
+    estimates how common a tag is and can walk the list's index instead of sorting every
+    tagged record.
+    """
 
     def handler(org: Organization, value: Any) -> Q:
         names = [_text(v) for v in _values(value)]
         if not names or not all(names):
             raise _FilterError("Expected tag names.")
-        tagged = through._default_manager.filter(tag__organization=org)
-
-        def having(name_q: Q) -> Q:
-            return Q(pk__in=tagged.filter(name_q).values(owner_column))
-
+        wanted = {name.lower() for name in names}
+        ids = dict(
+            Tag.objects.annotate(key=Lower("name"))
+            .filter(organization=org, key__in=wanted)
+            .values_list("key", "pk")
+        )
+        tagged = through._default_manager.all()
         if not every:
-            any_name = Q()
-            for name in names:
-                any_name |= Q(tag__name__iexact=name)
-            return having(any_name)
+            return Q(pk__in=tagged.filter(tag_id__in=list(ids.values())).values(owner_column))
+        if len(ids) < len(wanted):
+            return Q(pk__in=[])
         condition = Q()
-        for name in names:
-            condition &= having(Q(tag__name__iexact=name))
+        for tag_id in ids.values():
+            condition &= Q(pk__in=tagged.filter(tag_id=tag_id).values(owner_column))
         return condition
 
     return handler
 
 
 def _search(spec: search.SearchSpec) -> FilterHandler:
-    def handler(org: Organization, value: Any) -> Q:
-        condition = search.matches(spec, _text(value))
-        return condition if isinstance(condition, Q) else Q(condition)
-
-    return handler
+    return lambda org, value: search.matches(spec, _text(value))
 
 
 COMMON_FILTERS: dict[str, FilterHandler] = {
@@ -466,13 +469,25 @@ def _get(queryset: QuerySet[M], org: Organization, pk: Any, label: str) -> M:
     return found
 
 
-def _ranked(queryset: QuerySet[M], spec: search.SearchSpec, query: str) -> QuerySet[M]:
-    condition = search.matches(spec, query)
-    queryset = queryset.filter(condition)
+def _ranked(
+    queryset: QuerySet[M],
+    org: Organization,
+    spec: search.SearchSpec,
+    query: str,
+    limit: int,
+    fallback: tuple[str, ...],
+) -> QuerySet[M]:
+    """The ``limit`` best search results; trigram-similar records when nothing matches directly."""
+    found = queryset.filter(search.best(spec, query, org.pk, limit))
+    if not search.is_ranked():
+        return found.order_by(*fallback, "id")[:limit]
     score = search.rank(spec, query)
-    if score is not None:
-        return queryset.annotate(search_rank=score).order_by("-search_rank", "-id")
-    return queryset
+    similar = search.best_similar(spec, query, org.pk, limit)
+    if similar is not None and not found.exists():
+        found, score = queryset.filter(similar), search.rank(spec, query, similar=True)
+    if score is None:
+        return found.order_by(*fallback, "id")[:limit]
+    return found.annotate(search_rank=score).order_by("-search_rank", "-id")[:limit]
 
 
 # --- contacts -------------------------------------------------------------------------------------
@@ -502,9 +517,7 @@ def contact_search(
 ) -> QuerySet[Contact]:
     """The best ``limit`` matches for ``query``, most relevant first (PostgreSQL; by name elsewhere)."""
     queryset = _apply_filters(_contacts(org), org, filters, CONTACT_FILTERS, CustomFieldEntity.CONTACT)
-    if search.rank(search.CONTACT, query) is None:
-        queryset = queryset.order_by("last_name", "first_name", "id")
-    return _ranked(queryset, search.CONTACT, query)[:limit]
+    return _ranked(queryset, org, search.CONTACT, query, limit, ("last_name", "first_name"))
 
 
 def contact_segment(*, org: Organization, filters: Mapping[str, Any] | None = None) -> QuerySet[Contact]:
@@ -561,9 +574,7 @@ def company_search(
     *, org: Organization, query: str, filters: Mapping[str, Any] | None = None, limit: int = SEARCH_LIMIT
 ) -> QuerySet[Company]:
     queryset = _apply_filters(_companies(org), org, filters, COMPANY_FILTERS, CustomFieldEntity.COMPANY)
-    if search.rank(search.COMPANY, query) is None:
-        queryset = queryset.order_by("name", "id")
-    return _ranked(queryset, search.COMPANY, query)[:limit]
+    return _ranked(queryset, org, search.COMPANY, query, limit, ("name",))
 
 
 # --- pipelines ------------------------------------------------------------------------------------
@@ -617,9 +628,7 @@ def deal_search(
     *, org: Organization, query: str, filters: Mapping[str, Any] | None = None, limit: int = SEARCH_LIMIT
 ) -> QuerySet[Deal]:
     queryset = _apply_filters(_deals(org), org, filters, DEAL_FILTERS, CustomFieldEntity.DEAL)
-    if search.rank(search.DEAL, query) is None:
-        queryset = queryset.order_by("title", "id")
-    return _ranked(queryset, search.DEAL, query)[:limit]
+    return _ranked(queryset, org, search.DEAL, query, limit, ("title",))
 
 
 # --- activities -----------------------------------------------------------------------------------
