@@ -278,9 +278,9 @@ class DocumentDetailView(APIView):
     @extend_schema(summary="Rename a document", request=RenameSerializer, responses={200: DocumentSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         org = _org(request)
+        document = selectors.document_get(org=org, document_id=pk)  # 404 before any input error
         payload = RenameSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        document = selectors.document_get(org=org, document_id=pk)
         renamed = services.document_rename(
             org=org, actor=_actor(request), document=document, name=payload.validated_data["name"]
         )
