@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SCENARIOS = ("bare", "list", "search", "detail", "create", "move")
-LIST_PATH = "/api/v1/contacts/?limit=50"
-SEARCH_PATH = "/api/v1/contacts/?q={term}&limit=50"
-DETAIL_PATH = "/api/v1/contacts/{id}/"
-CREATE_PATH = "/api/v1/contacts/"
+LIST_PATH = "/api/v1/contacts?limit=50"
+SEARCH_PATH = "/api/v1/contacts?q={term}&limit=50"
+DETAIL_PATH = "/api/v1/contacts/{id}"
+CREATE_PATH = "/api/v1/contacts"
 MOVE_PATH = "/api/v1/deals/{id}/move"
 
 

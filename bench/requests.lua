@@ -31,6 +31,9 @@ end
 function request()
   local item = lines[math.random(#lines)]
   local headers = {}
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
   local body = item.body
   if body then
     counter = counter + 1

@@ -100,7 +100,7 @@ class TimestampedSerializer(serializers.Serializer):
 
 
 def _tag_names(record: Company | Contact) -> list[str]:
-    return [tag.name for tag in record.tags.all()]  # prefetched by the selectors, ordered by name
+    return selectors.tag_names(record)  # loaded by the selectors, ordered by name
 
 
 # --- companies --------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ class DealSerializer(TimestampedSerializer):
     custom_fields = serializers.DictField()
 
     def get_contacts(self, deal: Deal) -> list[int]:
-        return [contact.pk for contact in deal.contacts.all()]  # prefetched by the selectors
+        return selectors.contact_ids(deal)  # loaded by the selectors
 
 
 class DealWriteSerializer(StrictSerializer):

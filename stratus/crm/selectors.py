@@ -3,9 +3,11 @@
 List selectors take a ``filters`` mapping (the same names the API accepts as query
 parameters; values may be typed or strings) and an ``ordering`` (one of the keys of
 ``*_ORDERINGS``, ``-`` for descending). Their querysets are ordered by the named field(s)
-then ``id`` so that keyset (cursor) pagination is exact, and they load related rows
-with ``select_related``/``prefetch_related`` so serializing a page costs the same number
-of queries for 1 and 50 rows.
+then ``id`` so that keyset (cursor) pagination is exact. They prefetch the many-valued
+relations (tags, a deal's contacts, a pipeline's stages) so serializing a page costs the
+same number of queries for 1 and 50 rows; single-valued references (company, owner, ...)
+are left as ids, which is what the API shows: a caller that displays the referenced
+rows adds ``select_related`` for them (loading them for every list made pages slower).
 
 Filter values that make no sense raise ``ApplicationError`` naming the filter.
 
@@ -23,8 +25,9 @@ import decimal
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, models
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -493,12 +496,26 @@ def _ranked(
 # --- contacts -------------------------------------------------------------------------------------
 
 
+def _with_tag_names(queryset: QuerySet[M], through: type[models.Model], column: str) -> QuerySet[M]:
+    """Tag names for ``tag_names``: an array subquery on PostgreSQL (no second query, no
+    per-row Python prefetch bookkeeping, which cost more than the page itself), else a prefetch.
+    """
+    if connection.vendor != "postgresql":
+        return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    names = through._default_manager.filter(**{column: OuterRef("pk")}).order_by("tag__name")
+    return queryset.annotate(_tag_names=ArraySubquery(names.values("tag__name")))
+
+
+def tag_names(record: Contact | Company) -> list[str]:
+    """The tag names of a record read by a selector, in name order, without a query."""
+    names = getattr(record, "_tag_names", None)
+    if names is not None:
+        return list(names)
+    return [tag.name for tag in record.tags.all()]
+
+
 def _contacts(org: Organization) -> QuerySet[Contact]:
-    return (
-        Contact.objects.filter(organization=org)
-        .select_related("company", "owner")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
-    )
+    return _with_tag_names(Contact.objects.filter(organization=org), Contact.tags.through, "contact_id")
 
 
 def contact_list(
@@ -552,11 +569,7 @@ def record_filter(
 
 
 def _companies(org: Organization) -> QuerySet[Company]:
-    return (
-        Company.objects.filter(organization=org)
-        .select_related("owner")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
-    )
+    return _with_tag_names(Company.objects.filter(organization=org), Company.tags.through, "company_id")
 
 
 def company_list(
@@ -606,11 +619,19 @@ def pipeline_default(*, org: Organization) -> Pipeline | None:
 
 
 def _deals(org: Organization) -> QuerySet[Deal]:
-    return (
-        Deal.objects.filter(organization=org)
-        .select_related("pipeline", "stage", "company", "owner")
-        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("id")))
-    )
+    queryset = Deal.objects.filter(organization=org).select_related("stage")
+    if connection.vendor != "postgresql":
+        return queryset.prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("id")))
+    ids = Deal.contacts.through.objects.filter(deal_id=OuterRef("pk")).order_by("contact_id")
+    return queryset.annotate(_contact_ids=ArraySubquery(ids.values("contact_id")))
+
+
+def contact_ids(deal: Deal) -> list[int]:
+    """The ids of a deal's contacts (ascending) read by a selector, without a query."""
+    ids = getattr(deal, "_contact_ids", None)
+    if ids is not None:
+        return list(ids)
+    return [contact.pk for contact in deal.contacts.all()]
 
 
 def deal_list(
@@ -635,7 +656,7 @@ def deal_search(
 
 
 def _activities(org: Organization) -> QuerySet[Activity]:
-    return Activity.objects.filter(organization=org).select_related("assignee", "contact", "company", "deal")
+    return Activity.objects.filter(organization=org)
 
 
 def activity_list(

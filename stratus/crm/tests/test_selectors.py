@@ -194,27 +194,12 @@ def test_custom_field_equality_uses_the_jsonb_index(crm) -> None:
 
 
 def serialize_contacts(queryset) -> list[tuple]:
-    return [
-        (
-            c.email,
-            c.company.name if c.company else None,
-            c.owner.email if c.owner else None,
-            [t.name for t in c.tags.all()],
-        )
-        for c in queryset
-    ]
+    return [(c.email, c.company_id, c.owner_id, selectors.tag_names(c)) for c in queryset]
 
 
 def serialize_deals(queryset) -> list[tuple]:
     return [
-        (
-            d.title,
-            d.pipeline.name,
-            d.stage.name,
-            d.company.name if d.company else None,
-            d.owner.email if d.owner else None,
-            [c.pk for c in d.contacts.all()],
-        )
+        (d.title, d.pipeline_id, d.stage.kind, d.company_id, d.owner_id, selectors.contact_ids(d))
         for d in queryset
     ]
 
@@ -247,14 +232,11 @@ def test_list_query_count_is_the_same_for_1_and_50_rows() -> None:
             ),
             queries(lambda: serialize_deals(selectors.deal_list(org=org)[:limit])),
             queries(
-                lambda: [
-                    (c.name, [t.name for t in c.tags.all()]) for c in selectors.company_list(org=org)[:limit]
-                ]
+                lambda: [(c.name, selectors.tag_names(c)) for c in selectors.company_list(org=org)[:limit]]
             ),
             queries(
                 lambda: [
-                    (a.subject, a.contact and a.contact.email, a.assignee and a.assignee.email)
-                    for a in selectors.activity_list(org=org)[:limit]
+                    (a.subject, a.contact_id, a.assignee_id) for a in selectors.activity_list(org=org)[:limit]
                 ]
             ),
             queries(
@@ -265,7 +247,7 @@ def test_list_query_count_is_the_same_for_1_and_50_rows() -> None:
 
     one, fifty = run(1), run(50)
     assert one == fifty
-    assert fifty[0] == 2  # contacts + their tags
+    assert fifty[0] == 1  # contacts with their tag names (one query on PostgreSQL)
 
 
 def test_record_timeline_includes_its_activities() -> None:
