@@ -24,6 +24,8 @@ from stratus.api.serializers import (
 )
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Segment, Suppression
+from stratus.crm.models import Contact
+from stratus.platform.errors import ApplicationError
 
 
 def _org(request: Request) -> Any:
@@ -296,6 +298,42 @@ class CampaignCancelView(CampaignDetailView):
     def post(self, request: Request, pk: int) -> Response:
         campaign = services.campaign_cancel(org=_org(request), campaign=self._get(request, pk))
         return Response(CampaignSerializer(campaign).data)
+
+
+class PreviewInputSerializer(StrictSerializer):
+    contact = OrganizationPrimaryKeyRelatedField(
+        queryset=Contact.objects.all(), required=False, help_text="Defaults to the segment's first contact."
+    )
+
+
+class RenderedSerializer(serializers.Serializer):
+    to = serializers.CharField()
+    subject = serializers.CharField()
+    text = serializers.CharField()
+    html = serializers.CharField()
+
+
+class CampaignPreviewView(CampaignDetailView):
+    """Render the campaign for one contact, as it would be sent."""
+
+    def get_permissions(self) -> list[Any]:
+        permission = ReadViewerWriteMember()
+        permission.write_role = permission.read_role  # rendering writes nothing
+        return [permission]
+
+    @extend_schema(request=PreviewInputSerializer, responses={200: RenderedSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = self._get(request, pk)
+        data = _validated(PreviewInputSerializer, request)
+        contact = data.get("contact")
+        if contact is None and campaign.segment is not None:
+            contact = selectors.segment_contacts(org=_org(request), filters=campaign.segment.filters).first()
+        if contact is None:
+            raise ApplicationError(
+                "Choose a contact to preview with.", field_errors={"contact": ["This field is required."]}
+            )
+        rendered = services.campaign_preview(org=_org(request), campaign=campaign, contact=contact)
+        return Response(RenderedSerializer(rendered).data)
 
 
 class CampaignStatsView(CampaignDetailView):

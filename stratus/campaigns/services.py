@@ -418,6 +418,26 @@ def build_message(campaign: Campaign, recipient: Recipient) -> EmailMultiAlterna
     return message
 
 
+@dataclass(frozen=True)
+class RenderedPreview:
+    subject: str
+    text: str
+    html: str
+    to: str
+
+
+def campaign_preview(*, org: Organization, campaign: Campaign, contact: Any) -> RenderedPreview:
+    """The message ``contact`` would receive (links are not live: the recipient does not exist)."""
+    preview = Recipient(
+        pk=0, organization=org, campaign=campaign, contact=contact, email=contact.email or "no-email@invalid"
+    )
+    message = build_message(campaign, preview)
+    html = next((body for body, kind in message.alternatives if kind == "text/html"), "")
+    return RenderedPreview(
+        subject=str(message.subject), text=str(message.body), html=str(html), to=preview.email
+    )
+
+
 def _retry_or_fail(recipient: Recipient, error: str, now: datetime) -> None:
     recipient.attempts += 1
     recipient.last_error = error[:500]

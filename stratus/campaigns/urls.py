@@ -13,6 +13,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/pause", api.CampaignPauseView.as_view(), name="api-campaign-pause"),
     path("campaigns/<int:pk>/resume", api.CampaignResumeView.as_view(), name="api-campaign-resume"),
     path("campaigns/<int:pk>/cancel", api.CampaignCancelView.as_view(), name="api-campaign-cancel"),
+    path("campaigns/<int:pk>/preview", api.CampaignPreviewView.as_view(), name="api-campaign-preview"),
     path("campaigns/<int:pk>/stats", api.CampaignStatsView.as_view(), name="api-campaign-stats"),
     path("campaigns/<int:pk>/recipients", api.RecipientListView.as_view(), name="api-campaign-recipients"),
     path("suppressions", api.SuppressionListView.as_view(), name="api-suppression-list"),

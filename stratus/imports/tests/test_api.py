@@ -169,6 +169,10 @@ def test_campaign_lifecycle_over_the_api(api_client, organization) -> None:
         },
         format="json",
     ).json()
+    rendered = client.post(f"/api/v1/campaigns/{campaign['id']}/preview", {}, format="json").json()
+    assert (rendered["to"], rendered["subject"]) == ("ada@example.com", "Hi Ada")
+    assert rendered["text"].startswith("News")
+    assert "Unsubscribe:" in rendered["text"]
     later = (timezone.now() + timedelta(days=1)).isoformat()
     scheduled = client.post(f"/api/v1/campaigns/{campaign['id']}/send", {"at": later}, format="json").json()
     assert scheduled["state"] == "scheduled"

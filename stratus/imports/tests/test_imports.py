@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from stratus.accounts.models import Organization, User
@@ -176,3 +177,16 @@ def test_an_interrupted_import_resumes_after_its_last_committed_chunk(org, owner
     job.refresh_from_db()
     assert (job.rows_done, job.created) == (7, 7)
     assert Contact.objects.filter(organization=org).count() == 7
+
+
+def test_an_import_streams_its_file_from_object_storage(org, owner, s3_storage) -> None:
+    rows = 3000
+    content = "email,first_name\n" + "".join(f"s3user{i}@example.com,S{i}\n" for i in range(rows))
+    job = services.import_create(org=org, actor=owner, kind="contacts", upload=upload(content))
+    assert default_storage.exists(job.file.name)
+    stream = services.open_binary(job.file.name)
+    assert not hasattr(stream, "file")  # read from the object's body, not a downloaded copy
+    stream.close()
+    assert services.import_run(job_id=job.pk) == ImportState.DONE
+    job.refresh_from_db()
+    assert (job.rows_total, job.created) == (rows, rows)
