@@ -17,6 +17,7 @@ message.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from email.utils import parseaddr
 
@@ -92,6 +93,10 @@ class SmtpTransport(Transport):
                     connection.starttls(context=ssl.create_default_context())
             if settings.EMAIL_HOST_USER:
                 connection.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+            # The final "." goes out as its own small write: without this, Nagle's algorithm
+            # holds it until the server's delayed ACK (about 40 ms a message).
+            if connection.sock is not None:
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except smtplib.SMTPAuthenticationError as error:
             raise ConnectionLost(f"SMTP login refused: {error.smtp_code}") from error
         except (OSError, smtplib.SMTPException) as error:
