@@ -12,9 +12,10 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from stratus.accounts.models import Role, User
+from stratus.accounts.models import Membership, Role, User
 from stratus.accounts.services import membership_set
 from stratus.realtime.events import publish
+from stratus.realtime.store import get_store
 from stratus.realtime.tests.conftest import Realm, sign_in
 from stratus.realtime.tests.harness import Client, Server, asgi_server, suite_database_url
 
@@ -209,3 +210,32 @@ def test_events_for_one_user_reach_only_that_users_sockets(realm: Realm) -> None
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_heartbeats_repair_lost_messages_and_recheck_access(realm: Realm) -> None:
+    org = realm.alice.organization
+    env = realm.env(REALTIME_HEARTBEAT_SECONDS="0.3", REALTIME_REAUTH_SECONDS="0.6")
+    with asgi_server(env, realm.log_dir) as server:
+
+        async def scenario() -> None:
+            client = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=origin(server))
+            s0 = (await client.subscribe())["seq"]
+            beat = await client.next(skip_heartbeats=False)
+            assert beat == {"type": "heartbeat", "seq": s0}
+
+            # An event logged whose channel-layer message never came (a lost pub/sub message)
+            # still arrives, at the next heartbeat, before the heartbeat itself.
+            head, tail = '{"type":"event","seq":', ',"event":"contact.updated","data":{"id":9}}'
+            await sync_to_async(get_store().append)(org.id, head, tail)
+            healed = await client.next(skip_heartbeats=False)
+            while healed["type"] == "heartbeat":  # ticks that came before the append
+                assert healed["seq"] == s0
+                healed = await client.next(skip_heartbeats=False)
+            assert (healed["type"], healed["seq"], healed["data"]) == ("event", s0 + 1, {"id": 9})
+            assert await client.next(skip_heartbeats=False) == {"type": "heartbeat", "seq": s0 + 1}
+
+            # Alice leaves the organization: her socket is closed at the next access check.
+            await database_sync_to_async(Membership.objects.filter(user=realm.alice.user).delete)()
+            assert await client.closed_with() == (4403, "access to this organization ended")
+
+        asyncio.run(scenario())
