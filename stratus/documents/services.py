@@ -28,7 +28,7 @@ from stratus.crm import timeline
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.selectors import document_get
-from stratus.documents.storage import UploadTarget, document_store, new_key
+from stratus.documents.storage import UploadTarget, document_store, new_key, staging_key
 from stratus.documents.validation import HEAD_BYTES, detect_type, same_type, sanitize_name
 from stratus.platform.errors import ApplicationError
 from stratus.realtime.events import publish
@@ -275,7 +275,11 @@ def document_upload_finish(*, org: Organization, actor: User | None, document_id
     document = document_get(org=org, document_id=document_id, include_pending=True)
     if document.is_ready:
         return document
-    # Reading the object may take a while: done before the row is locked.
+    # Moving and reading the object may take a while: done before the row is locked.
+    store = document_store()
+    staged = staging_key(document.key)
+    if store.size(staged) is not None:
+        store.promote(staged, document.key)
     outcome = _verify(document)
     if outcome is None:
         raise ApplicationError(

@@ -38,6 +38,13 @@ def new_key(organization_id: int) -> str:
     return f"{KEY_ROOT}/{organization_id}/{uuid.uuid4().hex}"
 
 
+def staging_key(key: str) -> str:
+    """Where a direct upload lands. The finish call moves it to ``key``, which no upload URL can
+    write: a presigned POST stays usable until it expires, so the verified object must not be
+    the one a client can still overwrite."""
+    return f"{key}.upload"
+
+
 @dataclass(frozen=True)
 class UploadTarget:
     """Where and how a client sends the bytes: a multipart POST of ``fields`` plus ``file`` to ``url``."""
@@ -63,6 +70,10 @@ class DocumentStore:
 
     def delete(self, key: str) -> None:
         self.storage.delete(key)
+
+    def promote(self, source: str, destination: str) -> None:
+        """Move ``source`` to ``destination`` (replacing it)."""
+        os.replace(self.storage.path(source), self.storage.path(destination))
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -100,7 +111,9 @@ class DocumentStore:
     # --- URLs -----------------------------------------------------------------------------
 
     def upload_target(self, key: str, *, size: int, content_type: str, expires: int) -> UploadTarget:
-        token = signing.dumps({"key": key, "size": size, "type": content_type}, salt=UPLOAD_SALT)
+        token = signing.dumps(
+            {"key": staging_key(key), "document": key, "size": size, "type": content_type}, salt=UPLOAD_SALT
+        )
         return UploadTarget(
             url=reverse("documents:local-upload", kwargs={"token": token}),
             fields={"Content-Type": content_type},
@@ -126,6 +139,16 @@ class S3DocumentStore(DocumentStore):
     def object_key(self, key: str) -> str:
         """The key in the bucket (with the configured ``AWS_LOCATION`` prefix)."""
         return str(self.storage._normalize_name(key))  # type: ignore[attr-defined]
+
+    def promote(self, source: str, destination: str) -> None:
+        # A server-side copy: the bytes never pass through Stratus.
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=self.object_key(destination),
+            CopySource={"Bucket": self.bucket, "Key": self.object_key(source)},
+            MetadataDirective="COPY",
+        )
+        self.delete(source)
 
     def size(self, key: str) -> int | None:
         try:
@@ -159,12 +182,12 @@ class S3DocumentStore(DocumentStore):
                     yield item["Key"][len(location) :]
 
     def upload_target(self, key: str, *, size: int, content_type: str, expires: int) -> UploadTarget:
-        # The policy binds the key, the exact size and the content type; the finish call
-        # verifies all of it again (plus checksum and content) because not every
-        # S3-compatible service enforces every POST policy condition.
+        # The upload goes to the staging key of ``key``. The policy binds that key, the exact
+        # size and the content type; the finish call verifies all of it again (plus checksum
+        # and content) because not every S3-compatible service enforces every POST condition.
         post = self.client.generate_presigned_post(
             Bucket=self.bucket,
-            Key=self.object_key(key),
+            Key=self.object_key(staging_key(key)),
             Fields={"Content-Type": content_type},
             Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
             ExpiresIn=expires,

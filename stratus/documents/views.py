@@ -45,7 +45,7 @@ def local_upload(request: HttpRequest, token: str) -> HttpResponse:
     declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared_length > grant["size"] + MULTIPART_OVERHEAD:
         return _refuse(413, "File too large", f"This upload accepts exactly {grant['size']} bytes.")
-    if not Document.objects.filter(key=grant["key"], status=DocumentStatus.PENDING).exists():
+    if not Document.objects.filter(key=grant["document"], status=DocumentStatus.PENDING).exists():
         return _refuse(404, "Upload not found", "The upload was finished, cancelled or cleaned up.")
     upload = request.FILES.get("file")
     if upload is None:

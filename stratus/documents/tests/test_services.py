@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from stratus.crm.models import TimelineEntry
 from stratus.documents import selectors, services
 from stratus.documents.models import Document, DocumentStatus
+from stratus.documents.storage import staging_key
 from stratus.documents.tests import samples
 from stratus.documents.tests.conftest import Backend
 from stratus.platform.errors import ApplicationError
@@ -128,11 +129,12 @@ def test_direct_upload_becomes_visible_only_after_a_verified_finish(
         201,
         204,
     )
-    assert backend.keys() == [pending.key]
+    assert backend.keys() == [staging_key(pending.key)]
     assert list(selectors.document_list(org=org, target=deal)) == []
 
     finished = services.document_upload_finish(org=org, actor=user, document_id=pending.pk)
     assert finished.status == DocumentStatus.READY
+    assert backend.keys() == [finished.key]  # moved out of reach of the upload URL
     assert finished.finished_at is not None
     assert list(selectors.document_list(org=org, target=deal)) == [finished]
     assert (
@@ -154,7 +156,7 @@ def test_finish_with_a_tampered_object_is_refused_and_removes_it(
     assert len(tampered) == len(content)
     started = start(org, user, contact, content, "contract.pdf", "application/pdf")
     backend.post_form(started.upload.url, started.upload.fields, tampered, "application/pdf")
-    assert backend.keys() == [started.document.key]
+    assert backend.keys() == [staging_key(started.document.key)]
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
         services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
@@ -183,7 +185,9 @@ def test_finish_refuses_an_object_of_another_size(
     content = samples.pdf("short")
     started = start(org, user, contact, content, "a.pdf", "application/pdf")
     # Written with the storage's own credentials, bypassing the POST policy's size condition.
-    s3_backend.store.write(started.document.key, io.BytesIO(content + b"extra"), "application/pdf")
+    s3_backend.store.write(
+        staging_key(started.document.key), io.BytesIO(content + b"extra"), "application/pdf"
+    )
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
         services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
     assert refused.value.status == 422
@@ -223,13 +227,32 @@ def test_start_refuses_bad_announcements_and_writes_nothing(
 def test_the_s3_upload_policy_binds_key_size_and_type(s3_backend: Backend, org, user, contact) -> None:
     started = start(org, user, contact, samples.pdf(), "a.pdf", "application/pdf")
     fields = started.upload.fields
-    assert fields["key"] == started.document.key
+    assert fields["key"] == staging_key(started.document.key)
     assert "policy" in fields
     policy = json.loads(base64.b64decode(fields["policy"]))
     conditions = policy["conditions"]
     assert {"Content-Type": "application/pdf"} in conditions
     assert ["content-length-range", started.document.size, started.document.size] in conditions
-    assert {"key": started.document.key} in conditions
+    assert {"key": staging_key(started.document.key)} in conditions
+
+
+def test_the_upload_url_cannot_replace_a_finished_document(backend: Backend, org, user, contact) -> None:
+    content = samples.pdf("approved terms")
+    started = start(org, user, contact, content, "terms.pdf", "application/pdf")
+    backend.post_form(started.upload.url, started.upload.fields, content, "application/pdf")
+    finished = services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
+    # The presigned POST is still within its lifetime: sending other bytes does not touch the document.
+    backend.post_form(
+        started.upload.url, started.upload.fields, samples.pdf("altered terms"), "application/pdf"
+    )
+    url = backend.store.download_url(
+        finished.key, filename="terms.pdf", content_type="application/pdf", expires=60
+    )
+    assert backend.get(url)[1] == content
+    assert (
+        services.document_upload_finish(org=org, actor=user, document_id=finished.pk).sha256
+        == finished.sha256
+    )
 
 
 # --- tenancy ----------------------------------------------------------------------------------
@@ -280,7 +303,12 @@ def test_local_urls_are_signed_expiring_and_bound_to_their_upload(
         # In production the stand-ins are off: nothing but the bucket takes uploads.
         assert url.startswith(backend.endpoint.url)  # type: ignore[union-attr]
         forged = signing.dumps(
-            {"key": started.document.key, "size": len(content), "type": "application/pdf"},
+            {
+                "key": staging_key(started.document.key),
+                "document": started.document.key,
+                "size": len(content),
+                "type": "application/pdf",
+            },
             salt="stratus.documents.upload",
         )
         assert Client().post(f"/api/v1/documents/local-upload/{forged}/").status_code == 404
