@@ -8,12 +8,14 @@ from datetime import timedelta
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
 from stratus.crm.models import Contact, TimelineEntry
 from stratus.documents import services
 from stratus.documents.models import Document
-from stratus.documents.storage import staging_key
+from stratus.documents.storage import document_store, staging_key
+from stratus.documents.tasks import cleanup_abandoned_uploads
 from stratus.documents.tests import samples
 from stratus.documents.tests.conftest import Backend
 from stratus.documents.tests.test_services import start
@@ -105,3 +107,32 @@ def test_cleanup_command_reports_what_it_removed(backend: Backend, org, user, co
     call_command("cleanup_documents", "--older-than", "86400", stdout=out)
     assert "1 abandoned upload" in out.getvalue()
     assert not Document.objects.exists()
+
+
+def test_the_periodic_task_removes_abandoned_uploads(s3_backend: Backend, org, user, contact) -> None:
+    started = start(org, user, contact, samples.pdf(), "a.pdf", "application/pdf")
+    s3_backend.post_form(started.upload.url, started.upload.fields, samples.pdf(), "application/pdf")
+    Document.objects.filter(pk=started.document.pk).update(created_at=timezone.now() - timedelta(days=2))
+    assert cleanup_abandoned_uploads.apply().get() == {"pending_rows": 1, "orphan_objects": 0}
+    assert not Document.objects.exists()
+    assert s3_backend.keys() == []
+    # Running it again finds nothing: safe to repeat.
+    assert cleanup_abandoned_uploads.apply().get() == {"pending_rows": 0, "orphan_objects": 0}
+
+
+def test_local_download_url_is_refused_once_tampered_or_deleted(
+    tmp_path, settings, org, user, contact
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    document = upload(org, user, contact, samples.png(), "a.png")
+    url = document_store().download_url(document.key, filename="a.png", content_type="image/png", expires=60)
+    assert Client().get(url).status_code == 200
+    assert Client().get(url.rstrip("/")[:-3] + "xyz/").status_code == 403
+    services.document_delete(org=org, actor=user, document=document)
+    assert Client().get(url).status_code == 404
