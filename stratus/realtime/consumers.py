@@ -30,12 +30,13 @@ from django.http.cookie import parse_cookie
 
 from stratus.realtime import auth
 from stratus.realtime.auth import Refused, Subscription
-from stratus.realtime.events import organization_group
+from stratus.realtime.fanout import get_fanout
 from stratus.realtime.store import get_store
 
 logger = logging.getLogger("stratus.realtime")
 
 CATCH_UP_PAGE = 500
+CLOSE_TOO_SLOW = 1013  # "try again later"
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -45,7 +46,16 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
+# Sockets get no channel of their own: the process's Fanout holds one subscription per
+# organization and hands events to them (an alias that names no layer means "no channel").
+NO_OWN_CHANNEL = "stratus.realtime.fanout-only"
+# Events queued for a socket that does not read them; beyond this it is closed (1013) and
+# catches up from the log when it reconnects.
+MAX_QUEUED_EVENTS = 1000
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = NO_OWN_CHANNEL
     subscription: Subscription | None
     last_seq: int
 
@@ -53,6 +63,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.subscription = None
         self.last_seq = 0
         self.delivery = asyncio.Lock()
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.background: list[asyncio.Task[None]] = []
         self.closing = False
         await self.accept()
@@ -62,10 +73,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.closing = True
         for task in self.background:
             task.cancel()
-        if self.subscription is not None and self.channel_layer is not None:
-            await self.channel_layer.group_discard(
-                organization_group(self.subscription.organization_id), self.channel_name
-            )
+        if self.subscription is not None:
+            await get_fanout().leave(self.subscription.organization_id, self)
 
     async def refuse(self, code: int, reason: str) -> None:
         if self.closing:
@@ -120,11 +129,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         subscription = self.subscription
         store = get_store()
         try:
-            # Join the group before reading the log, so nothing falls between the two.
-            if self.channel_layer is not None:
-                await self.channel_layer.group_add(
-                    organization_group(subscription.organization_id), self.channel_name
-                )
+            # Join before reading the log, so nothing falls between the two.
+            await get_fanout().join(subscription.organization_id, self)
             async with self.delivery:
                 current = await store.current(subscription.organization_id)
                 await self.send_json(
@@ -145,6 +151,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.refuse(auth.CLOSE_SERVER_ERROR, "live updates are unavailable; retry later")
             return
         self.background.append(asyncio.create_task(self._heartbeat()))
+        self.background.append(asyncio.create_task(self._drain()))
 
     async def _authenticate(self, ticket: Any, slug: str | None) -> Subscription:
         if ticket is not None:
@@ -169,6 +176,29 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.refuse(auth.CLOSE_SUBSCRIBE_TIMEOUT, "no subscribe message in time")
 
     # --- delivery ----------------------------------------------------------------------------
+
+    def offer(self, message: dict[str, Any]) -> None:
+        """Called by the process's Fanout for each event of this socket's organization."""
+        if self.closing:
+            return
+        if self.inbox.qsize() >= MAX_QUEUED_EVENTS:
+            self.background.append(
+                asyncio.create_task(
+                    self.refuse(CLOSE_TOO_SLOW, "too many unread events; reconnect with last_seq")
+                )
+            )
+            return
+        self.inbox.put_nowait(message)
+
+    async def _drain(self) -> None:
+        while True:
+            message = await self.inbox.get()
+            try:
+                await self.realtime_event(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("event delivery failed", exc_info=True)
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         if self.subscription is None or self.closing:

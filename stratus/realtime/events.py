@@ -16,15 +16,17 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from stratus.realtime.store import get_store
+from stratus.realtime.store import RedisEventStore, get_store
 
 logger = logging.getLogger("stratus.realtime")
 
 EVENT_MESSAGE_TYPE = "realtime.event"
+PUBSUB_BACKEND = "channels_redis.pubsub.RedisPubSubChannelLayer"
 
 
 def organization_group(organization_id: int) -> str:
@@ -54,10 +56,36 @@ def deliver_now(*, organization_id: int, event_json: str, data_json: str, user_i
     at = json.dumps(timezone.now().isoformat().replace("+00:00", "Z"))
     head = '{"type":"event","seq":'
     tail = f',"event":{event_json},"at":{at},"data":{data_json}}}'
-    seq, text = get_store().append(organization_id, head, tail, user_id)
-    layer = get_channel_layer()
-    if layer is not None:
-        message = {"type": EVENT_MESSAGE_TYPE, "seq": seq, "text": text, "recipient": user_id}
-        async_to_sync(layer.group_send)(organization_group(organization_id), message)
+    store = get_store()
+    channel = _pubsub_group_channel(store, organization_id)
+    seq, text = store.append(organization_id, head, tail, user_id, channel)
+    if channel is None:
+        layer = get_channel_layer()
+        if layer is not None:
+            message = {
+                "type": EVENT_MESSAGE_TYPE,
+                "organization": organization_id,
+                "seq": seq,
+                "text": text,
+                "recipient": user_id,
+            }
+            async_to_sync(layer.group_send)(organization_group(organization_id), message)
     logger.debug("published seq %s to organization %s", seq, organization_id)
     return seq
+
+
+def _pubsub_group_channel(store: object, organization_id: int) -> str | None:
+    """The Redis channel of the organization's group when the channel layer is channels_redis's
+    pub/sub layer on the event log's Redis; None otherwise (then ``group_send`` is used).
+
+    Publishing from the log's script sends events in sequence order in one round trip, where
+    ``async_to_sync(group_send)`` would open an event loop and a Redis connection per event in
+    a synchronous worker.
+    """
+    config = settings.CHANNEL_LAYERS.get("default", {})
+    if not isinstance(store, RedisEventStore) or config.get("BACKEND") != PUBSUB_BACKEND:
+        return None
+    options = config.get("CONFIG", {})
+    if options.get("hosts") != [store.url] or options.get("symmetric_encryption_keys"):
+        return None
+    return f"{options.get('prefix', 'asgi')}__group__{organization_group(organization_id)}"

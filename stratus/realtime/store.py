@@ -48,9 +48,18 @@ class Backlog:
 
 class EventStore(Protocol):
     def append(
-        self, organization_id: int, head: str, tail: str, recipient: int | None = None
+        self,
+        organization_id: int,
+        head: str,
+        tail: str,
+        recipient: int | None = None,
+        publish_to: str | None = None,
     ) -> tuple[int, str]:
-        """Give the event the next sequence id; store ``head + seq + tail``; return both."""
+        """Give the event the next sequence id; store ``head + seq + tail``; return both.
+
+        ``publish_to``: a Redis pub/sub channel of the channel layer on the same Redis, to
+        which the channel-layer message is published in the same atomic step.
+        """
 
     async def current(self, organization_id: int) -> int: ...
 
@@ -60,7 +69,10 @@ class EventStore(Protocol):
         """True the first time ``key`` is claimed within ``ttl`` seconds (single-use tickets)."""
 
 
-# KEYS: counter, stream. ARGV: head, tail, max events, max age (ms), recipient user id or "".
+# KEYS: counter, stream. ARGV: head, tail, max events, max age (ms), recipient user id or "",
+# pub/sub channel or "", organization id. Publishing here, in the script, sends events in sequence order and
+# costs no second round trip; the message is what channels_redis's pub/sub layer expects
+# (msgpack of the message dict) on its group channel.
 # The stream entry id is "<seq>-0", so a catch-up is one XRANGE from "<last+1>-0".
 APPEND_SCRIPT = """
 local seq = redis.call('INCR', KEYS[1])
@@ -90,6 +102,11 @@ if oldest[1] and tonumber(oldest[1][2][2]) < cutoff then
   redis.call('XTRIM', KEYS[2], 'MINID', lo .. '-0')
 end
 redis.call('PEXPIRE', KEYS[2], max_age)
+if ARGV[6] ~= '' then
+  local message = {type = 'realtime.event', organization = tonumber(ARGV[7]), seq = seq, text = text}
+  if ARGV[5] ~= '' then message['recipient'] = tonumber(ARGV[5]) end
+  redis.call('PUBLISH', ARGV[6], cmsgpack.pack(message))
+end
 return {seq, text}
 """
 
@@ -124,11 +141,24 @@ class RedisEventStore:
         return client
 
     def append(
-        self, organization_id: int, head: str, tail: str, recipient: int | None = None
+        self,
+        organization_id: int,
+        head: str,
+        tail: str,
+        recipient: int | None = None,
+        publish_to: str | None = None,
     ) -> tuple[int, str]:
         seq, text = self._append(
             keys=self._keys(organization_id),
-            args=[head, tail, self.max_events, self.max_age_ms, "" if recipient is None else recipient],
+            args=[
+                head,
+                tail,
+                self.max_events,
+                self.max_age_ms,
+                "" if recipient is None else recipient,
+                publish_to or "",
+                organization_id,
+            ],
         )
         return int(seq), text.decode() if isinstance(text, bytes) else str(text)
 
@@ -186,8 +216,15 @@ class MemoryEventStore:
             log.popleft()
 
     def append(
-        self, organization_id: int, head: str, tail: str, recipient: int | None = None
+        self,
+        organization_id: int,
+        head: str,
+        tail: str,
+        recipient: int | None = None,
+        publish_to: str | None = None,
     ) -> tuple[int, str]:
+        if publish_to is not None:
+            raise ValueError("the in-memory log does not publish; use the channel layer")
         now = time.monotonic()
         with self._lock:
             seq = self._counters.get(organization_id, 0) + 1
