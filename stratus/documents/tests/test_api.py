@@ -259,3 +259,17 @@ def test_listing_costs_the_same_queries_for_one_or_many_documents(
     for index in range(4):
         send(member, a_contact, samples.png(), f"{index}.png")
     assert list_queries() == one
+
+
+def test_a_pending_upload_can_be_cancelled(
+    backend: Backend, member, a_contact, django_capture_on_commit_callbacks
+) -> None:
+    content = samples.pdf()
+    body = start_upload(member, a_contact, content, "draft.pdf", "application/pdf").json()
+    backend.post_form(body["upload"]["url"], body["upload"]["fields"], content, "application/pdf")
+    assert len(backend.keys()) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert member.delete(f"/api/v1/documents/{body['document']['id']}/").status_code == 204
+    assert not Document.objects.exists()
+    assert backend.keys() == []
+    assert member.post(f"/api/v1/documents/{body['document']['id']}/finish/").status_code == 404
