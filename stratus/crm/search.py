@@ -25,6 +25,7 @@ one of the searched fields.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,19 +120,48 @@ def _fallback(spec: SearchSpec, query: str) -> Q:
     return condition
 
 
-def matches(spec: SearchSpec, query: str) -> Q:
-    """A filter: every record ``query`` finds (all records for an empty query)."""
+class _IdIn(models.Expression):
+    """``<pk> = ANY(ARRAY(<subquery>))``: the subquery runs first, once.
+
+    Written ``IN (subquery)``, PostgreSQL may walk the list's ordering index and test each
+    row against the search condition, hoping to fill a page early; for a rare word that
+    reads the whole organization. ``= ANY(ARRAY(...))`` is estimated as a handful of ids,
+    so the matches are found through the search indexes and then ordered.
+    """
+
+    output_field = models.BooleanField()
+    conditional = True
+
+    def __init__(self, sql: str, params: list[Any]) -> None:
+        super().__init__()
+        self.pk = models.F("pk")
+        self.sql = sql
+        self.params = params
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.pk]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.pk,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.pk)
+        return f"{column} = ANY(ARRAY({self.sql}))", [*params, *self.params]
+
+
+def matches(spec: SearchSpec, query: str, organization_id: int) -> Q:
+    """A filter: every record of the organization ``query`` finds (all for an empty query)."""
     query = normalize(query)
     if not query:
         return Q()
     if not _is_postgresql():
         return _fallback(spec, query)
-    condition = _condition(spec, query, qualified=True)
+    condition = _condition(spec, query, qualified=False)
     if condition is None:
         return Q(pk__in=[])
     sql, params = condition
-    # Only fixed SQL text is interpolated; user input travels as parameters.
-    return Q(RawSQL(sql, params, output_field=models.BooleanField()))  # noqa: S611
+    subquery = f"SELECT id FROM {spec.table} WHERE organization_id = %s AND {sql}"  # noqa: S608
+    return Q(_IdIn(subquery, [organization_id, *params]))
 
 
 def _top(

@@ -262,7 +262,7 @@ def _tags(through: type[models.Model], owner_column: str, *, every: bool) -> Fil
 
 
 def _search(spec: search.SearchSpec) -> FilterHandler:
-    return lambda org, value: search.matches(spec, _text(value))
+    return lambda org, value: search.matches(spec, _text(value), org.pk)
 
 
 COMMON_FILTERS: dict[str, FilterHandler] = {

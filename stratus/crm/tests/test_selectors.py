@@ -175,17 +175,29 @@ def plan(queryset) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_search_uses_the_gin_indexes(crm) -> None:
-    names = plan(Contact.objects.filter(search.matches(search.CONTACT, "john smith")))
+def condition(spec, query: str, similar: bool = False) -> RawSQL:
+    """The search condition alone (selectors add the organization), to check its index."""
+    found = search._similar_condition(spec, query) if similar else search._condition(spec, query, False)
+    assert found is not None
+    return RawSQL(found[0], found[1], output_field=BooleanField())
+
+
+def test_search_conditions_use_the_gin_indexes(crm) -> None:
+    names = plan(Contact.objects.filter(condition(search.CONTACT, "john smith")))
     assert "Bitmap Index Scan on crm_contact_search_fts" in names
-    address = plan(Contact.objects.filter(search.matches(search.CONTACT, "smith@acme")))
+    address = plan(Contact.objects.filter(condition(search.CONTACT, "smith@acme")))
     assert "Bitmap Index Scan on crm_contact_search_trgm" in address
-    similar = search._similar_condition(search.CONTACT, "smitth")
-    assert similar is not None
-    condition = RawSQL(similar[0], similar[1], output_field=BooleanField())
-    assert "Bitmap Index Scan on crm_contact_search_trgm" in plan(Contact.objects.filter(condition))
-    assert "crm_company_search_fts" in plan(Company.objects.filter(search.matches(search.COMPANY, "acme")))
-    assert "crm_deal_search_fts" in plan(Deal.objects.filter(search.matches(search.DEAL, "renewal")))
+    similar = plan(Contact.objects.filter(condition(search.CONTACT, "smitth", similar=True)))
+    assert "Bitmap Index Scan on crm_contact_search_trgm" in similar
+    assert "crm_company_search_fts" in plan(Company.objects.filter(condition(search.COMPANY, "acme")))
+    assert "crm_deal_search_fts" in plan(Deal.objects.filter(condition(search.DEAL, "renewal")))
+
+
+def test_list_search_finds_matches_before_ordering(crm) -> None:
+    org, _, _ = crm
+    sql, _ = selectors.contact_list(org=org, filters={"q": "zzzz"}).query.sql_with_params()
+    assert "= ANY(ARRAY(SELECT id FROM crm_contact WHERE organization_id = " in sql
+    assert list(selectors.contact_list(org=org, filters={"q": "zzzz"})) == []
 
 
 def test_custom_field_equality_uses_the_jsonb_index(crm) -> None:
