@@ -107,9 +107,24 @@ def segment_update(
     return segment
 
 
+UNFINISHED = (CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.PAUSED)
+
+
 @transaction.atomic
 def segment_delete(*, org: Organization, segment: Segment) -> None:
-    Segment.objects.filter(organization=org, pk=segment.pk).delete()
+    segment = Segment.objects.select_for_update().get(organization=org, pk=segment.pk)
+    using = list(
+        Campaign.objects.filter(organization=org, segment=segment, state__in=UNFINISHED).values_list(
+            "name", flat=True
+        )
+    )
+    if using:
+        raise ApplicationError(
+            f"The segment is used by unfinished campaigns: {', '.join(using)}.",
+            status=409,
+            code="in_use",
+        )
+    segment.delete()
 
 
 # --- Campaign lifecycle -------------------------------------------------------------------------
@@ -277,11 +292,16 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None) -> bool:
         )
         if campaign is None:
             return False
+        if campaign.segment is None:  # never "everyone": a campaign without its segment stops
+            campaign.state = CampaignState.CANCELLED
+            campaign.finished_at = now
+            campaign.save(update_fields=["state", "finished_at", "updated_at"])
+            return False
         org = campaign.organization
         suppressed = set(
             Suppression.objects.filter(organization=org).values_list("email", flat=True).iterator()
         )
-        contacts = segment_contacts(org=org, filters=campaign.segment.filters if campaign.segment else {})
+        contacts = segment_contacts(org=org, filters=campaign.segment.filters)
         rows = contacts.exclude(email="").order_by("pk").values_list("pk", "email").iterator(chunk_size=2000)
         batch: list[Recipient] = []
         for contact_id, address in rows:

@@ -214,3 +214,20 @@ def test_a_row_left_sending_by_a_dead_sender_is_counted_as_sent_and_never_resent
     assert stuck.state == RecipientState.SENT
     campaign.refresh_from_db()
     assert campaign.state == CampaignState.SENT
+
+
+def test_a_segment_in_use_cannot_be_deleted_and_a_campaign_never_falls_back_to_everyone(
+    org, owner, vip_contacts
+) -> None:
+    campaign = make_campaign(org, owner)
+    segment = campaign.segment
+    assert segment is not None
+    services.campaign_schedule(org=org, campaign=campaign, at=timezone.now() + timedelta(minutes=5))
+    with pytest.raises(ApplicationError) as error:
+        services.segment_delete(org=org, segment=segment)
+    assert error.value.status == 409
+    Campaign.objects.filter(pk=campaign.pk).update(segment=None, scheduled_at=timezone.now())
+    assert not services.campaign_start(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.CANCELLED
+    assert not Recipient.objects.filter(campaign=campaign).exists()
