@@ -332,6 +332,13 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "RoleEnum": "stratus.accounts.models.Role",
         "StageKindEnum": "stratus.crm.models.StageKind",
         "ActivityKindEnum": "stratus.crm.models.ActivityKind",
+        "ImportKindEnum": "stratus.imports.models.ImportKind",
+        "ImportStateEnum": "stratus.imports.models.ImportState",
+        "DedupPolicyEnum": "stratus.imports.models.DedupPolicy",
+        "CampaignStateEnum": "stratus.campaigns.models.CampaignState",
+        "RecipientStateEnum": "stratus.campaigns.models.RecipientState",
+        "ReminderStateEnum": "stratus.reminders.models.ReminderState",
+        "EmailStateEnum": "stratus.reminders.models.EmailState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

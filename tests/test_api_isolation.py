@@ -176,6 +176,7 @@ OBJECTS: dict[str, str] = {
     "api-campaign-resume": "campaign",
     "api-campaign-cancel": "campaign",
     "api-campaign-stats": "campaign",
+    "api-campaign-preview": "campaign",
     "api-campaign-recipients": "campaign",
     "api-suppression-detail": "suppression",
     "api-import-detail": "import",
@@ -237,6 +238,7 @@ VIEWER_WRITES = {
     "api-realtime-tickets": "a ticket to receive live updates, a read",
     "api-segment-preview": "counts contacts matching filters, a read",
     "api-import-analyse": "reads a file's columns, writes nothing",
+    "api-campaign-preview": "renders the campaign for one contact, writes nothing",
 }
 
 
