@@ -1,0 +1,1 @@
+"""Deployment tooling: process entrypoint, Nginx configuration, backups and the one-machine cluster."""

@@ -1,0 +1,68 @@
+#!/bin/sh
+# Stratus process entrypoint: one image, one command per process type.
+#
+#   web      gunicorn (WSGI) with deploy/gunicorn.conf.py, on $PORT (default 8000)
+#   ws       uvicorn (ASGI: WebSocket and HTTP), on $PORT (default 8000)
+#   worker   celery worker
+#   beat     celery beat with the Redis-locked RedBeat scheduler (any number may run)
+#   migrate  wait for the services, apply migrations (under a lock), run the deployment checks
+#   manage   any manage.py command, e.g. `manage createsuperuser`
+#
+# Anything else is executed as given (e.g. `sh`). Each long-running process first waits for
+# PostgreSQL, Redis and its own migrations (STARTUP_WAIT=false skips it; STARTUP_WAIT_TIMEOUT
+# bounds it), then replaces this shell so it receives signals directly.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python}"
+PORT="${PORT:-8000}"
+STARTUP_WAIT_TIMEOUT="${STARTUP_WAIT_TIMEOUT:-120}"
+
+wait_for_services() {
+  case "${STARTUP_WAIT:-true}" in
+    false | 0 | no) return 0 ;;
+  esac
+  "$PYTHON" manage.py wait_for_services --timeout "$STARTUP_WAIT_TIMEOUT" "$@"
+}
+
+command="${1:-web}"
+[ "$#" -gt 0 ] && shift
+
+case "$command" in
+  web)
+    wait_for_services --migrations
+    exec "$PYTHON" -m gunicorn --config deploy/gunicorn.conf.py "$@" stratus.wsgi:application
+    ;;
+  ws)
+    wait_for_services --migrations
+    exec "$PYTHON" -m uvicorn stratus.asgi:application \
+      --host "${UVICORN_HOST:-0.0.0.0}" --port "$PORT" \
+      --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \
+      --ws-ping-interval "${WS_PING_INTERVAL:-20}" --ws-ping-timeout "${WS_PING_TIMEOUT:-20}" \
+      --timeout-graceful-shutdown "${GUNICORN_GRACEFUL_TIMEOUT:-30}" \
+      --no-access-log --no-server-header "$@"
+    ;;
+  worker)
+    wait_for_services --migrations
+    exec "$PYTHON" -m celery -A stratus worker \
+      --loglevel "${LOG_LEVEL:-info}" --concurrency "${CELERY_CONCURRENCY:-2}" "$@"
+    ;;
+  beat)
+    wait_for_services --migrations
+    exec "$PYTHON" -m celery -A stratus beat \
+      --loglevel "${LOG_LEVEL:-info}" -S redbeat.RedBeatScheduler \
+      --pidfile= "$@"
+    ;;
+  migrate)
+    wait_for_services
+    "$PYTHON" manage.py migrate --noinput
+    exec "$PYTHON" manage.py check --deploy --fail-level "${DEPLOY_CHECK_FAIL_LEVEL:-ERROR}"
+    ;;
+  manage)
+    exec "$PYTHON" manage.py "$@"
+    ;;
+  *)
+    exec "$command" "$@"
+    ;;
+esac
