@@ -14,7 +14,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/str
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/9)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint format up down build logs shell migrate createsuperuser
+.PHONY: help install run test lint format local-migrate local-createsuperuser local-shell
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,15 +44,72 @@ format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-migrate: install ## apply migrations (under the cluster-wide lock)
+local-migrate: install ## embedded default / local services: apply migrations (under the lock)
 	$(RUN) python manage.py migrate --noinput
 
-createsuperuser: install ## create an admin login
+local-createsuperuser: install ## embedded default / local services: create an admin login
 	$(RUN) python manage.py createsuperuser
 
-shell: install ## a Django shell
+local-shell: install ## embedded default / local services: a Django shell
 	$(RUN) python manage.py shell
 
-up down build logs:
-	@echo "make $@: the Compose stacks are not written yet (see the deployment issue); nothing was run." >&2
-	@exit 1
+# --- Deployment with Docker Compose -------------------------------------------------------------
+# compose.production.yaml with .env.production (default), or STACK=dev for compose.yaml.
+STACK ?= production
+ENV_FILE ?= .env.production
+ifeq ($(STACK),dev)
+COMPOSE ?= docker compose -f compose.yaml
+else
+COMPOSE ?= docker compose --env-file $(ENV_FILE) -f compose.production.yaml
+endif
+APP_SERVICES := web ws worker beat
+BACKUP ?= latest
+SERVICE ?=
+WEB ?= 2
+WS ?= 2
+
+.PHONY: up down build logs shell migrate createsuperuser backup restore scale nginx-reload ps
+
+up: ## Compose: build, start, wait until every service is healthy
+	$(COMPOSE) up --build --detach --wait
+ifneq ($(STACK),dev)
+	$(MAKE) --no-print-directory nginx-reload
+endif
+
+down: ## Compose: stop and remove the containers (volumes and data are kept)
+	$(COMPOSE) down
+
+build: ## Compose: build the image
+	$(COMPOSE) build
+
+ps: ## Compose: the services and their health
+	$(COMPOSE) ps
+
+logs: ## Compose: follow the logs (SERVICE=web for one service)
+	$(COMPOSE) logs --follow --tail=200 $(SERVICE)
+
+shell: ## Compose: a Django shell in a running web container
+	$(COMPOSE) exec web python manage.py shell
+
+migrate: ## Compose: run the one-shot migrate job (wait, migrate under the lock, check --deploy)
+	$(COMPOSE) run --rm migrate
+
+createsuperuser: ## Compose: create an admin login
+	$(COMPOSE) exec web python manage.py createsuperuser
+
+backup: ## Compose: dump the database and copy the document bucket into ./backups
+	mkdir -p $${BACKUP_DIR:-backups}
+	BACKUP_UID=$$(id -u) BACKUP_GID=$$(id -g) $(COMPOSE) --profile tools run --rm backup
+
+restore: ## Compose: restore BACKUP=<name|latest> into an empty database and bucket (REPLACE=1 empties them)
+	$(COMPOSE) stop $(APP_SERVICES)
+	BACKUP_UID=$$(id -u) BACKUP_GID=$$(id -g) $(COMPOSE) --profile tools run --rm backup \
+		python -m deploy.backup restore $(BACKUP) $(if $(REPLACE),--replace)
+	$(COMPOSE) up --detach --wait
+
+scale: ## Compose: run WEB=n web and WS=n ws replicas, then reload Nginx
+	$(COMPOSE) up --detach --no-recreate --wait --scale web=$(WEB) --scale ws=$(WS) web ws
+	$(MAKE) --no-print-directory nginx-reload
+
+nginx-reload: ## Compose: reload Nginx (new replicas, renewed certificates)
+	$(COMPOSE) exec nginx sh -c 'nginx -c /etc/nginx/stratus/$${NGINX_CONFIG:-nginx.conf} -t -q && nginx -c /etc/nginx/stratus/$${NGINX_CONFIG:-nginx.conf} -s reload'

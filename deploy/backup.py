@@ -65,7 +65,9 @@ class Database:
             raise BackupError("DATABASE_URL: expected a postgres:// URL")
         params = {k: v for k, v in conninfo_to_dict(url).items() if v is not None}
         password = params.pop("password", None)
-        return cls(make_conninfo(**{k: str(v) for k, v in params.items()}), password)
+        return cls(
+            make_conninfo(**{k: str(v) for k, v in params.items()}), str(password) if password else None
+        )
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -177,14 +179,21 @@ def create(directory: Path, keep: int) -> Path:
     try:
         dump = work / "database.dump"
         run_tool(
-            [tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}", db.conninfo],
+            [
+                tool("pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--file={dump}",
+                db.conninfo,
+            ],
             db,
             "pg_dump",
         )
         objects_dir = work / "objects"
         objects_dir.mkdir()
         objects = []
-        for key in bucket.keys():
+        for key in bucket:
             response = bucket.client.get_object(Bucket=bucket.name, Key=key)
             digest = hashlib.sha256()
             partial = objects_dir / ".download"
@@ -227,7 +236,9 @@ def backups(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     found = [
-        path for path in directory.iterdir() if NAME_PATTERN.match(path.name) and (path / "manifest.json").is_file()
+        path
+        for path in directory.iterdir()
+        if NAME_PATTERN.match(path.name) and (path / "manifest.json").is_file()
     ]
     return sorted(found, key=lambda path: path.name)
 
@@ -251,7 +262,9 @@ def resolve(directory: Path, name: str) -> Path:
     for path in available:
         if path.name == name:
             return path
-    raise BackupError(f"no backup named {name} in {directory}; available: {', '.join(p.name for p in available)}")
+    raise BackupError(
+        f"no backup named {name} in {directory}; available: {', '.join(p.name for p in available)}"
+    )
 
 
 def verify(source: Path) -> dict[str, Any]:
@@ -277,9 +290,13 @@ def restore(directory: Path, name: str, replace: bool) -> Path:
     tables = user_tables(db)
     existing = list(bucket.keys())
     if not replace and tables:
-        raise BackupError(f"the database already has {len(tables)} table(s); restore needs an empty one (or --replace)")
+        raise BackupError(
+            f"the database already has {len(tables)} table(s); restore needs an empty one (or --replace)"
+        )
     if not replace and existing:
-        raise BackupError(f"the bucket already has {len(existing)} object(s); restore needs an empty one (or --replace)")
+        raise BackupError(
+            f"the bucket already has {len(existing)} object(s); restore needs an empty one (or --replace)"
+        )
     if replace:
         with db.connect() as conn:
             conn.execute("DROP SCHEMA public CASCADE")
@@ -336,7 +353,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise BackupError("--keep: must be at least 1")
             path = create(directory, args.keep)
             manifest = json.loads((path / "manifest.json").read_text())
-            print(f"backup {path.name}: database {manifest['database']['size']} bytes, {len(manifest['objects'])} object(s)")
+            print(
+                f"backup {path.name}: database {manifest['database']['size']} bytes, "
+                f"{len(manifest['objects'])} object(s)"
+            )
             print(path)
         elif args.command == "list":
             for path in backups(directory):

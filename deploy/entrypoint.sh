@@ -31,6 +31,8 @@ command="${1:-web}"
 
 case "$command" in
   web)
+    # Empty means automatic (deploy/gunicorn.conf.py); gunicorn itself cannot parse an empty value.
+    [ -n "${WEB_CONCURRENCY:-}" ] || unset WEB_CONCURRENCY
     wait_for_services --migrations
     exec "$PYTHON" -m gunicorn --config deploy/gunicorn.conf.py "$@" stratus.wsgi:application
     ;;

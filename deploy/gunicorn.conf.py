@@ -8,6 +8,7 @@ in-flight requests finished within GUNICORN_GRACEFUL_TIMEOUT). A second SIGTERM 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -143,10 +144,8 @@ _state = {"draining": False}
 
 def _signal_workers(server: Any) -> None:
     for pid in list(server.WORKERS):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, DRAIN_SIGNAL)
-        except ProcessLookupError:
-            pass
 
 
 def when_ready(server: Any) -> None:

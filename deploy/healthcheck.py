@@ -42,7 +42,9 @@ def main(argv: list[str]) -> int:
         return broker_answers()
     path = "/health/ready" if argv[1:2] == ["ready"] else "/health/live"
     port = int(os.environ.get("PORT", "8000"))
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=float(os.environ.get("PROBE_TIMEOUT", "5")))
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=float(os.environ.get("PROBE_TIMEOUT", "5"))
+    )
     try:
         connection.request("GET", path, headers={"Host": probe_host()})
         status = connection.getresponse().status

@@ -55,10 +55,12 @@ def render(
     ws: Sequence[str],
     config: str = "nginx.conf",
     listen: str | None = None,
+    local: bool = False,
 ) -> Path:
     """Copy deploy/nginx into dest with the given replica addresses; return the main file's path.
 
-    `listen` replaces the plain-HTTP server's `listen 80` (e.g. "127.0.0.1:8080").
+    `listen` replaces the plain-HTTP server's `listen 80` (e.g. "127.0.0.1:8080"). `local`
+    keeps Nginx's temporary files under dest (for an Nginx run outside a container).
     """
     dest.mkdir(parents=True, exist_ok=True)
     for source in NGINX_DIR.iterdir():
@@ -75,4 +77,13 @@ def render(
         text = re.sub(r"listen 80 default_server;", f"listen {listen} default_server;", text)
         text = re.sub(r"\n\s*listen \[::\]:80 default_server;", "", text)
         main.write_text(text)
+    if local:
+        temp = dest / "tmp"
+        lines = []
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (temp / kind).mkdir(parents=True, exist_ok=True)
+            (temp / kind).chmod(0o777)  # worker processes may run as another user than the master
+            lines.append(f"    {kind}_temp_path {temp / kind};\n")
+        text = main.read_text()
+        main.write_text(text.replace("http {\n", "http {\n" + "".join(lines), 1))
     return main
