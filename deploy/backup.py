@@ -105,7 +105,7 @@ class Bucket:
         prefix = os.environ.get("AWS_LOCATION", "").strip("/")
         return cls(name, f"{prefix}/" if prefix else "", client)
 
-    def keys(self) -> Iterator[str]:
+    def object_keys(self) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.name, Prefix=self.prefix):
             for item in page.get("Contents", []):
@@ -193,7 +193,7 @@ def create(directory: Path, keep: int) -> Path:
         objects_dir = work / "objects"
         objects_dir.mkdir()
         objects = []
-        for key in bucket:
+        for key in bucket.object_keys():
             response = bucket.client.get_object(Bucket=bucket.name, Key=key)
             digest = hashlib.sha256()
             partial = objects_dir / ".download"
@@ -288,7 +288,7 @@ def restore(directory: Path, name: str, replace: bool) -> Path:
     bucket = Bucket.from_env()
     check_tool_version("pg_restore", db)
     tables = user_tables(db)
-    existing = list(bucket.keys())
+    existing = list(bucket.object_keys())
     if not replace and tables:
         raise BackupError(
             f"the database already has {len(tables)} table(s); restore needs an empty one (or --replace)"

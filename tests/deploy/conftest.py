@@ -1,24 +1,44 @@
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from stratus.platform.testing import S3Endpoint, manage, scratch_database
+from stratus.platform.testing import PROJECT_DIR, S3Endpoint, child_env, manage, scratch_database
+
+DEPLOY = PROJECT_DIR / "deploy"
 
 SECRET_KEY = "deploy-tests-" + "k" * 60
 
 
+def dockerfile_collectstatic() -> tuple[dict[str, str], list[str]]:
+    """The environment and arguments of the Dockerfile's collectstatic step, as written there."""
+    line = next(line for line in (DEPLOY / "Dockerfile").read_text().splitlines() if "collectstatic" in line)
+    words = shlex.split(line.split("RUN", 1)[1].split("&&")[0].strip().rstrip("\\"))
+    env = dict(word.split("=", 1) for word in words if re.match(r"^[A-Z_]+=", word))
+    return env, [word for word in words if not re.match(r"^[A-Z_]+=", word)]
+
+
 @pytest.fixture(scope="session")
 def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Static files collected as the image build does (hashed names, compressed copies)."""
+    """Static files collected by the image build's own step (only the target folder differs)."""
     root = tmp_path_factory.mktemp("static")
-    result = manage(
-        "collectstatic",
-        "--noinput",
-        env={"DEBUG": "false", "STATIC_ROOT": str(root), "DATA_DIR": str(root.parent / "static-data")},
+    env, argv = dockerfile_collectstatic()
+    assert argv[1:] == ["manage.py", "collectstatic", "--noinput"], argv
+    result = subprocess.run(
+        [sys.executable, *argv[1:]],
+        cwd=PROJECT_DIR,
+        env=child_env({**env, "STATIC_ROOT": str(root), "DATA_DIR": str(root.parent / "static-data")}),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return root
@@ -42,6 +62,6 @@ def production_env(
             "LOG_LEVEL": "warning",
             **s3_endpoint.env(s3_endpoint.create_bucket()),
         }
-        migrated = manage("migrate", "--noinput", env=env, timeout=300)
+        migrated = manage("migrate", "--noinput", env=env, timeout=900)
         assert migrated.returncode == 0, migrated.stderr
         yield env

@@ -61,11 +61,11 @@ def installation(s3_endpoint: S3Endpoint) -> Iterator[dict[str, str]]:
             "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9",
             **s3_endpoint.env(bucket),
         }
-        result = manage("migrate", "--noinput", env=env, timeout=300)
+        result = manage("migrate", "--noinput", env=env, timeout=900)
         assert result.returncode == 0, result.stderr
         # The demo data (refused in production mode, so loaded with the development profile).
         demo_env = {k: v for k, v in env.items() if k != "STRATUS_ENV"}
-        result = manage("load_demo", env=demo_env, timeout=300)
+        result = manage("load_demo", env=demo_env, timeout=900)
         assert result.returncode == 0, result.stderr
         client = s3_endpoint.client()
         for index in range(6):

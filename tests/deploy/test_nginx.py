@@ -180,8 +180,20 @@ def test_login_submissions_are_rate_limited_with_429(proxy: Nginx) -> None:
     assert request(proxy.port, "/admin/login/").status == 200
 
 
+def test_body_limit_matches_the_largest_upload_the_app_takes_inline() -> None:
+    from django.conf import settings
+
+    match = re.search(r"client_max_body_size (\d+)m;", (nginx_config.NGINX_DIR / "site.conf").read_text())
+    assert match
+    limit = int(match.group(1)) * 1024 * 1024
+    inline = settings.DOCUMENTS_INLINE_UPLOAD_MAX_BYTES
+    assert inline < limit <= inline + 1024 * 1024, "the file plus its multipart envelope, no more"
+    ingress = (nginx_config.NGINX_DIR.parent / "k8s" / "base" / "ingress.yaml").read_text()
+    assert f"proxy-body-size: {match.group(1)}m" in ingress
+
+
 def test_oversized_bodies_are_refused_before_any_replica(proxy: Nginx) -> None:
-    response = request(proxy.port, "/api/v1/anything", method="POST", body=b"x" * (26 * 1024 * 1024 + 1))
+    response = request(proxy.port, "/api/v1/anything", method="POST", body=b"x" * (11 * 1024 * 1024 + 1))
     assert response.status == 413
     assert json.loads(response.body)["status"] == 413
     entry = proxy.logged(lambda e: e["status"] == 413)

@@ -7,6 +7,7 @@ deployment promises (health-gated start-up, one published service, the process c
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from stratus.platform.testing import PROJECT_DIR
+from tests.deploy.conftest import dockerfile_collectstatic
 
 DEPLOY = PROJECT_DIR / "deploy"
 ENTRYPOINT = DEPLOY / "entrypoint.sh"
@@ -47,12 +49,18 @@ def load_compose(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def k8s_documents(build: Path) -> list[dict[str, Any]]:
+@functools.cache
+def kustomize_build(build: Path) -> str:
     result = subprocess.run(
         [venv_tool("kubectl"), "kustomize", str(build)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
+
+
+def k8s_documents(build: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize` output (built once per folder), freshly parsed for each caller."""
+    return [doc for doc in yaml.safe_load_all(kustomize_build(build)) if doc]
 
 
 def pod_containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,30 +123,14 @@ def test_dockerfile_copies_only_what_exists_and_dockerignore_keeps_secrets_out()
     assert "!.env.production.example" in ignored
 
 
-def test_the_image_build_step_collects_hashed_static_files(tmp_path: Path) -> None:
-    """Run the Dockerfile's collectstatic line as written (only the target folder differs)."""
-    line = next(line for line in (DEPLOY / "Dockerfile").read_text().splitlines() if "collectstatic" in line)
-    command = line.split("RUN", 1)[1].split("&&")[0].strip().rstrip("\\").strip()
-    words = shlex.split(command)
-    env = dict(word.split("=", 1) for word in words if re.match(r"^[A-Z_]+=", word))
-    argv = [word for word in words if not re.match(r"^[A-Z_]+=", word)]
-    assert env["DEBUG"] == "false"
-    argv[0] = sys.executable
-    from stratus.platform.testing import child_env
-
-    result = subprocess.run(
-        argv,
-        cwd=PROJECT_DIR,
-        env=child_env({**env, "STATIC_ROOT": str(tmp_path / "static"), "DATA_DIR": str(tmp_path / "data")}),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+def test_the_image_build_step_collects_hashed_static_files(collected_static: Path) -> None:
+    """collected_static ran the Dockerfile's collectstatic line as written (tests/deploy/conftest.py)."""
+    env, _argv = dockerfile_collectstatic()
+    assert env["DEBUG"] == "false", "the manifest storage production uses"
+    manifest = json.loads((collected_static / "staticfiles.json").read_text())
     hashed = manifest["paths"]["admin/css/base.css"]
     assert re.fullmatch(r"admin/css/base\.[0-9a-f]{12}\.css", hashed)
-    assert (tmp_path / "static" / f"{hashed}.gz").exists(), "compressed copies for WhiteNoise"
+    assert (collected_static / f"{hashed}.gz").exists(), "compressed copies for WhiteNoise"
 
 
 # --- Compose ----------------------------------------------------------------------------------
