@@ -4,7 +4,7 @@
 #   web      gunicorn (WSGI) with deploy/gunicorn.conf.py, on $PORT (default 8000)
 #   ws       uvicorn (ASGI: WebSocket and HTTP), on $PORT (default 8000)
 #   worker   celery worker
-#   beat     celery beat with the Redis-locked RedBeat scheduler (any number may run)
+#   beat     celery beat; the app's RedBeat scheduler holds a lock in Redis (any number may run)
 #   migrate  wait for the services, apply migrations (under a lock), run the deployment checks
 #   manage   any manage.py command, e.g. `manage createsuperuser`
 #
@@ -47,14 +47,13 @@ case "$command" in
     ;;
   worker)
     wait_for_services --migrations
-    exec "$PYTHON" -m celery -A stratus worker \
-      --loglevel "${LOG_LEVEL:-info}" --concurrency "${CELERY_CONCURRENCY:-2}" "$@"
+    exec "$PYTHON" -m celery -A stratus worker --loglevel "${LOG_LEVEL:-info}" "$@"
     ;;
   beat)
     wait_for_services --migrations
-    exec "$PYTHON" -m celery -A stratus beat \
-      --loglevel "${LOG_LEVEL:-info}" -S redbeat.RedBeatScheduler \
-      --pidfile= "$@"
+    # The scheduler class comes from the Celery app (stratus.scheduler, a locked RedBeat
+    # scheduler with a Redis broker), so no -S here.
+    exec "$PYTHON" -m celery -A stratus beat --loglevel "${LOG_LEVEL:-info}" "$@"
     ;;
   migrate)
     wait_for_services

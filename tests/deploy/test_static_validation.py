@@ -354,7 +354,6 @@ def test_the_programs_behind_the_entrypoint_commands_exist() -> None:
     assert "uvicorn stratus.asgi:application" in text
     assert "celery -A stratus worker" in text
     assert "celery -A stratus beat" in text
-    assert "redbeat.RedBeatScheduler" in text
     for module in ("gunicorn", "uvicorn", "celery", "redbeat"):
         assert shutil.which(module, path=str(BIN)) or __import__(module), module
     from stratus.platform.testing import run_python
@@ -366,3 +365,12 @@ def test_the_programs_behind_the_entrypoint_commands_exist() -> None:
     )
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.split() == ["True", "True"]
+    # `celery -A stratus` finds the app; with a Redis broker beat uses a locked RedBeat scheduler.
+    scheduler = run_python(
+        "from celery.utils.imports import symbol_by_name; from redbeat import RedBeatScheduler;"
+        "from stratus.celery import app; cls = symbol_by_name(app.conf.beat_scheduler);"
+        "print(app.main, issubclass(cls, RedBeatScheduler))",
+        env={"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"},
+    )
+    assert scheduler.returncode == 0, scheduler.stderr
+    assert scheduler.stdout.split()[-1] == "True", scheduler.stdout
