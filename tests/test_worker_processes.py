@@ -6,7 +6,7 @@
   fires exactly once.
 
 Durations (see tests.background.FAST): sweeps every 1 s, a dead sender's lease expires after
-3 s, unacknowledged messages are redelivered after 10 s.
+10 s, unacknowledged messages are redelivered after 10 s.
 """
 
 from __future__ import annotations

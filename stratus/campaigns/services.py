@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
+from psycopg.pq import ExecStatus
 
 from stratus.accounts.models import Organization, User
 from stratus.campaigns import templating, tokens
@@ -516,28 +517,61 @@ def _retry(recipient: Recipient, error: str, now: datetime) -> dict[str, Any]:
     }
 
 
+def _mark_sent_and_finish(recipient_id: int, claim: datetime, message_id: str, transport: Transport) -> bool:
+    """Record the recipient as sent and send the message's final line, back to back.
+
+    On PostgreSQL the UPDATE is written to the database connection without waiting for its
+    answer, then the final ``.`` is written to the SMTP connection, then both answers are
+    read. Both writes are complete (in the kernel) before either reply: a process killed
+    before the first write leaves the row ``sending`` and the message unfinished (the server
+    drops it; the row is queued again), and one killed after the second leaves both done,
+    since the database runs an UPDATE it has received even if the client is gone. Only a
+    kill between two consecutive socket writes could record a message the server never got;
+    none can deliver one twice. Elsewhere (SQLite) the UPDATE commits first, then the line.
+    Returns whether this sender's claim still held (the UPDATE matched its row).
+    """
+    params = {"pk": recipient_id, "state": RecipientState.SENDING, "sending_since": claim}
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        matched = Recipient.objects.filter(**params).update(
+            state=RecipientState.SENT, sent_at=timezone.now(), sending_since=None, message_id=message_id
+        )
+        transport.finish()
+        return bool(matched)
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    table = Recipient._meta.db_table
+    sql = (
+        f'UPDATE "{table}" SET state = $1, sent_at = now(), sending_since = NULL, message_id = $2 '  # noqa: S608
+        "WHERE id = $3 AND state = $4 AND sending_since = $5"
+    ).encode()
+    values = [RecipientState.SENT, message_id, str(recipient_id), RecipientState.SENDING, claim.isoformat()]
+    pgconn.send_query_params(sql, [v.encode() for v in values])
+    while pgconn.flush():
+        pass
+    try:
+        transport.finish()
+    finally:
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+    if not results or results[0].status != ExecStatus.COMMAND_OK:
+        message = results[0].error_message.decode(errors="replace") if results else "no result"
+        raise DatabaseError(f"recording a sent message failed: {message}")
+    return bool(int(results[0].command_tuples or 0))
+
+
 class _Sender:
     """Sends one campaign's due recipients, one at a time, each claimed by a conditional update.
 
-    Per message: the content goes to the server up to the final ``.``; the row moves from
-    ``queued`` to ``sending`` (an UPDATE that only one sender can win, committed at once);
-    then the ``.`` is sent. Rows the server accepted are marked ``sent`` in groups; a crash
-    before that leaves them ``sending``, which is never sent again.
+    Per message: the row moves from ``queued`` to ``sending`` (an UPDATE only one sender can
+    win); the content goes to the server up to the final ``.``; then the row is recorded
+    ``sent`` and the ``.`` written back to back (``_mark_sent_and_finish``). A row left
+    ``sending`` by a dead sender was never finished at the server and is queued again.
     """
-
-    FLUSH_EVERY = 50
 
     def __init__(self, campaign: Campaign, transport: Transport) -> None:
         self.campaign = campaign
         self.transport = transport
-        self.accepted: list[int] = []
-
-    def flush(self) -> None:
-        if self.accepted:
-            Recipient.objects.filter(pk__in=self.accepted, state=RecipientState.SENDING).update(
-                state=RecipientState.SENT, sent_at=timezone.now(), sending_since=None
-            )
-            self.accepted = []
 
     def due(self, limit: int) -> list[Recipient]:
         suppressed = Suppression.objects.filter(
@@ -555,8 +589,12 @@ class _Sender:
             .order_by("pk")[:limit]
         )
 
+    def _undo(self, recipient: Recipient, claim: datetime, fields: dict[str, Any]) -> None:
+        Recipient.objects.filter(pk=recipient.pk, state=RecipientState.SENDING, sending_since=claim).update(
+            **{"sending_since": None, **fields}
+        )
+
     def send(self, recipient: Recipient) -> str | None:
-        now = timezone.now()
         address = recipient.contact.email if recipient.contact is not None else ""
         if not address:
             done = _settle(
@@ -569,32 +607,27 @@ class _Sender:
                 {"state": RecipientState.SKIPPED, "last_error": "address is on the suppression list"},
             )
             return "skipped" if done else None
+        claim = timezone.now()
+        if not _settle(
+            recipient, {"state": RecipientState.SENDING, "sending_since": claim, "email": address}
+        ):
+            return None  # cancelled, or another sender has it
         recipient.email = address
         message = build_message(self.campaign, recipient)
         try:
             self.transport.stage(message)
         except PermanentFailure as error:
-            return "failed" if _settle(recipient, _failure(recipient, error)) else None
+            self._undo(recipient, claim, _failure(recipient, error))
+            return "failed"
         except TemporaryFailure as error:
-            _settle(recipient, _retry(recipient, str(error), now))
+            self._undo(recipient, claim, _retry(recipient, str(error), timezone.now()))
             if isinstance(error, ConnectionLost):
                 raise
             return "deferred"
-        claimed = _settle(
-            recipient,
-            {
-                "state": RecipientState.SENDING,
-                "sending_since": now,
-                "email": address,
-                "message_id": str(message.extra_headers["Message-ID"]),
-            },
-        )
-        if not claimed:  # cancelled, or another sender got it: the server drops the unfinished message
-            self.transport.abort()
-            return None
-        # Committed as "sending": from here on this recipient is never sent again.
+        message_id = str(message.extra_headers["Message-ID"])
         try:
-            self.transport.commit()
+            held = _mark_sent_and_finish(recipient.pk, claim, message_id, self.transport)
+            self.transport.confirm()
         except PermanentFailure as error:
             Recipient.objects.filter(pk=recipient.pk).update(**_failure(recipient, error))
             return "failed"
@@ -603,9 +636,12 @@ class _Sender:
             if isinstance(error, ConnectionLost):
                 raise
             return "deferred"
-        self.accepted.append(recipient.pk)
-        if len(self.accepted) >= self.FLUSH_EVERY:
-            self.flush()
+        if not held:
+            logger.error(
+                "campaign %s: recipient %s was re-claimed while this sender stalled",
+                self.campaign.pk,
+                recipient.pk,
+            )
         return "sent"
 
 
@@ -685,7 +721,6 @@ def campaign_send_batch(*, campaign_id: int, limit: int | None = None) -> BatchR
         else:
             more = True
     finally:
-        sender.flush()
         transport.close()
         Campaign.objects.filter(pk=campaign_id, lease_token=token).update(lease_until=None)
     finished = False if more else _finish_if_done(campaign_id)
@@ -693,14 +728,14 @@ def campaign_send_batch(*, campaign_id: int, limit: int | None = None) -> BatchR
 
 
 def recipients_resolve_stuck(*, now: datetime | None = None) -> int:
-    """Rows left ``sending`` by a dead sender were handed to the server: count them as sent."""
+    """Queue again rows a dead sender left ``sending``: their message was never finished."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS)
     return Recipient.objects.filter(state=RecipientState.SENDING, sending_since__lt=cutoff).update(
-        state=RecipientState.SENT,
-        sent_at=F("sending_since"),
+        state=RecipientState.QUEUED,
         sending_since=None,
-        last_error="sender stopped after handing the message over; not sent again",
+        attempts=F("attempts") + 1,
+        last_error="the sender stopped before finishing the message; queued again",
     )
 
 

@@ -1,17 +1,12 @@
-"""Handing one message to the mail server in two steps, so that no one gets it twice.
+"""Handing one message to the mail server in steps, so that no one gets it twice.
 
 SMTP accepts a message when the client sends the final ``.`` of the DATA section. The
-sender transmits envelope and content first (``stage``), records the recipient as
-``sending`` in the database and commits, and only then sends the ``.`` (``commit``):
-
-- killed before the database commit: the server drops the unfinished message and the
-  recipient's row is still ``queued`` (its transaction rolled back), so it is sent later;
-- killed after the commit: the row stays ``sending`` and is never sent again.
-
-So a crash can at worst lose one message in the microseconds between the commit and
-writing the final line, and can never deliver one twice. Other Django mail backends
-(console, file, in-memory) are wrapped with the same interface: ``commit`` writes the
-message.
+sender transmits envelope and content first (``stage``) while the recipient's row is
+claimed as ``sending``; then it records the row as sent and writes the ``.`` (``finish``)
+back to back, and reads the server's answer (``confirm``). A sender that dies before the
+``.`` leaves an unfinished message, which the server discards, and a ``sending`` row that
+is queued again (see ``services._mark_sent_and_finish``). Other Django mail backends
+(console, file, in-memory) have the same interface: ``finish`` hands them the message.
 """
 
 from __future__ import annotations
@@ -59,8 +54,12 @@ class Transport:
     def stage(self, message: EmailMultiAlternatives) -> None:
         raise NotImplementedError
 
-    def commit(self) -> None:
+    def finish(self) -> None:
+        """Complete the staged message: from here on the server has it."""
         raise NotImplementedError
+
+    def confirm(self) -> None:
+        """Wait for the server's verdict on the finished message (raises on refusal)."""
 
     def abort(self) -> None:
         """Forget a staged message (the server discards an unfinished DATA section)."""
@@ -133,12 +132,19 @@ class SmtpTransport(Transport):
             raise ConnectionLost(f"SMTP connection lost: {error}") from error
         self.staged = True
 
-    def commit(self) -> None:
+    def finish(self) -> None:
         assert self.connection is not None
         assert self.staged
         self.staged = False
         try:
             self.connection.send(b".\r\n")
+        except (OSError, smtplib.SMTPServerDisconnected) as error:
+            self.close()
+            raise ConnectionLost(f"SMTP connection lost before the end of the message: {error}") from error
+
+    def confirm(self) -> None:
+        assert self.connection is not None
+        try:
             code, text = self.connection.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as error:
             self.close()
@@ -163,7 +169,7 @@ class SmtpTransport(Transport):
 
 
 class BackendTransport(Transport):
-    """Any other Django mail backend (console, file, in-memory): ``commit`` hands it the message."""
+    """Any other Django mail backend (console, file, in-memory): ``finish`` hands it the message."""
 
     def __init__(self) -> None:
         self.backend = get_connection(fail_silently=False)
@@ -172,7 +178,7 @@ class BackendTransport(Transport):
     def stage(self, message: EmailMultiAlternatives) -> None:
         self.message = message
 
-    def commit(self) -> None:
+    def finish(self) -> None:
         assert self.message is not None
         message, self.message = self.message, None
         try:
