@@ -11,7 +11,8 @@ bulk-loads companies, contacts (with tags), deals (with contacts) and activities
 afterwards (much faster than maintaining them row by row), then the tables are analyzed.
 Foreign key triggers are skipped during COPY (``session_replication_role = replica``, which
 needs a superuser such as the local ``postgres``): the generated rows are consistent by
-construction. ``--reset`` first empties the CRM tables of the whole database (use a dedicated database).
+construction. ``--reset`` first empties the CRM tables (and what references them) of the whole database:
+use a dedicated database.
 Prints what it loaded and how long each step took.
 """
 
@@ -232,7 +233,7 @@ def main() -> None:
             cursor.execute(
                 "TRUNCATE crm_timelineentry, crm_activity, crm_deal_contacts, crm_deal, crm_contact_tags, "
                 "crm_contact, crm_company_tags, crm_company, crm_stage, crm_pipeline, crm_customfield, "
-                "crm_tag"
+                "crm_tag CASCADE"
             )
     started = step("migrate/reset", started)
 

@@ -3,7 +3,7 @@
 -- per request across threads and runs. done() prints one JSON line with the figures.
 local lines = {}
 local counter = 0
-local thread_id = 0
+thread_id = 0  -- a global: setup() gives each thread its own number
 local threads = {}
 local run = tostring(os.time())
 
