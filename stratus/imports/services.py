@@ -30,6 +30,7 @@ from stratus.imports import mapping as columns
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind, ImportRowError, ImportState
 from stratus.imports.rows import ParsedRow, RowError, parse_row
 from stratus.platform.errors import ApplicationError
+from stratus.realtime.events import publish
 
 logger = logging.getLogger(__name__)
 
@@ -453,9 +454,12 @@ def _process(job: ImportJob) -> None:
             return
     if not flush():
         return
-    ImportJob.objects.filter(pk=job.pk, state=ImportState.RUNNING).update(
-        state=ImportState.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+    with transaction.atomic():
+        finished = ImportJob.objects.filter(pk=job.pk, state=ImportState.RUNNING).update(
+            state=ImportState.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+        if finished:
+            _announce_progress(ImportJob.objects.get(pk=job.pk))
 
 
 def _commit_chunk(
@@ -491,8 +495,27 @@ def _commit_chunk(
         current.failed += len(errors)
         current.heartbeat_at = timezone.now()
         current.save(update_fields=["rows_done", "created", "updated", "skipped", "failed", "heartbeat_at"])
+        _announce_progress(current)
         job.rows_done = position
     return True
+
+
+def _announce_progress(job: ImportJob) -> None:
+    """Live progress for the import's page (delivered when this chunk commits)."""
+    publish(
+        organization_id=job.organization_id,
+        event="import.progress",
+        data={
+            "id": job.pk,
+            "state": job.state,
+            "rows_total": job.rows_total,
+            "rows_done": job.rows_done,
+            "created": job.created,
+            "updated": job.updated,
+            "skipped": job.skipped,
+            "failed": job.failed,
+        },
+    )
 
 
 def imports_sweep(*, now: datetime | None = None) -> list[int]:

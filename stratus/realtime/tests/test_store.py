@@ -161,3 +161,31 @@ def test_write_commits_when_live_updates_are_unreachable(
     assert Organization.objects.filter(slug="initech").exists()
     failures = [r for r in caplog.records if "in on_commit()" in r.getMessage() and r.exc_info]
     assert len(failures) == 1, caplog.records
+
+
+@pytest.mark.django_db(transaction=True)
+def test_imports_announce_their_progress_per_committed_chunk(redis_log: EventStore, settings: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from stratus.accounts.models import User
+    from stratus.accounts.services import organization_create
+    from stratus.imports import services as imports
+
+    settings.IMPORT_CHUNK_SIZE = 2
+    owner = User.objects.create_user("importer@example.com")
+    org = organization_create(name="Importers", owner=owner)
+    start = asyncio.run(redis_log.current(org.pk))
+    csv = "First Name,Last Name,E-mail\r\n" + "".join(f"P{n},L{n},p{n}@example.com\r\n" for n in range(5))
+    job = imports.import_create(
+        org=org, actor=owner, kind="contacts", upload=SimpleUploadedFile("c.csv", csv.encode(), "text/csv")
+    )
+    imports.import_run(job_id=job.pk)
+    events = [json.loads(logged.text) for logged in asyncio.run(redis_log.since(org.pk, start, 100)).events]
+    progress = [e["data"] for e in events if e["event"] == "import.progress"]
+    assert [(p["rows_done"], p["state"]) for p in progress] == [
+        (2, "running"),
+        (4, "running"),
+        (5, "running"),
+        (5, "done"),
+    ]
+    assert progress[-1]["created"] == 5
