@@ -41,5 +41,5 @@ def s3_storage(s3_endpoint: S3Endpoint, s3_bucket: str, settings: Any) -> S3Endp
     return s3_endpoint
 
 
-# API fixtures (owner: api): organization, other_organization, api_client(role=..., org=...)
+# API fixtures: organization, other_organization, api_client(role=..., org=...)
 pytest_plugins = ["stratus.api.fixtures"]

@@ -38,6 +38,8 @@ def _configure(app: Celery) -> None:
         transport_options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
+            # The exchange tables too, or kombu writes them to ./control in the working directory.
+            "control_folder": str(folder / "control"),
             "store_processed": False,
             "polling_interval": 0.5,
         }

@@ -81,13 +81,13 @@ INSTALLED_APPS = [
     "storages",
     "stratus.realtime",
     "stratus.documents",
-    # --- API (owner: api) ---
+    # --- API ---
     "rest_framework",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "stratus.api",
-    # --- Background work (owner: work) ---
+    # --- Background work ---
     "stratus.reminders",
     "stratus.campaigns",
     "stratus.imports",
@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # --- API (owner: api): after sessions and auth, so both can resolve the organization ---
+    # --- API: after sessions and auth, so both can resolve the organization ---
     "stratus.api.middleware.ApiGuardMiddleware",
     "stratus.api.middleware.IdempotencyMiddleware",
 ]
@@ -276,7 +276,7 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = read_int(env, requirements, "MAX_REQUEST_BODY_BYTES", 2_621_440, 1024)
 
-# --- REST API (owner: api) --------------------------------------------------------------------
+# --- REST API --------------------------------------------------------------------------------
 
 SIGNUP_ENABLED = read_bool(env, requirements, "SIGNUP_ENABLED", True)
 # Requests per minute; 0 switches a limit off. Counted in the cache (Redis when REDIS_URL is set).

@@ -7,12 +7,12 @@ admin.site.site_title = "Stratus"
 urlpatterns = [
     path("", include("stratus.platform.urls")),
     path("admin/", admin.site.urls),
-    # --- API (owner: api); other apps add their `api/v1/` includes below ---
+    # --- API; each app adds its `api/v1/` include below ---
     path("api/", include("stratus.api.urls")),
     path("api/v1/", include("stratus.accounts.urls")),
     path("api/v1/", include("stratus.crm.urls")),
     path("api/v1/documents/", include("stratus.documents.urls")),
-    # --- Background work (owner: work) ---
+    # --- Background work ---
     path("api/v1/", include("stratus.reminders.urls")),
     path("api/v1/", include("stratus.campaigns.urls")),
     path("api/v1/", include("stratus.imports.urls")),
