@@ -49,5 +49,5 @@ def test_two_beats_dispatch_each_tick_once_and_the_standby_takes_over(tmp_path: 
         count_at_takeover = queued_tasks(broker.url).count(SWEEP)
         time.sleep(10)
         after = queued_tasks(broker.url).count(SWEEP) - count_at_takeover
-        assert 5 <= after <= 12, after
+        assert 3 <= after <= 12, after  # about one a second, from the new holder only
         assert time.monotonic() - killed_at < 90 + 15
