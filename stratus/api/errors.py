@@ -22,7 +22,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
@@ -168,6 +168,13 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         status_code, detail = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "The request body is too large."
     elif isinstance(exc, SuspiciousOperation):
         status_code, detail = status.HTTP_400_BAD_REQUEST, "The request could not be processed."
+    elif isinstance(exc, OperationalError) and getattr(getattr(exc, "__cause__", None), "sqlstate", None) in (
+        "40P01",
+        "40001",
+    ):
+        # A deadlock or serialization failure between concurrent writers: nothing was written.
+        logger.warning("concurrent write conflict answered with 409: %s", exc)
+        status_code, detail = status.HTTP_409_CONFLICT, "A concurrent change conflicted with this one; retry."
     elif isinstance(exc, IntegrityError):
         # A constraint the services did not pre-empt (usually a race between two writers).
         logger.warning("integrity error answered with 409: %s", exc)

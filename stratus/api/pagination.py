@@ -63,13 +63,15 @@ class KeysetPagination(BasePagination):
 
     @staticmethod
     def orderings_of(view: Any) -> Mapping[str, tuple[str, ...]]:
-        return getattr(view, "orderings", None) or KeysetPagination.default_orderings
+        orderings = getattr(view, "orderings", None)
+        if orderings is None and getattr(view, "ordering_fields", None):
+            orderings = {name: (name,) for name in view.ordering_fields}
+        return orderings or KeysetPagination.default_orderings
 
     def _ordering(self, request: Request, view: Any) -> tuple[str, tuple[str, ...], bool]:
         orderings = self.orderings_of(view)
-        raw = str(
-            request.query_params.get(self.ordering_param) or getattr(view, "ordering", self.default_ordering)
-        )
+        sent = request.query_params.get(self.ordering_param)
+        raw = str(getattr(view, "ordering", self.default_ordering) if sent is None else sent)
         descending = raw.startswith("-")
         fields = orderings.get(raw.removeprefix("-"))
         if fields is None:

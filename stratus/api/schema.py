@@ -43,7 +43,7 @@ ERROR_DESCRIPTIONS = {
     "400": "Malformed or invalid input (per-field errors), or the organization could not be determined",
     "401": "Missing, invalid or revoked credentials",
     "403": "The caller's role does not allow this (or CSRF failed for a session)",
-    "404": "No such record in the caller's organization",
+    "404": "No such record (in the path, or referred to by the request) in the caller's organization",
     "406": "The Accept header excludes JSON",
     "409": "Conflicting concurrent change; retry",
     "413": "The request body is too large",
@@ -93,8 +93,7 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
 def _error_codes(method: str, path: str, operation: dict[str, Any]) -> list[str]:
     codes = ["400", "401", "403", "406", "409", "429"]
-    if "{" in path:
-        codes.append("404")
+    codes.append("404")  # the record in the path, or one the request refers to, is not in the organization
     if method in ("post", "put", "patch"):
         codes += ["413", "415", "422"]
     if method == "delete":

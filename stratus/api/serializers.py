@@ -31,6 +31,9 @@ class StrictCharField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         _reject_unless(self, data, str)
+        # The limit applies to what was sent, before surrounding whitespace is trimmed.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
@@ -185,6 +188,12 @@ class StrictInputMixin:
                 elif field.read_only:
                     errors[str(key)] = ["This field is read-only."]
             if errors:
+                # Report the unknown keys together with the known fields' own errors.
+                try:
+                    super().to_internal_value({k: v for k, v in data.items() if str(k) not in errors})  # type: ignore[misc]
+                except serializers.ValidationError as invalid:
+                    if isinstance(invalid.detail, dict):
+                        errors = {**invalid.detail, **errors}  # type: ignore[dict-item]
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +35,10 @@ def _wait_until_live(url: str, process: subprocess.Popen[bytes], deadline: float
 
 @contextmanager
 def gunicorn_server(env: Mapping[str, str] | None = None, workers: int = 1) -> Iterator[str]:
-    """A gunicorn process serving Stratus on a free port; yields its base URL."""
+    """A gunicorn process serving Stratus on a free port; yields its base URL.
+
+    Its log goes to a temporary file (a pipe nobody reads would fill up and block the server).
+    """
     port = free_port()
     overrides = {
         "DATABASE_URL": live_database_url(),
@@ -43,32 +47,33 @@ def gunicorn_server(env: Mapping[str, str] | None = None, workers: int = 1) -> I
         **({"REDIS_URL": settings.REDIS_URL} if settings.REDIS_URL else {}),
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "stratus.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "120",
-        ],
-        cwd=PROJECT_DIR,
-        env=child_env(overrides),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_live(url, process, time.monotonic() + 60)
-        yield url
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "stratus.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "120",
+            ],
+            cwd=PROJECT_DIR,
+            env=child_env(overrides),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_until_live(url, process, time.monotonic() + 60)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

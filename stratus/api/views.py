@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import serializers
@@ -44,3 +45,20 @@ def actor(request: Request) -> User:
     user = request.user
     assert isinstance(user, User), "views that write require authentication"
     return user
+
+
+def query_choice(request: Request, name: str, choices: Iterable[str]) -> str | None:
+    """The value of query parameter ``name`` if it is one of ``choices``; None if absent; else 400."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    allowed = list(choices)
+    if value not in allowed:
+        raise serializers.ValidationError({name: [f"Expected one of: {', '.join(allowed)}."]})
+    return value
+
+
+def query_flag(request: Request, name: str) -> bool | None:
+    """A true/false query parameter (true, false, 1, 0); None if absent; else 400."""
+    value = query_choice(request, name, ("true", "false", "1", "0"))
+    return None if value is None else value in ("true", "1")

@@ -22,6 +22,7 @@ from stratus.api.serializers import (
     StrictEmailField,
     StrictSerializer,
 )
+from stratus.api.views import query_choice
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Segment, Suppression
 from stratus.crm.models import Contact
@@ -190,6 +191,10 @@ CAMPAIGN_FIELDS = (
 
 
 class CampaignSerializer(serializers.ModelSerializer):
+    # May be blank (then the organization's default sender applies): plain strings, not "email".
+    from_email = serializers.CharField(read_only=True)
+    reply_to = serializers.CharField(read_only=True)
+
     class Meta:
         model = Campaign
         fields = CAMPAIGN_FIELDS
@@ -231,7 +236,7 @@ class CampaignListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Campaign]:
         campaigns = _campaigns(self.request)
-        state = self.request.query_params.get("state")
+        state = query_choice(self.request, "state", CampaignState.values)
         return campaigns.filter(state=state) if state else campaigns
 
     @extend_schema(request=CampaignWriteSerializer, responses={201: CampaignSerializer})
@@ -376,7 +381,9 @@ class RecipientListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Recipient]:
         campaign = get_object_or_404(_campaigns(self.request), pk=self.kwargs["pk"])
         return selectors.recipient_list(
-            org=_org(self.request), campaign=campaign, state=self.request.query_params.get("state")
+            org=_org(self.request),
+            campaign=campaign,
+            state=query_choice(self.request, "state", RecipientState.values),
         )
 
 

@@ -365,6 +365,12 @@ class TimelineEntrySerializer(serializers.Serializer):
 # --- generic views ----------------------------------------------------------------------------
 
 
+IDS = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"}
+IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
+FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
+MOMENT = {"type": "string", "description": "ISO 8601 date or date-time"}
+
+
 def _filter_parameters(spec: Mapping[str, Any]) -> list[OpenApiParameter]:
     return [
         OpenApiParameter(name, kind, OpenApiParameter.QUERY, required=False, description=description)
@@ -373,11 +379,11 @@ def _filter_parameters(spec: Mapping[str, Any]) -> list[OpenApiParameter]:
 
 
 COMMON_FILTER_DOCS: dict[str, tuple[Any, str]] = {
-    "created_after": (OpenApiTypes.DATETIME, "Created at or after (ISO date or date-time)."),
-    "created_before": (OpenApiTypes.DATETIME, "Created before (ISO date or date-time)."),
-    "updated_after": (OpenApiTypes.DATETIME, "Updated at or after."),
-    "updated_before": (OpenApiTypes.DATETIME, "Updated before."),
-    "owner": (OpenApiTypes.INT, "Owner's user id (repeat for several)."),
+    "created_after": (MOMENT, "Created at or after (ISO date or date-time)."),
+    "created_before": (MOMENT, "Created before (ISO date or date-time)."),
+    "updated_after": (MOMENT, "Updated at or after."),
+    "updated_before": (MOMENT, "Updated before."),
+    "owner": (IDS_OR_NONE, "Owner's user id (repeat for several)."),
     "q": (OpenApiTypes.STR, "Search text (full-text and similarity on names and emails)."),
 }
 CUSTOM_FILTER_NOTE = (
@@ -576,12 +582,12 @@ ContactListView, ContactDetailView, ContactTimelineView = _record_views(
     orderings=selectors.CONTACT_ORDERINGS,
     filters={
         **COMMON_FILTER_DOCS,
-        "company": (OpenApiTypes.INT, "Company id."),
+        "company": (IDS_OR_NONE, "Company id."),
         "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
         "tags_any": (OpenApiTypes.STR, "Has any of these tags."),
         "email": (OpenApiTypes.STR, "Email, ignoring case."),
-        "has_email": (OpenApiTypes.BOOL, "Has an email address."),
-        "deal": (OpenApiTypes.INT, "Is a contact of this deal."),
+        "has_email": (FLAG, "Has an email address."),
+        "deal": (IDS, "Is a contact of this deal."),
     },
     filter_note=CUSTOM_FILTER_NOTE,
 )
@@ -599,18 +605,18 @@ DealListView, DealDetailView, DealTimelineView = _record_views(
     orderings=selectors.DEAL_ORDERINGS,
     filters={
         **COMMON_FILTER_DOCS,
-        "company": (OpenApiTypes.INT, "Company id."),
-        "pipeline": (OpenApiTypes.INT, "Pipeline id."),
-        "stage": (OpenApiTypes.INT, "Stage id."),
-        "status": (OpenApiTypes.STR, "open, won or lost."),
-        "contact": (OpenApiTypes.INT, "Has this contact."),
+        "company": (IDS_OR_NONE, "Company id."),
+        "pipeline": (IDS, "Pipeline id."),
+        "stage": (IDS, "Stage id."),
+        "status": ({"type": "string", "enum": ["open", "won", "lost"]}, "open, won or lost."),
+        "contact": (IDS, "Has this contact."),
         "value_min": (OpenApiTypes.DECIMAL, "Value at least."),
         "value_max": (OpenApiTypes.DECIMAL, "Value at most."),
         "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
-        "expected_close_after": (OpenApiTypes.DATE, "Expected to close on or after."),
-        "expected_close_before": (OpenApiTypes.DATE, "Expected to close on or before."),
-        "closed_after": (OpenApiTypes.DATETIME, "Closed (won or lost) at or after."),
-        "closed_before": (OpenApiTypes.DATETIME, "Closed before."),
+        "expected_close_after": (MOMENT, "Expected to close on or after."),
+        "expected_close_before": (MOMENT, "Expected to close on or before."),
+        "closed_after": (MOMENT, "Closed (won or lost) at or after."),
+        "closed_before": (MOMENT, "Closed before."),
     },
     filter_note=CUSTOM_FILTER_NOTE,
 )
@@ -629,15 +635,15 @@ ActivityListView, ActivityDetailView, ActivityTimelineView = _record_views(
     filters={
         "created_after": COMMON_FILTER_DOCS["created_after"],
         "created_before": COMMON_FILTER_DOCS["created_before"],
-        "kind": (OpenApiTypes.STR, "task, call, meeting or note."),
-        "done": (OpenApiTypes.BOOL, "Done or not."),
-        "assignee": (OpenApiTypes.INT, "Assignee's user id."),
-        "contact": (OpenApiTypes.INT, "Contact id."),
-        "company": (OpenApiTypes.INT, "Company id."),
-        "deal": (OpenApiTypes.INT, "Deal id."),
-        "due_after": (OpenApiTypes.DATETIME, "Due at or after."),
-        "due_before": (OpenApiTypes.DATETIME, "Due before."),
-        "overdue": (OpenApiTypes.BOOL, "Not done and due in the past."),
+        "kind": ({"type": "string", "enum": ["task", "call", "meeting", "note"]}, "Kind of activity."),
+        "done": (FLAG, "Done or not."),
+        "assignee": (IDS_OR_NONE, "Assignee's user id."),
+        "contact": (IDS, "Contact id."),
+        "company": (IDS_OR_NONE, "Company id."),
+        "deal": (IDS, "Deal id."),
+        "due_after": (MOMENT, "Due at or after."),
+        "due_before": (MOMENT, "Due before."),
+        "overdue": (FLAG, "Not done and due in the past."),
         "q": (OpenApiTypes.STR, "Text in subject or body."),
     },
 )
@@ -864,10 +870,10 @@ class TimelineListView(generics.GenericAPIView):
             {
                 "created_after": COMMON_FILTER_DOCS["created_after"],
                 "created_before": COMMON_FILTER_DOCS["created_before"],
-                "actor": (OpenApiTypes.INT, "Actor's user id."),
+                "actor": (IDS_OR_NONE, "Actor's user id."),
                 "action": (OpenApiTypes.STR, "created, updated, deleted, moved, ..."),
                 "target_type": (OpenApiTypes.STR, "contact, company, deal, activity, pipeline, customfield"),
-                "target_id": (OpenApiTypes.INT, "Record id (with target_type)."),
+                "target_id": (IDS, "Record id (with target_type)."),
             }
         ),
         responses={200: TimelineEntrySerializer(many=True)},

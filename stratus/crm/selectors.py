@@ -141,7 +141,11 @@ def _moment(value: Any, *, end_of_day: bool = False) -> datetime.datetime:
         raise _FilterError("Expected an ISO date or date-time.")
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, datetime.UTC)
-    return moment
+    try:
+        # In UTC: PostgreSQL refuses some offsets that Python accepts (e.g. -19:57).
+        return moment.astimezone(datetime.UTC)
+    except OverflowError:
+        raise _FilterError("Date-time out of range.") from None
 
 
 def _parse_datetime(value: str) -> datetime.datetime | None:

@@ -671,10 +671,28 @@ def stage_create(
     return stage
 
 
+def _lock_pipeline_of(org: Organization, stage: Stage | int) -> Pipeline:
+    """Lock the stage's pipeline before the stage: the order stage_create uses, so no deadlock."""
+    stage_id = _id_of(stage)
+    pipeline_id = (
+        Stage.objects.filter(organization=org, pk=stage_id).values_list("pipeline_id", flat=True).first()
+        if stage_id is not None
+        else None
+    )
+    pipeline = (
+        Pipeline.objects.select_for_update().filter(pk=pipeline_id).first()
+        if pipeline_id is not None
+        else None
+    )
+    if pipeline is None:  # never existed, or deleted with its pipeline meanwhile
+        raise ApplicationError("Stage not found.", code="not_found", status=404)
+    return pipeline
+
+
 @transaction.atomic
 def stage_update(*, org: Organization, actor: User | None, stage: Stage | int, **data: Any) -> Stage:
+    pipeline = _lock_pipeline_of(org, stage)
     stage = _load_for_update(Stage, org, stage, "Stage")
-    pipeline = Pipeline.objects.select_for_update().get(pk=stage.pipeline_id)
     errors = _Errors()
     _check_unknown(data, ("name", "probability", "kind", "position"), errors)
     before = _snapshot(stage, STAGE_SCALAR, ())
@@ -713,8 +731,8 @@ def stage_delete(
     *, org: Organization, actor: User | None, stage: Stage | int, move_deals_to: Stage | int | None = None
 ) -> None:
     """Delete a stage; its deals move to ``move_deals_to`` (a stage of the same pipeline) first."""
+    pipeline = _lock_pipeline_of(org, stage)
     stage = _load_for_update(Stage, org, stage, "Stage")
-    pipeline = Pipeline.objects.select_for_update().get(pk=stage.pipeline_id)
     siblings = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
     if len(siblings) == 1:
         raise ApplicationError("A pipeline needs at least one stage.", code="protected", status=409)

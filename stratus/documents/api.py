@@ -154,6 +154,7 @@ UPLOAD_RESPONSE = inline_serializer(
 class DocumentListView(GenericAPIView[Document]):
     permission_classes = (ReadViewerWriteMember,)
     serializer_class = DocumentSerializer
+    queryset = Document.objects.none()  # for the schema; requests use the selectors
     parser_classes = (MultiPartParser, FormParser)
     ordering_fields = ("created_at", "name")
     ordering = "-created_at"
@@ -165,6 +166,7 @@ class DocumentListView(GenericAPIView[Document]):
             OpenApiParameter(field, int, description=f"Only the documents of this {field}")
             for field in TARGET_FIELDS
         ],
+        responses={200: DocumentSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         org = _org(request)

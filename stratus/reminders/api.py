@@ -27,6 +27,7 @@ from stratus.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
 )
+from stratus.api.views import query_choice, query_flag
 from stratus.crm.models import Activity, Deal
 from stratus.reminders import services
 from stratus.reminders.models import Notification, NotificationPreference, Reminder, ReminderState
@@ -124,11 +125,15 @@ class ReminderListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Reminder]:
         reminders = _reminders(self.request)
         params = self.request.query_params
-        if params.get("state"):
-            reminders = reminders.filter(state=params["state"])
+        state = query_choice(self.request, "state", ReminderState.values)
+        if state:
+            reminders = reminders.filter(state=state)
         for name in ("activity", "deal"):
-            if params.get(name, "").isdigit():
-                reminders = reminders.filter(**{f"{name}_id": int(params[name])})
+            if name in params:
+                value = params[name]
+                if not (value.isascii() and value.isdigit()):
+                    raise serializers.ValidationError({name: ["Must be an id."]})
+                reminders = reminders.filter(**{f"{name}_id": int(value)})
         return reminders
 
     @extend_schema(request=ReminderCreateSerializer, responses={201: ReminderSerializer})
@@ -224,7 +229,7 @@ class NotificationListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Notification]:
         notifications = _notifications(self.request)
-        if self.request.query_params.get("unread") in ("true", "1"):
+        if query_flag(self.request, "unread"):
             notifications = notifications.filter(read_at__isnull=True)
         return notifications
 
@@ -241,8 +246,8 @@ class NotificationUnreadCountView(APIView):
         return Response({"unread": _notifications(request).filter(read_at__isnull=True).count()})
 
 
-class NotificationReadView(APIView):
-    """Mark one notification read (POST) or unread again (DELETE); any role may, for itself."""
+class PersonalView(APIView):
+    """A member's own state (any role may change it for itself)."""
 
     permission_classes = (ReadViewerWriteMember,)
 
@@ -250,6 +255,10 @@ class NotificationReadView(APIView):
         permission = ReadViewerWriteMember()
         permission.write_role = Role.VIEWER
         return [permission]
+
+
+class NotificationReadView(PersonalView):
+    """Mark one notification read (POST) or unread again (DELETE); any role may, for itself."""
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -274,9 +283,9 @@ class MarkedSerializer(serializers.Serializer):
     marked = serializers.IntegerField()
 
 
-class NotificationReadAllView(NotificationReadView):
+class NotificationReadAllView(PersonalView):
     @extend_schema(request=None, responses={200: MarkedSerializer})
-    def post(self, request: Request) -> Response:  # type: ignore[override]
+    def post(self, request: Request) -> Response:
         marked = services.notifications_mark_all_read(
             org=request.organization,  # type: ignore[attr-defined]
             user=request.user,  # type: ignore[arg-type]
@@ -288,7 +297,7 @@ class PreferenceSerializer(StrictSerializer):
     email_reminders = StrictBooleanField()
 
 
-class NotificationPreferenceView(NotificationReadView):
+class NotificationPreferenceView(PersonalView):
     @extend_schema(responses={200: PreferenceSerializer})
     def get(self, request: Request) -> Response:
         preference = NotificationPreference.objects.filter(user=_user(request)).first()
