@@ -113,3 +113,28 @@ scale: ## Compose: run WEB=n web and WS=n ws replicas, then reload Nginx
 
 nginx-reload: ## Compose: reload Nginx (new replicas, renewed certificates)
 	$(COMPOSE) exec nginx sh -c 'nginx -c /etc/nginx/stratus/$${NGINX_CONFIG:-nginx.conf} -t -q && nginx -c /etc/nginx/stratus/$${NGINX_CONFIG:-nginx.conf} -s reload'
+
+# --- The production topology on one machine (no Docker) ------------------------------------------
+# Real Nginx in front of WEB_REPLICAS web and WS_REPLICAS ws replicas, a worker, two beats,
+# PostgreSQL, Redis (cache, broker) and SeaweedFS (S3), under supervisord; state in .cluster/.
+CLUSTER_PORT ?= 8080
+WEB_REPLICAS ?= 2
+WS_REPLICAS ?= 2
+
+.PHONY: cluster cluster-down cluster-status cluster-destroy conformance
+
+cluster: install ## one-machine production cluster at http://127.0.0.1:8080 (CLUSTER_PORT, WEB_REPLICAS, WS_REPLICAS)
+	CLUSTER_PORT=$(CLUSTER_PORT) WEB_REPLICAS=$(WEB_REPLICAS) WS_REPLICAS=$(WS_REPLICAS) $(RUN) python -m deploy.cluster up
+
+cluster-down: install ## stop the one-machine cluster (its data stays in .cluster/)
+	$(RUN) python -m deploy.cluster down
+
+cluster-status: install ## the cluster's processes
+	$(RUN) python -m deploy.cluster status
+
+cluster-destroy: install ## stop the cluster and delete its data
+	$(RUN) python -m deploy.cluster destroy
+
+conformance: install ## statelessness and failover suite on a fresh cluster; table in docs/conformance.md
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CONFORMANCE_REPORT=docs/conformance.md \
+		$(RUN) pytest tests/cluster -p no:cacheprovider -s $(PYTEST_ARGS)

@@ -13,7 +13,11 @@
 # bounds it), then replaces this shell so it receives signals directly.
 set -eu
 
-cd "$(dirname "$0")/.."
+# The application folder; the process keeps the working directory it was started in (the
+# one-machine cluster gives each replica a private one) and imports Stratus from APP_DIR.
+APP_DIR="$(cd "$(dirname "$0")/.." && pwd)"
+export PYTHONPATH="$APP_DIR${PYTHONPATH:+:$PYTHONPATH}"
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-stratus.settings}"
 
 PYTHON="${PYTHON:-python}"
 PORT="${PORT:-8000}"
@@ -23,7 +27,7 @@ wait_for_services() {
   case "${STARTUP_WAIT:-true}" in
     false | 0 | no) return 0 ;;
   esac
-  "$PYTHON" manage.py wait_for_services --timeout "$STARTUP_WAIT_TIMEOUT" "$@"
+  "$PYTHON" "$APP_DIR/manage.py" wait_for_services --timeout "$STARTUP_WAIT_TIMEOUT" "$@"
 }
 
 command="${1:-web}"
@@ -34,7 +38,7 @@ case "$command" in
     # Empty means automatic (deploy/gunicorn.conf.py); gunicorn itself cannot parse an empty value.
     [ -n "${WEB_CONCURRENCY:-}" ] || unset WEB_CONCURRENCY
     wait_for_services --migrations
-    exec "$PYTHON" -m gunicorn --config deploy/gunicorn.conf.py "$@" stratus.wsgi:application
+    exec "$PYTHON" -m gunicorn --config "$APP_DIR/deploy/gunicorn.conf.py" "$@" stratus.wsgi:application
     ;;
   ws)
     wait_for_services --migrations
@@ -57,11 +61,11 @@ case "$command" in
     ;;
   migrate)
     wait_for_services
-    "$PYTHON" manage.py migrate --noinput
-    exec "$PYTHON" manage.py check --deploy --fail-level "${DEPLOY_CHECK_FAIL_LEVEL:-ERROR}"
+    "$PYTHON" "$APP_DIR/manage.py" migrate --noinput
+    exec "$PYTHON" "$APP_DIR/manage.py" check --deploy --fail-level "${DEPLOY_CHECK_FAIL_LEVEL:-ERROR}"
     ;;
   manage)
-    exec "$PYTHON" manage.py "$@"
+    exec "$PYTHON" "$APP_DIR/manage.py" "$@"
     ;;
   *)
     exec "$command" "$@"

@@ -349,7 +349,7 @@ def test_every_declared_process_command_is_an_entrypoint_command() -> None:
 def test_the_programs_behind_the_entrypoint_commands_exist() -> None:
     """web/ws need gunicorn/uvicorn and their applications; worker/beat need the Celery app."""
     text = ENTRYPOINT.read_text()
-    assert "gunicorn --config deploy/gunicorn.conf.py" in text
+    assert 'gunicorn --config "$APP_DIR/deploy/gunicorn.conf.py"' in text
     assert "stratus.wsgi:application" in text
     assert "uvicorn stratus.asgi:application" in text
     assert "celery -A stratus worker" in text

@@ -1,0 +1,79 @@
+"""A fresh one-machine cluster for the conformance suite, and its results table."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.cluster import Cluster
+from stratus.platform.testing import PROJECT_DIR, free_port
+
+RESULTS: list[tuple[str, str, bool]] = []
+
+# The suite starts a whole cluster (minutes on a 2-core machine): it runs with `make conformance`
+# (which sets CONFORMANCE_REPORT) or CONFORMANCE=1, not as part of `make test`.
+if not (os.environ.get("CONFORMANCE_REPORT") or os.environ.get("CONFORMANCE")):
+    collect_ignore_glob = ["test_*.py"]
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A fresh cluster (2 web, 2 ws) on free ports; CONFORMANCE_CLUSTER_DIR reuses a running one."""
+    existing = os.environ.get("CONFORMANCE_CLUSTER_DIR")
+    if existing:
+        state = json.loads((Path(existing) / "cluster.json").read_text())
+        web = len([n for n in state["replica_ports"] if n.startswith("web-")])
+        ws = len([n for n in state["replica_ports"] if n.startswith("ws-")])
+        reused = Cluster(directory=Path(existing), port=state["nginx_port"], web_replicas=web, ws_replicas=ws)
+        reused.up()
+        yield reused
+        return
+    directory = tmp_path_factory.mktemp("cluster")
+    running = Cluster(directory=directory, port=free_port(), web_replicas=2, ws_replicas=2)
+    try:
+        running.up()
+        yield running
+    finally:
+        running.down()
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Tests append what they measured; the row is added with the test's outcome."""
+    measured: list[str] = []
+    yield measured
+    failed = bool(getattr(request.node, "rep_call", None) and request.node.rep_call.failed)
+    RESULTS.append((request.node.name, "; ".join(measured), not failed))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not RESULTS:
+        return
+    lines = ["| test | measured | result |", "|---|---|---|"]
+    lines += [f"| {name} | {measured} | {'pass' if ok else 'FAIL'} |" for name, measured, ok in RESULTS]
+    table = "\n".join(lines)
+    print("\n\nConformance (one-machine cluster)\n" + table)
+    target = os.environ.get("CONFORMANCE_REPORT")
+    if target:
+        path = PROJECT_DIR / target if not Path(target).is_absolute() else Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "# Conformance: the production topology on one machine\n\n"
+            "Produced by `make conformance` (tests/cluster): a fresh cluster of real Nginx, 2 web and "
+            "2 ws replicas, a worker, two beats, PostgreSQL, Redis and SeaweedFS on one 2-core machine.\n\n"
+            + table
+            + "\n"
+        )

@@ -1,0 +1,412 @@
+"""Statelessness and failover, proven on the one-machine cluster through Nginx, as a user would.
+
+Each test prints and records what it measured (requests sent, failed, duplicates, recovery
+seconds); `make conformance` writes the table to docs/conformance.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from deploy.cluster import Cluster
+
+pytestmark = pytest.mark.cluster
+
+
+def base(cluster: Cluster) -> str:
+    return f"http://127.0.0.1:{cluster.port}"
+
+
+def token_session(cluster: Cluster) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {cluster.state['token']}"
+    return session
+
+
+def upstreams_by_request_id(cluster: Cluster, ids: set[str], timeout: float = 15) -> dict[str, str]:
+    """Which replica served each request, from Nginx's JSON access log."""
+    log = cluster.directory / "logs" / "nginx.log"
+    deadline = time.monotonic() + timeout
+    found: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        found = {}
+        for line in log.read_text().splitlines():
+            if '"nginx.access"' not in line:
+                continue
+            entry = json.loads(line)
+            if entry["request_id"] in ids:
+                found[entry["request_id"]] = entry["upstream"]
+        if len(found) == len(ids):
+            break
+        time.sleep(0.2)
+    return found
+
+
+def replica_name(cluster: Cluster, upstream: str) -> str:
+    ports = {str(port): name for name, port in cluster.state["replica_ports"].items()}
+    last = upstream.split(",")[-1].strip()
+    return ports.get(last.rsplit(":", 1)[-1], last)
+
+
+@dataclass
+class Load:
+    """Constant load: reads, and writes that carry an Idempotency-Key and are retried once."""
+
+    cluster: Cluster
+    reads: int = 0
+    failed_reads: list[str] = field(default_factory=list)
+    writes: int = 0
+    retried_writes: int = 0
+    failed_writes: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def read_loop(self) -> None:
+        session = token_session(self.cluster)
+        while not self.stop.is_set():
+            try:
+                response = session.get(f"{base(self.cluster)}/api/v1/contacts?limit=5", timeout=30)
+                ok = response.status_code == 200
+                detail = str(response.status_code)
+            except requests.RequestException as error:
+                ok, detail = False, type(error).__name__
+            self.reads += 1
+            if not ok:
+                self.failed_reads.append(detail)
+            time.sleep(0.2)
+
+    def write_loop(self) -> None:
+        session = token_session(self.cluster)
+        while not self.stop.is_set():
+            email = f"load-{uuid.uuid4().hex[:12]}@example.com"
+            key = uuid.uuid4().hex
+            body = {"first_name": "Load", "last_name": "Test", "email": email}
+            statuses = []
+            for _attempt in range(2):
+                try:
+                    response = session.post(
+                        f"{base(self.cluster)}/api/v1/contacts",
+                        json=body,
+                        headers={"Idempotency-Key": key},
+                        timeout=30,
+                    )
+                    statuses.append(response.status_code)
+                except requests.RequestException as error:
+                    statuses.append(type(error).__name__)  # type: ignore[arg-type]
+                if statuses[-1] == 201:
+                    break
+            self.writes += 1
+            self.emails.append(email)
+            if len(statuses) > 1:
+                self.retried_writes += 1
+            if statuses[-1] != 201:
+                self.failed_writes.append(f"{email}: {statuses}")
+            time.sleep(0.3)
+
+    @contextmanager
+    def running(self, readers: int = 2, writers: int = 1) -> Iterator[Load]:
+        threads = [threading.Thread(target=self.read_loop) for _ in range(readers)]
+        threads += [threading.Thread(target=self.write_loop) for _ in range(writers)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(2)
+            yield self
+            time.sleep(2)
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+
+    def duplicates(self) -> int:
+        with psycopg.connect(self.cluster.database_url()) as conn:
+            rows = conn.execute(
+                "SELECT lower(email), count(*) FROM crm_contact WHERE email = ANY(%s) GROUP BY 1",
+                [self.emails],
+            ).fetchall()
+        counts: dict[str, int] = dict(rows)
+        missing = [
+            e for e in self.emails if e.lower() not in counts and e not in " ".join(self.failed_writes)
+        ]
+        assert not missing, f"writes answered 201 but not stored: {missing[:3]}"
+        return sum(count - 1 for count in counts.values())
+
+    def summary(self) -> str:
+        return (
+            f"reads {self.reads} (failed {len(self.failed_reads)}), writes {self.writes} "
+            f"(retried {self.retried_writes}, failed {len(self.failed_writes)})"
+        )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.2) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(step)
+    raise AssertionError(f"not reached within {timeout}s")
+
+
+def replica_ready(cluster: Cluster, name: str) -> tuple[int, dict[str, Any]]:
+    try:
+        response = requests.get(
+            f"http://127.0.0.1:{cluster.replica_port(name)}/health/ready",
+            headers={"Host": "localhost"},
+            timeout=5,
+        )
+        return response.status_code, response.json()
+    except (requests.RequestException, ValueError):
+        return 0, {}
+
+
+# --- 1. Sessions ------------------------------------------------------------------------------
+
+
+def test_sessions_work_on_every_replica_and_logout_is_global(cluster: Cluster, record: list[str]) -> None:
+    session = requests.Session()
+    login = session.post(
+        f"{base(cluster)}/api/v1/auth/login",
+        json={"email": cluster.state["email"], "password": cluster.state["password"]},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    ids = {uuid.uuid4().hex for _ in range(100)}
+    statuses: Counter[int] = Counter()
+    for request_id in ids:
+        statuses[
+            session.get(
+                f"{base(cluster)}/api/v1/me", headers={"X-Request-ID": request_id}, timeout=30
+            ).status_code
+        ] += 1
+    served = Counter(replica_name(cluster, u) for u in upstreams_by_request_id(cluster, ids).values())
+
+    logout = session.post(
+        f"{base(cluster)}/api/v1/auth/logout",
+        headers={"X-CSRFToken": session.cookies.get("csrftoken", "")},
+        timeout=30,
+    )
+    after_ids = {uuid.uuid4().hex for _ in range(20)}
+    after = Counter(
+        session.get(f"{base(cluster)}/api/v1/me", headers={"X-Request-ID": i}, timeout=30).status_code
+        for i in after_ids
+    )
+    after_served = {replica_name(cluster, u) for u in upstreams_by_request_id(cluster, after_ids).values()}
+    record.append(
+        f"100 requests: {dict(statuses)} over {dict(served)}; "
+        f"after logout: {dict(after)} over {sorted(after_served)}"
+    )
+    print(record[-1])
+    assert statuses == Counter({200: 100})
+    assert set(served) == set(cluster.replicas("web")), "the requests were spread over every web replica"
+    assert logout.status_code == 204, logout.text
+    assert set(after) <= {401, 403}
+    assert sum(after.values()) == 20
+    assert after_served == set(cluster.replicas("web"))
+
+
+# --- 2. Files ---------------------------------------------------------------------------------
+
+
+def test_a_file_uploaded_through_one_replica_downloads_through_every_other(
+    cluster: Cluster, record: list[str]
+) -> None:
+    api = token_session(cluster)
+    contact = api.post(
+        f"{base(cluster)}/api/v1/contacts",
+        json={
+            "first_name": "File",
+            "last_name": "Owner",
+            "email": f"files-{uuid.uuid4().hex[:8]}@example.com",
+        },
+        timeout=30,
+    )
+    assert contact.status_code == 201, contact.text
+    content = b"%PDF-1.4\n" + uuid.uuid4().bytes * 4000 + b"\n%%EOF\n"
+    web = cluster.replicas("web")
+    first = f"http://127.0.0.1:{cluster.replica_port(web[0])}"
+    upload = api.post(
+        f"{first}/api/v1/documents/",
+        data={"contact": str(contact.json()["id"])},
+        files={"file": ("report.pdf", content, "application/pdf")},
+        headers={"Host": "localhost"},
+        timeout=60,
+    )
+    assert upload.status_code == 201, upload.text
+    document = upload.json()["id"]
+    checksums = {}
+    for name in web[1:]:
+        replica = f"http://127.0.0.1:{cluster.replica_port(name)}"
+        download = api.get(
+            f"{replica}/api/v1/documents/{document}/download/", headers={"Host": "localhost"}, timeout=60
+        )
+        assert download.status_code == 200, download.text[:300]
+        checksums[name] = hashlib.sha256(download.content).hexdigest()
+    record.append(f"uploaded {len(content)} bytes via {web[0]}; identical downloads via {sorted(checksums)}")
+    print(record[-1])
+    assert set(checksums.values()) == {hashlib.sha256(content).hexdigest()}
+
+
+# --- 4. Replica loss --------------------------------------------------------------------------
+
+
+def test_killing_a_web_replica_under_load_loses_nothing(cluster: Cluster, record: list[str]) -> None:
+    load = Load(cluster)
+    victim = cluster.replicas("web")[0]
+    with load.running():
+        time.sleep(3)
+        cluster.ctl("signal", "KILL", victim)
+        time.sleep(8)
+    duplicates = load.duplicates()
+    cluster.wait_replica(victim)
+    record.append(f"SIGKILL {victim}: {load.summary()}, duplicates {duplicates}")
+    print(record[-1])
+    assert load.reads > 0
+    assert load.writes > 0
+    assert load.failed_reads == []
+    assert load.failed_writes == []
+    assert duplicates == 0
+
+
+# --- 5. Rolling restart -----------------------------------------------------------------------
+
+
+def test_rolling_restart_of_every_web_replica_fails_no_request(cluster: Cluster, record: list[str]) -> None:
+    load = Load(cluster)
+    with load.running():
+        for name in cluster.replicas("web"):
+            cluster.ctl("restart", name)  # SIGTERM: readiness drains, then a graceful stop
+            cluster.wait_replica(name)
+    duplicates = load.duplicates()
+    record.append(
+        f"restarted {cluster.replicas('web')} one at a time: {load.summary()}, duplicates {duplicates}"
+    )
+    print(record[-1])
+    assert load.failed_reads == []
+    assert load.failed_writes == []
+    assert load.retried_writes == 0, "a graceful restart needs no client retry"
+    assert duplicates == 0
+
+
+# --- 6. Database restart ----------------------------------------------------------------------
+
+
+def test_database_restart_turns_readiness_503_then_back_without_restarting_processes(
+    cluster: Cluster, record: list[str]
+) -> None:
+    web = cluster.replicas("web")
+    pids_before = cluster.ctl("pid", *web, check=False).stdout.split()
+    load = Load(cluster)
+    with load.running(readers=1, writers=0):
+        cluster.ctl("stop", "postgres")
+        down = wait_for(lambda: all(replica_ready(cluster, n)[0] == 503 for n in web), timeout=30)
+        _status, body = replica_ready(cluster, web[0])
+        cluster.ctl("start", "postgres")
+        back_started = time.monotonic()
+        wait_for(lambda: all(replica_ready(cluster, n)[0] == 200 for n in web), timeout=30, step=0.1)
+        recovery = time.monotonic() - back_started
+        failed_before_recovery = len(load.failed_reads)
+        time.sleep(5)
+    failed_after = len(load.failed_reads) - failed_before_recovery
+    pids_after = cluster.ctl("pid", *web, check=False).stdout.split()
+    record.append(
+        f"readiness 503 after {down:.1f}s down "
+        f"(database: {body.get('checks', {}).get('database', {}).get('status')}); "
+        f"200 {recovery:.1f}s after PostgreSQL was back; errors after recovery {failed_after}; "
+        f"processes restarted {0 if pids_after == pids_before else 'some'}"
+    )
+    print(record[-1])
+    assert recovery <= 5
+    assert failed_after == 0
+    assert pids_after == pids_before
+
+
+# --- 9. Whole-cluster restart -----------------------------------------------------------------
+
+
+def test_whole_cluster_restart_keeps_data_files_and_schedules(cluster: Cluster, record: list[str]) -> None:
+    api = token_session(cluster)
+    email = f"restart-{uuid.uuid4().hex[:8]}@example.com"
+    contact = api.post(
+        f"{base(cluster)}/api/v1/contacts",
+        json={"first_name": "Kept", "last_name": "Data", "email": email},
+        timeout=30,
+    )
+    assert contact.status_code == 201, contact.text
+    content = f"kept across restarts {uuid.uuid4().hex}\n".encode() * 20
+    upload = api.post(
+        f"{base(cluster)}/api/v1/documents/",
+        data={"contact": str(contact.json()["id"])},
+        files={"file": ("kept.txt", content, "text/plain")},
+        timeout=60,
+    )
+    assert upload.status_code == 201, upload.text
+    with psycopg.connect(cluster.database_url()) as conn:
+        counts_before = conn.execute("SELECT count(*) FROM crm_contact").fetchone()
+
+    started = time.monotonic()
+    cluster.down()
+    cluster.up()
+    restart_seconds = time.monotonic() - started
+
+    found = api.get(f"{base(cluster)}/api/v1/contacts/{contact.json()['id']}", timeout=30)
+    download = api.get(f"{base(cluster)}/api/v1/documents/{upload.json()['id']}/download/", timeout=60)
+    with psycopg.connect(cluster.database_url()) as conn:
+        counts_after = conn.execute("SELECT count(*) FROM crm_contact").fetchone()
+    import redis
+
+    broker = redis.Redis.from_url(cluster.app_env()["CELERY_BROKER_URL"])
+    schedules = [key for key in broker.scan_iter("redbeat:*") if b"lock" not in key and b"::" not in key]
+    record.append(
+        f"stopped and started in {restart_seconds:.0f}s: "
+        f"contacts {counts_before[0] if counts_before else 0} -> "
+        f"{counts_after[0] if counts_after else 0}, document download {download.status_code}, "
+        f"{len(schedules)} periodic schedules in the broker"
+    )
+    print(record[-1])
+    assert found.status_code == 200
+    assert found.json()["email"] == email
+    assert counts_after == counts_before
+    assert download.status_code == 200
+    assert download.content == content
+    assert schedules, "the scheduled (periodic) work is still registered"
+
+
+# --- 10. Scale out ----------------------------------------------------------------------------
+
+
+def test_adding_a_web_replica_under_load_fails_nothing_and_it_takes_traffic(
+    cluster: Cluster, record: list[str]
+) -> None:
+    load = Load(cluster)
+    with load.running():
+        added = cluster.scale_web(len(cluster.replicas("web")) + 1)
+        ids = {uuid.uuid4().hex for _ in range(30)}
+        api = token_session(cluster)
+        for request_id in ids:
+            api.get(
+                f"{base(cluster)}/api/v1/contacts?limit=1", headers={"X-Request-ID": request_id}, timeout=30
+            )
+    served = Counter(replica_name(cluster, u) for u in upstreams_by_request_id(cluster, ids).values())
+    duplicates = load.duplicates()
+    record.append(
+        f"added {added} with an Nginx reload: {load.summary()}, duplicates {duplicates}; "
+        f"next 30 requests {dict(served)}"
+    )
+    print(record[-1])
+    assert added
+    assert load.failed_reads == []
+    assert load.failed_writes == []
+    assert served[added[0]] > 0, "the new replica takes traffic"
