@@ -24,7 +24,7 @@ help: ## list the commands
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
 install: $(UV) ## install dependencies from the lock file
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 
 run: install ## migrate, load the demo, serve at http://127.0.0.1:8000 (embedded default)
 	$(RUN) python manage.py migrate --noinput
