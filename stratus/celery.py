@@ -97,6 +97,7 @@ def _configure(app: Celery) -> None:
                 "task": "documents.cleanup_abandoned_uploads",
                 "schedule": timedelta(seconds=settings.DOCUMENTS_CLEANUP_INTERVAL),
             },
+            "api-idempotency-purge": {"task": "api.purge_idempotency_keys", "schedule": timedelta(hours=1)},
         },
     )
 

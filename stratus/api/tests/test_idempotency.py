@@ -166,3 +166,18 @@ def test_concurrent_duplicates_on_two_servers_make_one_effect() -> None:
     assert body_a == body_b
     assert (replay_a, replay_b) == (None, "true")
     assert ApiToken.objects.filter(organization=organization, name="raced").count() == 1
+
+
+def test_expired_keys_are_purged(api_client, organization) -> None:
+    from django.core.management import call_command
+
+    from stratus.api.tasks import purge_idempotency_keys
+
+    client = api_client(Role.ADMIN)
+    assert _post(client, "fresh", {"name": "f", "role": "viewer"}).status_code == 201
+    assert _post(client, "stale", {"name": "s", "role": "viewer"}).status_code == 201
+    IdempotencyKey.objects.filter(key="stale").update(created_at=timezone.now() - timedelta(hours=25))
+    assert purge_idempotency_keys() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    call_command("purge_idempotency_keys")
+    assert IdempotencyKey.objects.filter(key="fresh").exists()
