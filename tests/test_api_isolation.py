@@ -58,7 +58,9 @@ def api_patterns() -> list[Pattern]:
             continue
         view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
         if view_class is not None:
-            methods = tuple(m for m in METHODS if hasattr(view_class, m))
+            methods = tuple(
+                m for m in METHODS if hasattr(view_class, m) and m in view_class.http_method_names
+            )
         else:
             methods = ("get", "post")  # a function view: try both, it must refuse what it does not serve
         found.append(Pattern(route, name, methods, tuple(callback_params(route))))

@@ -43,6 +43,11 @@ class ApiGuardMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not is_api_request(request):
             return self.get_response(request)
+        if (
+            any("\x00" in value for values in request.GET.lists() for value in values[1])
+            or "\x00" in request.path
+        ):
+            return problem_response(400, detail="The URL contains a NUL character.")
         refused = self._refuse_body(request)
         if refused is not None:
             return refused

@@ -146,6 +146,8 @@ class SegmentDetailView(APIView):
 
 
 class SegmentMembersPreviewView(SegmentDetailView):
+    http_method_names = ["get", "head", "options"]  # only the preview, not the segment's writes
+
     @extend_schema(responses={200: PreviewSerializer})
     def get(self, request: Request, pk: int) -> Response:
         return _preview(request, self._get(request, pk).filters)
