@@ -368,7 +368,14 @@ def test_whole_cluster_restart_keeps_data_files_and_schedules(cluster: Cluster, 
     import redis
 
     broker = redis.Redis.from_url(cluster.app_env()["CELERY_BROKER_URL"])
-    schedules = [key for key in broker.scan_iter("redbeat:*") if b"lock" not in key and b"::" not in key]
+    from stratus.celery import app
+
+    prefix = str(app.conf.redbeat_key_prefix)
+    schedules = [
+        key
+        for key in broker.scan_iter(f"{prefix}*")
+        if not key.endswith((b":lock", b":statics", b"::schedule"))
+    ]
     record.append(
         f"stopped and started in {restart_seconds:.0f}s: "
         f"contacts {counts_before[0] if counts_before else 0} -> "
