@@ -493,6 +493,9 @@ CAMPAIGN_RETRY_BACKOFF = read_float(env, requirements, "CAMPAIGN_RETRY_BACKOFF",
 # A sender that has not finished its batch after this many seconds is presumed dead: another
 # may take over, and a message it left "sending" is counted as sent (never sent twice).
 CAMPAIGN_LEASE_SECONDS = read_int(env, requirements, "CAMPAIGN_LEASE_SECONDS", 120, 1)
+# Live campaign.progress while sending: after about 1% of the recipients, at most once per
+# this many seconds (and at least every ten times it while messages go out).
+CAMPAIGN_PROGRESS_SECONDS = read_float(env, requirements, "CAMPAIGN_PROGRESS_SECONDS", 1.0)
 # Imports: rows per transaction; an import silent for IMPORT_STALE_AFTER seconds is resumed.
 IMPORT_CHUNK_SIZE = read_int(env, requirements, "IMPORT_CHUNK_SIZE", 500, 1)
 IMPORT_STALE_AFTER = read_int(env, requirements, "IMPORT_STALE_AFTER", 300, 5)
