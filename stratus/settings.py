@@ -407,6 +407,9 @@ REALTIME_HEARTBEAT_SECONDS = read_float(env, requirements, "REALTIME_HEARTBEAT_S
 REALTIME_SUBSCRIBE_TIMEOUT_SECONDS = read_float(env, requirements, "REALTIME_SUBSCRIBE_TIMEOUT_SECONDS", 10.0)
 REALTIME_REAUTH_SECONDS = read_float(env, requirements, "REALTIME_REAUTH_SECONDS", 300.0)
 REALTIME_TICKET_TTL_SECONDS = read_int(env, requirements, "REALTIME_TICKET_TTL_SECONDS", 30, 1)
+# Without Redis: how often the web process reads the database event log for events raised
+# in other processes (the worker's reminders and progress).
+REALTIME_POLL_SECONDS = read_float(env, requirements, "REALTIME_POLL_SECONDS", 0.5)
 if REALTIME_REDIS_URL:
     CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {

@@ -6,6 +6,10 @@ time. Instead each process joins an organization's group once (when its first so
 that organization subscribes), decodes each event once, and hands it to the sockets of
 that organization, each of which sends from its own queue so a slow client delays only
 itself.
+
+Without Redis (the embedded default) the channel layer is in memory and reaches only this
+process; events raised in another process (the Celery worker) are read from the database
+event log instead, by one poll per process every ``REALTIME_POLL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import logging
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
-from stratus.realtime.events import organization_group
+from stratus.realtime.events import EVENT_MESSAGE_TYPE, organization_group
+from stratus.realtime.store import DatabaseEventStore, get_store
 
 logger = logging.getLogger("stratus.realtime")
 
@@ -30,11 +36,21 @@ class Fanout:
         self._members: dict[int, set[Listener]] = {}
         self._channel: str | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     async def join(self, organization_id: int, listener: Listener) -> None:
+        store = get_store()
+        if isinstance(store, DatabaseEventStore):
+            async with self._lock:
+                if self._poller is None:
+                    # The starting point is read before the socket reads the log's head, so
+                    # every event after that head is either polled or caught up.
+                    start, _ = await store.poll(None, 0)
+                    self._poller = asyncio.create_task(self._poll(store, start))
         layer = get_channel_layer()
         if layer is None:
+            self._members.setdefault(organization_id, set()).add(listener)
             return
         async with self._lock:
             if self._channel is None:
@@ -69,8 +85,34 @@ class Fanout:
                 logger.exception("channel layer receive failed")
                 await asyncio.sleep(1)
                 continue
-            for listener in tuple(self._members.get(message.get("organization", -1), ())):
-                listener.offer(message)
+            self._offer(message)
+
+    def _offer(self, message: dict[str, Any]) -> None:
+        for listener in tuple(self._members.get(message.get("organization", -1), ())):
+            listener.offer(message)
+
+    async def _poll(self, store: DatabaseEventStore, after: int) -> None:
+        while True:
+            try:
+                after, found = await store.poll(after, 500)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reading the event log failed")
+                await asyncio.sleep(1)
+                continue
+            for organization_id, logged in found:
+                self._offer(
+                    {
+                        "type": EVENT_MESSAGE_TYPE,
+                        "organization": organization_id,
+                        "seq": logged.seq,
+                        "text": logged.text,
+                        "recipient": logged.recipient,
+                    }
+                )
+            if len(found) < 500:
+                await asyncio.sleep(settings.REALTIME_POLL_SECONDS)
 
 
 _fanouts: dict[asyncio.AbstractEventLoop, Fanout] = {}

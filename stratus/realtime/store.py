@@ -4,10 +4,11 @@ Every delivered event gets the next sequence id of its organization and is kept
 for a while (by count and by age), so a client that reconnects with the last id
 it saw receives exactly what it missed. With Redis, the counter and a stream per
 organization are updated by one Lua script (atomic, one round trip); without it
-(the embedded default, one process) the same rules run in memory.
+(the embedded default: a web process and a worker process) the same rules run on two
+tables in the database, which the web process polls for events raised elsewhere.
 
 The publish path is synchronous (it runs in ``transaction.on_commit``); the
-WebSocket side reads asynchronously and never touches the database.
+WebSocket side reads asynchronously, and with Redis never touches the database.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 import redis
 import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.dispatch import receiver
+from django.utils import timezone
 
 
 class Logged(NamedTuple):
@@ -200,20 +205,28 @@ def _backlog(current: int, after: int, events: list[Logged]) -> Backlog:
     return Backlog(current=current, events=events, complete=True)
 
 
-class MemoryEventStore:
-    """The embedded default's log: one process serves every socket, so memory is enough."""
+class DatabaseEventStore:
+    """The log without Redis (the embedded default): tables in the database, shared by processes.
+
+    Events raised in the Celery worker reach the web process's sockets this way: the worker
+    appends rows, and each ws event loop polls for rows newer than the last it saw
+    (``poll``, every ``REALTIME_POLL_SECONDS``) and fans them out to its sockets. Events
+    raised in the web process itself also go through the in-memory channel layer at once;
+    a socket drops whichever copy arrives second (by ``seq``).
+
+    New rows are found by their primary key. On SQLite (one writer at a time) keys become
+    visible in order; where concurrent transactions may commit out of key order a row can
+    be passed over by ``poll``, and the socket's gap check fetches it from the log at the
+    next event or heartbeat, so it is late, never lost.
+
+    Tickets are claimed in this process's memory: the embedded default has one web process.
+    """
 
     def __init__(self, max_events: int, max_age_seconds: int) -> None:
         self.max_events = max_events
-        self.max_age = float(max_age_seconds)
-        self._lock = threading.Lock()
-        self._counters: dict[int, int] = {}
-        self._logs: dict[int, deque[tuple[float, Logged]]] = {}
+        self.max_age = timedelta(seconds=max_age_seconds)
         self._claims: dict[str, float] = {}
-
-    def _trim(self, log: deque[tuple[float, Logged]], now: float) -> None:
-        while log and (len(log) > self.max_events or log[0][0] < now - self.max_age):
-            log.popleft()
+        self._claims_lock = threading.Lock()
 
     def append(
         self,
@@ -223,34 +236,94 @@ class MemoryEventStore:
         recipient: int | None = None,
         publish_to: str | None = None,
     ) -> tuple[int, str]:
+        from stratus.realtime.models import EventCounter, LoggedEvent
+
         if publish_to is not None:
-            raise ValueError("the in-memory log does not publish; use the channel layer")
-        now = time.monotonic()
-        with self._lock:
-            seq = self._counters.get(organization_id, 0) + 1
-            self._counters[organization_id] = seq
+            raise ValueError("the database log does not publish; use the channel layer")
+        now = timezone.now()
+        with transaction.atomic():
+            # The UPDATE comes first, so the transaction holds the write lock (and the
+            # counter row) before it reads anything: concurrent appends queue up here.
+            if not EventCounter.objects.filter(pk=organization_id).update(seq=F("seq") + 1):
+                try:
+                    with transaction.atomic():
+                        EventCounter.objects.create(pk=organization_id, seq=1)
+                except IntegrityError:
+                    EventCounter.objects.filter(pk=organization_id).update(seq=F("seq") + 1)
+            seq = EventCounter.objects.filter(pk=organization_id).values_list("seq", flat=True).get()
+            newest = (
+                LoggedEvent.objects.filter(organization_id=organization_id)
+                .order_by("-seq")
+                .values("seq")
+                .first()
+            )
+            if newest is not None and seq <= newest["seq"]:
+                # A counter behind its log (restored from elsewhere): never reuse a retained id.
+                seq = newest["seq"] + 1
+                EventCounter.objects.filter(pk=organization_id).update(seq=seq)
             text = f"{head}{seq}{tail}"
-            log = self._logs.setdefault(organization_id, deque())
-            log.append((now, Logged(seq, text, recipient)))
-            self._trim(log, now)
+            LoggedEvent.objects.create(
+                organization_id=organization_id, seq=seq, text=text, recipient=recipient, created_at=now
+            )
+            LoggedEvent.objects.filter(organization_id=organization_id).filter(
+                Q(seq__lte=seq - self.max_events) | Q(created_at__lt=now - self.max_age)
+            ).delete()
         return seq, text
 
+    def _current(self, organization_id: int) -> int:
+        from stratus.realtime.models import EventCounter
+
+        return EventCounter.objects.filter(pk=organization_id).values_list("seq", flat=True).first() or 0
+
     async def current(self, organization_id: int) -> int:
-        with self._lock:
-            return self._counters.get(organization_id, 0)
+        return int(await database_sync_to_async(self._current)(organization_id))
+
+    def _since(self, organization_id: int, after: int, limit: int) -> Backlog:
+        from stratus.realtime.models import LoggedEvent
+
+        rows = (
+            LoggedEvent.objects.filter(
+                organization_id=organization_id, seq__gt=after, created_at__gte=timezone.now() - self.max_age
+            )
+            .order_by("seq")
+            .values_list("seq", "text", "recipient")[:limit]
+        )
+        events = [Logged(seq, text, recipient) for seq, text, recipient in rows]
+        # Read after the rows (no transaction: on SQLite it would take the write lock), so the
+        # counter is never behind them.
+        current = self._current(organization_id)
+        return _backlog(current, after, events)
 
     async def since(self, organization_id: int, after: int, limit: int) -> Backlog:
-        now = time.monotonic()
-        with self._lock:
-            current = self._counters.get(organization_id, 0)
-            log = self._logs.get(organization_id, deque())
-            self._trim(log, now)
-            events = [logged for _at, logged in log if logged.seq > after][:limit]
-        return _backlog(current, after, events)
+        return await database_sync_to_async(self._since)(organization_id, after, limit)
+
+    def _poll(self, after_id: int | None, limit: int) -> tuple[int, list[tuple[int, Logged]]]:
+        from stratus.realtime.models import LoggedEvent
+
+        if after_id is None:
+            newest = LoggedEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+            return newest or 0, []
+        rows = list(
+            LoggedEvent.objects.filter(pk__gt=after_id)
+            .order_by("pk")
+            .values_list("pk", "organization_id", "seq", "text", "recipient")[:limit]
+        )
+        found = [
+            (organization_id, Logged(seq, text, recipient))
+            for _pk, organization_id, seq, text, recipient in rows
+        ]
+        return (rows[-1][0] if rows else after_id), found
+
+    async def poll(self, after_id: int | None, limit: int) -> tuple[int, list[tuple[int, Logged]]]:
+        """Events appended (by any process) after row ``after_id``, as (organization id, event).
+
+        Returns the id to pass next time; with ``after_id`` None, only the current newest id.
+        """
+        return await database_sync_to_async(self._poll)(after_id, limit)
 
     async def claim(self, key: str, ttl: int) -> bool:
         now = time.monotonic()
-        with self._lock:
+        with self._claims_lock:
             for stale in [k for k, until in self._claims.items() if until < now]:
                 del self._claims[stale]
             if key in self._claims:
@@ -268,7 +341,7 @@ def get_store() -> EventStore:
             settings.REALTIME_RETENTION_EVENTS,
             settings.REALTIME_RETENTION_SECONDS,
         )
-    return MemoryEventStore(settings.REALTIME_RETENTION_EVENTS, settings.REALTIME_RETENTION_SECONDS)
+    return DatabaseEventStore(settings.REALTIME_RETENTION_EVENTS, settings.REALTIME_RETENTION_SECONDS)
 
 
 @receiver(setting_changed)

@@ -1,18 +1,23 @@
-"""The embedded default: `make run`'s web process serves HTTP and WebSocket with no Redis."""
+"""The embedded default: `make run`'s web process serves HTTP and WebSocket with no Redis,
+and events raised in other processes (the worker) reach its sockets through the database log."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, manage
+from stratus.platform.testing import PROJECT_DIR, child_env, free_port, manage, run_python
 from stratus.realtime.tests.harness import Client
 
 pytestmark = pytest.mark.cluster
@@ -29,42 +34,68 @@ def post(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return json.loads(response.read())
 
 
-def procfile_web_command() -> str:
+def procfile_command(name: str) -> str:
     for line in (PROJECT_DIR / "Procfile.dev").read_text().splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip()
-    raise AssertionError("Procfile.dev has no web process")
+        if line.startswith(f"{name}:"):
+            return line.removeprefix(f"{name}:").strip()
+    raise AssertionError(f"Procfile.dev has no {name} process")
 
 
-def test_procfile_web_process_serves_api_and_live_updates_without_redis(tmp_path: Path) -> None:
+@contextmanager
+def procfile_process(name: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Procfile.dev line as honcho runs it, in its own process group, stopped at the end."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {procfile_command(name)}"],
+            cwd=PROJECT_DIR,
+            env=child_env(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def embedded_site(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """A migrated data folder with one organization; its environment and the owner's API token."""
     env = {"DATA_DIR": str(tmp_path / "data")}
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr
     created = manage("create_org", "Embedded", "--owner", "owner@embedded.example", env=env)
     assert created.returncode == 0, created.stderr
-    token = created.stdout.strip().splitlines()[-1]
+    return env, created.stdout.strip().splitlines()[-1]
 
+
+@contextmanager
+def embedded_web(env: dict[str, str], log: Path) -> Iterator[int]:
+    """The Procfile.dev web process, answering; yields its port."""
     port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            ["bash", "-c", f"exec {procfile_web_command()}"],
-            cwd=PROJECT_DIR,
-            env=child_env({**env, "HOST": "127.0.0.1", "PORT": str(port)}),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with procfile_process("web", {**env, "HOST": "127.0.0.1", "PORT": str(port)}, log) as server:
         deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, log.read_text()
             try:
-                with urllib.request.urlopen(f"{base}/health/live", timeout=2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2):
                     break
             except OSError:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
+        yield port
+
+
+def test_procfile_web_process_serves_api_and_live_updates_without_redis(tmp_path: Path) -> None:
+    env, token = embedded_site(tmp_path)
+    with embedded_web(env, tmp_path / "web.log") as port:
+        base = f"http://127.0.0.1:{port}"
 
         async def scenario() -> None:
             ticket = post(f"{base}/api/v1/realtime/tickets", token, {})
@@ -91,6 +122,57 @@ def test_procfile_web_process_serves_api_and_live_updates_without_redis(tmp_path
             await client.close()
 
         asyncio.run(scenario())
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+
+
+RAISE_ELSEWHERE = """
+import django
+django.setup()
+from django.utils import timezone
+from stratus.accounts.models import Organization, User
+from stratus.crm import services as crm
+from stratus.crm.models import Activity
+from stratus.reminders import services as reminders
+
+org = Organization.objects.get(slug="embedded")
+user = User.objects.get(email="owner@embedded.example")
+contact = crm.contact_create(org=org, actor=user, first_name="Grace", last_name="Hopper")
+activity = Activity.objects.create(organization=org, subject="Call Grace", assignee=user, contact=contact)
+reminders.reminder_create(org=org, actor=user, activity=activity, remind_at=timezone.now())
+print(contact.pk)
+"""
+
+
+def test_events_raised_in_other_processes_reach_the_web_process_sockets(tmp_path: Path) -> None:
+    env, token = embedded_site(tmp_path)
+    with embedded_web(env, tmp_path / "web.log") as port:
+
+        async def scenario() -> None:
+            ticket = post(f"http://127.0.0.1:{port}/api/v1/realtime/tickets", token, {})
+            client = await Client.open(f"ws://127.0.0.1:{port}/ws/")
+            subscribed = await client.subscribe(ticket=ticket["ticket"])
+
+            # A write in a short-lived process of its own (as `manage.py shell` would make) ...
+            raised = await asyncio.to_thread(run_python, RAISE_ELSEWHERE, env=env)
+            assert raised.returncode == 0, raised.stderr
+            contact_id = int(raised.stdout.strip().splitlines()[-1])
+            received = [await client.next()]
+            assert (received[0]["event"], received[0]["data"]["id"]) == ("contact.created", contact_id)
+
+            # ... and the reminder it set, fired by the Procfile.dev worker (filesystem broker).
+            worker_env = {**env, "SWEEP_INTERVAL": "1"}
+            with procfile_process("worker", worker_env, tmp_path / "worker.log"):
+                deadline = time.monotonic() + 90
+                while received[-1]["event"] != "notification.created":
+                    assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                    try:
+                        received.append(await client.next())
+                    except TimeoutError:
+                        continue
+            notification = received[-1]
+            assert notification["data"]["title"] == "Reminder: Call Grace"
+            seqs = [message["seq"] for message in received]
+            assert seqs == sorted(seqs)
+            assert seqs[0] == subscribed["seq"] + 1
+            await client.close()
+
+        asyncio.run(scenario())

@@ -1,4 +1,4 @@
-"""The event log (Redis and in-memory) and publish's commit semantics."""
+"""The event log (Redis and database) and publish's commit semantics."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 
 from stratus.realtime.events import publish
-from stratus.realtime.store import EventStore, MemoryEventStore, RedisEventStore, get_store
+from stratus.realtime.store import DatabaseEventStore, EventStore, RedisEventStore, get_store
 
 
 def redis_url() -> str:
@@ -36,12 +36,18 @@ def prefix() -> Iterator[str]:
         client.delete(*keys)
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(
+    params=[
+        "redis",
+        # Committed rows: the async reads run on another thread's connection.
+        pytest.param("database", marks=pytest.mark.django_db(transaction=True)),
+    ]
+)
 def make_store(request: pytest.FixtureRequest, prefix: str) -> Any:
     def make(max_events: int = 100, max_age_seconds: int = 600) -> EventStore:
         if request.param == "redis":
             return RedisEventStore(redis_url(), prefix, max_events, max_age_seconds)
-        return MemoryEventStore(max_events, max_age_seconds)
+        return DatabaseEventStore(max_events, max_age_seconds)
 
     return make
 
@@ -89,6 +95,32 @@ def test_tickets_can_be_claimed_once(make_store: Any) -> None:
     assert asyncio.run(store.claim("ticket:abc", 30)) is True
     assert asyncio.run(store.claim("ticket:abc", 30)) is False
     assert asyncio.run(store.claim("ticket:def", 30)) is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_log_is_polled_in_append_order_from_any_process_view() -> None:
+    store = DatabaseEventStore(100, 600)
+    start, nothing = asyncio.run(store.poll(None, 10))
+    assert nothing == []
+    store.append(1, '{"seq":', "}")
+    store.append(2, '{"seq":', "}", 42)
+    store.append(1, '{"seq":', "}")
+    after, found = asyncio.run(store.poll(start, 2))
+    assert found == [(1, (1, '{"seq":1}', None)), (2, (1, '{"seq":1}', 42))]
+    last, rest = asyncio.run(store.poll(after, 10))
+    assert rest == [(1, (2, '{"seq":2}', None))]
+    assert asyncio.run(store.poll(last, 10)) == (last, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_log_never_reuses_a_retained_sequence_id() -> None:
+    from stratus.realtime.models import EventCounter
+
+    store = DatabaseEventStore(100, 600)
+    for _ in range(3):
+        store.append(9, "", "")
+    EventCounter.objects.filter(pk=9).delete()
+    assert store.append(9, "", "")[0] == 4
 
 
 def test_lost_counter_never_reuses_a_retained_sequence_id(prefix: str) -> None:
