@@ -286,6 +286,9 @@ API_RATE_LIMIT_ORGANIZATION = read_int(env, requirements, "API_RATE_LIMIT_ORGANI
 API_RATE_LIMIT_ANONYMOUS = read_int(env, requirements, "API_RATE_LIMIT_ANONYMOUS", 30, 0)
 API_IDEMPOTENCY_TTL_SECONDS = read_int(env, requirements, "API_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60)
 API_TOKEN_LAST_USED_PRECISION_SECONDS = 60
+# Seconds a Bearer token's grant stays cached (0: looked up on every request). Only with Redis:
+# every process must see the same entries, so that a revocation drops them everywhere.
+API_TOKEN_CACHE_SECONDS = read_int(env, requirements, "API_TOKEN_CACHE_SECONDS", 60 if REDIS_URL else 0, 0)
 # API paths get problem details (JSON) for CSRF failures too; other paths keep Django's page.
 CSRF_FAILURE_VIEW = "stratus.api.errors.csrf_failure"
 
@@ -300,7 +303,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "stratus.api.throttling.OrganizationRateThrottle",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["stratus.api.renderers.FastJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "stratus.api.pagination.KeysetPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "stratus.api.schema.AutoSchema",

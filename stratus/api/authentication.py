@@ -4,6 +4,12 @@ Two ways in: ``Authorization: Bearer <token>`` (integrations) and the browser se
 (CSRF enforced on writes). Both resolve the organization of the request and expose it as
 ``request.organization`` and ``request.membership`` (whose ``role`` is the effective role:
 a token's role caps its creator's), and as ``request.auth`` (an :class:`Access`).
+
+A Bearer token's row (with its organization, creator and the creator's membership) is kept in
+the cache (Redis) for ``API_TOKEN_CACHE_SECONDS``, so an API request costs no query to
+authenticate. Revoking a token, changing or removing a membership, deactivating a user and
+renaming an organization drop the affected entries (see :func:`forget_tokens` and
+``stratus.api.signals``); expiry is checked on every request against the cached row.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import exceptions
@@ -70,11 +78,22 @@ def _token_from_header(request: HttpRequest) -> str | None:
         raise exceptions.AuthenticationFailed("Malformed token.") from None
 
 
-def token_access(request: HttpRequest, *, touch: bool) -> tuple[User, Access] | None:
-    """Resolve a Bearer token (one query); ``touch`` refreshes its last-used time at most once a minute."""
-    secret = _token_from_header(request)
-    if secret is None:
-        return None
+TOKEN_CACHE_PREFIX = "api-token:"
+TOKEN_CHANGED_PREFIX = "api-token-changed:"
+TOKEN_CHANGED_SECONDS = 10
+
+
+def _token_cache_key(key_hash: str) -> str:
+    return TOKEN_CACHE_PREFIX + key_hash
+
+
+def _load_token(key_hash: str) -> ApiToken | None:
+    """The token with its organization, creator and the creator's membership (id and role), or None."""
+    ttl = settings.API_TOKEN_CACHE_SECONDS
+    if ttl:
+        cached = cache.get(_token_cache_key(key_hash))
+        if cached is not None:
+            return cached
     members = Membership.objects.filter(
         organization=OuterRef("organization_id"), user=OuterRef("created_by_id")
     )
@@ -84,13 +103,52 @@ def token_access(request: HttpRequest, *, touch: bool) -> tuple[User, Access] | 
             member_id=Subquery(members.values("id")[:1]),
             member_role=Subquery(members.values("role")[:1]),
         )
-        .filter(key_hash=hash_token_secret(secret))
+        .filter(key_hash=key_hash)
         .first()
     )
+    if token is not None:
+        _remember(key_hash, token)
+    return token
+
+
+def _remember(key_hash: str, token: ApiToken) -> None:
+    # A token whose rows are being changed is not cached: this read may predate the change.
+    ttl = settings.API_TOKEN_CACHE_SECONDS
+    if ttl and cache.get(TOKEN_CHANGED_PREFIX + key_hash) is None:
+        cache.set(_token_cache_key(key_hash), token, timeout=ttl)
+
+
+def forget_tokens(tokens: QuerySet[ApiToken] | list[str]) -> None:
+    """Drop cached tokens (a queryset, or key hashes) now and again when the transaction commits.
+
+    Until a few seconds after the change, the tokens are not cached again: a request may have
+    read the rows just before the change committed.
+    """
+    hashes = tokens if isinstance(tokens, list) else list(tokens.values_list("key_hash", flat=True))
+    if not hashes or not settings.API_TOKEN_CACHE_SECONDS:
+        return
+    keys = [_token_cache_key(h) for h in hashes]
+
+    def forget() -> None:
+        cache.set_many(dict.fromkeys((TOKEN_CHANGED_PREFIX + h for h in hashes), 1), TOKEN_CHANGED_SECONDS)
+        cache.delete_many(keys)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def token_access(request: HttpRequest, *, touch: bool) -> tuple[User, Access] | None:
+    """Resolve a Bearer token (cached, else one query); ``touch`` refreshes its last-used time
+    at most once per ``API_TOKEN_LAST_USED_PRECISION_SECONDS``."""
+    secret = _token_from_header(request)
+    if secret is None:
+        return None
+    key_hash = hash_token_secret(secret)
+    token = _load_token(key_hash)
     now = timezone.now()
     if token is None or not token.is_usable(now) or not token.created_by.is_active:
         raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
-    if token.member_id is None:
+    if token.member_id is None:  # type: ignore[attr-defined]
         raise exceptions.AuthenticationFailed("The member who created this token left the organization.")
     slug = request.headers.get(ORGANIZATION_HEADER)
     if slug and slug != token.organization.slug:
@@ -99,15 +157,17 @@ def token_access(request: HttpRequest, *, touch: bool) -> tuple[User, Access] | 
             code="organization_mismatch",
         )
     membership = Membership(
-        id=token.member_id,
+        id=token.member_id,  # type: ignore[attr-defined]
         user=token.created_by,
         organization=token.organization,
-        role=lower_role(token.role, token.member_role),
+        role=lower_role(token.role, token.member_role),  # type: ignore[attr-defined]
     )
     if touch:
         stale = now - timedelta(seconds=settings.API_TOKEN_LAST_USED_PRECISION_SECONDS)
         if token.last_used_at is None or token.last_used_at < stale:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+            _remember(key_hash, token)
     return token.created_by, Access(organization=token.organization, membership=membership, token=token)
 
 

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteMember
 from stratus.api.serializers import (
+    FastOutputSerializer,
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
@@ -93,7 +94,7 @@ class CustomValuesField(serializers.DictField):
         super().__init__(**kwargs)
 
 
-class TimestampedSerializer(serializers.Serializer):
+class TimestampedSerializer(FastOutputSerializer):
     id = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)

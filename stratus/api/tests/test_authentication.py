@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import ApiToken, Membership, Role, User
-from stratus.accounts.services import member_update, organization_create, token_create
+from stratus.accounts.services import member_update, organization_create, token_create, token_revoke
 from stratus.accounts.tokens import hash_token_secret
 from stratus.api.fixtures import make_member, make_organization, token_client
 
@@ -64,6 +65,7 @@ def test_token_role_is_capped_by_its_creators_current_role(organization) -> None
     )
     client = token_client(issued.secret)
     assert client.get("/api/v1/tokens").status_code == 200
+    assert client.get("/api/v1/tokens").status_code == 200  # now from the cache
     member_update(organization=organization, actor_role=Role.OWNER, membership_id=admin.pk, role=Role.VIEWER)
     assert client.get("/api/v1/tokens").status_code == 403
     assert client.get("/api/v1/organization").status_code == 200
@@ -74,6 +76,8 @@ def test_removing_a_member_revokes_their_tokens(api_client, organization) -> Non
     issued = token_create(
         organization=organization, actor=member.user, actor_role=Role.ADMIN, name="t", role=Role.MEMBER
     )
+    for _ in range(2):  # the second time from the cache
+        assert token_client(issued.secret).get("/api/v1/organization").status_code == 200
     owner = api_client(Role.OWNER)
     assert owner.delete(f"/api/v1/members/{member.pk}").status_code == 204
     assert token_client(issued.secret).get("/api/v1/organization").status_code == 401
@@ -91,10 +95,52 @@ def test_last_used_is_updated_at_most_once_a_minute(api_client, organization) ->
     assert not any(q["sql"].startswith("UPDATE") for q in queries.captured_queries)
     assert ApiToken.objects.get(pk=token.pk).last_used_at == first
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=stale)
+    cache.clear()  # the raw update above bypasses the cached copy of the token
     client.get("/api/v1/organization")
     refreshed = ApiToken.objects.get(pk=token.pk).last_used_at
     assert refreshed is not None
     assert refreshed > stale
+
+
+def test_a_used_token_is_authenticated_from_the_cache(api_client, organization) -> None:
+    client = api_client(Role.VIEWER)
+    client.get("/api/v1/organization")
+    client.get("/api/v1/organization")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/organization").status_code == 200
+    assert not any("accounts_apitoken" in q["sql"] for q in queries.captured_queries)
+
+
+def test_deactivating_the_creator_refuses_a_cached_token(organization) -> None:
+    member = make_member(organization, Role.ADMIN)
+    issued = token_create(
+        organization=organization, actor=member.user, actor_role=Role.ADMIN, name="t", role=Role.MEMBER
+    )
+    client = token_client(issued.secret)
+    assert client.get("/api/v1/organization").status_code == 200
+    assert client.get("/api/v1/organization").status_code == 200
+    member.user.is_active = False
+    member.user.save(update_fields=["is_active"])
+    assert client.get("/api/v1/organization").status_code == 401
+
+
+def test_renaming_the_organization_shows_through_a_cached_token(api_client, organization) -> None:
+    client = api_client(Role.OWNER)
+    client.get("/api/v1/organization")
+    assert client.patch("/api/v1/organization", {"name": "Renamed Co"}, format="json").status_code == 200
+    assert client.get("/api/v1/organization").json()["name"] == "Renamed Co"
+
+
+def test_revoking_a_cached_token_takes_effect_in_the_next_request(organization) -> None:
+    owner = Membership.objects.get(organization=organization, role=Role.OWNER)
+    issued = token_create(
+        organization=organization, actor=owner.user, actor_role=Role.OWNER, name="t", role=Role.MEMBER
+    )
+    client = token_client(issued.secret)
+    assert client.get("/api/v1/contacts").status_code == 200
+    assert client.get("/api/v1/contacts").status_code == 200
+    token_revoke(organization=organization, actor_role=Role.OWNER, token_id=issued.token.pk)
+    assert client.get("/api/v1/contacts").status_code == 401
 
 
 def test_token_with_another_organizations_header_is_400(api_client, other_organization) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers as drf
 
 from stratus.accounts.models import Membership, Role
-from stratus.crm import services
+from stratus.crm import api as crm_api
+from stratus.crm import selectors, services
 from stratus.crm.models import Activity, Company, Contact, Deal, Stage, Tag, TimelineEntry
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +226,31 @@ def test_list_query_counts_do_not_grow_with_rows(api_client, organization, owner
     }
     assert not short
     assert small == large
+
+
+def test_fast_output_matches_drf_rendering(organization, owner, pipeline) -> None:
+    """FastOutputSerializer renders exactly what DRF's field-by-field rendering gives."""
+    _bulk(organization, owner, pipeline, 3)
+    contact = Contact.objects.order_by("id").first()
+    assert contact is not None
+    Contact.objects.filter(pk=contact.pk).update(
+        phones=["+49 30 1234", "555"],
+        custom_fields={"plan": "pro", "seats": 3, "x": None},
+        email="a@b.example",
+    )
+    Deal.objects.filter(organization=organization).update(closed_at=timezone.now(), value=Decimal("12.50"))
+    now = timezone.now()
+    Activity.objects.filter(organization=organization).update(due_at=now, done=True, done_at=now)
+    cases = [
+        (crm_api.ContactSerializer, selectors.contact_list(org=organization)),
+        (crm_api.CompanySerializer, selectors.company_list(org=organization)),
+        (crm_api.DealSerializer, selectors.deal_list(org=organization)),
+        (crm_api.ActivitySerializer, selectors.activity_list(org=organization)),
+        (crm_api.PipelineSerializer, selectors.pipeline_list(org=organization)),
+    ]
+    for serializer_class, rows in cases:
+        for row in rows:
+            serializer = serializer_class()
+            expected = drf.Serializer.to_representation(serializer, row)
+            assert serializer.to_representation(row) == expected
+            assert list(serializer.to_representation(row)) == list(expected)  # same key order
