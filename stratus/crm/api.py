@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from stratus.api.pagination import KeysetPagination
 from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteMember
 from stratus.api.serializers import (
     FastOutputSerializer,
@@ -398,13 +399,20 @@ class RecordListView(generics.GenericAPIView):
 
     permission_classes = (ReadViewerWriteMember,)
     list_selector: Callable[..., QuerySet[Any]]
+    orderings: Mapping[str, tuple[str, ...]]
     create_service: Callable[..., Model]
     write_serializer: type[serializers.Serializer]
     detail_route: str
     get_one: Callable[..., Model]
 
     def get_queryset(self) -> QuerySet[Any]:
-        return self.list_selector(org=organization(self.request), filters=query_filters(self.request))
+        # The pagination orders the page (and refuses unknown orderings); the selector is told
+        # the ordering too, since the plan of a search depends on it.
+        sent = self.request.query_params.get(KeysetPagination.ordering_param)
+        ordering = sent if sent and sent.removeprefix("-") in self.orderings else None
+        return self.list_selector(
+            org=organization(self.request), filters=query_filters(self.request), ordering=ordering
+        )
 
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())

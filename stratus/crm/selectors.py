@@ -265,8 +265,23 @@ def _tags(through: type[models.Model], owner_column: str, *, every: bool) -> Fil
     return handler
 
 
+# Orderings by the searched text: a search's matches sit together in them (see search.matches).
+TEXT_ORDERINGS = frozenset({"name"})
+
+
+class _Search:
+    """The ``q`` filter; its plan depends on the list's ordering."""
+
+    def __init__(self, spec: search.SearchSpec) -> None:
+        self.spec = spec
+
+    def __call__(self, org: Organization, value: Any, ordering: str | None = None) -> Q:
+        walk = (ordering or DEFAULT_ORDERING).lstrip("-") not in TEXT_ORDERINGS
+        return search.matches(self.spec, _text(value), org.pk, walk=walk)
+
+
 def _search(spec: search.SearchSpec) -> FilterHandler:
-    return lambda org, value: search.matches(spec, _text(value), org.pk)
+    return _Search(spec)
 
 
 COMMON_FILTERS: dict[str, FilterHandler] = {
@@ -415,6 +430,7 @@ def _apply_filters(
     filters: Mapping[str, Any] | None,
     handlers: Mapping[str, FilterHandler],
     entity: str | None = None,
+    ordering: str | None = None,
 ) -> QuerySet[M]:
     errors: dict[str, list[str]] = {}
     condition = Q()
@@ -430,7 +446,9 @@ def _apply_filters(
         if value is None and name not in ("owner", "company", "assignee"):
             continue
         try:
-            condition &= handler(org, value)
+            condition &= (
+                handler(org, value, ordering) if isinstance(handler, _Search) else handler(org, value)
+            )
         except _FilterError as exc:
             errors[name] = [str(exc)]
     if entity is not None:
@@ -525,7 +543,9 @@ def _contacts(org: Organization) -> QuerySet[Contact]:
 def contact_list(
     *, org: Organization, filters: Mapping[str, Any] | None = None, ordering: str | None = None
 ) -> QuerySet[Contact]:
-    queryset = _apply_filters(_contacts(org), org, filters, CONTACT_FILTERS, CustomFieldEntity.CONTACT)
+    queryset = _apply_filters(
+        _contacts(org), org, filters, CONTACT_FILTERS, CustomFieldEntity.CONTACT, ordering
+    )
     return _ordered(queryset, ordering, CONTACT_ORDERINGS)
 
 
@@ -579,7 +599,9 @@ def _companies(org: Organization) -> QuerySet[Company]:
 def company_list(
     *, org: Organization, filters: Mapping[str, Any] | None = None, ordering: str | None = None
 ) -> QuerySet[Company]:
-    queryset = _apply_filters(_companies(org), org, filters, COMPANY_FILTERS, CustomFieldEntity.COMPANY)
+    queryset = _apply_filters(
+        _companies(org), org, filters, COMPANY_FILTERS, CustomFieldEntity.COMPANY, ordering
+    )
     return _ordered(queryset, ordering, COMPANY_ORDERINGS)
 
 
@@ -641,7 +663,7 @@ def contact_ids(deal: Deal) -> list[int]:
 def deal_list(
     *, org: Organization, filters: Mapping[str, Any] | None = None, ordering: str | None = None
 ) -> QuerySet[Deal]:
-    queryset = _apply_filters(_deals(org), org, filters, DEAL_FILTERS, CustomFieldEntity.DEAL)
+    queryset = _apply_filters(_deals(org), org, filters, DEAL_FILTERS, CustomFieldEntity.DEAL, ordering)
     return _ordered(queryset, ordering, DEAL_ORDERINGS)
 
 

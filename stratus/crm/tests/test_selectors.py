@@ -11,6 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from stratus.accounts.models import Role
 from stratus.crm import search, selectors, services
 from stratus.crm.models import Company, Contact, Deal
 from stratus.crm.tests.factories import make_member, make_org
@@ -198,6 +199,68 @@ def test_list_search_finds_matches_before_ordering(crm) -> None:
     sql, _ = selectors.contact_list(org=org, filters={"q": "zzzz"}).query.sql_with_params()
     assert "= ANY(ARRAY(SELECT id FROM crm_contact WHERE organization_id = " in sql
     assert list(selectors.contact_list(org=org, filters={"q": "zzzz"})) == []
+
+
+def _bulk_contacts(org, names: list[tuple[str, str]]) -> None:
+    now = timezone.now()
+    Contact.objects.bulk_create(
+        [
+            Contact(
+                organization=org,
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{i}@bulk.example".lower(),
+                created_at=now - datetime.timedelta(seconds=i),
+                updated_at=now,
+            )
+            for i, (first, last) in enumerate(names)
+        ]
+    )
+
+
+def test_list_search_walks_the_ordering_for_common_words_and_finds_rare_ones_first(crm) -> None:
+    org, _, _ = crm
+    # "miller" common (every 10th contact), "zappa" rare (one contact, the oldest).
+    _bulk_contacts(
+        org, [("Ann", "Miller" if i % 10 == 0 else f"Other{i}") for i in range(119)] + [("Frank", "Zappa")]
+    )
+    common = selectors.contact_list(org=org, filters={"q": "miller"})
+    common_sql, _ = common.query.sql_with_params()
+    assert "ANY(ARRAY(" not in common_sql
+    assert '"crm_contact"."search_document" @@' in common_sql
+    rare = selectors.contact_list(org=org, filters={"q": "zappa"})
+    assert (
+        "= ANY(ARRAY(SELECT id FROM crm_contact WHERE organization_id = " in rare.query.sql_with_params()[0]
+    )
+    assert [c.last_name for c in rare] == ["Zappa"]
+    # Ordered by name, a common name's matches sit together: found first, then ordered.
+    by_name = selectors.contact_list(org=org, filters={"q": "miller"}, ordering="name")
+    assert "= ANY(ARRAY(" in by_name.query.sql_with_params()[0]
+    expected = sorted(c.pk for c in Contact.objects.filter(organization=org, last_name="Miller"))
+    assert sorted(c.pk for c in common) == expected == sorted(c.pk for c in by_name)
+    by_address = selectors.contact_list(org=org, filters={"q": "@bulk.example"})
+    assert "ANY(ARRAY(" not in by_address.query.sql_with_params()[0]
+    assert by_address.count() == 120
+
+
+def test_list_search_pages_through_every_match_in_both_plans(api_client, crm) -> None:
+    org, _, _ = crm
+    _bulk_contacts(
+        org, [("Ann", "Miller" if i % 3 == 0 else f"Other{i}") for i in range(150)] + [("Bo", "Zappa")] * 1
+    )
+    client = api_client(Role.VIEWER, org=org)
+    for query, ordering in [("miller", "-created_at"), ("miller", "name"), ("zappa", "created_at")]:
+        seen: list[int] = []
+        url: str | None = f"/api/v1/contacts?q={query}&ordering={ordering}&limit=7"
+        while url:
+            page = client.get(url).json()
+            seen += [row["id"] for row in page["results"]]
+            url = page["next"]
+        expected = set(
+            Contact.objects.filter(organization=org, last_name__iexact=query).values_list("pk", flat=True)
+        )
+        assert len(seen) == len(set(seen)) == len(expected)
+        assert set(seen) == expected
 
 
 def test_custom_field_equality_uses_the_jsonb_index(crm) -> None:
