@@ -233,60 +233,75 @@ class StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
 # --- fast output ----------------------------------------------------------------------------
 
+# Reads one output field: (serializer, instance, current time zone) -> rendered value.
+Getter = Callable[[serializers.Serializer, Any, Any], Any]
 
-def _iso_datetime(value: datetime.datetime) -> str:
+
+def _iso_datetime(value: datetime.datetime, zone: Any) -> str:
     """What DRF's DateTimeField (ISO 8601 output) renders for an aware date-time."""
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _plain_getter(
-    serializer: serializers.Serializer, name: str, field: serializers.Field
-) -> Callable[[Any], Any]:
-    """A function reading one output field from an instance, as DRF would render it."""
+def _plain_getter(field: serializers.Field) -> Getter | None:
+    """A getter rendering ``field`` as DRF would, for plain fields; None for any other field."""
     if isinstance(field, serializers.SerializerMethodField):
-        method: Callable[[Any], Any] = getattr(serializer, str(field.method_name))
-        return method
+        method_name = str(field.method_name)
+        return lambda serializer, obj, zone: getattr(serializer, method_name)(obj)
     source = field.source
-    simple = isinstance(source, str) and field.source_attrs == [source] and "." not in source
-    source = str(source)
-    if simple and type(field) in (serializers.IntegerField, serializers.CharField, serializers.BooleanField):
+    if not (isinstance(source, str) and field.source_attrs == [source] and "." not in source):
+        return None
+    kind = type(field)
+    if kind in (serializers.IntegerField, serializers.CharField, serializers.BooleanField):
         convert: Callable[[Any], Any] = {
             serializers.IntegerField: int,
             serializers.CharField: str,
             serializers.BooleanField: bool,
-        }[type(field)]
-        return lambda obj: None if (value := getattr(obj, source)) is None else convert(value)
+        }[kind]
+        return lambda serializer, obj, zone: (
+            None if (value := getattr(obj, source)) is None else convert(value)
+        )
     if (
-        simple
-        and type(field) is serializers.DateTimeField
+        kind is serializers.DateTimeField
         and getattr(field, "format", serializers.empty) is serializers.empty
         and not hasattr(field, "timezone")
         and str(drf_settings.DATETIME_FORMAT).lower() == ISO_8601
         and settings.USE_TZ
     ):
 
-        def datetime_value(obj: Any) -> Any:
+        def datetime_value(serializer: serializers.Serializer, obj: Any, zone: Any) -> Any:
             value = getattr(obj, source)
             if not value:
                 return None
-            if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-                return _iso_datetime(value)
-            return field.to_representation(value)
+            if isinstance(value, datetime.datetime) and value.utcoffset() is not None:
+                return _iso_datetime(value, zone)
+            return serializer.fields[str(field.field_name)].to_representation(value)
 
         return datetime_value
-    if simple and type(field) is serializers.DictField and type(field.child) is _UnvalidatedField:
-        return lambda obj: (
+    if (
+        isinstance(field, serializers.DictField)
+        and type(field.child) is _UnvalidatedField
+        and kind is serializers.DictField
+    ):
+        return lambda serializer, obj, zone: (
             None if (value := getattr(obj, source)) is None else {str(k): v for k, v in value.items()}
         )
-    if simple and type(field) is serializers.ListField and type(field.child) is serializers.CharField:
-        return lambda obj: (
+    if (
+        isinstance(field, serializers.ListField)
+        and type(field.child) is serializers.CharField
+        and kind is serializers.ListField
+    ):
+        return lambda serializer, obj, zone: (
             None
             if (value := getattr(obj, source)) is None
             else [None if item is None else str(item) for item in value]
         )
+    return None
 
-    def any_value(obj: Any) -> Any:
+
+def _drf_getter(name: str) -> Getter:
+    def any_value(serializer: serializers.Serializer, obj: Any, zone: Any) -> Any:
+        field = serializer.fields[name]
         attribute = field.get_attribute(obj)
         check = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
         return None if check is None else field.to_representation(attribute)
@@ -298,17 +313,22 @@ class FastOutputSerializer(serializers.Serializer):
     """Renders instances like ``Serializer.to_representation``, without its per-field overhead.
 
     Plain fields (integers, text, booleans, ISO date-times, JSON objects, lists of text, method
-    fields) read straight from the instance with a getter built once per serializer; any other
+    fields) are read straight from the instance by getters built once per class; any other
     field goes through DRF as usual. A page of 50 contacts renders about five times faster.
     """
 
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        getters = self.__dict__.get("_plain_getters")
-        if getters is None:
-            getters = [
-                (name, _plain_getter(self, name, field))
-                for name, field in self.fields.items()
+    @classmethod
+    def _output_plan(cls) -> list[tuple[str, Getter]]:
+        plan: list[tuple[str, Getter]] | None = cls.__dict__.get("_fast_output_plan")
+        if plan is None:
+            plan = [
+                (name, _plain_getter(field) or _drf_getter(name))
+                for name, field in cls().fields.items()
                 if not field.write_only
             ]
-            self.__dict__["_plain_getters"] = getters
-        return {name: get(instance) for name, get in getters}
+            cls._fast_output_plan = plan  # type: ignore[attr-defined]
+        return plan
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        zone = timezone.get_current_timezone()
+        return {name: get(self, instance, zone) for name, get in self._output_plan()}

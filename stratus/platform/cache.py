@@ -27,6 +27,16 @@ REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 class FailOpenRedisCacheClient(RedisCacheClient):
     _down_until = 0.0
 
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        # One client object per connection pool, instead of a new one for every call (the
+        # clients are thread-safe; the pool holds the connections either way).
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        clients: dict[int, Any] = self.__dict__.setdefault("_clients", {})
+        client = clients.get(id(pool))
+        if client is None:
+            client = clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+        return client
+
     def _guard(self, operation: Callable[[], T], fallback: T) -> T:
         now = time.monotonic()
         if now < self._down_until:
