@@ -6,7 +6,11 @@ one Redis (a fresh key prefix). Opens N sockets split over the two ws processes 
 two client processes, each signing in by session cookie), then writes through the REST
 API (contact creates with an API token, one at a time at a fixed rate). For every event
 and socket it records the time from just before the API request was sent to receipt on
-the socket; it also samples pg_stat_activity during the run.
+the socket (when the frame's bytes are read from the socket), and from the event's commit
+(its ``at``) to receipt; it also samples pg_stat_activity during the run. The servers are
+started fresh, as a deployment or a worker recycled after GUNICORN_MAX_REQUESTS would be:
+apart from the health check that waits for start-up, nothing is warmed up by the
+benchmark, and every write is counted.
 
     uv run python bench/ws_latency.py --sockets 1000 --writes 100 --rate 5
 
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -31,7 +37,7 @@ import uuid
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
@@ -86,41 +92,126 @@ def api(base: str, path: str, token: str, body: dict[str, Any]) -> dict[str, Any
 
 
 # --- socket clients (separate processes, so receiving is not one core's bottleneck) -------------
+#
+# A minimal RFC 6455 client on asyncio's Protocol API: the receipt time of a frame is taken
+# when its bytes are read from the socket (once per read), and frames are only split and kept
+# while the run lasts; decoding JSON waits until the end. A full client library that decodes
+# each message in a task of its own before looking at the clock would charge the time it
+# spends on the other 499 sockets' frames to the later ones, and take CPU from the servers.
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-async def _client_main(url: str, origin: str, cookie: str, count: int, ready: Any, go: Any, out: Any) -> None:
-    from websockets.asyncio.client import connect
+class FrameClient(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.handshake: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.upgraded = False
+        self.frames: list[tuple[float, bytes]] = []  # (receipt time, text payload)
+        self.first: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
 
-    received: list[tuple[int, float, float]] = []  # (record id, receipt time, commit time)
-    sockets = []
-    for _ in range(count):
-        ws = await connect(url, additional_headers={"Cookie": cookie, "Origin": origin}, max_queue=None)
-        await ws.send(json.dumps({"type": "subscribe"}))
-        reply = json.loads(await ws.recv())
-        assert reply["type"] == "subscribed", reply
-        sockets.append(ws)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        assert self.transport is not None
+        assert len(payload) < 126
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buffer[: end + 4])
+            del self.buffer[: end + 4]
+            self.upgraded = True
+            self.handshake.set_result(head)
+        buffer = self.buffer
+        while len(buffer) >= 2:
+            opcode, length, offset = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
+                    return
+                length, offset = int.from_bytes(buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    return
+                length, offset = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < offset + length:
+                return
+            payload = bytes(buffer[offset : offset + length])
+            del buffer[: offset + length]
+            if opcode == 0x1:  # text (the server sends each message in one frame)
+                if not self.first.done():
+                    self.first.set_result(payload)
+                else:
+                    self.frames.append((now, payload))
+            elif opcode == 0x9:  # ping
+                self.send_frame(0xA, payload)
+            elif opcode == 0x8 and self.transport is not None:  # close
+                self.transport.close()
+
+
+async def open_socket(host: str, port: int, cookie: str, origin: str) -> FrameClient:
+    loop = asyncio.get_running_loop()
+    _transport, client = await loop.create_connection(FrameClient, host, port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /ws/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n"
+        f"Origin: {origin}\r\n\r\n"
+    )
+    assert client.transport is not None
+    client.transport.write(request.encode())
+    head = await asyncio.wait_for(client.handshake, 30)
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    if not head.startswith(b"HTTP/1.1 101") or accept.encode() not in head:
+        raise SystemExit(f"WebSocket handshake failed: {head!r}")
+    client.send_frame(0x1, json.dumps({"type": "subscribe"}).encode())
+    reply = json.loads(await asyncio.wait_for(client.first, 30))
+    assert reply["type"] == "subscribed", reply
+    return client
+
+
+async def _client_main(host: str, port: int, cookie: str, count: int, ready: Any, go: Any, out: Any) -> None:
+    origin = f"http://{host}:{port}"
+    sockets = [await open_socket(host, port, cookie, origin) for _ in range(count)]
     ready.set()
-
-    async def reader(ws: Any) -> None:
-        async for raw in ws:
-            now = time.time()
-            message = json.loads(raw)
-            if message["type"] == "event" and message["event"] == "contact.created":
-                committed = datetime.fromisoformat(message["at"]).timestamp()
-                received.append((message["data"]["id"], now, committed))
-
-    tasks = [asyncio.create_task(reader(ws)) for ws in sockets]
     while not go.is_set():
         await asyncio.sleep(0.05)
     await asyncio.sleep(2.0)  # let the last deliveries arrive
-    for ws in sockets:
-        await ws.close()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    out.put(received)
+    for client in sockets:
+        if client.transport is not None:
+            client.send_frame(0x8, (1000).to_bytes(2, "big"))
+    await asyncio.wait([asyncio.ensure_future(client.closed) for client in sockets], timeout=10)
+    received: list[tuple[int, float, float]] = []  # (record id, receipt time, commit time)
+    for client in sockets:
+        for at, payload in client.frames:
+            message = json.loads(payload)
+            if message["type"] == "event" and message["event"] == "contact.created":
+                committed = datetime.fromisoformat(message["at"]).timestamp()
+                received.append((message["data"]["id"], at, committed))
+    out.put((received, time.process_time()))
 
 
-def client_process(url: str, origin: str, cookie: str, count: int, ready: Any, go: Any, out: Any) -> None:
-    asyncio.run(_client_main(url, origin, cookie, count, ready, go, out))
+def client_process(host: str, port: int, cookie: str, count: int, ready: Any, go: Any, out: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(_client_main(host, port, cookie, count, ready, go, out))
+    except ImportError:
+        asyncio.run(_client_main(host, port, cookie, count, ready, go, out))
 
 
 # --- PostgreSQL connections ----------------------------------------------------------------------
@@ -274,11 +365,7 @@ def main() -> int:
         opened = time.monotonic()
         for port, count in zip(ws_ports, per_client, strict=True):
             ready = ctx.Event()
-            origin = f"http://127.0.0.1:{port}"
-            proc = ctx.Process(
-                target=client_process,
-                args=(f"ws://127.0.0.1:{port}/ws/", origin, cookie, count, ready, go, out),
-            )
+            proc = ctx.Process(target=client_process, args=("127.0.0.1", port, cookie, count, ready, go, out))
             proc.start()
             readies.append(ready)
             clients.append(proc)
@@ -308,8 +395,11 @@ def main() -> int:
             sent[body["id"]] = t0
         go.set()
         results: list[tuple[int, float, float]] = []
+        client_cpu: list[float] = []
         for _ in clients:
-            results.extend(out.get(timeout=120))
+            received, cpu = out.get(timeout=120)
+            results.extend(received)
+            client_cpu.append(cpu)
         for proc in clients:
             proc.join(timeout=30)
         sampler.stop.set()
@@ -328,7 +418,8 @@ def main() -> int:
             f"{os.cpu_count()} CPUs (shared with other work); load average after the run: "
             f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
             "- processes: 1 web (gunicorn, 2 sync workers), 2 ws (uvicorn stratus.asgi:application), "
-            "2 client processes (websockets), PostgreSQL and Redis on the same machine",
+            "2 client processes (a minimal asyncio WebSocket client that notes the time each frame is read "
+            "from its socket), PostgreSQL and Redis on the same machine",
             f"- sockets: {args.sockets} ({per_client[0]} + {per_client[1]}), opened and subscribed in "
             f"{open_seconds:.1f} s (session cookie)",
             f"- writes: {args.writes} contact creates through `POST /api/v1/contacts` at {args.rate}/s",
@@ -345,6 +436,12 @@ def main() -> int:
             f"{percentile(after_commit, 50):.1f} / {percentile(after_commit, 99):.1f} ms |",
             f"| API write response time p50 / p99 | {percentile(api_ms, 50):.1f} / "
             f"{percentile(api_ms, 99):.1f} ms |",
+            f"| API write response time max; first three writes | {max(api_ms):.1f} ms; "
+            + ", ".join(f"{responded[i] * 1000:.1f}" for i in sorted(responded)[:3])
+            + " ms |",
+            "| CPU time of the client processes (whole run, incl. opening the sockets) | "
+            + " + ".join(f"{cpu:.2f}" for cpu in client_cpu)
+            + " s |",
             f"| PostgreSQL connections of the ws processes, after all sockets subscribed | "
             f"{connections_after_open.get('bench-ws:total', 0)} |",
             "| PostgreSQL connections of the ws processes, peak during the run | "
