@@ -30,6 +30,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class Logged(NamedTuple):
@@ -127,7 +130,15 @@ class RedisEventStore:
         self.prefix = prefix
         self.max_events = max_events
         self.max_age_ms = max_age_seconds * 1000
-        self._sync = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # Pooled connections outlive a Redis restart as closed sockets: a command that finds its
+        # connection dropped is sent once more on a fresh one (timeouts are not retried).
+        self._sync = redis.Redis.from_url(
+            url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis.ConnectionError],
+        )
         self._append = self._sync.register_script(APPEND_SCRIPT)
         self._async: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
 
@@ -141,7 +152,13 @@ class RedisEventStore:
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+            client = aioredis.Redis.from_url(
+                self.url,
+                socket_timeout=5,
+                socket_connect_timeout=2,
+                retry=AsyncRetry(NoBackoff(), 1),
+                retry_on_error=[redis.ConnectionError],
+            )
             self._async[loop] = client
         return client
 

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import transaction
 
+from stratus.platform.testing import redis_server
 from stratus.realtime.events import publish
 from stratus.realtime.store import DatabaseEventStore, EventStore, RedisEventStore, get_store
 
@@ -221,3 +223,23 @@ def test_imports_announce_their_progress_per_committed_chunk(redis_log: EventSto
         (5, "done"),
     ]
     assert progress[-1]["created"] == 5
+
+
+def test_a_restarted_redis_serves_the_first_commands_on_the_pooled_connections(tmp_path: Path) -> None:
+    """After a Redis restart the pooled connections are closed sockets; no command may fail on them."""
+    with redis_server(tmp_path / "redis") as server:
+        store = RedisEventStore(server.url, "restart", 100, 600)
+
+        async def claim_and_read(key: str) -> tuple[bool, int]:
+            return await store.claim(key, 30), await store.current(1)
+
+        loop = asyncio.new_event_loop()
+        try:
+            assert store.append(1, '{"seq":', "}") == (1, '{"seq":1}')
+            assert loop.run_until_complete(claim_and_read("before")) == (True, 1)
+            server.stop()
+            server.start()  # append-only file: the log survives, the connections do not
+            assert store.append(1, '{"seq":', "}") == (2, '{"seq":2}')
+            assert loop.run_until_complete(claim_and_read("after")) == (True, 2)
+        finally:
+            loop.close()
