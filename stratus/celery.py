@@ -46,9 +46,10 @@ def _configure(app: Celery) -> None:
     else:
         transport_options = {
             "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
-            "socket_connect_timeout": 5,
-            "socket_timeout": 10,
-            "retry_on_timeout": True,
+            "socket_connect_timeout": settings.CELERY_BROKER_TIMEOUT,
+            "socket_timeout": settings.CELERY_BROKER_TIMEOUT,
+            # A timeout is not retried inside the call: publishing retries once (below).
+            "retry_on_timeout": False,
         }
     sweep = timedelta(seconds=settings.SWEEP_INTERVAL)
     app.conf.update(
@@ -68,9 +69,10 @@ def _configure(app: Celery) -> None:
         worker_concurrency=settings.CELERY_WORKER_CONCURRENCY,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        # Publishing gives up quickly: the request that enqueued has already committed its row.
+        # Publishing gives up quickly (at most two broker timeouts): the request that enqueued
+        # has already committed its row, and a sweep sends the work when the broker is back.
         task_publish_retry_policy={
-            "max_retries": 2,
+            "max_retries": 1,
             "interval_start": 0,
             "interval_step": 0.2,
             "interval_max": 0.5,

@@ -443,6 +443,9 @@ elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     requirements.add(
         "CELERY_BROKER_URL", "is malformed; expected a redis/rediss URL such as redis://redis:6379/1"
     )
+# Seconds a broker call may take. A request that enqueues has already committed its row, so a
+# hung or unreachable broker must fail the publish quickly (the sweeps deliver the work later).
+CELERY_BROKER_TIMEOUT = read_float(env, requirements, "CELERY_BROKER_TIMEOUT", 2.0)
 # Seconds a task message may stay unacknowledged before Redis hands it to another worker.
 CELERY_VISIBILITY_TIMEOUT = read_int(env, requirements, "CELERY_VISIBILITY_TIMEOUT", 3600, 10)
 CELERY_WORKER_CONCURRENCY = read_int(env, requirements, "CELERY_WORKER_CONCURRENCY", 0, 0) or None
