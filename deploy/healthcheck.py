@@ -4,7 +4,7 @@
     python deploy/healthcheck.py ready    the same for /health/ready (dependencies included)
     python deploy/healthcheck.py broker   beat: the Celery broker (CELERY_BROKER_URL) answers PING
 
-The request carries a Host header from ALLOWED_HOSTS, so production host validation accepts it.
+The two probe paths are answered whatever the Host header, so no host needs configuring here.
 """
 
 from __future__ import annotations
@@ -12,14 +12,6 @@ from __future__ import annotations
 import http.client
 import os
 import sys
-
-
-def probe_host() -> str:
-    for host in os.environ.get("ALLOWED_HOSTS", "").split(","):
-        host = host.strip().lstrip(".")
-        if host and "*" not in host:
-            return host
-    return "localhost"
 
 
 def broker_answers() -> int:
@@ -46,7 +38,7 @@ def main(argv: list[str]) -> int:
         "127.0.0.1", port, timeout=float(os.environ.get("PROBE_TIMEOUT", "5"))
     )
     try:
-        connection.request("GET", path, headers={"Host": probe_host()})
+        connection.request("GET", path)
         status = connection.getresponse().status
     except OSError as error:
         print(f"healthcheck: {path}: {error}", file=sys.stderr)

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "stratus.platform.request_id.RequestIdMiddleware",
+    # /health/live and /health/ready answer probes that address a replica by IP (no host check).
+    "stratus.platform.probes.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
