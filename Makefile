@@ -135,6 +135,8 @@ cluster-status: install ## the cluster's processes
 cluster-destroy: install ## stop the cluster and delete its data
 	$(RUN) python -m deploy.cluster destroy
 
-conformance: install ## statelessness and failover suite on a fresh cluster; table in docs/conformance.md
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CONFORMANCE_REPORT=docs/conformance.md \
+CONFORMANCE_REPORT ?= docs/conformance.md
+
+conformance: install ## statelessness and failover suite on a fresh cluster; table in CONFORMANCE_REPORT
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CONFORMANCE=1 CONFORMANCE_REPORT=$(CONFORMANCE_REPORT) \
 		$(RUN) pytest tests/cluster -p no:cacheprovider -s $(PYTEST_ARGS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ from deploy.cluster import Cluster
 from stratus.platform.testing import PROJECT_DIR, free_port
 
 RESULTS: list[tuple[str, str, bool]] = []
+# The 1-minute load average before the run and after each test: the machine may be shared.
+LOADS: list[float] = []
+STARTED = time.monotonic()
 
 # The suite starts a whole cluster (minutes on a 2-core machine): it runs with `make conformance`
 # (which sets CONFORMANCE_REPORT) or CONFORMANCE=1, not as part of `make test`.
@@ -49,6 +54,11 @@ def record(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     yield measured
     failed = bool(getattr(request.node, "rep_call", None) and request.node.rep_call.failed)
     RESULTS.append((request.node.name, "; ".join(measured), not failed))
+    LOADS.append(os.getloadavg()[0])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    LOADS.append(os.getloadavg()[0])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -73,7 +83,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         path.write_text(
             "# Conformance: the production topology on one machine\n\n"
             "Produced by `make conformance` (tests/cluster): a fresh cluster of real Nginx, 2 web and "
-            "2 ws replicas, a worker, two beats, PostgreSQL, Redis and SeaweedFS on one 2-core machine.\n\n"
+            "2 ws replicas, a worker, two beats, PostgreSQL, Redis and SeaweedFS.\n\n"
+            + run_conditions(exitstatus)
+            + "\n\n"
             + table
             + "\n"
         )
+
+
+def run_conditions(exitstatus: int) -> str:
+    cores = os.cpu_count() or 1
+    one, five, fifteen = os.getloadavg()
+    highest = max([*LOADS, one])
+    command = " ".join(["pytest", *sys.argv[1:]])
+    if os.environ.get("MAKELEVEL"):
+        command = f"make conformance` (which runs `{command}"
+    lines = [
+        f"Command: `{command}`; {len(RESULTS)} tests, exit status {exitstatus}, "
+        f"{time.monotonic() - STARTED:.0f} s, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"Machine: {cores} cores; load average {LOADS[0]:.2f} (1 min) at the start, "
+        f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min) at the end, "
+        f"highest 1-minute value after a test {highest:.2f}.",
+    ]
+    if highest > cores:
+        lines.append(
+            f"The load exceeded the {cores} cores during the run (the machine is shared with other "
+            "work, and the cluster itself is a dozen processes): timings here are pessimistic."
+        )
+    return "\n".join(lines)

@@ -13,13 +13,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import requests
+from websockets.sync.client import ClientConnection, connect
 
 from deploy.cluster import Cluster
 
@@ -259,6 +262,93 @@ def test_a_file_uploaded_through_one_replica_downloads_through_every_other(
     assert set(checksums.values()) == {hashlib.sha256(content).hexdigest()}
 
 
+# --- 3. Live updates --------------------------------------------------------------------------
+
+
+def open_event_socket(cluster: Cluster, request_id: str, stack: ExitStack) -> ClientConnection:
+    """A live-update socket through Nginx, subscribed with a ticket obtained with the API token;
+    closed with ``stack``."""
+    ticket = token_session(cluster).post(f"{base(cluster)}/api/v1/realtime/tickets", timeout=30)
+    assert ticket.status_code == 201, ticket.text
+    socket = stack.enter_context(
+        connect(
+            f"ws://127.0.0.1:{cluster.port}/ws/",
+            additional_headers={"X-Request-ID": request_id},
+            open_timeout=30,
+        )
+    )
+    socket.send(json.dumps({"type": "subscribe", "ticket": ticket.json()["ticket"]}))
+    reply = json.loads(socket.recv(timeout=30))
+    assert reply["type"] == "subscribed", reply
+    return socket
+
+
+def created_ids(socket: ClientConnection, wanted: set[int], timeout: float) -> set[int]:
+    """The contact ids of the `contact.created` events received (among ``wanted``) within ``timeout``."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while seen != wanted and time.monotonic() < deadline:
+        try:
+            message = json.loads(socket.recv(timeout=max(deadline - time.monotonic(), 0.01)))
+        except TimeoutError:
+            break
+        if message.get("type") == "event" and message.get("event") == "contact.created":
+            seen |= {message["data"]["id"]} & wanted
+    return seen
+
+
+def test_a_socket_on_every_ws_replica_receives_writes_served_by_every_web_replica(
+    cluster: Cluster, record: list[str]
+) -> None:
+    ws_replicas = cluster.replicas("ws")
+    # Nginx balances /ws/ by least connections: open sockets are spread over every ws replica.
+    socket_ids = [uuid.uuid4().hex for _ in range(2 * len(ws_replicas))]
+    api = token_session(cluster)
+    writes: dict[str, int] = {}
+    with ExitStack() as stack:
+        sockets = {rid: open_event_socket(cluster, rid, stack) for rid in socket_ids}
+        for _ in range(2 * len(cluster.replicas("web"))):
+            request_id = uuid.uuid4().hex
+            created = api.post(
+                f"{base(cluster)}/api/v1/contacts",
+                json={
+                    "first_name": "Live",
+                    "last_name": "Update",
+                    "email": f"live-{request_id[:12]}@example.com",
+                },
+                headers={"X-Request-ID": request_id},
+                timeout=30,
+            )
+            assert created.status_code == 201, created.text
+            writes[request_id] = created.json()["id"]
+        wanted = set(writes.values())
+        received = {
+            request_id: created_ids(socket, wanted, timeout=20) for request_id, socket in sockets.items()
+        }
+    # A socket's access-log line is written when it closes.
+    upstreams = upstreams_by_request_id(cluster, set(socket_ids) | set(writes))
+    socket_replica = {rid: replica_name(cluster, upstreams.get(rid, "?")) for rid in socket_ids}
+    write_replica = {rid: replica_name(cluster, upstreams.get(rid, "?")) for rid in writes}
+    id_replica = {writes[rid]: name for rid, name in write_replica.items()}
+    pairs = {(socket_replica[rid], id_replica[contact]) for rid, ids in received.items() for contact in ids}
+    missed = {
+        socket_replica[rid]: sorted(id_replica[c] for c in wanted - ids)
+        for rid, ids in received.items()
+        if wanted - ids
+    }
+    record.append(
+        f"{len(sockets)} sockets on {dict(Counter(socket_replica.values()))}; "
+        f"{len(writes)} writes on {dict(Counter(write_replica.values()))}; "
+        f"events received {sum(len(ids) for ids in received.values())}/{len(sockets) * len(writes)}; "
+        f"(ws, web) pairs delivered {len(pairs)}/{len(ws_replicas) * len(cluster.replicas('web'))}"
+    )
+    print(record[-1])
+    assert set(socket_replica.values()) == set(ws_replicas), "a socket on every ws replica"
+    assert set(write_replica.values()) == set(cluster.replicas("web")), "writes served by every web replica"
+    assert not missed, f"events missed (socket replica: writes' replicas): {missed}"
+    assert pairs == {(ws, web) for ws in ws_replicas for web in cluster.replicas("web")}
+
+
 # --- 4. Replica loss --------------------------------------------------------------------------
 
 
@@ -331,6 +421,232 @@ def test_database_restart_turns_readiness_503_then_back_without_restarting_proce
     assert recovery <= 5
     assert failed_after == 0
     assert pids_after == pids_before
+
+
+# --- 7. Redis outage --------------------------------------------------------------------------
+
+
+def logged_in_session(cluster: Cluster) -> requests.Session:
+    session = requests.Session()
+    login = session.post(
+        f"{base(cluster)}/api/v1/auth/login",
+        json={"email": cluster.state["email"], "password": cluster.state["password"]},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    return session
+
+
+def first_deal_id(cluster: Cluster) -> int:
+    deals = token_session(cluster).get(f"{base(cluster)}/api/v1/deals?limit=1", timeout=30)
+    assert deals.status_code == 200, deals.text
+    return int(deals.json()["results"][0]["id"])
+
+
+def create_reminder(cluster: Cluster, deal: int, remind_at: datetime, note: str) -> int:
+    created = token_session(cluster).post(
+        f"{base(cluster)}/api/v1/reminders",
+        json={"deal": deal, "remind_at": remind_at.isoformat(), "note": note},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def reminder_outcomes(cluster: Cluster, ids: list[int]) -> dict[int, tuple[str, int]]:
+    """Each reminder's state and how many notifications it produced."""
+    with psycopg.connect(cluster.database_url()) as conn:
+        rows = conn.execute(
+            "SELECT r.id, r.state, count(n.id) FROM reminders_reminder r "
+            "LEFT JOIN reminders_notification n ON n.reminder_id = r.id WHERE r.id = ANY(%s) GROUP BY 1, 2",
+            [ids],
+        ).fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def test_redis_outage_keeps_reads_and_sessions_and_queued_work_completes_after(
+    cluster: Cluster, record: list[str]
+) -> None:
+    web = cluster.replicas("web")
+    browser = logged_in_session(cluster)
+    assert browser.get(f"{base(cluster)}/api/v1/me", timeout=30).status_code == 200
+    deal = first_deal_id(cluster)
+    load = Load(cluster)
+    session_checks: Counter[int] = Counter()
+    readiness: list[tuple[int, str, str]] = []
+    slowest_write = 0.0
+    with load.running():
+        cluster.ctl("stop", "redis-cache", "redis-broker")
+        outage_started = time.monotonic()
+        # Work recorded while Redis is away: an import (its wake-up cannot be sent) and a reminder.
+        started = time.monotonic()
+        upload = token_session(cluster).post(
+            f"{base(cluster)}/api/v1/imports",
+            data={"kind": "contacts"},
+            files={
+                "file": (
+                    "outage.csv",
+                    f"first_name,last_name,email\nOut,Age,outage-{uuid.uuid4().hex[:10]}@example.com\n",
+                    "text/csv",
+                )
+            },
+            timeout=60,
+        )
+        slowest_write = max(slowest_write, time.monotonic() - started)
+        assert upload.status_code == 202, upload.text
+        job = int(upload.json()["id"])
+        started = time.monotonic()
+        reminder = create_reminder(
+            cluster, deal, datetime.now(UTC) + timedelta(seconds=5), "during the outage"
+        )
+        slowest_write = max(slowest_write, time.monotonic() - started)
+        while time.monotonic() - outage_started < 30:
+            session_checks[browser.get(f"{base(cluster)}/api/v1/me", timeout=30).status_code] += 1
+            for name in web:
+                status, body = replica_ready(cluster, name)
+                readiness.append(
+                    (
+                        status,
+                        body.get("status", "?"),
+                        body.get("checks", {}).get("redis", {}).get("status", "?"),
+                    )
+                )
+            time.sleep(1)
+        cluster.ctl("start", "redis-cache", "redis-broker")
+        back = time.monotonic()
+        failed_during = len(load.failed_reads)
+        time.sleep(3)
+    after_login = browser.get(f"{base(cluster)}/api/v1/me", timeout=30).status_code
+
+    def work_done() -> bool:
+        with psycopg.connect(cluster.database_url()) as conn:
+            state = conn.execute("SELECT state FROM imports_importjob WHERE id = %s", [job]).fetchone()
+        return (
+            bool(state and state[0] == "done")
+            and reminder_outcomes(cluster, [reminder])[reminder][0] == "fired"
+        )
+
+    wait_for(work_done, timeout=150, step=1)
+    completed_after = time.monotonic() - back
+    # Live updates over the Redis that came back: a socket per ws replica gets a new write's event.
+    with ExitStack() as stack:
+        sockets = [open_event_socket(cluster, uuid.uuid4().hex, stack) for _ in cluster.replicas("ws")]
+        created = token_session(cluster).post(
+            f"{base(cluster)}/api/v1/contacts",
+            json={
+                "first_name": "After",
+                "last_name": "Outage",
+                "email": f"after-{uuid.uuid4().hex[:10]}@example.com",
+            },
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        live = sum(bool(created_ids(socket, {created.json()["id"]}, timeout=20)) for socket in sockets)
+    outcome = reminder_outcomes(cluster, [reminder])[reminder]
+    duplicates = load.duplicates()
+    statuses = Counter(status for status, _, _ in readiness)
+    reported = Counter(redis for _, _, redis in readiness)
+    record.append(
+        f"cache and broker Redis stopped {back - outage_started:.0f}s: {load.summary()}, "
+        f"duplicates {duplicates}; "
+        f"session user /me {dict(session_checks)} during, {after_login} after; readiness {dict(statuses)} "
+        f"with redis {dict(reported)}; slowest import/reminder request {slowest_write:.2f}s; "
+        f"import and reminder made during the outage done {completed_after:.0f}s after Redis was back "
+        f"(reminder notifications {outcome[1]}); live update after it on {live}/{len(sockets)} sockets"
+    )
+    print(record[-1])
+    assert load.reads > 0
+    assert failed_during == 0
+    assert load.failed_reads == []
+    assert load.failed_writes == []
+    assert duplicates == 0
+    assert set(session_checks) == {200}
+    assert after_login == 200
+    assert set(statuses) == {200}
+    assert set(reported) == {"degraded"}
+    assert slowest_write < 5, "enqueueing during a broker outage fails fast"
+    assert outcome == ("fired", 1)
+    assert live == len(sockets)
+
+
+# --- 8. Scheduler failover --------------------------------------------------------------------
+
+
+def log_lines(path: Path, offset: int = 0) -> list[dict[str, Any]]:
+    with path.open("rb") as file:
+        file.seek(offset)
+        text = file.read().decode(errors="replace")
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def active_beat(cluster: Cluster) -> str:
+    """The beat that took the scheduler lock last (the other one is waiting for it)."""
+    latest: dict[str, str] = {}
+    for name in ("beat-1", "beat-2"):
+        acquired = [
+            e["time"]
+            for e in log_lines(cluster.directory / "logs" / f"{name}.log")
+            if "Acquired lock" in e["message"]
+        ]
+        if acquired:
+            latest[name] = acquired[-1]
+    assert latest, "no beat holds the scheduler lock"
+    return max(latest, key=lambda name: latest[name])
+
+
+def test_killing_the_active_beat_fails_over_within_90s_and_fires_each_reminder_once(
+    cluster: Cluster, record: list[str]
+) -> None:
+    # A beat that has just taken the lock has dispatched: wait for one, so "active" is certain.
+    wait_for(
+        lambda: any(
+            "Sending due task" in e["message"]
+            for name in ("beat-1", "beat-2")
+            for e in log_lines(cluster.directory / "logs" / f"{name}.log")
+        ),
+        timeout=120,
+        step=1,
+    )
+    active = active_beat(cluster)
+    standby = "beat-2" if active == "beat-1" else "beat-1"
+    standby_log = cluster.directory / "logs" / f"{standby}.log"
+    deal = first_deal_id(cluster)
+    now = datetime.now(UTC)
+    offsets = (-20, -5, 0, 5, 20, 45)  # seconds from the kill: before, around and after it
+    reminders = {
+        create_reminder(cluster, deal, now + timedelta(seconds=s), f"failover {s:+d}s"): s for s in offsets
+    }
+    offset = standby_log.stat().st_size
+    killed_at = time.monotonic()
+    cluster.ctl("signal", "KILL", active)
+    cluster.ctl("stop", active)  # or supervisord would restart it, and it might win the lock back
+    try:
+
+        def standby_dispatched() -> bool:
+            return any("Sending due task" in e["message"] for e in log_lines(standby_log, offset))
+
+        wait_for(standby_dispatched, timeout=120, step=0.2)
+        failover = time.monotonic() - killed_at
+        wait_for(
+            lambda: all(
+                state == "fired" for state, _ in reminder_outcomes(cluster, list(reminders)).values()
+            ),
+            timeout=150,
+            step=1,
+        )
+        time.sleep(35)  # one more sweep: nothing fires again
+        outcomes = reminder_outcomes(cluster, list(reminders))
+    finally:
+        cluster.ctl("start", active)
+    record.append(
+        f"SIGKILL {active}: {standby} dispatched after {failover:.1f}s; reminders due at "
+        f"{', '.join(f'{s:+d}s' for s in offsets)} from the kill: "
+        f"{dict(Counter(f'{state} x{count}' for state, count in outcomes.values()))}"
+    )
+    print(record[-1])
+    assert failover <= 90
+    assert set(outcomes) == set(reminders)
+    assert all(outcome == ("fired", 1) for outcome in outcomes.values()), outcomes
 
 
 # --- 9. Whole-cluster restart -----------------------------------------------------------------
