@@ -150,7 +150,11 @@ class KeysetPagination(BasePagination):
         return Q(compare(Tuple(F(name), F("pk")), (value, pk))) | Q(**{f"{name}__isnull": True})
 
     @staticmethod
-    def _order(fields: tuple[str, ...], descending: bool) -> list[Any]:
+    def _order(fields: tuple[str, ...], descending: bool, nullable: bool = True) -> list[Any]:
+        if not nullable:
+            # Plain names (the same SQL without NULLS clauses): cheaper to compile than expressions.
+            prefix = "-" if descending else ""
+            return [f"{prefix}{f}" for f in (*fields, "pk")]
         if descending:
             return [*(F(f).desc(nulls_first=True) for f in fields), F("pk").desc()]
         return [*(F(f).asc(nulls_last=True) for f in fields), F("pk").asc()]
@@ -170,7 +174,7 @@ class KeysetPagination(BasePagination):
         if raw_cursor:
             values, pk, backwards = self._decode_cursor(raw_cursor, model, fields, ordering)
             queryset = queryset.filter(self._after(fields, values, pk, descending != backwards, nullable))
-        rows = list(queryset.order_by(*self._order(fields, descending != backwards))[: limit + 1])
+        rows = list(queryset.order_by(*self._order(fields, descending != backwards, nullable))[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
         if backwards:

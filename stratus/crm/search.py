@@ -30,12 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
-SAMPLE_ROWS = 2000  # newest rows looked at to tell a common query from a rare one
-COMMON_IN_SAMPLE = 2  # matches in the sample (0.1%) from which walking the list's index is cheaper
+COMMON_SHARE = 0.001  # share of rows matching from which walking the list's index is cheaper
+WORD_SHARES_SECONDS = 300
 PREFIX_MIN_LENGTH = 3  # shorter words match whole words only (a prefix of one letter matches most rows)
 TRIGRAM_MIN_LENGTH = 3
 MAX_QUERY_LENGTH = 200
@@ -138,19 +139,48 @@ class _Condition(models.Expression):
         return f"({self.sql})", list(self.params)
 
 
-def _is_common(spec: SearchSpec, sql: str, params: list[Any], organization_id: int) -> bool:
-    """Whether at least ``COMMON_IN_SAMPLE`` of the organization's newest ``SAMPLE_ROWS`` rows match.
+def _word_shares(spec: SearchSpec) -> dict[str, float]:
+    """The most common words of ``search_document`` and the share of rows holding each.
 
-    A fixed cost (~1 ms at 1M rows: one walk of the creation-time index), whatever the query.
+    From ``pg_stats.most_common_elems`` (ANALYZE keeps them, from a random sample of the
+    table), kept in the cache for ``WORD_SHARES_SECONDS``: reading the statistics view costs
+    more (~2 ms, mostly planning it) than the search it helps to plan.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT * FROM {spec.table} WHERE organization_id = %s "  # noqa: S608
-            f"ORDER BY created_at DESC, id DESC LIMIT %s) AS sample WHERE {sql}",
-            [organization_id, SAMPLE_ROWS, *params],
-        )
-        row = cursor.fetchone()
-    return row is not None and int(row[0]) >= COMMON_IN_SAMPLE
+    key = f"search-word-shares:{spec.table}"
+    shares: dict[str, float] | None = cache.get(key)
+    if shares is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = %s AND attname = 'search_document'",
+                [spec.table],
+            )
+            row = cursor.fetchone()
+        shares = dict(zip(row[0], row[1], strict=False)) if row is not None and row[0] else {}
+        cache.set(key, shares, WORD_SHARES_SECONDS)
+    return shares
+
+
+def _is_common(spec: SearchSpec, query: str) -> bool:
+    """Whether PostgreSQL's statistics say at least ``COMMON_SHARE`` of the rows match ``query``.
+
+    A word's share is that of the common words it equals (or, searched as a prefix, starts);
+    the words of one query are assumed independent. A word that is not among the common ones
+    is rare. Address fragments (trigram search) have no such statistics and count as rare.
+    """
+    if _looks_like_address(query) and len(query) >= TRIGRAM_MIN_LENGTH:
+        return False
+    words = _words(query)
+    if not words:
+        return False
+    shares = _word_shares(spec)
+    query_share = 1.0
+    for word in words:
+        if len(word) >= PREFIX_MIN_LENGTH:
+            query_share *= sum(share for element, share in shares.items() if element.startswith(word))
+        else:
+            query_share *= shares.get(word, 0.0)
+    return query_share >= COMMON_SHARE
 
 
 class _IdIn(models.Expression):
@@ -192,8 +222,8 @@ def matches(spec: SearchSpec, query: str, organization_id: int, *, walk: bool = 
     - Rare query: ``id = ANY(ARRAY(<matching ids>))``, the matches found through the search
       indexes, then read and ordered (cost grows with the number of matches: 14 ms for a
       last name shared by 3,800 of 1M contacts).
-    - Common query (``walk``, and a sample of the newest rows shows it is common): the search
-      condition itself, so PostgreSQL walks the index of the list's ordering and tests each
+    - Common query (``walk``, and the table's statistics say it is common, see ``_is_common``):
+      the search condition itself, so PostgreSQL walks the index of the list's ordering and tests each
       row until the page is full; for one row in N matching, about N x page rows are read
       (2.5 ms for that last name). ``walk`` must be False when the list is ordered by the
       searched text (by name): the matches of a name are then all in one place of the order,
@@ -208,7 +238,7 @@ def matches(spec: SearchSpec, query: str, organization_id: int, *, walk: bool = 
     if condition is None:
         return Q(pk__in=[])
     sql, params = condition
-    if walk and _is_common(spec, sql, params, organization_id):
+    if walk and _is_common(spec, query):
         qualified = _condition(spec, query, qualified=True)
         assert qualified is not None
         return Q(_Condition(*qualified))
