@@ -255,8 +255,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
                     if not await database_sync_to_async(auth.still_allowed)(self.subscription):
                         await self.refuse(auth.CLOSE_FORBIDDEN, "access to this organization ended")
                         return
+                head = await get_fanout().head(self.subscription.organization_id)
                 async with self.delivery:
-                    if await get_store().current(self.subscription.organization_id) > self.last_seq:
+                    if head > self.last_seq:
                         await self._catch_up()
                     await self.send_json({"type": "heartbeat", "seq": self.last_seq})
             except asyncio.CancelledError:

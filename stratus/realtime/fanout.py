@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -25,6 +26,8 @@ from stratus.realtime.events import EVENT_MESSAGE_TYPE, organization_group
 from stratus.realtime.store import DatabaseEventStore, get_store
 
 logger = logging.getLogger("stratus.realtime")
+
+HEAD_MAX_AGE_SECONDS = 1.0
 
 
 class Listener(Protocol):
@@ -38,6 +41,8 @@ class Fanout:
         self._pump: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._heads: dict[int, tuple[float, int]] = {}  # organization -> (read at, head of its log)
+        self._head_reads: dict[int, asyncio.Task[int]] = {}
 
     async def join(self, organization_id: int, listener: Listener) -> None:
         store = get_store()
@@ -69,6 +74,7 @@ class Fanout:
             members.discard(listener)
             if not members:
                 del self._members[organization_id]
+                self._heads.pop(organization_id, None)
                 if layer is not None and self._channel is not None:
                     await layer.group_discard(organization_group(organization_id), self._channel)
 
@@ -86,6 +92,32 @@ class Fanout:
                 await asyncio.sleep(1)
                 continue
             self._offer(message)
+
+    async def head(self, organization_id: int) -> int:
+        """The latest sequence id in the organization's log, for the sockets' heartbeats.
+
+        Read from the log at most about once a second per process, however many sockets
+        ask: a thousand sockets' heartbeats cost a few reads, not a thousand. A lost message
+        is still noticed within a heartbeat and a second.
+        """
+        now = time.monotonic()
+        cached = self._heads.get(organization_id)
+        if cached is not None and now - cached[0] < HEAD_MAX_AGE_SECONDS:
+            return cached[1]
+        read = self._head_reads.get(organization_id)
+        if read is None:
+            read = self._head_reads[organization_id] = asyncio.create_task(self._read_head(organization_id))
+        # Shielded: a socket closing while it waits does not cancel the others' read.
+        return await asyncio.shield(read)
+
+    async def _read_head(self, organization_id: int) -> int:
+        try:
+            head = await get_store().current(organization_id)
+            if organization_id in self._members:
+                self._heads[organization_id] = (time.monotonic(), head)
+            return head
+        finally:
+            del self._head_reads[organization_id]
 
     def _offer(self, message: dict[str, Any]) -> None:
         for listener in tuple(self._members.get(message.get("organization", -1), ())):

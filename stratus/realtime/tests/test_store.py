@@ -243,3 +243,28 @@ def test_a_restarted_redis_serves_the_first_commands_on_the_pooled_connections(t
             assert loop.run_until_complete(claim_and_read("after")) == (True, 2)
         finally:
             loop.close()
+
+
+def test_heartbeats_of_one_process_share_reads_of_the_log_head(settings: Any, prefix: str) -> None:
+    from stratus.realtime.fanout import HEAD_MAX_AGE_SECONDS, Fanout
+
+    settings.REALTIME_REDIS_URL = redis_url()
+    settings.REALTIME_PREFIX = prefix
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    store = get_store()
+    store.append(5, "", "")
+
+    class Socket:
+        def offer(self, message: dict[str, Any]) -> None:
+            pass
+
+    async def scenario() -> None:
+        fanout = Fanout()
+        await fanout.join(5, Socket())
+        assert await asyncio.gather(*(fanout.head(5) for _ in range(50))) == [1] * 50
+        store.append(5, "", "")
+        assert await fanout.head(5) == 1  # the read of a moment ago serves every socket
+        await asyncio.sleep(HEAD_MAX_AGE_SECONDS + 0.1)
+        assert await fanout.head(5) == 2
+
+    asyncio.run(scenario())
