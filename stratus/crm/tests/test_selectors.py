@@ -338,3 +338,14 @@ def test_record_timeline_includes_its_activities() -> None:
         ("activity", "created"),
         ("contact", "created"),
     ]
+
+
+def test_search_indexes_keep_small_pending_lists(crm) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class "
+            "WHERE relname LIKE 'crm\\_%\\_search\\_%' ORDER BY relname"
+        )
+        found = dict(cursor.fetchall())
+    assert len(found) == 6
+    assert all(options == ["gin_pending_list_limit=256"] for options in found.values())
