@@ -381,8 +381,14 @@ class Cluster:
             (d / sub).mkdir(parents=True, exist_ok=True)
             if owner:
                 shutil.chown(d / sub, owner, owner)
+        as_owner = ["runuser", "-u", owner, "--"] if owner else []
+        if owner and subprocess.run([*as_owner, "test", "-w", str(d / "postgres")], check=False).returncode:
+            raise ClusterError(
+                f"the {owner} system user (which runs the database server as root) cannot reach "
+                f"{d / 'postgres'}: every folder above it must let others through (chmod o+x); "
+                "choose a CLUSTER_DIR outside private (0700) folders"
+            )
         if not (d / "postgres" / "PG_VERSION").exists():
-            as_owner = ["runuser", "-u", owner, "--"] if owner else []
             result = subprocess.run(
                 [
                     *as_owner,

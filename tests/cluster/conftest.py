@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -27,7 +29,7 @@ if not (os.environ.get("CONFORMANCE_REPORT") or os.environ.get("CONFORMANCE")):
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster() -> Iterator[Cluster]:
     """A fresh cluster (2 web, 2 ws) on free ports; CONFORMANCE_CLUSTER_DIR reuses a running one."""
     existing = os.environ.get("CONFORMANCE_CLUSTER_DIR")
     if existing:
@@ -38,13 +40,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         reused.up()
         yield reused
         return
-    directory = tmp_path_factory.mktemp("cluster")
+    # Not under pytest's private (0700) temporary folder: as root, the database server runs as
+    # the `postgres` user, which must reach its data directory. CONFORMANCE_BASE: where to put it.
+    directory = Path(
+        tempfile.mkdtemp(prefix="stratus-conformance-", dir=os.environ.get("CONFORMANCE_BASE") or None)
+    )
+    directory.chmod(0o711)
     running = Cluster(directory=directory, port=free_port(), web_replicas=2, ws_replicas=2)
     try:
         running.up()
         yield running
     finally:
         running.down()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
