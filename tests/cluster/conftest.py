@@ -103,11 +103,14 @@ def run_conditions(exitstatus: int) -> str:
     cores = os.cpu_count() or 1
     one, five, fifteen = os.getloadavg()
     highest = max([*LOADS, one])
-    command = " ".join(["pytest", *sys.argv[1:]])
+    command = f"`{' '.join(['pytest', *sys.argv[1:]])}`"
     if os.environ.get("MAKELEVEL"):
-        command = f"make conformance` (which runs `{command}"
+        # Variables given on make's command line are in MAKEFLAGS, after "--".
+        flags = os.environ.get("MAKEFLAGS", "").split()
+        overrides = flags[flags.index("--") + 1 :] if "--" in flags else []
+        command = f"`{' '.join(['make conformance', *sorted(overrides)])}` (which runs {command})"
     lines = [
-        f"Command: `{command}`; {len(RESULTS)} tests, exit status {exitstatus}, "
+        f"Command: {command}; {len(RESULTS)} tests, exit status {exitstatus}, "
         f"{time.monotonic() - STARTED:.0f} s, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         f"Machine: {cores} cores; load average {LOADS[0]:.2f} (1 min) at the start, "
         f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min) at the end, "

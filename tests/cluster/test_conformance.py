@@ -373,15 +373,35 @@ def test_killing_a_web_replica_under_load_loses_nothing(cluster: Cluster, record
 # --- 5. Rolling restart -----------------------------------------------------------------------
 
 
+def wait_in_rotation(cluster: Cluster, name: str, timeout: float = 60) -> float:
+    """Seconds until Nginx sends ``name`` requests again (seen in its access log)."""
+    api = token_session(cluster)
+
+    def serves() -> bool:
+        ids = {uuid.uuid4().hex for _ in range(4)}
+        for request_id in ids:
+            api.get(f"{base(cluster)}/api/v1/me", headers={"X-Request-ID": request_id}, timeout=30)
+        served = upstreams_by_request_id(cluster, ids)
+        return any(replica_name(cluster, upstream) == name for upstream in served.values())
+
+    return wait_for(serves, timeout=timeout, step=0.5)
+
+
 def test_rolling_restart_of_every_web_replica_fails_no_request(cluster: Cluster, record: list[str]) -> None:
     load = Load(cluster)
+    rejoined: dict[str, float] = {}
     with load.running():
         for name in cluster.replicas("web"):
             cluster.ctl("restart", name)  # SIGTERM: readiness drains, then a graceful stop
             cluster.wait_replica(name)
+            # Nginx's checks are passive: a replica that refused connections while it restarted
+            # stays out of rotation for fail_timeout. Restarting the next one before Nginx takes
+            # this one back would leave no replica in rotation.
+            rejoined[name] = wait_in_rotation(cluster, name)
     duplicates = load.duplicates()
     record.append(
-        f"restarted {cluster.replicas('web')} one at a time: {load.summary()}, duplicates {duplicates}"
+        f"restarted {cluster.replicas('web')} one at a time: {load.summary()}, duplicates {duplicates}; "
+        f"back in Nginx's rotation after ready: {', '.join(f'{n} {s:.1f}s' for n, s in rejoined.items())}"
     )
     print(record[-1])
     assert load.failed_reads == []
@@ -617,9 +637,22 @@ def test_killing_the_active_beat_fails_over_within_90s_and_fires_each_reminder_o
         create_reminder(cluster, deal, now + timedelta(seconds=s), f"failover {s:+d}s"): s for s in offsets
     }
     offset = standby_log.stat().st_size
+    active_log = cluster.directory / "logs" / f"{active}.log"
+    active_offset = active_log.stat().st_size
+    killed_pid = cluster.ctl("pid", active).stdout.strip()
     killed_at = time.monotonic()
     cluster.ctl("signal", "KILL", active)
-    cluster.ctl("stop", active)  # or supervisord would restart it, and it might win the lock back
+    # supervisord starts it again at once. Stop that new process once it runs (a stop sent while
+    # supervisord is still forking it is lost): it cannot have the lock, which the killed process
+    # holds until it expires, and the test is that the *other* beat takes over.
+    wait_for(
+        lambda: (
+            cluster.ctl("pid", active, check=False).stdout.strip() not in ("", "0", killed_pid)
+            and "RUNNING" in cluster.ctl("status", active, check=False).stdout
+        ),
+        timeout=30,
+    )
+    cluster.ctl("stop", active)
     try:
 
         def standby_dispatched() -> bool:
@@ -638,12 +671,14 @@ def test_killing_the_active_beat_fails_over_within_90s_and_fires_each_reminder_o
         outcomes = reminder_outcomes(cluster, list(reminders))
     finally:
         cluster.ctl("start", active)
+    retaken = [e["time"] for e in log_lines(active_log, active_offset) if "Acquired lock" in e["message"]]
     record.append(
         f"SIGKILL {active}: {standby} dispatched after {failover:.1f}s; reminders due at "
         f"{', '.join(f'{s:+d}s' for s in offsets)} from the kill: "
         f"{dict(Counter(f'{state} x{count}' for state, count in outcomes.values()))}"
     )
     print(record[-1])
+    assert retaken == [], f"{active} took the lock again after the kill"
     assert failover <= 90
     assert set(outcomes) == set(reminders)
     assert all(outcome == ("fired", 1) for outcome in outcomes.values()), outcomes
