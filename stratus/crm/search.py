@@ -25,6 +25,7 @@ one of the searched fields.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,16 +140,16 @@ class _Condition(models.Expression):
         return f"({self.sql})", list(self.params)
 
 
-def _word_shares(spec: SearchSpec) -> dict[str, float]:
-    """The most common words of ``search_document`` and the share of rows holding each.
+def _word_shares(spec: SearchSpec) -> tuple[list[str], list[float]]:
+    """The most common words of ``search_document`` in order, and the running total of their shares.
 
-    From ``pg_stats.most_common_elems`` (ANALYZE keeps them, from a random sample of the
-    table), kept in the cache for ``WORD_SHARES_SECONDS``: reading the statistics view costs
-    more (~2 ms, mostly planning it) than the search it helps to plan.
+    From ``pg_stats.most_common_elems`` (ANALYZE keeps them with the share of rows holding each,
+    from a random sample of the table), kept in the cache for ``WORD_SHARES_SECONDS``: reading
+    the statistics view costs more (~2 ms, mostly planning it) than the search it helps to plan.
     """
     key = f"search-word-shares:{spec.table}"
-    shares: dict[str, float] | None = cache.get(key)
-    if shares is None:
+    found: tuple[list[str], list[float]] | None = cache.get(key)
+    if found is None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
@@ -156,9 +157,13 @@ def _word_shares(spec: SearchSpec) -> dict[str, float]:
                 [spec.table],
             )
             row = cursor.fetchone()
-        shares = dict(zip(row[0], row[1], strict=False)) if row is not None and row[0] else {}
-        cache.set(key, shares, WORD_SHARES_SECONDS)
-    return shares
+        pairs = sorted(zip(row[0], row[1], strict=False)) if row is not None and row[0] else []
+        totals = [0.0]
+        for _word, share in pairs:
+            totals.append(totals[-1] + share)
+        found = ([word for word, _share in pairs], totals)
+        cache.set(key, found, WORD_SHARES_SECONDS)
+    return found
 
 
 def _is_common(spec: SearchSpec, query: str) -> bool:
@@ -173,13 +178,15 @@ def _is_common(spec: SearchSpec, query: str) -> bool:
     words = _words(query)
     if not words:
         return False
-    shares = _word_shares(spec)
+    elements, totals = _word_shares(spec)
     query_share = 1.0
     for word in words:
+        low = bisect.bisect_left(elements, word)
         if len(word) >= PREFIX_MIN_LENGTH:
-            query_share *= sum(share for element, share in shares.items() if element.startswith(word))
+            high = bisect.bisect_left(elements, word + "\U0010ffff")
         else:
-            query_share *= shares.get(word, 0.0)
+            high = low + 1 if low < len(elements) and elements[low] == word else low
+        query_share *= totals[high] - totals[low]
     return query_share >= COMMON_SHARE
 
 

@@ -349,3 +349,16 @@ def test_search_indexes_keep_small_pending_lists(crm) -> None:
         found = dict(cursor.fetchall())
     assert len(found) == 6
     assert all(options == ["gin_pending_list_limit=256"] for options in found.values())
+
+
+def test_common_queries_are_told_by_the_word_statistics(crm) -> None:
+    org, _, _ = crm
+    _bulk_contacts(org, [("Al", "Miller" if i % 2 else "Millerton") for i in range(200)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_contact")
+    assert search._is_common(search.CONTACT, "al")  # two letters: the whole word only
+    assert not search._is_common(search.CONTACT, "a")
+    assert search._is_common(search.CONTACT, "mill")  # a prefix: miller and millerton
+    assert search._is_common(search.CONTACT, "al miller")
+    assert not search._is_common(search.CONTACT, "nosuchname")
+    assert not search._is_common(search.CONTACT, "@bulk.example")  # address fragments: no statistics
