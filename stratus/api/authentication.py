@@ -99,6 +99,7 @@ def _load_token(key_hash: str) -> ApiToken | None:
     )
     token = (
         ApiToken.objects.select_related("organization", "created_by")
+        .defer("created_by__password")  # the cached copy holds no password hash
         .annotate(
             member_id=Subquery(members.values("id")[:1]),
             member_role=Subquery(members.values("role")[:1]),

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from stratus.accounts.models import ApiToken, Membership, Role, User
 from stratus.accounts.services import member_update, organization_create, token_create, token_revoke
 from stratus.accounts.tokens import hash_token_secret
+from stratus.api.authentication import TOKEN_CACHE_PREFIX
 from stratus.api.fixtures import make_member, make_organization, token_client
 
 pytestmark = pytest.mark.django_db
@@ -109,6 +110,15 @@ def test_a_used_token_is_authenticated_from_the_cache(api_client, organization) 
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/v1/organization").status_code == 200
     assert not any("accounts_apitoken" in q["sql"] for q in queries.captured_queries)
+    cached = [value for key in cache_keys() if (value := cache.get(key)) is not None]
+    assert cached
+    assert all("password" not in token.created_by.__dict__ for token in cached)
+
+
+def cache_keys() -> list[str]:
+    client = cache._cache.get_client()  # type: ignore[attr-defined]
+    prefix = cache.make_key(TOKEN_CACHE_PREFIX)
+    return [key.decode().removeprefix(cache.make_key("")) for key in client.keys(prefix + "*")]
 
 
 def test_deactivating_the_creator_refuses_a_cached_token(organization) -> None:
