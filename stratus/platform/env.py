@@ -125,6 +125,8 @@ def database_config(url: str, env: environ.Env, requirements: Requirements) -> d
     """A DATABASES entry for ``url``; PostgreSQL gets psycopg 3's connection pool."""
     config: dict[str, Any] = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a pool check that skips the round trip on a quiet connection.
+        config["ENGINE"] = "stratus.platform.postgresql"
         config["CONN_MAX_AGE"] = 0  # the pool owns connection lifetime
         # Checked on checkout, so connections broken by a database restart are replaced.
         config["CONN_HEALTH_CHECKS"] = True
