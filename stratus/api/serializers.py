@@ -309,6 +309,19 @@ def _drf_getter(name: str) -> Getter:
     return any_value
 
 
+class FastOutputListSerializer(serializers.ListSerializer):
+    """Renders a page of a :class:`FastOutputSerializer` with one time-zone lookup for all rows."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        child: Any = self.child
+        if type(child).to_representation is not FastOutputSerializer.to_representation:
+            return super().to_representation(data)
+        rows = data.all() if isinstance(data, models.manager.BaseManager) else data
+        zone = timezone.get_current_timezone()
+        plan = child._output_plan()
+        return [{name: get(child, row, zone) for name, get in plan} for row in rows]
+
+
 class FastOutputSerializer(serializers.Serializer):
     """Renders instances like ``Serializer.to_representation``, without its per-field overhead.
 
@@ -328,6 +341,9 @@ class FastOutputSerializer(serializers.Serializer):
             ]
             cls._fast_output_plan = plan  # type: ignore[attr-defined]
         return plan
+
+    class Meta:
+        list_serializer_class = FastOutputListSerializer
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         zone = timezone.get_current_timezone()

@@ -457,7 +457,7 @@ def _apply_filters(
         condition &= _custom_field_conditions(org, entity, filters or {}, errors)
     if errors:
         raise ApplicationError("Some filters are invalid.", field_errors=errors, code="invalid_filter")
-    return queryset.filter(condition)
+    return queryset.filter(condition) if condition else queryset  # no filter: no clone to build
 
 
 def _ordered(
