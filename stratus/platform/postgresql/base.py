@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend with a pool check that costs no round trip on a quiet connection.
+"""Django's PostgreSQL backend with a pool check that costs no round trip on a quiet connection,
+and date-times read by psycopg's C parser.
 
 Django checks a pooled connection on every checkout (``CONN_HEALTH_CHECKS`` with the pool) by
 sending an empty query: one extra round trip to the database per request. An idle, healthy
@@ -7,18 +8,28 @@ a crash) it sends a FATAL message or closes the socket, and the socket becomes r
 connection whose socket is quiet is handed out as is, and any other goes through the full check,
 which raises and makes the pool replace it. A connection broken between the check and its first
 query fails the same way as with the empty query (that race exists either way).
+
+Django reads ``timestamptz`` columns with a subclass of psycopg's pure-Python loader (it sets
+the time zone of the result), which parses each value with regular expressions; psycopg only
+substitutes its C loader for its own classes. The loader here does what Django's does on top
+of the C parser: the same values, with the same ``tzinfo``, at a fraction of the cost per row.
 """
 
 from __future__ import annotations
 
+import functools
 import select
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
-from psycopg import pq
+from django.db.backends.postgresql.psycopg_any import get_adapters_template
+from psycopg import _cmodule, adapt, pq
 from psycopg_pool import ConnectionPool
+
+TIMESTAMPTZ_OID = adapt.AdaptersMap(psycopg.adapters).types["timestamptz"].oid
 
 
 def _quiet(conn: psycopg.Connection[Any]) -> bool:
@@ -44,7 +55,39 @@ def check_pooled_connection(conn: psycopg.Connection[Any]) -> None:
     ConnectionPool.check_connection(conn)
 
 
+@functools.lru_cache
+def adapters_template(use_tz: bool, timezone: Any) -> adapt.AdaptersMap:
+    """Django's adapters for ``timezone``, with the C ``timestamptz`` parser when psycopg has one."""
+    template = get_adapters_template(use_tz, timezone)
+    c_module = getattr(_cmodule, "_psycopg", None)
+    if c_module is None:
+        return template
+
+    zone = template.get_loader(TIMESTAMPTZ_OID, pq.Format.TEXT).timezone
+    c_loader = c_module.TimestamptzLoader
+
+    class CTzLoader(adapt.Loader):
+        timezone = zone  # Django compares this attribute when it creates a cursor (create_cursor)
+
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            self._parse = c_loader(oid, context).load
+
+        def load(self, data: Any) -> Any:
+            return self._parse(data).replace(tzinfo=zone)
+
+    adapters = adapt.AdaptersMap(template)
+    adapters.register_loader(TIMESTAMPTZ_OID, CTzLoader)
+    return adapters
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        if "context" in params:
+            params["context"] = adapters_template(settings.USE_TZ, self.timezone)
+        return params
+
     @property
     def pool(self) -> ConnectionPool[Any] | None:
         pools: dict[str, ConnectionPool[Any]] = self._connection_pools  # type: ignore[attr-defined]

@@ -68,3 +68,27 @@ def test_a_connection_the_server_dropped_is_replaced_before_use(pool: Any, full_
         assert conn.info.backend_pid != dropped
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert len(full_checks) == 1  # the dropped connection got the full check, and failed it
+
+
+def test_date_times_read_with_the_c_parser_equal_djangos() -> None:
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    samples = [
+        "2026-01-02 03:04:05.678901+02",
+        "1999-12-31 23:59:59+00",
+        "0001-01-01 00:00:00+00",
+        "2026-06-30 12:00:00-09:30",
+    ]
+    with connection.cursor() as cursor:
+        loader = cursor.cursor.adapters.get_loader(base.TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
+        assert loader is not None
+        assert loader.__name__ == "CTzLoader"
+        cursor.execute("SELECT " + ", ".join(["%s::timestamptz"] * len(samples)), samples)
+        values = cursor.fetchone()
+        reference = type("Reference", (BaseTzLoader,), {"timezone": connection.timezone})(
+            base.TIMESTAMPTZ_OID, cursor.cursor
+        )
+        cursor.execute("SELECT " + ", ".join(["(%s::timestamptz)::text"] * len(samples)), samples)
+        texts = cursor.fetchone()
+    assert list(values) == [reference.load(text.encode()) for text in texts]
+    assert all(value.tzinfo is connection.timezone for value in values)
