@@ -240,7 +240,15 @@ def backups(directory: Path) -> list[Path]:
         for path in directory.iterdir()
         if NAME_PATTERN.match(path.name) and (path / "manifest.json").is_file()
     ]
-    return sorted(found, key=lambda path: path.name)
+    return sorted(found, key=lambda path: creation_order(path.name))
+
+
+def creation_order(name: str) -> tuple[str, int]:
+    """Oldest first. A second backup within the same second carries microseconds after the
+    seconds (`...T235352708374Z`); the one without them was made first, so plain string order,
+    which puts `...T235352708374Z` before `...T235352Z`, would prune the wrong one."""
+    stamp = name.removeprefix("stratus-").removesuffix("Z")
+    return stamp[:15], int(stamp[15:]) if len(stamp) > 15 else -1
 
 
 def prune(directory: Path, keep: int) -> list[Path]:

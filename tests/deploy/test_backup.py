@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from deploy import backup as backups_module
 from stratus.platform.testing import PROJECT_DIR, S3Endpoint, child_env, manage, scratch_database
 from tests.deploy.conftest import SECRET_KEY
 
@@ -166,10 +167,22 @@ def test_backups_are_timestamped_and_only_the_newest_are_kept(
     kept = sorted(path.name for path in (tmp_path / "backups").iterdir())
     assert kept == sorted(names[1:])
     listed = backup("list", env=env)
-    assert [line.split()[0] for line in listed.stdout.splitlines()] == sorted(names[1:])
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == names[1:]
     for name in names:
         assert name.startswith("stratus-")
         assert name.endswith("Z")
+
+
+def test_backups_made_within_one_second_are_ordered_by_creation(tmp_path: Path) -> None:
+    made = ["stratus-20261121T235351Z", "stratus-20261121T235352Z", "stratus-20261121T235352708374Z"]
+    made += ["stratus-20261121T235352900001Z", "stratus-20261121T235353Z"]
+    for name in reversed(made):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("{}")
+    assert [path.name for path in backups_module.backups(tmp_path)] == made
+    removed = backups_module.prune(tmp_path, 2)
+    assert [path.name for path in removed] == made[:3]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(made[3:])
 
 
 def test_a_missing_setting_is_named(tmp_path: Path) -> None:
