@@ -2,10 +2,12 @@
 
 Liveness touches nothing outside the process. Readiness checks each backing
 service and reports status and latency; a failing *critical* check (database,
-migrations) makes it answer 503 so a load balancer stops routing here. Redis and
-object storage are reported as ``degraded`` without failing readiness: the cache
-fails open and documents are one feature among many, so pulling every replica
-out of rotation during their outage would turn a partial outage into a full one.
+migrations) makes it answer 503 so a load balancer stops routing here. Redis (the
+cache and, when it is a server of its own, the Celery broker) and object storage are
+reported as ``degraded`` without failing readiness: the cache fails open, background
+work is a committed row that the sweeps send once the broker is back, and documents
+are one feature among many, so pulling every replica out of rotation during their
+outage would turn a partial outage into a full one.
 """
 
 from __future__ import annotations
@@ -107,6 +109,28 @@ def check_cache() -> None:
         ping()
 
 
+_broker_clients: dict[str, Any] = {}
+
+
+def check_broker() -> None:
+    """PING the Celery broker when it is a Redis of its own (not the cache's): a broker-only
+    outage does not stop requests (work is a committed row, swept later) but delays it."""
+    import redis
+
+    url = settings.CELERY_BROKER_URL
+    client = _broker_clients.get(url)
+    if client is None:
+        timeout = settings.HEALTH_CHECK_TIMEOUT
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        _broker_clients[url] = client
+    client.ping()
+
+
+def separate_broker() -> bool:
+    url = settings.CELERY_BROKER_URL or ""
+    return url.startswith(("redis://", "rediss://")) and url != (settings.REDIS_URL or "")
+
+
 def check_storage() -> None:
     backend = default_storage
     if is_s3(backend):  # S3-compatible: the bucket must answer, within the health timeout
@@ -133,6 +157,8 @@ def configured_checks() -> list[Check]:
     ]
     if settings.REDIS_URL:
         checks.append(Check("redis", check_cache, critical=False))
+    if separate_broker():
+        checks.append(Check("broker", check_broker, critical=False))
     checks.append(Check("storage", check_storage, critical=False))
     return checks
 

@@ -529,6 +529,7 @@ def test_redis_outage_keeps_reads_and_sessions_and_queued_work_completes_after(
                         status,
                         body.get("status", "?"),
                         body.get("checks", {}).get("redis", {}).get("status", "?"),
+                        body.get("checks", {}).get("broker", {}).get("status", "?"),
                     )
                 )
             time.sleep(1)
@@ -564,13 +565,15 @@ def test_redis_outage_keeps_reads_and_sessions_and_queued_work_completes_after(
         live = sum(bool(created_ids(socket, {created.json()["id"]}, timeout=20)) for socket in sockets)
     outcome = reminder_outcomes(cluster, [reminder])[reminder]
     duplicates = load.duplicates()
-    statuses = Counter(status for status, _, _ in readiness)
-    reported = Counter(redis for _, _, redis in readiness)
+    statuses = Counter(status for status, _, _, _ in readiness)
+    reported = Counter(redis for _, _, redis, _ in readiness)
+    broker_reported = Counter(broker for _, _, _, broker in readiness)
     record.append(
         f"cache and broker Redis stopped {back - outage_started:.0f}s: {load.summary()}, "
         f"duplicates {duplicates}; "
         f"session user /me {dict(session_checks)} during, {after_login} after; readiness {dict(statuses)} "
-        f"with redis {dict(reported)}; slowest import/reminder request {slowest_write:.2f}s; "
+        f"with redis {dict(reported)}, broker {dict(broker_reported)}; "
+        f"slowest import/reminder request {slowest_write:.2f}s; "
         f"import and reminder made during the outage done {completed_after:.0f}s after Redis was back "
         f"(reminder notifications {outcome[1]}); live update after it on {live}/{len(sockets)} sockets"
     )
@@ -584,6 +587,7 @@ def test_redis_outage_keeps_reads_and_sessions_and_queued_work_completes_after(
     assert after_login == 200
     assert set(statuses) == {200}
     assert set(reported) == {"degraded"}
+    assert set(broker_reported) == {"degraded"}
     assert slowest_write < 5, "enqueueing during a broker outage fails fast"
     assert outcome == ("fired", 1)
     assert live == len(sockets)

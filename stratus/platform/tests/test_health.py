@@ -89,6 +89,30 @@ def test_redis_outage_degrades_readiness_without_failing_it() -> None:
     assert outcome["body"]["checks"]["redis"]["status"] == "degraded"
 
 
+def test_a_separate_broker_redis_is_checked_and_its_outage_only_degrades() -> None:
+    from django.conf import settings as live
+
+    port = closed_port()
+    env = {"DATABASE_URL": _current_database_url(live), "REDIS_URL": str(live.REDIS_URL)}
+    down = run_python(READY_STATUS_SCRIPT, env={**env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0"})
+    assert down.returncode == 0, down.stderr
+    outcome = json.loads(down.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == 200
+    assert outcome["body"]["status"] == "degraded"
+    assert outcome["body"]["checks"]["broker"]["status"] == "degraded"
+    assert outcome["body"]["checks"]["redis"]["status"] == "ok"
+
+    same = run_python(READY_STATUS_SCRIPT, env={**env, "CELERY_BROKER_URL": str(live.REDIS_URL)})
+    assert same.returncode == 0, same.stderr
+    checks = json.loads(same.stdout.strip().splitlines()[-1])["body"]["checks"]
+    assert "broker" not in checks
+
+    up = run_python(READY_STATUS_SCRIPT, env={**env, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    assert up.returncode == 0, up.stderr
+    outcome = json.loads(up.stdout.strip().splitlines()[-1])
+    assert outcome["body"]["checks"]["broker"]["status"] == "ok"
+
+
 def test_health_command_exits_non_zero_when_not_ready() -> None:
     port = closed_port()
     result = manage("health", env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/stratus"})
