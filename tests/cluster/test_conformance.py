@@ -493,7 +493,7 @@ def test_redis_outage_keeps_reads_and_sessions_and_queued_work_completes_after(
     deal = first_deal_id(cluster)
     load = Load(cluster)
     session_checks: Counter[int] = Counter()
-    readiness: list[tuple[int, str, str]] = []
+    readiness: list[tuple[int, str, str, str]] = []
     slowest_write = 0.0
     with load.running():
         cluster.ctl("stop", "redis-cache", "redis-broker")
