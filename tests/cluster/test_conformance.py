@@ -39,6 +39,21 @@ def token_session(cluster: Cluster) -> requests.Session:
     return session
 
 
+def create_contact(
+    api: requests.Session, cluster: Cluster, first: str, last: str, email: str, **request: Any
+) -> dict[str, Any]:
+    """POST a contact through Nginx; the created contact (asserts 201)."""
+    created = api.post(
+        f"{base(cluster)}/api/v1/contacts",
+        json={"first_name": first, "last_name": last, "email": email},
+        timeout=30,
+        **request,
+    )
+    assert created.status_code == 201, created.text
+    data: dict[str, Any] = created.json()
+    return data
+
+
 def upstreams_by_request_id(cluster: Cluster, ids: set[str], timeout: float = 15) -> dict[str, str]:
     """Which replica served each request, from Nginx's JSON access log."""
     log = cluster.directory / "logs" / "nginx.log"
@@ -227,22 +242,13 @@ def test_a_file_uploaded_through_one_replica_downloads_through_every_other(
     cluster: Cluster, record: list[str]
 ) -> None:
     api = token_session(cluster)
-    contact = api.post(
-        f"{base(cluster)}/api/v1/contacts",
-        json={
-            "first_name": "File",
-            "last_name": "Owner",
-            "email": f"files-{uuid.uuid4().hex[:8]}@example.com",
-        },
-        timeout=30,
-    )
-    assert contact.status_code == 201, contact.text
+    contact = create_contact(api, cluster, "File", "Owner", f"files-{uuid.uuid4().hex[:8]}@example.com")
     content = b"%PDF-1.4\n" + uuid.uuid4().bytes * 4000 + b"\n%%EOF\n"
     web = cluster.replicas("web")
     first = f"http://127.0.0.1:{cluster.replica_port(web[0])}"
     upload = api.post(
         f"{first}/api/v1/documents/",
-        data={"contact": str(contact.json()["id"])},
+        data={"contact": str(contact["id"])},
         files={"file": ("report.pdf", content, "application/pdf")},
         headers={"Host": "localhost"},
         timeout=60,
@@ -309,18 +315,15 @@ def test_a_socket_on_every_ws_replica_receives_writes_served_by_every_web_replic
         sockets = {rid: open_event_socket(cluster, rid, stack) for rid in socket_ids}
         for _ in range(2 * len(cluster.replicas("web"))):
             request_id = uuid.uuid4().hex
-            created = api.post(
-                f"{base(cluster)}/api/v1/contacts",
-                json={
-                    "first_name": "Live",
-                    "last_name": "Update",
-                    "email": f"live-{request_id[:12]}@example.com",
-                },
+            created = create_contact(
+                api,
+                cluster,
+                "Live",
+                "Update",
+                f"live-{request_id[:12]}@example.com",
                 headers={"X-Request-ID": request_id},
-                timeout=30,
             )
-            assert created.status_code == 201, created.text
-            writes[request_id] = created.json()["id"]
+            writes[request_id] = created["id"]
         wanted = set(writes.values())
         received = {
             request_id: created_ids(socket, wanted, timeout=20) for request_id, socket in sockets.items()
@@ -552,17 +555,10 @@ def test_redis_outage_keeps_reads_and_sessions_and_queued_work_completes_after(
     # Live updates over the Redis that came back: a socket per ws replica gets a new write's event.
     with ExitStack() as stack:
         sockets = [open_event_socket(cluster, uuid.uuid4().hex, stack) for _ in cluster.replicas("ws")]
-        created = token_session(cluster).post(
-            f"{base(cluster)}/api/v1/contacts",
-            json={
-                "first_name": "After",
-                "last_name": "Outage",
-                "email": f"after-{uuid.uuid4().hex[:10]}@example.com",
-            },
-            timeout=30,
+        created = create_contact(
+            token_session(cluster), cluster, "After", "Outage", f"after-{uuid.uuid4().hex[:10]}@example.com"
         )
-        assert created.status_code == 201, created.text
-        live = sum(bool(created_ids(socket, {created.json()["id"]}, timeout=20)) for socket in sockets)
+        live = sum(bool(created_ids(socket, {created["id"]}, timeout=20)) for socket in sockets)
     outcome = reminder_outcomes(cluster, [reminder])[reminder]
     duplicates = load.duplicates()
     statuses = Counter(status for status, _, _, _ in readiness)
@@ -694,16 +690,11 @@ def test_killing_the_active_beat_fails_over_within_90s_and_fires_each_reminder_o
 def test_whole_cluster_restart_keeps_data_files_and_schedules(cluster: Cluster, record: list[str]) -> None:
     api = token_session(cluster)
     email = f"restart-{uuid.uuid4().hex[:8]}@example.com"
-    contact = api.post(
-        f"{base(cluster)}/api/v1/contacts",
-        json={"first_name": "Kept", "last_name": "Data", "email": email},
-        timeout=30,
-    )
-    assert contact.status_code == 201, contact.text
+    contact = create_contact(api, cluster, "Kept", "Data", email)
     content = f"kept across restarts {uuid.uuid4().hex}\n".encode() * 20
     upload = api.post(
         f"{base(cluster)}/api/v1/documents/",
-        data={"contact": str(contact.json()["id"])},
+        data={"contact": str(contact["id"])},
         files={"file": ("kept.txt", content, "text/plain")},
         timeout=60,
     )
@@ -716,7 +707,7 @@ def test_whole_cluster_restart_keeps_data_files_and_schedules(cluster: Cluster, 
     cluster.up()
     restart_seconds = time.monotonic() - started
 
-    found = api.get(f"{base(cluster)}/api/v1/contacts/{contact.json()['id']}", timeout=30)
+    found = api.get(f"{base(cluster)}/api/v1/contacts/{contact['id']}", timeout=30)
     download = api.get(f"{base(cluster)}/api/v1/documents/{upload.json()['id']}/download/", timeout=60)
     with psycopg.connect(cluster.database_url()) as conn:
         counts_after = conn.execute("SELECT count(*) FROM crm_contact").fetchone()
