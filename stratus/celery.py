@@ -54,6 +54,9 @@ def _configure(app: Celery) -> None:
     sweep = timedelta(seconds=settings.SWEEP_INTERVAL)
     app.conf.update(
         broker_url=settings.CELERY_BROKER_URL,
+        # kombu's Redis transport with a repair that keeps a worker alive when the broker
+        # drops while a task runs (see stratus.platform.broker).
+        broker_transport=None if embedded else "stratus.platform.broker:Transport",
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         task_serializer="json",
@@ -68,7 +71,13 @@ def _configure(app: Celery) -> None:
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.CELERY_WORKER_CONCURRENCY,
         worker_hijack_root_logger=False,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A task that is running when the broker drops is left to finish. Its acknowledgement
+        # cannot reach the broker, so the message is delivered again after the visibility
+        # timeout whether or not the task is cancelled; cancelling only cuts the work short
+        # (under prefork, a SIGTERM between an email leaving and its row being marked sent),
+        # which is what could make a redelivered task repeat an effect. The redelivered task
+        # finds the rows already done.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         # Publishing gives up quickly (at most two broker timeouts): the request that enqueued
         # has already committed its row, and a sweep sends the work when the broker is back.
         task_publish_retry_policy={

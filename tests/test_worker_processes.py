@@ -4,6 +4,8 @@
   recipient got exactly one message, counted at the SMTP server.
 - The Redis broker stopped while reminders come due, then started again: every reminder
   fires exactly once.
+- The Redis broker stopped while a campaign batch runs (its message unacknowledged), then
+  started again: the worker stays up throughout and every recipient got exactly one message.
 
 Durations (see tests.background.FAST): sweeps every 1 s, a dead sender's lease expires after
 10 s, unacknowledged messages are redelivered after 10 s.
@@ -33,6 +35,7 @@ from tests.background import beat, processes, wait_for, worker
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 RECIPIENTS = 150
+OUTAGE_RECIPIENTS = 60
 
 
 def test_a_worker_killed_mid_batch_sends_every_recipient_exactly_one_message(tmp_path: Path) -> None:
@@ -145,3 +148,56 @@ def test_reminders_that_come_due_while_the_broker_is_down_fire_once_it_is_back(t
     per_reminder = Counter(Notification.objects.values_list("reminder_id", flat=True))
     assert per_reminder == {r.pk: 1 for r in [early, *during]}
     assert set(Reminder.objects.values_list("state", flat=True)) == {ReminderState.FIRED}
+
+
+def test_a_worker_survives_the_broker_stopping_in_the_middle_of_a_batch(tmp_path: Path) -> None:
+    owner = User.objects.create_user("owner@example.com")
+    org = organization_create(name="Acme", owner=owner)
+    tag = Tag.objects.create(organization=org, name="list")
+    contacts = Contact.objects.bulk_create(
+        Contact(organization=org, first_name=f"P{i}", email=f"p{i:04d}@example.com")
+        for i in range(OUTAGE_RECIPIENTS)
+    )
+    Contact.tags.through.objects.bulk_create(
+        Contact.tags.through(contact_id=c.pk, tag_id=tag.pk) for c in contacts
+    )
+    segment = campaigns.segment_create(org=org, actor=owner, name="List", filters={"tags": ["list"]})
+    campaign = campaigns.campaign_create(
+        org=org, actor=owner, name="Outage", segment=segment, subject="Hello", body_text="Hi"
+    )
+
+    with (
+        smtp_server(tmp_path / "mail") as sink,
+        redis_server(tmp_path / "redis") as broker,
+        processes() as started,
+    ):
+        env = {
+            "DATABASE_URL": live_database_url(),
+            "CELERY_BROKER_URL": broker.url,
+            "EMAIL_URL": sink.url,
+            # A batch of 20 at 10 a second runs for two seconds: the broker stops inside one.
+            "CAMPAIGN_RATE_LIMIT": "10",
+            "CAMPAIGN_BATCH_SIZE": "20",
+            "DATA_DIR": str(tmp_path / "data"),
+        }
+        only = worker(env, tmp_path / "worker.log")
+        started.append(only)
+        wait_for(lambda: "ready." in only.output(), 60, "the worker to start")
+        started.append(beat(env, tmp_path / "beat.log"))
+        campaigns.campaign_schedule(org=org, campaign=campaign)
+
+        wait_for(lambda: len(sink.messages()) >= 5, 60, "the first messages")
+        broker.stop()
+        time.sleep(3)  # the running batch finishes with the broker down; its ack cannot be sent
+        assert only.process.poll() is None, only.output()[-3000:]
+        broker.start()
+        wait_for(
+            lambda: Campaign.objects.get(pk=campaign.pk).state == CampaignState.SENT,
+            120,
+            "the campaign to finish after the broker came back",
+            interval=0.5,
+        )
+        assert only.process.poll() is None, only.output()[-3000:]
+
+    received = Counter(str(message["To"]) for message in sink.parsed())
+    assert received == {f"p{i:04d}@example.com": 1 for i in range(OUTAGE_RECIPIENTS)}
