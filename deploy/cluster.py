@@ -239,6 +239,7 @@ class Cluster:
             autostart: bool = True,
             priority: int = 500,
             user: str | None = None,
+            signal_group: bool = True,
         ) -> None:
             lines.extend(
                 [
@@ -251,7 +252,11 @@ class Cluster:
                     "startretries=100",
                     f"stopsignal={stopsignal}",
                     f"stopwaitsecs={stopwait}",
-                    "stopasgroup=true",
+                    # App processes get the stop signal alone, as a container's main process does:
+                    # gunicorn's master drains first and then stops its workers; signalled as a
+                    # group, the workers quit at once and the replica drops requests. The SIGKILL
+                    # after stopwaitsecs still reaches the whole group.
+                    f"stopasgroup={'true' if signal_group else 'false'}",
                     "killasgroup=true",
                     f"priority={priority}",
                     "redirect_stderr=true",
@@ -319,6 +324,7 @@ class Cluster:
                 },
                 autostart=False,
                 priority=100,
+                signal_group=False,
             )
         for name, command in (("worker", "worker"), ("beat-1", "beat"), ("beat-2", "beat")):
             private = d / "replicas" / name
@@ -330,6 +336,7 @@ class Cluster:
                 autostart=False,
                 stopwait=60,
                 priority=100,
+                signal_group=False,
             )
         conf = self.render_nginx()
         program(
