@@ -30,12 +30,32 @@ from stratus.crm.models import Activity, Contact, Tag
 from stratus.platform.testing import redis_server, smtp_server
 from stratus.reminders import services as reminders
 from stratus.reminders.models import Notification, Reminder, ReminderState
-from tests.background import beat, processes, wait_for, worker
+from tests.background import Process, beat, processes, wait_for, worker
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 RECIPIENTS = 150
 OUTAGE_RECIPIENTS = 60
+
+
+def campaign_env(broker_url: str, mail_url: str, tmp_path: Path, *, rate: int, batch: int) -> dict[str, str]:
+    return {
+        "DATABASE_URL": live_database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "EMAIL_URL": mail_url,
+        "CAMPAIGN_RATE_LIMIT": str(rate),
+        "CAMPAIGN_BATCH_SIZE": str(batch),
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+def start_worker_and_beat(env: dict[str, str], tmp_path: Path, started: list[Process], log: str) -> Process:
+    """A worker (returned once it is ready) and a beat, both added to ``started``."""
+    started_worker = worker(env, tmp_path / log)
+    started.append(started_worker)
+    wait_for(lambda: "ready." in started_worker.output(), 60, "the worker to start")
+    started.append(beat(env, tmp_path / "beat.log"))
+    return started_worker
 
 
 def test_a_worker_killed_mid_batch_sends_every_recipient_exactly_one_message(tmp_path: Path) -> None:
@@ -64,18 +84,8 @@ def test_a_worker_killed_mid_batch_sends_every_recipient_exactly_one_message(tmp
         redis_server(tmp_path / "redis") as broker,
         processes() as started,
     ):
-        env = {
-            "DATABASE_URL": live_database_url(),
-            "CELERY_BROKER_URL": broker.url,
-            "EMAIL_URL": sink.url,
-            "CAMPAIGN_RATE_LIMIT": "60",
-            "CAMPAIGN_BATCH_SIZE": "25",
-            "DATA_DIR": str(tmp_path / "data"),
-        }
-        first = worker(env, tmp_path / "worker-1.log")
-        started.append(first)
-        wait_for(lambda: "ready." in first.output(), 60, "the worker to start")
-        started.append(beat(env, tmp_path / "beat.log"))
+        env = campaign_env(broker.url, sink.url, tmp_path, rate=60, batch=25)
+        first = start_worker_and_beat(env, tmp_path, started, "worker-1.log")
         campaigns.campaign_schedule(org=org, campaign=campaign)  # commits; the sweep starts it too
 
         wait_for(lambda: len(sink.messages()) >= 40, 60, "the first messages")
@@ -171,19 +181,9 @@ def test_a_worker_survives_the_broker_stopping_in_the_middle_of_a_batch(tmp_path
         redis_server(tmp_path / "redis") as broker,
         processes() as started,
     ):
-        env = {
-            "DATABASE_URL": live_database_url(),
-            "CELERY_BROKER_URL": broker.url,
-            "EMAIL_URL": sink.url,
-            # A batch of 20 at 10 a second runs for two seconds: the broker stops inside one.
-            "CAMPAIGN_RATE_LIMIT": "10",
-            "CAMPAIGN_BATCH_SIZE": "20",
-            "DATA_DIR": str(tmp_path / "data"),
-        }
-        only = worker(env, tmp_path / "worker.log")
-        started.append(only)
-        wait_for(lambda: "ready." in only.output(), 60, "the worker to start")
-        started.append(beat(env, tmp_path / "beat.log"))
+        # A batch of 20 at 10 a second runs for two seconds: the broker stops inside one.
+        env = campaign_env(broker.url, sink.url, tmp_path, rate=10, batch=20)
+        only = start_worker_and_beat(env, tmp_path, started, "worker.log")
         campaigns.campaign_schedule(org=org, campaign=campaign)
 
         wait_for(lambda: len(sink.messages()) >= 5, 60, "the first messages")
