@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, server_database_url
+from stratus.platform.testing import PROJECT_DIR, child_env, free_port, server_database_url, stop_process
 
 
 def live_database_url() -> str:
@@ -71,9 +71,4 @@ def gunicorn_server(env: Mapping[str, str] | None = None, workers: int = 1) -> I
             _wait_until_live(url, process, time.monotonic() + 60)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 20)

@@ -20,7 +20,7 @@ from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port
+from stratus.platform.testing import PROJECT_DIR, child_env, free_port, stop_process
 
 WAIT = 15.0  # upper bound for anything the suite waits on; never a speed assertion
 
@@ -89,12 +89,7 @@ def asgi_server(env: Mapping[str, str], log_dir: Path) -> Iterator[Server]:
         yield server
     finally:
         if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 15)
 
 
 def realtime_env(prefix: str, **extra: str) -> dict[str, str]:
