@@ -39,6 +39,17 @@ def token_session(cluster: Cluster) -> requests.Session:
     return session
 
 
+def logged_in_session(cluster: Cluster) -> requests.Session:
+    session = requests.Session()
+    login = session.post(
+        f"{base(cluster)}/api/v1/auth/login",
+        json={"email": cluster.state["email"], "password": cluster.state["password"]},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    return session
+
+
 def create_contact(
     api: requests.Session, cluster: Cluster, first: str, last: str, email: str, **request: Any
 ) -> dict[str, Any]:
@@ -194,13 +205,7 @@ def replica_ready(cluster: Cluster, name: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_sessions_work_on_every_replica_and_logout_is_global(cluster: Cluster, record: list[str]) -> None:
-    session = requests.Session()
-    login = session.post(
-        f"{base(cluster)}/api/v1/auth/login",
-        json={"email": cluster.state["email"], "password": cluster.state["password"]},
-        timeout=30,
-    )
-    assert login.status_code == 200, login.text
+    session = logged_in_session(cluster)
     ids = {uuid.uuid4().hex for _ in range(100)}
     statuses: Counter[int] = Counter()
     for request_id in ids:
@@ -447,17 +452,6 @@ def test_database_restart_turns_readiness_503_then_back_without_restarting_proce
 
 
 # --- 7. Redis outage --------------------------------------------------------------------------
-
-
-def logged_in_session(cluster: Cluster) -> requests.Session:
-    session = requests.Session()
-    login = session.post(
-        f"{base(cluster)}/api/v1/auth/login",
-        json={"email": cluster.state["email"], "password": cluster.state["password"]},
-        timeout=30,
-    )
-    assert login.status_code == 200, login.text
-    return session
 
 
 def first_deal_id(cluster: Cluster) -> int:
