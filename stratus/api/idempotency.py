@@ -6,6 +6,11 @@ index until the first transaction ends; then it either finds the committed row a
 its response, or (the first rolled back) inserts the row itself and runs. Responses that say
 nothing happened for a transient reason (401, 403, 409, 429, 5xx) are not kept: their
 transaction is rolled back with the key, so a retry runs again.
+
+Keys are not secrets, so a key belongs to the principal that sent it: the token for token
+requests, the user for session requests. A stored response (which may hold, say, a new token's
+secret) is replayed only to that principal; any other credential sending the same key and body
+has a key space of its own and its request runs, with its own permission check.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 
@@ -34,6 +42,22 @@ _VALID_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 def valid_key(key: str) -> bool:
     return bool(_VALID_KEY.match(key))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who owns a key: the token for token requests, else the session's user."""
+
+    organization: Organization
+    user_id: int
+    token_id: UUID | None
+
+    def keys(self) -> QuerySet[IdempotencyKey]:
+        if self.token_id is not None:
+            return IdempotencyKey.objects.filter(organization=self.organization, token_id=self.token_id)
+        return IdempotencyKey.objects.filter(
+            organization=self.organization, user_id=self.user_id, token__isnull=True
+        )
 
 
 def fingerprint(request: HttpRequest) -> str:
@@ -67,22 +91,26 @@ def _keep(response: HttpResponseBase) -> bool:
 
 def run_idempotent(
     request: HttpRequest,
-    organization: Organization,
+    principal: Principal,
     key: str,
     get_response: Callable[[HttpRequest], HttpResponseBase],
 ) -> HttpResponseBase:
     request_fingerprint = fingerprint(request)
     cutoff = timezone.now() - timedelta(seconds=settings.API_IDEMPOTENCY_TTL_SECONDS)
     with transaction.atomic():
-        IdempotencyKey.objects.filter(organization=organization, key=key, created_at__lt=cutoff).delete()
+        principal.keys().filter(key=key, created_at__lt=cutoff).delete()
         try:
             with transaction.atomic():
                 # Blocks while another transaction holds the same key, until it commits or rolls back.
                 record = IdempotencyKey.objects.create(
-                    organization=organization, key=key, request_fingerprint=request_fingerprint
+                    organization=principal.organization,
+                    user_id=principal.user_id,
+                    token_id=principal.token_id,
+                    key=key,
+                    request_fingerprint=request_fingerprint,
                 )
         except IntegrityError:
-            existing = IdempotencyKey.objects.filter(organization=organization, key=key).first()
+            existing = principal.keys().filter(key=key).first()
             if existing is None:
                 return problem_response(409, detail="A request with this Idempotency-Key just ended; retry.")
             if existing.request_fingerprint != request_fingerprint:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from stratus.api.authentication import request_access
 from stratus.api.errors import field_error, is_api_request, problem_response
-from stratus.api.idempotency import IDEMPOTENCY_HEADER, run_idempotent, valid_key
+from stratus.api.idempotency import IDEMPOTENCY_HEADER, Principal, run_idempotent, valid_key
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _GENERIC_DETAILS = {
@@ -75,7 +75,11 @@ class ApiGuardMiddleware:
 
 
 class IdempotencyMiddleware:
-    """POSTs to the API with an Idempotency-Key header run at most once per organization and key."""
+    """POSTs to the API with an Idempotency-Key header run at most once per principal and key.
+
+    The principal is the token for token requests and the user for session requests, within
+    the request's organization (see :mod:`stratus.api.idempotency`).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -94,6 +98,11 @@ class IdempotencyMiddleware:
         if _is_upload(request) and length > (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0):
             return self.get_response(request)  # large uploads are not buffered to be fingerprinted
         access = request_access(request)
-        if access is None or access.organization is None:
+        if access is None or access.organization is None or access.membership is None:
             return self.get_response(request)  # the view answers 400/401/403 and nothing is kept
-        return run_idempotent(request, access.organization, key, self.get_response)
+        principal = Principal(
+            organization=access.organization,
+            user_id=access.membership.user_id,
+            token_id=access.token.pk if access.token is not None else None,
+        )
+        return run_idempotent(request, principal, key, self.get_response)

@@ -14,8 +14,10 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from stratus.accounts.models import ApiToken, Role
-from stratus.api.fixtures import make_organization, make_token, token_client
+from stratus.accounts.models import ApiToken, Membership, Organization, Role
+from stratus.accounts.services import token_create
+from stratus.accounts.tokens import hash_token_secret
+from stratus.api.fixtures import make_member, make_organization, make_token, token_client
 from stratus.api.models import IdempotencyKey
 from stratus.api.testing import gunicorn_server, live_database_url
 
@@ -55,6 +57,112 @@ def test_keys_are_per_organization(api_client, other_organization) -> None:
     assert response.status_code == 201
     assert not response.has_header("Idempotent-Replayed")
     assert ApiToken.objects.filter(name="t").count() == 2
+
+
+def _second_token_of(secret: str) -> str:
+    """Another token of the same member as ``secret``, with the same role."""
+    first = ApiToken.objects.select_related("organization", "created_by").get(
+        key_hash=hash_token_secret(secret)
+    )
+    return token_create(
+        organization=first.organization,
+        actor=first.created_by,
+        actor_role=first.role,
+        name="second",
+        role=first.role,
+    ).secret
+
+
+def _session_client(membership: Membership) -> APIClient:
+    client = APIClient()
+    client.force_login(membership.user)
+    return client
+
+
+def _assert_fresh_effect(response, status: int = 201) -> None:
+    assert response.status_code == status, response.content
+    assert not response.has_header("Idempotent-Replayed")
+
+
+def test_another_user_with_the_same_key_and_body_runs_their_own_request(api_client, organization) -> None:
+    body = {"name": "per-user", "role": "viewer"}
+    first = _post(api_client(Role.ADMIN), "shared-key", body)
+    second = _post(api_client(Role.ADMIN), "shared-key", body)
+    _assert_fresh_effect(first)
+    _assert_fresh_effect(second)
+    assert first.json()["secret"] != second.json()["secret"]
+    assert ApiToken.objects.filter(organization=organization, name="per-user").count() == 2
+
+
+def test_a_viewer_reusing_the_owners_key_gets_403_and_no_secret(api_client, organization) -> None:
+    body = {"name": "ci", "role": "admin"}
+    owner = _post(api_client(Role.OWNER), "create-token-ci", body)
+    assert owner.status_code == 201
+    secret = owner.json()["secret"]
+    viewer = _post(api_client(Role.VIEWER), "create-token-ci", body)
+    assert viewer.status_code == 403
+    assert not viewer.has_header("Idempotent-Replayed")
+    assert secret.encode() not in viewer.content
+    assert ApiToken.objects.filter(organization=organization, name="ci").count() == 1
+    # The viewer's refusal kept nothing: the owner's key still replays to the owner alone.
+    assert IdempotencyKey.objects.filter(key="create-token-ci").count() == 1
+
+
+def test_two_tokens_of_one_member_have_separate_keys(api_client, organization) -> None:
+    first_secret = make_token(organization, Role.ADMIN)
+    second_secret = _second_token_of(first_secret)
+    body = {"name": "per-token", "role": "viewer"}
+    first = _post(token_client(first_secret), "same-member", body)
+    second = _post(token_client(second_secret), "same-member", body)
+    _assert_fresh_effect(first)
+    _assert_fresh_effect(second)
+    assert first.json()["secret"] != second.json()["secret"]
+    replay = _post(token_client(second_secret), "same-member", body)
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.content == second.content
+    assert ApiToken.objects.filter(organization=organization, name="per-token").count() == 2
+
+
+def test_a_session_and_a_token_of_one_user_have_separate_keys(organization: Organization) -> None:
+    membership = make_member(organization, Role.ADMIN)
+    issued = token_create(
+        organization=organization, actor=membership.user, actor_role=Role.ADMIN, name="cli", role=Role.ADMIN
+    )
+    session = _session_client(membership)
+    body = {"name": "per-credential", "role": "viewer"}
+    by_session = _post(session, "same-user", body)
+    by_token = _post(token_client(issued.secret), "same-user", body)
+    _assert_fresh_effect(by_session)
+    _assert_fresh_effect(by_token)
+    assert by_session.json()["secret"] != by_token.json()["secret"]
+    # Each credential still gets its own response replayed.
+    again = _post(session, "same-user", body)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == by_session.content
+    again = _post(token_client(issued.secret), "same-user", body)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == by_token.content
+    assert ApiToken.objects.filter(organization=organization, name="per-credential").count() == 2
+
+
+def test_a_session_users_keys_are_per_organization(organization, other_organization) -> None:
+    membership = make_member(organization, Role.ADMIN)
+    Membership.objects.create(organization=other_organization, user=membership.user, role=Role.ADMIN)
+    session = _session_client(membership)
+    body = {"name": "two-orgs", "role": "viewer"}
+    here = session.post(
+        "/api/v1/tokens", body, format="json", HTTP_IDEMPOTENCY_KEY="k", HTTP_X_ORGANIZATION=organization.slug
+    )
+    there = session.post(
+        "/api/v1/tokens",
+        body,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+        HTTP_X_ORGANIZATION=other_organization.slug,
+    )
+    _assert_fresh_effect(here)
+    _assert_fresh_effect(there)
+    assert ApiToken.objects.filter(name="two-orgs").count() == 2
 
 
 def test_validation_errors_are_replayed_too(api_client) -> None:
