@@ -74,6 +74,34 @@ def _encoding_error(error: UnicodeDecodeError, encoding: str, sample: bytes) -> 
     )
 
 
+# Codecs that decode bytes to text but are not character sets a file is written in.
+NOT_FILE_ENCODINGS = frozenset(
+    {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape", "mbcs", "oem"}
+)
+
+
+def text_encoding(name: str) -> str:
+    """The canonical name of a character-set encoding (``latin_1`` -> ``iso8859-1``).
+
+    Python's codec registry also holds transforms (``rot13``, ``base64``, ``zlib``, ``hex``,
+    ``bz2``, ``uu``) and codecs that are not file encodings (``punycode``, ``undefined``): these
+    are refused like unknown names, as a 400 naming ``encoding``.
+    """
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    canonical = info.name.replace("_", "-") if info is not None else ""
+    if info is None or not info._is_text_encoding or canonical in NOT_FILE_ENCODINGS:
+        raise ApplicationError(
+            f"Unknown or unsupported encoding {name!r}: give a character set such as utf-8, "
+            "windows-1252, latin-1 or utf-16.",
+            field_errors={"encoding": [f"{name!r} is not a text encoding (e.g. utf-8, windows-1252)."]},
+            code="encoding",
+        )
+    return info.name
+
+
 def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> Head:
     """Encoding, delimiter and header of a file from its first bytes."""
     if not sample.strip():
@@ -81,13 +109,7 @@ def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> 
             "The file is empty.", field_errors={"file": ["The file is empty."]}, code="empty_file"
         )
     if encoding:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ApplicationError(
-                f"Unknown encoding {encoding!r}.",
-                field_errors={"encoding": [f"Unknown encoding {encoding!r}."]},
-            ) from None
+        encoding = text_encoding(encoding)
     elif sample.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
