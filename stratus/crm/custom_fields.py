@@ -18,7 +18,13 @@ from typing import Any
 from stratus.accounts.models import Organization
 from stratus.crm.models import CustomField, CustomFieldType
 
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+# A letter, then letters and digits with single underscores between them: ``__`` separates a
+# key from a filter operator (``custom_fields.<key>__gt``), so a key never contains it, nor ends
+# with ``_`` (``x_`` + ``__gt`` would read as ``x`` + ``___gt``).
+KEY_PATTERN = re.compile(r"^[a-z](?:_?[a-z0-9])*$")
+KEY_MAX_LENGTH = 50
+OPERATOR_SEPARATOR = "__"
+FILTER_OPERATORS = ("exact", "gt", "gte", "lt", "lte", "in", "isnull")
 TEXT_MAX_LENGTH = 2000
 CHOICE_MAX_LENGTH = 100
 MAX_CHOICES = 200
@@ -26,6 +32,21 @@ MAX_CHOICES = 200
 
 class InvalidValue(ValueError):
     """A value that does not fit its definition; the message is shown to the user."""
+
+
+def split_filter_name(name: str) -> tuple[str, str | None]:
+    """``size__gt`` -> ``("size", "gt")``; ``size`` -> ``("size", "exact")``.
+
+    The operator is what follows the last ``__`` when it is one of FILTER_OPERATORS; otherwise
+    the whole name is the key (and None is returned as the operator when it has a ``__`` suffix
+    that is no operator, so that the caller can name the problem).
+    """
+    key, separator, operator = name.rpartition(OPERATOR_SEPARATOR)
+    if not separator:
+        return name, "exact"
+    if operator in FILTER_OPERATORS:
+        return key, operator
+    return key, None
 
 
 def definitions_for(*, org: Organization, entity: str) -> dict[str, CustomField]:
@@ -130,17 +151,32 @@ def clean_values(
     return result, errors
 
 
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a custom field's key, or None. Every key allowed can be filtered on."""
+    if OPERATOR_SEPARATOR in key:
+        return (
+            f"A key may not contain {OPERATOR_SEPARATOR!r}: it separates a key from a filter operator "
+            f"(custom_fields.<key>{OPERATOR_SEPARATOR}gt)."
+        )
+    if not KEY_PATTERN.match(key) or len(key) > KEY_MAX_LENGTH:
+        return (
+            f"Use 1 to {KEY_MAX_LENGTH} lower-case letters and digits, starting with a letter, with "
+            "single underscores between them."
+        )
+    return None
+
+
 def definition_errors(
-    *, key: str, label: str, field_type: str, choices: Any, entity: str | None = None
+    *, key: str | None, label: str, field_type: str, choices: Any, entity: str | None = None
 ) -> dict[str, list[str]]:
-    """What is wrong with a definition, by field."""
+    """What is wrong with a definition, by field (``key`` None: an existing field's key, not checked)."""
     from stratus.crm.models import CustomFieldEntity
 
     errors: dict[str, list[str]] = {}
     if entity is not None and entity not in CustomFieldEntity.values:
         errors["entity"] = [f"Expected one of: {', '.join(CustomFieldEntity.values)}."]
-    if not KEY_PATTERN.match(key or ""):
-        errors["key"] = ["Use 1 to 50 lower-case letters, digits and underscores, starting with a letter."]
+    if key is not None and (problem := key_problem(key)):
+        errors["key"] = [problem]
     if not (label or "").strip():
         errors["label"] = ["This field may not be blank."]
     elif len(label) > 100:

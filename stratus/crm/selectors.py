@@ -15,7 +15,8 @@ Filters shared by contacts, companies and deals: ``owner`` (user id, list of ids
 ``none``), ``created_after``/``created_before``/``updated_after``/``updated_before``
 (ISO date or date-time), ``q`` (search text), ``custom_fields`` (a mapping
 ``{key: value}``) or flat ``custom_fields.<key>`` with optional ``__gt``, ``__gte``,
-``__lt``, ``__lte``, ``__in`` (comma-separated or a list), ``__isnull`` suffixes.
+``__lt``, ``__lte``, ``__in`` (comma-separated or a list), ``__isnull`` suffixes
+(``custom_fields.FILTER_OPERATORS``; keys never contain ``__``).
 """
 
 from __future__ import annotations
@@ -364,14 +365,12 @@ TIMELINE_FILTERS: dict[str, FilterHandler] = {
     "target_id": lambda org, value: Q(target_id__in=_ids(value)),
 }
 
-CUSTOM_FIELD_OPERATORS = ("exact", "gt", "gte", "lt", "lte", "in", "isnull")
-
 
 def _custom_field_conditions(
     org: Organization, entity: str, filters: Mapping[str, Any], errors: dict[str, list[str]]
 ) -> Q:
     """Conditions on ``custom_fields`` values, checked and typed against their definitions."""
-    wanted: list[tuple[str, str, str, Any]] = []  # (filter name, key, operator, value)
+    wanted: list[tuple[str, str, str | None, Any]] = []  # (filter name, key, operator, value)
     nested = filters.get("custom_fields")
     if nested is not None:
         if not isinstance(nested, Mapping):
@@ -381,19 +380,21 @@ def _custom_field_conditions(
                 wanted.append((f"custom_fields.{key}", str(key), "exact", value))
     for name, value in filters.items():
         if name.startswith("custom_fields."):
-            key, _, operator = name.removeprefix("custom_fields.").partition("__")
-            wanted.append((name, key, operator or "exact", value))
+            key, operator = cf.split_filter_name(name.removeprefix("custom_fields."))
+            wanted.append((name, key, operator, value))
     if not wanted:
         return Q()
     definitions = cf.definitions_for(org=org, entity=entity)
     condition = Q()
     for name, key, operator, value in wanted:
+        if operator is None and name.removeprefix("custom_fields.") in definitions:
+            key, operator = name.removeprefix("custom_fields."), "exact"  # a key older than the key rule
         definition = definitions.get(key)
         if definition is None:
             errors[name] = ["Unknown custom field."]
             continue
-        if operator not in CUSTOM_FIELD_OPERATORS:
-            errors[name] = [f"Unknown operator; use one of: {', '.join(CUSTOM_FIELD_OPERATORS)}."]
+        if operator is None:
+            errors[name] = [f"Unknown operator; use one of: {', '.join(cf.FILTER_OPERATORS)}."]
             continue
         try:
             if operator == "isnull":
@@ -422,7 +423,8 @@ def _custom_equals_any(key: str, values: list[Any]) -> Q:
             # ``@>`` is answered by the jsonb_path_ops GIN index.
             condition |= Q(custom_fields__contains={key: value})
         else:
-            condition |= Q(**{f"custom_fields__{key}": value})
+            # The explicit ``__exact`` keeps a key named like a lookup (``gt``, ``contains``) a key.
+            condition |= Q(**{f"custom_fields__{key}__exact": value})
     return condition
 
 

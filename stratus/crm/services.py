@@ -1205,9 +1205,7 @@ def custom_field_update(
     before = _snapshot(field, CUSTOM_FIELD_SCALAR, ())
     label = data.get("label", field.label)
     choices = data.get("choices", field.choices)
-    errors.merge(
-        cf.definition_errors(key=field.key, label=label, field_type=field.field_type, choices=choices)
-    )
+    errors.merge(cf.definition_errors(key=None, label=label, field_type=field.field_type, choices=choices))
     if "required" in data and not isinstance(data["required"], bool):
         errors.add("required", "Expected true or false.")
     if "position" in data and (
