@@ -277,6 +277,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = read_int(env, requirements, "MAX_REQUEST_BODY_BYTES", 2_621_440, 1024)
+# Deepest nesting of arrays and objects in a JSON body or message (checked before parsing).
+JSON_MAX_DEPTH = read_int(env, requirements, "MAX_JSON_DEPTH", 64, 8)
 
 # --- REST API --------------------------------------------------------------------------------
 

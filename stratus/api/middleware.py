@@ -9,10 +9,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from stratus.api.authentication import request_access
-from stratus.api.errors import field_error, is_api_request, problem_response
+from stratus.api.errors import PROBLEM_TYPE_PREFIX, field_error, is_api_request, problem_response
 from stratus.api.idempotency import IDEMPOTENCY_HEADER, Principal, run_idempotent, valid_key
+from stratus.platform import json_depth
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_TOO_DEEP_TYPE = f"{PROBLEM_TYPE_PREFIX}json-too-deep"
 _GENERIC_DETAILS = {
     404: "No API endpoint or record at this address.",
     500: "An unexpected error occurred; it has been logged.",
@@ -28,11 +30,29 @@ def _is_upload(request: HttpRequest) -> bool:
     return (request.content_type or "").startswith("multipart/form-data")
 
 
+def _is_json_body(request: HttpRequest) -> bool:
+    subtype = (request.content_type or "").partition("/")[2]
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _json_text(request: HttpRequest) -> bytes | str:
+    charset = (request.content_params or {}).get("charset", "utf-8")
+    if charset.lower().replace("_", "-") in ("utf-8", "utf8"):
+        return request.body
+    try:
+        return request.body.decode(charset)
+    except (LookupError, ValueError):
+        return request.body  # the parser answers 400 for the charset or the bytes
+
+
 class ApiGuardMiddleware:
-    """The API's outer guard: body size before anything reads it, problem details for every error.
+    """The API's outer guard: body size and JSON depth before anything parses the body, problem
+    details for every error.
 
     DRF's parsers read the request stream directly, which bypasses Django's
-    DATA_UPLOAD_MAX_MEMORY_SIZE check; this applies it to every API request. Errors that
+    DATA_UPLOAD_MAX_MEMORY_SIZE check; this applies it to every API request. Every JSON body
+    is measured before any parser sees it (Python's parser recurses once per level and fails
+    with RecursionError near a thousand): deeper than JSON_MAX_DEPTH is a 400. Errors that
     Django produces as HTML before or around a view (an unknown URL, the DEBUG pages) are
     turned into problem details with the same status.
     """
@@ -70,6 +90,14 @@ class ApiGuardMiddleware:
             if limit is not None and length > limit:
                 return problem_response(
                     413, detail=f"The request body is {length} bytes; the limit is {limit} bytes."
+                )
+            if _is_json_body(request) and json_depth.too_deep(_json_text(request)):
+                message = f"JSON nested more than {json_depth.max_depth()} levels deep."
+                return problem_response(
+                    400,
+                    detail=f"The request body is {message[0].lower()}{message[1:]}",
+                    type_=JSON_TOO_DEEP_TYPE,
+                    errors=[field_error(None, message, "too_deep")],
                 )
         return None
 

@@ -32,6 +32,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from stratus.platform import json_depth
+
 
 def _nullable(model: type[Model], name: str) -> bool:
     return bool(getattr(model._meta.get_field(name), "null", False))
@@ -98,7 +100,7 @@ class KeysetPagination(BasePagination):
     ) -> tuple[list[Any], Any, bool]:
         try:
             padded = raw + "=" * (-len(raw) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            data = json_depth.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             if not isinstance(data, dict) or data.get("o") != ordering:
                 raise ValueError("cursor of another ordering")
             *values, pk = data["v"]

@@ -10,7 +10,6 @@ streams a list with the same filters as the list endpoints.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from rest_framework.views import APIView
 
 from stratus.imports import exports, mapping, services
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind
+from stratus.platform import json_depth
 
 
 def _org(request: Request) -> Any:
@@ -93,7 +93,9 @@ class ImportUploadSerializer(serializers.Serializer):
         if not value:
             return {}
         try:
-            parsed = json.loads(value)
+            parsed = json_depth.loads(value)
+        except json_depth.JsonTooDeep as error:
+            raise serializers.ValidationError(str(error)) from None
         except ValueError:
             raise serializers.ValidationError("Must be a JSON object.") from None
         if not isinstance(parsed, dict) or not all(

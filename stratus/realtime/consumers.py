@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.cookie import parse_cookie
 
+from stratus.platform import json_depth
 from stratus.realtime import auth
 from stratus.realtime.auth import Refused, Subscription
 from stratus.realtime.fanout import get_fanout
@@ -91,7 +92,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         try:
-            message = json.loads(text_data or "")
+            message = json_depth.loads(text_data or "")
+        except json_depth.JsonTooDeep as error:
+            await self.refuse(auth.CLOSE_BAD_REQUEST, str(error))
+            return
         except ValueError:
             await self.refuse(auth.CLOSE_BAD_REQUEST, "messages must be JSON text")
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from stratus.accounts.models import Role
@@ -81,3 +83,11 @@ def test_cursor_of_another_ordering_is_refused(api_client, organization) -> None
     cursor = client.get("/api/v1/members?limit=2&ordering=created_at").json()["next"].split("cursor=")[1]
     response = client.get(f"/api/v1/members?ordering=-created_at&cursor={cursor}")
     assert response.status_code == 400
+
+
+def test_a_cursor_nested_too_deep_is_400_naming_it(api_client) -> None:
+    # Python's parser raises RecursionError near a thousand levels; the cursor is measured first.
+    deep = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode().rstrip("=")
+    response = api_client(Role.ADMIN).get(f"/api/v1/members?cursor={deep}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
