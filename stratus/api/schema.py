@@ -66,8 +66,9 @@ class AutoSchema(SpectacularAutoSchema):
                     OpenApiParameter.HEADER,
                     required=False,
                     description=(
-                        "Makes a retried POST safe: the same key with the same body within 24 hours "
-                        "replays the first response without repeating the effect."
+                        "Makes a retried POST safe: the same key with the same body from the same "
+                        "credential (API token, or signed-in user) within 24 hours replays the first "
+                        "response without repeating the effect; another credential's key is its own."
                     ),
                     pattern=IDEMPOTENCY_KEY_PATTERN,
                 )
