@@ -14,7 +14,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/str
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/9)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint format local-migrate local-createsuperuser local-shell
+.PHONY: help install run test lint format docs local-migrate local-createsuperuser local-shell
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ lint: install ## ruff (lint and format) and mypy
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+
+docs: install ## build the documentation site (MkDocs, --strict) into var/site
+	$(RUN) mkdocs build --strict --quiet
 
 format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
