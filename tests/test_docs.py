@@ -89,12 +89,21 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "security" / "index.html").is_file()
     configuration = (tmp_path / "site" / "configuration" / "index.html").read_text(encoding="utf-8")
-    for name in hooks.read_settings_variables():
-        assert f"<code>{name}</code>" in configuration, f"{name} missing from the configuration page"
+    for source in hooks.SOURCES.values():
+        for name in hooks.read_settings_variables(source):
+            assert f"<code>{name}</code>" in configuration, f"{name} missing from the configuration page"
 
 
 def test_every_variable_the_settings_read_is_described_and_nothing_else() -> None:
     problems = hooks.registry_problems(hooks.read_settings_variables(), hooks.load_registry())
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_variable_gunicorn_reads_is_described_and_nothing_else() -> None:
+    variables = hooks.read_settings_variables(hooks.SOURCES["gunicorn"])
+    expected = {"WEB_CONCURRENCY", "GUNICORN_TIMEOUT", "GUNICORN_DRAIN_SECONDS", "FORWARDED_ALLOW_IPS"}
+    assert expected <= set(variables)
+    problems = hooks.registry_problems(variables, hooks.load_registry(source="gunicorn"), "gunicorn.conf.py")
     assert problems == [], "\n".join(problems)
 
 
@@ -154,3 +163,14 @@ def test_the_table_shows_the_code_defaults() -> None:
     assert "**required in production**" in rows["REDIS_URL"]
     assert "required" not in rows["REALTIME_REDIS_URL"]  # only checked when set
     assert "one of `json`, `text`" in rows["LOG_FORMAT"]
+
+
+def test_repo_links_must_name_a_file_of_the_repository() -> None:
+    markdown = "[`bench/`](repo:bench) and [the driver](repo:deploy/cluster.py#L1)"
+    assert hooks._rewrite_repo_links(markdown, "https://example.com/stratus/") == (
+        "[`bench/`](https://example.com/stratus/tree/main/bench) and "
+        "[the driver](https://example.com/stratus/blob/main/deploy/cluster.py#L1)"
+    )
+    assert hooks._rewrite_repo_links(markdown, None) == "`bench/` and the driver (`deploy/cluster.py`)"
+    with pytest.raises(hooks.DocsError, match=r"no/such/file\.py"):
+        hooks._rewrite_repo_links("[gone](repo:no/such/file.py)", None)

@@ -5,11 +5,13 @@ cannot drift from the code:
 
 - the variables themselves, their defaults, accepted values and whether production requires
   them, read from ``stratus/settings.py`` (and ``database_config`` in ``stratus/platform/env.py``)
-  by parsing the code, never by running it;
+  or from ``deploy/gunicorn.conf.py`` by parsing the code, never by running it;
 - a description of each variable in ``docs/variables.yml``, grouped in sections.
 
-A variable the settings read but the registry does not describe, or one the registry describes
-but the settings no longer read, stops the build (and ``tests/test_docs.py`` names it).
+``<!-- configuration-variables -->`` in a page becomes the settings' tables,
+``<!-- configuration-variables:gunicorn -->`` gunicorn's. A variable the code reads but the
+registry does not describe, or one the registry describes but the code no longer reads, stops
+the build (and ``tests/test_docs.py`` names it).
 
 Links written ``[text](repo:path/in/the/repository)`` point at a file of the repository: the
 build fails if the file does not exist, and the link goes to ``repo_url`` when the site has one
@@ -30,8 +32,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SETTINGS_SOURCES = (ROOT / "stratus" / "settings.py", ROOT / "stratus" / "platform" / "env.py")
+# Where each group of sections of the registry (its `source:`) reads its variables.
+SOURCES: dict[str, tuple[Path, ...]] = {
+    "settings": SETTINGS_SOURCES,
+    "gunicorn": (ROOT / "deploy" / "gunicorn.conf.py",),
+}
 REGISTRY = ROOT / "docs" / "variables.yml"
-TABLE_MARKER = "<!-- configuration-variables -->"
+TABLE_MARKER = re.compile(r"<!-- configuration-variables(?::(\w+))? -->")
 VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 REPO_LINK = re.compile(r"\[([^\]]+)\]\(repo:([^)\s#]+)(#[^)]*)?\)")
 
@@ -47,6 +54,13 @@ READERS: dict[str, str] = {
     "require_url": "URL",
 }
 REQUIRED_READERS = {"require_str", "require_url"}
+# deploy/gunicorn.conf.py reads with helpers of its own (it must not import Django settings).
+ALIASES = {
+    "_env_int": "read_int",
+    "_env_float": "read_float",
+    "_env_bool": "read_bool",
+    "os.environ.get": "env.str",
+}
 NOT_LITERAL = object()
 _OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mult: operator.mul,
@@ -113,11 +127,15 @@ def _literal(node: ast.expr | None) -> Any:
 
 
 def _call_name(call: ast.Call) -> str | None:
-    if isinstance(call.func, ast.Name):
-        return call.func.id
-    if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
-        return f"{call.func.value.id}.{call.func.attr}"
-    return None
+    parts: list[str] = []
+    node: ast.expr = call.func
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    name = ".".join([node.id, *reversed(parts)])
+    return ALIASES.get(name, name)
 
 
 def _variable_argument(call: ast.Call) -> tuple[int, str] | None:
@@ -128,7 +146,7 @@ def _variable_argument(call: ast.Call) -> tuple[int, str] | None:
 
 
 def read_settings_variables(sources: tuple[Path, ...] = SETTINGS_SOURCES) -> dict[str, Variable]:
-    """Every environment variable the settings read, by parsing their source."""
+    """Every environment variable ``sources`` read (by default: the settings), by parsing them."""
     found: dict[str, Variable] = {}
     for source in sources:
         tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
@@ -187,10 +205,10 @@ def read_settings_variables(sources: tuple[Path, ...] = SETTINGS_SOURCES) -> dic
     return found
 
 
-def load_registry(path: Path = REGISTRY) -> list[dict[str, Any]]:
-    """The sections of ``docs/variables.yml``: ``[{"title", "intro", "variables": {name: entry}}]``."""
+def load_registry(path: Path = REGISTRY, source: str = "settings") -> list[dict[str, Any]]:
+    """The sections of ``docs/variables.yml`` about ``source``: ``[{"title", "variables": {...}}]``."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    sections: list[dict[str, Any]] = data["sections"]
+    sections: list[dict[str, Any]] = [s for s in data["sections"] if s.get("source", "settings") == source]
     for section in sections:
         entries: dict[str, Any] = section.get("variables") or {}
         section["variables"] = {
@@ -199,7 +217,9 @@ def load_registry(path: Path = REGISTRY) -> list[dict[str, Any]]:
     return sections
 
 
-def registry_problems(variables: dict[str, Variable], sections: list[dict[str, Any]]) -> list[str]:
+def registry_problems(
+    variables: dict[str, Variable], sections: list[dict[str, Any]], reader: str = "the settings"
+) -> list[str]:
     """What keeps the registry and the settings from matching, one line per problem."""
     problems: list[str] = []
     described: dict[str, dict[str, Any]] = {}
@@ -209,9 +229,9 @@ def registry_problems(variables: dict[str, Variable], sections: list[dict[str, A
                 problems.append(f"{name}: described twice in {REGISTRY.name}")
             described[name] = entry
     for name in sorted(set(variables) - set(described)):
-        problems.append(f"{name}: read by the settings but not described in docs/{REGISTRY.name}")
+        problems.append(f"{name}: read by {reader} but not described in docs/{REGISTRY.name}")
     for name in sorted(set(described) - set(variables)):
-        problems.append(f"{name}: described in docs/{REGISTRY.name} but not read by the settings")
+        problems.append(f"{name}: described in docs/{REGISTRY.name} but not read by {reader}")
     for name in sorted(set(variables) & set(described)):
         entry, variable = described[name], variables[name]
         if not str(entry.get("meaning") or "").strip():
@@ -243,14 +263,17 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render_tables(variables: dict[str, Variable], sections: list[dict[str, Any]]) -> str:
-    problems = registry_problems(variables, sections)
+def render_tables(
+    variables: dict[str, Variable], sections: list[dict[str, Any]], reader: str = "the settings"
+) -> str:
+    problems = registry_problems(variables, sections, reader)
     if problems:
         lines = "\n  ".join(problems)
         raise DocsError(f"configuration variables and docs/variables.yml disagree:\n  {lines}")
     out: list[str] = []
     for section in sections:
-        out.append(f"### {section['title']}\n")
+        if section.get("title"):
+            out.append(f"### {section['title']}\n")
         if section.get("intro"):
             out.append(section["intro"].strip() + "\n")
         out.append("| variable | default | values | meaning |")
@@ -272,17 +295,25 @@ def render_tables(variables: dict[str, Variable], sections: list[dict[str, Any]]
     return "\n".join(out)
 
 
-def _rewrite_repo_links(markdown: str, repo_url: str | None, page: str) -> str:
+def _rewrite_repo_links(markdown: str, repo_url: str | None) -> str:
     def replace(match: re.Match[str]) -> str:
         text, path, anchor = match.group(1), match.group(2), match.group(3) or ""
         if not (ROOT / path).exists():
-            raise DocsError(f"{page}: links to {path}, which is not in the repository")
+            raise DocsError(f"links to {path}, which is not in the repository")
         if repo_url:
             kind = "tree" if (ROOT / path).is_dir() else "blob"
             return f"[{text}]({repo_url.rstrip('/')}/{kind}/main/{path}{anchor})"
-        return text if text.startswith("`") else f"`{text}`"
+        return text if text.startswith("`") else f"{text} (`{path}`)"
 
     return REPO_LINK.sub(replace, markdown)
+
+
+def _tables(match: re.Match[str]) -> str:
+    source = match.group(1) or "settings"
+    if source not in SOURCES:
+        raise DocsError(f"no variables source named {source!r} (known: {', '.join(SOURCES)})")
+    reader = "the settings" if source == "settings" else str(SOURCES[source][0].relative_to(ROOT))
+    return render_tables(read_settings_variables(SOURCES[source]), load_registry(source=source), reader)
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
@@ -290,9 +321,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     from mkdocs.exceptions import PluginError
 
     try:
-        if TABLE_MARKER in markdown:
-            tables = render_tables(read_settings_variables(), load_registry())
-            markdown = markdown.replace(TABLE_MARKER, tables)
-        return _rewrite_repo_links(markdown, config.get("repo_url"), page.file.src_uri)
+        markdown = TABLE_MARKER.sub(_tables, markdown)
+        return _rewrite_repo_links(markdown, config.get("repo_url"))
     except DocsError as error:
-        raise PluginError(str(error)) from error
+        raise PluginError(f"{page.file.src_uri}: {error}") from error
