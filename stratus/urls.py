@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/v1/", include("stratus.imports.urls")),
     path("c/", include("stratus.campaigns.public_urls")),
     path("api/v1/", include("stratus.realtime.urls")),
+    # --- Browser app ---
+    path("", include("stratus.web.urls")),
 ]
 
 # API paths answer errors with problem details (JSON); other paths keep Django's pages.

@@ -1,0 +1,47 @@
+// Stratus browser app entry: htmx for server-rendered fragments, plus the page behaviour
+// that needs local state. Loaded as a module from base.html (no inline script: CSP).
+import htmx from "htmx.org";
+
+declare global {
+  interface Window {
+    htmx: typeof htmx;
+  }
+}
+
+window.htmx = htmx;
+
+/** htmx sends Django's CSRF token (from the page's meta tag) with every write. */
+function csrfToken(): string {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]');
+  return meta?.content ?? "";
+}
+
+document.body.addEventListener("htmx:configRequest", (event) => {
+  const detail = (event as CustomEvent<{ headers: Record<string, string> }>).detail;
+  detail.headers["X-CSRFToken"] = csrfToken();
+});
+
+/** The theme follows the system until the user picks one; the choice is kept per browser. */
+const THEME_KEY = "stratus-theme";
+
+function applyTheme(theme: string | null): void {
+  if (theme === "light" || theme === "dark") {
+    document.documentElement.dataset.theme = theme;
+  } else {
+    delete document.documentElement.dataset.theme;
+  }
+}
+
+applyTheme(localStorage.getItem(THEME_KEY));
+
+document.addEventListener("click", (event) => {
+  const toggle = (event.target as Element | null)?.closest<HTMLButtonElement>("[data-theme-toggle]");
+  if (!toggle) return;
+  const dark =
+    document.documentElement.dataset.theme === "dark" ||
+    (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
+  const next = dark ? "light" : "dark";
+  localStorage.setItem(THEME_KEY, next);
+  applyTheme(next);
+  toggle.setAttribute("aria-pressed", String(next === "dark"));
+});

@@ -1,0 +1,37 @@
+"""Which organization a browser page acts in: the one chosen in this session, else the first."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from stratus.accounts.models import Membership, User
+
+SESSION_ORGANIZATION = "web.organization"
+
+
+class SignedInRequest(HttpRequest):
+    """A request that passed ``login_required`` (for type checking; the middleware sets both)."""
+
+    user: User
+    htmx: HtmxDetails
+
+
+def memberships(request: SignedInRequest) -> list[Membership]:
+    return list(
+        Membership.objects.filter(user=request.user, organization__isnull=False)
+        .select_related("organization")
+        .order_by("organization__name", "organization_id")
+    )
+
+
+def current_membership(request: SignedInRequest) -> Membership:
+    """The membership the page acts through; a user with none has no page to see (404)."""
+    mine = memberships(request)
+    if not mine:
+        raise Http404("You are not a member of any organization.")
+    chosen = request.session.get(SESSION_ORGANIZATION)
+    for membership in mine:
+        if membership.organization_id == chosen:
+            return membership
+    return mine[0]

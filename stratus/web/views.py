@@ -1,0 +1,138 @@
+"""Browser pages: thin views over the accounts and CRM services and selectors."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, cast
+
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from stratus.accounts.models import Role
+from stratus.crm import selectors as crm_selectors
+from stratus.crm import services as crm_services
+from stratus.crm.models import ActivityKind
+from stratus.platform.errors import ApplicationError
+from stratus.web.context import SESSION_ORGANIZATION, SignedInRequest, current_membership, memberships
+from stratus.web.forms import LoginForm
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("web:home")
+
+
+def _shell(request: SignedInRequest, template: str, context: dict[str, Any], *, section: str) -> HttpResponse:
+    membership = current_membership(request)
+    return render(
+        request,
+        template,
+        {
+            "membership": membership,
+            "organization": membership.organization,
+            "memberships": memberships(request),
+            "section": section,
+            "can_edit": membership.has_role(Role.MEMBER),
+            **context,
+        },
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    if request.user.is_authenticated and request.method != "POST":
+        return HttpResponseRedirect(next_url)
+    form = LoginForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(
+            request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"]
+        )
+        if user is not None:
+            login(request, user)
+            return HttpResponseRedirect(next_url)
+        # The same words whether or not the e-mail has an account.
+        error = _("Wrong e-mail or password.")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/login.html", {"form": form, "error": error, "next": next_url}, status=status)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:login")
+
+
+@require_POST
+@login_required
+def switch_organization(request: SignedInRequest) -> HttpResponse:
+    wanted = request.POST.get("organization", "")
+    for membership in memberships(request):
+        if str(membership.organization_id) == wanted:
+            request.session[SESSION_ORGANIZATION] = membership.organization_id
+            break
+    return redirect("web:home")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: the sign-in page for visitors, the signed-in user's tasks otherwise."""
+    if not request.user.is_authenticated:
+        return login_view(request)
+    signed_in = cast(SignedInRequest, request)
+    return _shell(signed_in, "web/home.html", _my_tasks(signed_in), section="home")
+
+
+def _my_tasks(request: SignedInRequest) -> dict[str, Any]:
+    org = current_membership(request).organization
+    tasks = (
+        crm_selectors.activity_list(
+            org=org,
+            filters={"assignee": [request.user.pk], "done": "false", "kind": [ActivityKind.TASK]},
+            ordering="due_at",
+        )
+        .select_related("contact", "company", "deal")
+        .order_by("due_at", "pk")[:200]
+    )
+    now = timezone.localtime()
+    start_of_tomorrow = (now + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    groups: dict[str, list[Any]] = {"overdue": [], "today": [], "upcoming": [], "unscheduled": []}
+    for task in tasks:
+        if task.due_at is None:
+            groups["unscheduled"].append(task)
+        elif task.due_at < now:
+            groups["overdue"].append(task)
+        elif task.due_at < start_of_tomorrow:
+            groups["today"].append(task)
+        else:
+            groups["upcoming"].append(task)
+    return {"groups": groups, "task_count": sum(len(g) for g in groups.values())}
+
+
+@require_POST
+@login_required
+def task_done(request: SignedInRequest, pk: int) -> HttpResponse:
+    membership = current_membership(request)
+    error = None
+    if not membership.has_role(Role.MEMBER):
+        error = _("Viewers cannot change tasks.")
+    else:
+        try:
+            crm_services.activity_update(
+                org=membership.organization, actor=request.user, activity=pk, done=True
+            )
+        except ApplicationError as refused:
+            error = str(refused)
+    if request.htmx:
+        return _shell(request, "web/_tasks.html", {**_my_tasks(request), "error": error}, section="home")
+    return redirect("web:home")
