@@ -71,6 +71,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.background: list[asyncio.Task[None]] = []
         self.closing = False
         self.next_reauth = math.inf
+        self.checked_seq = 0  # access was re-checked after every notice up to this sequence id
         await self.accept()
         self.background.append(asyncio.create_task(self._expect_subscribe()))
 
@@ -215,7 +216,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         seq = int(message["seq"])
         async with self.delivery:
             if seq <= self.last_seq:
-                return  # already sent while catching up
+                # Already sent while catching up, or older than the subscription. A notice for this
+                # socket appended while it subscribed is such a one: it still needs a check.
+                if seq > self.checked_seq and self._notice_for_me(message["text"], message.get("recipient")):
+                    await self._reauthorise()
+                return
             if seq > self.last_seq + 1 and await self._catch_up() and not await self._reauthorise():
                 return
             if seq == self.last_seq + 1:
@@ -250,8 +255,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         and is repeated at the next periodic check.
         """
         assert self.subscription is not None
+        through = self.last_seq  # every notice up to here committed before this check reads
         try:
             current = await database_sync_to_async(auth.recheck)(self.subscription)
+            self.checked_seq = max(self.checked_seq, through)
         except Refused as refused:
             await self.refuse(refused.code, refused.reason)
             return False

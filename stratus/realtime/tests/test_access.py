@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings as django_settings
 from django.test import Client as HttpClient
+from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, Role, User
 from stratus.accounts.services import member_remove, member_update, membership_set, token_create, token_revoke
 from stratus.realtime.auth import issue_ticket
 from stratus.realtime.tests.conftest import Member, Realm
-from stratus.realtime.tests.harness import Client, Server
+from stratus.realtime.tests.harness import Client, Server, asgi_server
 from stratus.realtime.tests.test_protocol import awrite
 
 pytestmark = pytest.mark.cluster
@@ -219,3 +221,34 @@ def test_signing_out_closes_the_sockets_of_that_session_only(realm: Realm) -> No
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_socket_closes_when_its_token_expires(realm: Realm) -> None:
+    """Expiry announces nothing: the socket checks when its token's ``expires_at`` passes."""
+    acme = realm.alice.organization
+    # Heartbeats often, the periodic check never within the test.
+    env = realm.env(REALTIME_HEARTBEAT_SECONDS="0.3", REALTIME_REAUTH_SECONDS="3600")
+    with asgi_server(env, realm.log_dir) as server:
+
+        async def scenario() -> None:
+            carol = await join(acme, "carol@acme.example", Role.MEMBER)
+
+            @database_sync_to_async
+            def token_expiring_in(seconds: float) -> str:
+                issued = token_create(
+                    organization=acme,
+                    actor=carol.user,
+                    actor_role=Role.MEMBER,
+                    name="short-lived",
+                    role=Role.MEMBER,
+                    expires_at=timezone.now() + timedelta(seconds=seconds),
+                )
+                return str(issued.token.pk)
+
+            expiring = await by_ticket(server, carol.user, acme, await token_expiring_in(2))
+            lasting = await by_ticket(server, carol.user, acme, await token_expiring_in(3600))
+            assert await expiring.closed_with() == (4401, "the API token was revoked or expired")
+            await still_receive(acme, [lasting], 1)
+            await lasting.close()
+
+        asyncio.run(scenario())
