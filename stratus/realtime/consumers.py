@@ -157,9 +157,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
             logger.exception("subscribe failed for organization %s", subscription.organization_id)
             await self.refuse(auth.CLOSE_SERVER_ERROR, "live updates are unavailable; retry later")
             return
-        # Spread the periodic access re-checks of sockets opened together.
-        reauth_every = settings.REALTIME_REAUTH_SECONDS
-        self.next_reauth = time.monotonic() + reauth_every * random.uniform(0.5, 1.0)
+        # Spread the periodic access re-checks of sockets opened together (sooner if a check
+        # while catching up could not run).
+        spread = time.monotonic() + settings.REALTIME_REAUTH_SECONDS * random.uniform(0.5, 1.0)
+        self.next_reauth = min(self.next_reauth, spread)
         self.background.append(asyncio.create_task(self._heartbeat()))
         self.background.append(asyncio.create_task(self._drain()))
 
