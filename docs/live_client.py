@@ -107,6 +107,8 @@ class LiveClient:
                 elif kind == "resync":
                     print(f"resync: {message['reason']} (continuing after #{message['seq']})")
                     self.last_seq = message["seq"]
+                elif kind == "access":
+                    print(f"your role is now {message['role']}")
                 elif kind == "heartbeat":
                     pass
             sys.stdout.flush()

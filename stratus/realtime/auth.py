@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +34,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_SUBSCRIBE_TIMEOUT = 4408
 CLOSE_SERVER_ERROR = 1011
 
+ACCESS_ENDED = "no longer a member of this organization"
+
 
 @dataclass(frozen=True)
 class Subscription:
@@ -43,6 +46,7 @@ class Subscription:
     via: str  # "session" or "ticket"
     session_key: str = ""
     token_id: str | None = None
+    token_expires_at: datetime | None = None  # the socket re-checks when its token expires
 
 
 class Refused(Exception):
@@ -101,6 +105,7 @@ def _subscription(
         via=via,
         session_key=session_key,
         token_id=str(token.pk) if token is not None else None,
+        token_expires_at=token.expires_at if token is not None else None,
     )
 
 
@@ -134,25 +139,35 @@ def authenticate_session(session_key: str, organization_slug: str | None) -> Sub
     return _subscription(membership, "session", session_key=session_key)
 
 
-def still_allowed(subscription: Subscription) -> bool:
-    """Re-checked periodically: membership removed, user deactivated, signed out or token revoked
-    end the socket."""
+def recheck(subscription: Subscription) -> Subscription:
+    """The socket's access now: its subscription with the current role, or Refused.
+
+    Run on an access notice (a token, membership or user changed, a session ended), when the
+    socket's token expires and every ``REALTIME_REAUTH_SECONDS``. 4401 when the credential no
+    longer authenticates (deactivated user, revoked or expired token, ended session), 4403 when
+    the user is no longer a member of the organization.
+    """
+    membership = (
+        Membership.objects.select_related("organization", "user")
+        .filter(user_id=subscription.user_id, organization_id=subscription.organization_id)
+        .first()
+    )
+    if membership is None:
+        raise Refused(CLOSE_FORBIDDEN, ACCESS_ENDED)
+    if not membership.user.is_active:
+        raise Refused(CLOSE_UNAUTHENTICATED, "the account was deactivated")
+    token = None
+    if subscription.token_id is not None:
+        token = _usable_token(subscription.token_id, subscription.organization_id)
+        if token is None:
+            raise Refused(CLOSE_UNAUTHENTICATED, "the API token was revoked or expired")
     if subscription.via == "session":
         engine = import_module(settings.SESSION_ENGINE)
         session = engine.SessionStore(subscription.session_key)
         user = get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
         if not user.is_authenticated or user.pk != subscription.user_id:
-            return False
-    if (
-        subscription.token_id is not None
-        and _usable_token(subscription.token_id, subscription.organization_id) is None
-    ):
-        return False
-    return Membership.objects.filter(
-        user_id=subscription.user_id,
-        user__is_active=True,
-        organization_id=subscription.organization_id,
-    ).exists()
+            raise Refused(CLOSE_UNAUTHENTICATED, "signed out")
+    return _subscription(membership, subscription.via, session_key=subscription.session_key, token=token)
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:

@@ -4,8 +4,9 @@ The socket is accepted at once so refusals can carry a close code. The client
 then sends ``subscribe`` (with a ticket, or relying on its session cookie),
 optionally with the last sequence id it saw; the server answers ``subscribed``,
 replays what was missed (or says ``resync``), then streams live events. Only
-authentication and the periodic access re-check touch the database, each in a
-short worker-thread call that releases its connection; delivery reads Redis.
+authentication and the access re-checks (on an access notice, when the socket's
+token expires, and periodically) touch the database, each in a short
+worker-thread call that releases its connection; delivery reads Redis.
 
 Delivery per socket is gap-free and in order: an event whose sequence id is
 ahead of the last one sent is preceded by the missing ones read from the log,
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import time
 from typing import Any
@@ -27,10 +29,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 
 from stratus.platform import json_depth
 from stratus.realtime import auth
 from stratus.realtime.auth import Refused, Subscription
+from stratus.realtime.events import ACCESS_NOTICE_HEAD
 from stratus.realtime.fanout import get_fanout
 from stratus.realtime.store import get_store
 
@@ -67,6 +71,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.background: list[asyncio.Task[None]] = []
         self.closing = False
+        self.next_reauth = math.inf
+        self.checked_seq = 0  # access was re-checked after every notice up to this sequence id
         await self.accept()
         self.background.append(asyncio.create_task(self._expect_subscribe()))
 
@@ -149,11 +155,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
                     self.last_seq = current
                 else:
                     self.last_seq = last_seq
-                    await self._catch_up()
+                    if await self._catch_up() and not await self._reauthorise():
+                        return
         except Exception:
             logger.exception("subscribe failed for organization %s", subscription.organization_id)
             await self.refuse(auth.CLOSE_SERVER_ERROR, "live updates are unavailable; retry later")
             return
+        # Spread the periodic access re-checks of sockets opened together (sooner if a check
+        # while catching up could not run).
+        spread = time.monotonic() + settings.REALTIME_REAUTH_SECONDS * random.uniform(0.5, 1.0)
+        self.next_reauth = min(self.next_reauth, spread)
         self.background.append(asyncio.create_task(self._heartbeat()))
         self.background.append(asyncio.create_task(self._drain()))
 
@@ -210,22 +221,69 @@ class EventsConsumer(AsyncWebsocketConsumer):
         seq = int(message["seq"])
         async with self.delivery:
             if seq <= self.last_seq:
-                return  # already sent while catching up
-            if seq > self.last_seq + 1:
-                await self._catch_up()
+                # Already sent while catching up, or older than the subscription. A notice for this
+                # socket appended while it subscribed is such a one: it still needs a check.
+                if seq > self.checked_seq and self._notice_for_me(message["text"], message.get("recipient")):
+                    await self._reauthorise()
+                return
+            if seq > self.last_seq + 1 and await self._catch_up() and not await self._reauthorise():
+                return
             if seq == self.last_seq + 1:
-                if self._for_me(message.get("recipient")):
-                    await self.send(text_data=message["text"])
+                text = message["text"]
+                notice = self._notice_for_me(text, message.get("recipient"))
+                if notice is None and self._for_me(message.get("recipient")):
+                    await self.send(text_data=text)
                 self.last_seq = seq
+                if notice:
+                    await self._reauthorise()
 
     def _for_me(self, recipient: int | None) -> bool:
         assert self.subscription is not None
         return recipient is None or recipient == self.subscription.user_id
 
-    async def _catch_up(self) -> None:
-        """Send every retained event after last_seq in order, or ``resync`` if some are gone."""
+    def _notice_for_me(self, text: str, recipient: int | None) -> bool | None:
+        """None for an event; for an access notice, whether this socket must re-check its access
+        (a notice about a token concerns only the sockets opened with it)."""
+        if not text.startswith(ACCESS_NOTICE_HEAD):
+            return None
+        assert self.subscription is not None
+        if recipient != self.subscription.user_id:
+            return False
+        token = json.loads(text).get("token")
+        return token is None or token == self.subscription.token_id
+
+    async def _reauthorise(self) -> bool:
+        """Re-check the socket's access; close it if that ended, report a changed role.
+
+        Called with ``self.delivery`` held, so no event is sent while the check runs. False when
+        the socket was closed. A check that cannot run (database unreachable) keeps the socket
+        and is repeated at the next periodic check.
+        """
+        assert self.subscription is not None
+        through = self.last_seq  # every notice up to here committed before this check reads
+        try:
+            current = await database_sync_to_async(auth.recheck)(self.subscription)
+            self.checked_seq = max(self.checked_seq, through)
+        except Refused as refused:
+            await self.refuse(refused.code, refused.reason)
+            return False
+        except Exception:
+            logger.warning("could not re-check a socket's access", exc_info=True)
+            self.next_reauth = min(self.next_reauth, time.monotonic() + settings.REALTIME_HEARTBEAT_SECONDS)
+            return True
+        previous, self.subscription = self.subscription, current
+        if current.role != previous.role:
+            await self.send_json({"type": "access", "role": current.role})
+        return True
+
+    async def _catch_up(self) -> bool:
+        """Send every retained event after last_seq in order, or ``resync`` if some are gone.
+
+        True when an access notice for this socket was among them (the caller re-checks).
+        """
         assert self.subscription is not None
         store = get_store()
+        noticed = False
         while True:
             backlog = await store.since(self.subscription.organization_id, self.last_seq, CATCH_UP_PAGE)
             if not backlog.complete:
@@ -237,32 +295,38 @@ class EventsConsumer(AsyncWebsocketConsumer):
                     }
                 )
                 self.last_seq = backlog.current
-                return
+                # Notices may be among what is gone: check rather than trust the subscription.
+                return True
             for logged in backlog.events:
-                if self._for_me(logged.recipient):
+                notice = self._notice_for_me(logged.text, logged.recipient)
+                if notice is None and self._for_me(logged.recipient):
                     await self.send(text_data=logged.text)
+                noticed = noticed or bool(notice)
                 self.last_seq = logged.seq
             if len(backlog.events) < CATCH_UP_PAGE:
-                return
+                return noticed
+
+    def _token_expired(self) -> bool:
+        assert self.subscription is not None
+        expires_at = self.subscription.token_expires_at
+        return expires_at is not None and expires_at <= timezone.now()
 
     async def _heartbeat(self) -> None:
         assert self.subscription is not None
         interval = settings.REALTIME_HEARTBEAT_SECONDS
         reauth_every = settings.REALTIME_REAUTH_SECONDS
-        # Spread the access re-checks of sockets opened together.
-        next_reauth = time.monotonic() + reauth_every * random.uniform(0.5, 1.0)
         while not self.closing:
             await asyncio.sleep(interval)
             try:
-                if time.monotonic() >= next_reauth:
-                    next_reauth = time.monotonic() + reauth_every
-                    if not await database_sync_to_async(auth.still_allowed)(self.subscription):
-                        await self.refuse(auth.CLOSE_FORBIDDEN, "access to this organization ended")
-                        return
                 head = await get_fanout().head(self.subscription.organization_id)
                 async with self.delivery:
-                    if head > self.last_seq:
-                        await self._catch_up()
+                    noticed = head > self.last_seq and await self._catch_up()
+                    # The periodic check is the safety net for changes that announce nothing
+                    # (bulk updates, an expired session).
+                    if noticed or self._token_expired() or time.monotonic() >= self.next_reauth:
+                        self.next_reauth = time.monotonic() + reauth_every
+                        if not await self._reauthorise():
+                            return
                     await self.send_json({"type": "heartbeat", "seq": self.last_seq})
             except asyncio.CancelledError:
                 raise

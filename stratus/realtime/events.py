@@ -27,6 +27,8 @@ logger = logging.getLogger("stratus.realtime")
 
 EVENT_MESSAGE_TYPE = "realtime.event"
 PUBSUB_BACKEND = "channels_redis.pubsub.RedisPubSubChannelLayer"
+# A logged entry that starts with this is an access notice for the consumers, never sent to a client.
+ACCESS_NOTICE_HEAD = '{"type":"access-notice","seq":'
 
 
 def organization_group(organization_id: int) -> str:
@@ -56,9 +58,33 @@ def deliver_now(*, organization_id: int, event_json: str, data_json: str, user_i
     at = json.dumps(timezone.now().isoformat().replace("+00:00", "Z"))
     head = '{"type":"event","seq":'
     tail = f',"event":{event_json},"at":{at},"data":{data_json}}}'
+    seq = _append_and_send(organization_id, head, tail, user_id)
+    logger.debug("published seq %s to organization %s", seq, organization_id)
+    return seq
+
+
+def announce_access_change(*, organization_id: int, user_id: int, token_id: str | None = None) -> None:
+    """Tell the user's sockets of the organization (only those opened with ``token_id``, if given)
+    to re-check their credential, after the caller's transaction commits.
+
+    The notice travels like an event: it takes the organization's next sequence id, is kept in
+    the log and reaches every ws process (with Redis through the channel layer, without it
+    through the polled database log), so a lost message is still found by the heartbeat's
+    catch-up. Sockets never forward it; others of the organization see ``seq`` skip one.
+    """
+
+    def deliver() -> None:
+        tail = f',"user":{int(user_id)},"token":{json.dumps(token_id)}}}'
+        seq = _append_and_send(organization_id, ACCESS_NOTICE_HEAD, tail, user_id)
+        logger.debug("access notice seq %s for user %s in organization %s", seq, user_id, organization_id)
+
+    transaction.on_commit(deliver, robust=True)
+
+
+def _append_and_send(organization_id: int, head: str, tail: str, recipient: int | None) -> int:
     store = get_store()
     channel = _pubsub_group_channel(store, organization_id)
-    seq, text = store.append(organization_id, head, tail, user_id, channel)
+    seq, text = store.append(organization_id, head, tail, recipient, channel)
     if channel is None:
         layer = get_channel_layer()
         if layer is not None:
@@ -67,10 +93,9 @@ def deliver_now(*, organization_id: int, event_json: str, data_json: str, user_i
                 "organization": organization_id,
                 "seq": seq,
                 "text": text,
-                "recipient": user_id,
+                "recipient": recipient,
             }
             async_to_sync(layer.group_send)(organization_group(organization_id), message)
-    logger.debug("published seq %s to organization %s", seq, organization_id)
     return seq
 
 

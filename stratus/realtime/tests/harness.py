@@ -140,10 +140,12 @@ class Client:
         return reply
 
     async def closed_with(self) -> tuple[int | None, str]:
-        """Read until the server closes; the close code and reason it sent."""
+        """Read until the server closes (within ``WAIT`` in all, heartbeats or not); the close
+        code and reason it sent."""
         try:
-            while True:
-                await asyncio.wait_for(self.ws.recv(), WAIT)
+            async with asyncio.timeout(WAIT):
+                while True:
+                    await self.ws.recv()
         except ConnectionClosed as closed:
             frame = closed.rcvd
             return (frame.code, frame.reason) if frame else (None, "")

@@ -176,3 +176,69 @@ def test_events_raised_in_other_processes_reach_the_web_process_sockets(tmp_path
             await client.close()
 
         asyncio.run(scenario())
+
+
+def call(url: str, token: str, method: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read()
+
+
+REVOKE_ELSEWHERE = """
+import os
+import django
+django.setup()
+from stratus.accounts.models import Organization, Role
+from stratus.accounts.services import token_revoke
+
+org = Organization.objects.get(slug="embedded")
+token_revoke(organization=org, actor_role=Role.OWNER, token_id=os.environ["REVOKED_TOKEN_ID"])
+"""
+
+
+def test_revoked_tokens_close_their_sockets_without_redis(tmp_path: Path) -> None:
+    env, owner_token = embedded_site(tmp_path)
+    with embedded_web(env, tmp_path / "web.log") as port:
+        base = f"http://127.0.0.1:{port}"
+
+        async def socket_for(token: str) -> Client:
+            ticket = await asyncio.to_thread(post, f"{base}/api/v1/realtime/tickets", token, {})
+            client = await Client.open(f"ws://127.0.0.1:{port}/ws/")
+            await client.subscribe(ticket=ticket["ticket"])
+            return client
+
+        async def scenario() -> None:
+            tokens = [
+                await asyncio.to_thread(post, f"{base}/api/v1/tokens", owner_token, {"name": name})
+                for name in ("in-process", "elsewhere")
+            ]
+            by_api, by_other_process = [await socket_for(token["secret"]) for token in tokens]
+            owner = await socket_for(owner_token)
+
+            # Revoked through the API: the web process itself announces it.
+            status, _ = await asyncio.to_thread(
+                call, f"{base}/api/v1/tokens/{tokens[0]['id']}", owner_token, "DELETE"
+            )
+            assert status == 204
+            assert await by_api.closed_with() == (4401, "the API token was revoked or expired")
+
+            # Revoked in another process (a shell, a management command): found in the log.
+            elsewhere = {**env, "REVOKED_TOKEN_ID": tokens[1]["id"]}
+            revoked = await asyncio.to_thread(run_python, REVOKE_ELSEWHERE, env=elsewhere)
+            assert revoked.returncode == 0, revoked.stderr
+            assert await by_other_process.closed_with() == (4401, "the API token was revoked or expired")
+
+            # The owner's socket stayed open and still receives.
+            contact = await asyncio.to_thread(
+                post, f"{base}/api/v1/contacts", owner_token, {"first_name": "Ada", "last_name": "Lovelace"}
+            )
+            event = await owner.next()
+            assert (event["event"], event["data"]["id"]) == ("contact.created", contact["id"])
+            await owner.close()
+
+        asyncio.run(scenario())

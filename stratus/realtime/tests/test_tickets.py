@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from stratus.accounts.models import Membership, Organization, Role
+from stratus.accounts.models import Membership, Organization, Role, User
 from stratus.accounts.services import token_create, token_revoke
 from stratus.api.fixtures import make_member, make_token, token_client
 from stratus.realtime import auth
@@ -58,6 +58,12 @@ def test_forged_and_expired_tickets_are_refused(settings: Any) -> None:
         auth.read_ticket(ticket)
 
 
+def _refused(subscription: auth.Subscription) -> tuple[int, str]:
+    with pytest.raises(Refused) as refused:
+        auth.recheck(subscription)
+    return refused.value.code, refused.value.reason
+
+
 def test_access_is_rechecked_for_revoked_tokens_removed_members_and_signed_out_sessions(
     organization: Organization,
 ) -> None:
@@ -74,9 +80,9 @@ def test_access_is_rechecked_for_revoked_tokens_removed_members_and_signed_out_s
         None,
     )
     assert by_ticket.role == Role.VIEWER  # the token's role caps its creator's
-    assert auth.still_allowed(by_ticket)
+    assert auth.recheck(by_ticket) == by_ticket
     token_revoke(organization=organization, actor_role=Role.ADMIN, token_id=issued.token.pk)
-    assert not auth.still_allowed(by_ticket)
+    assert _refused(by_ticket) == (4401, "the API token was revoked or expired")
     with pytest.raises(Refused, match="revoked or expired"):
         auth.authenticate_ticket(
             auth.read_ticket(
@@ -91,13 +97,17 @@ def test_access_is_rechecked_for_revoked_tokens_removed_members_and_signed_out_s
     client.force_login(member.user)
     session_key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     by_session = auth.authenticate_session(session_key, organization.slug)
-    assert auth.still_allowed(by_session)
+    assert auth.recheck(by_session) == by_session
     import_module(django_settings.SESSION_ENGINE).SessionStore(session_key).delete()
-    assert not auth.still_allowed(by_session)
+    assert _refused(by_session) == (4401, "signed out")
 
     by_session = auth.authenticate_session(_signed_in(member), None)
+    Membership.objects.filter(pk=member.pk).update(role=Role.MEMBER)
+    assert auth.recheck(by_session).role == Role.MEMBER  # re-authorised with the new role
+    User.objects.filter(pk=member.user_id).update(is_active=False)
+    assert _refused(by_session) == (4401, "the account was deactivated")
     Membership.objects.filter(pk=member.pk).delete()
-    assert not auth.still_allowed(by_session)
+    assert _refused(by_session) == (4403, "no longer a member of this organization")
 
 
 def _signed_in(member: Membership) -> str:
