@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 from stratus.api.tests.test_throttling import in_one_window
+from stratus.api.throttling import AnonymousRateThrottle
 from stratus.platform.client_address import (
     ForwardedClientMiddleware,
     TrustedProxiesError,
@@ -18,7 +24,7 @@ from stratus.platform.client_address import (
     parse_trusted_proxies,
     resolve_client_address,
 )
-from stratus.platform.testing import run_python
+from stratus.platform.testing import PROJECT_DIR, run_python
 
 NGINX = parse_trusted_proxies(["10.0.0.0/24"])
 TWO_TIERS = parse_trusted_proxies(["10.0.0.0/24", "192.168.5.7", "fd00::/8"])
@@ -201,3 +207,50 @@ def test_the_request_log_names_the_client(client: Client, settings, caplog: pyte
         client.get("/health/live", REMOTE_ADDR="203.0.113.4", HTTP_X_FORWARDED_FOR="6.6.6.6")
     clients = [getattr(r, "client", None) for r in caplog.records if r.name == "stratus.request"]
     assert clients == ["198.51.100.3", "203.0.113.4"]
+
+
+# --- Class guards: every anonymous endpoint is limited per client; nothing else reads the headers
+
+
+def _walk(patterns: list[Any]) -> Iterator[Any]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns)
+        elif isinstance(entry, URLPattern):
+            yield entry
+
+
+def test_every_api_view_that_takes_writes_from_anonymous_clients_is_limited_per_client_address() -> None:
+    anonymous = []
+    for pattern in _walk(get_resolver().url_patterns):
+        view = getattr(pattern.callback, "cls", None)
+        if view is None or not issubclass(view, APIView):
+            continue
+        writes = [m for m in ("post", "put", "patch", "delete") if hasattr(view, m)]
+        permissions = list(view.permission_classes)
+        if writes and (not view.authentication_classes or AllowAny in permissions):
+            anonymous.append(str(pattern.pattern))
+            assert AnonymousRateThrottle in view.throttle_classes, (
+                f"{pattern.pattern} ({view.__name__}) serves clients without credentials but is not "
+                "limited per client address (AnonymousRateThrottle)"
+            )
+    assert any(route.endswith("auth/login") for route in anonymous), anonymous
+    assert any(route.endswith("signup") for route in anonymous), anonymous
+
+
+READS_ADDRESS = re.compile(
+    r"REMOTE_ADDR|HTTP_X_FORWARDED_FOR|HTTP_X_REAL_IP|[\"']x-(forwarded-for|real-ip)[\"']", re.I
+)
+
+
+def test_only_the_client_address_module_reads_forwarding_headers_or_the_peer() -> None:
+    readers = []
+    roots = [PROJECT_DIR / "stratus", PROJECT_DIR / "deploy"]
+    for root in roots:
+        for path in root.rglob("*.py"):
+            if "tests" in path.parts or path.name == "client_address.py":
+                continue
+            code = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
+            if READS_ADDRESS.search(code):
+                readers.append(str(path.relative_to(PROJECT_DIR)))
+    assert readers == ["deploy/gunicorn.conf.py"], readers  # which passes them to resolve_client_address
