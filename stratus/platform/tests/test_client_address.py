@@ -254,3 +254,18 @@ def test_only_the_client_address_module_reads_forwarding_headers_or_the_peer() -
             if READS_ADDRESS.search(code):
                 readers.append(str(path.relative_to(PROJECT_DIR)))
     assert readers == ["deploy/gunicorn.conf.py"], readers  # which passes them to resolve_client_address
+
+
+def test_the_deploy_check_names_a_missing_or_all_trusting_proxy_setting(settings) -> None:
+    from stratus.platform.checks import trusted_proxies
+
+    settings.PRODUCTION = True
+    settings.TRUSTED_PROXIES = []
+    assert [m.id for m in trusted_proxies()] == ["stratus.W009"]
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "0.0.0.0/0"]
+    assert [m.id for m in trusted_proxies()] == ["stratus.E009"]
+    settings.TRUSTED_PROXIES = ["172.31.250.0/24"]
+    assert trusted_proxies() == []
+    settings.PRODUCTION = False
+    settings.TRUSTED_PROXIES = []
+    assert trusted_proxies() == []
