@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from rest_framework.exceptions import Throttled
 from stratus.accounts.models import User
 from stratus.lockout import services
 from stratus.lockout.models import LoginFailureCounter
-from stratus.platform.testing import closed_port
+from stratus.platform.testing import PROJECT_DIR, closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +204,45 @@ def test_an_unreachable_redis_fails_open(
         caches["default"].close()
     assert statuses == [400] * 7
     assert success == 200
+
+
+def test_the_admin_log_in_has_the_same_lockout(store: str, user: User, client: Client, clock: Clock) -> None:
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+
+    def admin_login(password: str, address: str) -> Any:
+        return client.post(
+            "/admin/login/?next=/admin/",
+            {"username": user.email, "password": password},
+            REMOTE_ADDR=address,
+        )
+
+    attacker = "203.0.113.44"
+    for _ in range(5):
+        refused = admin_login("guess", attacker)
+        assert refused.status_code == 200
+        assert "Please enter the correct email" in refused.content.decode()
+    locked = admin_login(PASSWORD, attacker)
+    assert locked.status_code == 200
+    assert "Too many failed log-ins for this account from this address; try again in 1 s." in (
+        locked.content.decode()
+    )
+    assert "_auth_user_id" not in client.session
+    # Another address gets in; the API and the admin share the counters.
+    assert admin_login(PASSWORD, "198.51.100.44").status_code == 302
+    client.logout()
+    clock.now += 2
+    assert admin_login(PASSWORD, attacker).status_code == 302
+
+
+def test_every_password_check_goes_through_the_lockout() -> None:
+    """A new log-in path that calls authenticate() must also call login_attempt_begin()."""
+    checks = []
+    for path in (PROJECT_DIR / "stratus").rglob("*.py"):
+        if "tests" in path.parts:
+            continue
+        text = path.read_text()
+        if re.search(r"\bauthenticate\(.*\bpassword=", text):
+            checks.append(path.relative_to(PROJECT_DIR).as_posix())
+            assert "login_attempt_begin(" in text, f"{path}: checks a password without the lockout"
+    assert sorted(checks) == ["stratus/accounts/api.py", "stratus/lockout/forms.py"]
