@@ -302,6 +302,8 @@ API_RATE_LIMIT_ANONYMOUS = read_int(env, requirements, "API_RATE_LIMIT_ANONYMOUS
 # address gets one free try. Counters are forgotten WINDOW seconds after the last failure.
 LOGIN_LOCKOUT_FREE_FAILURES = read_int(env, requirements, "LOGIN_LOCKOUT_FREE_FAILURES", 5, 1)
 LOGIN_LOCKOUT_BASE_SECONDS = read_float(env, requirements, "LOGIN_LOCKOUT_BASE_SECONDS", 1.0)
+if LOGIN_LOCKOUT_BASE_SECONDS <= 0:
+    requirements.add("LOGIN_LOCKOUT_BASE_SECONDS", f"is {LOGIN_LOCKOUT_BASE_SECONDS}; expected seconds > 0")
 LOGIN_LOCKOUT_MAX_SECONDS = read_int(env, requirements, "LOGIN_LOCKOUT_MAX_SECONDS", 900, 1)
 LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = read_int(env, requirements, "LOGIN_LOCKOUT_ACCOUNT_THRESHOLD", 20, 1)
 LOGIN_LOCKOUT_WINDOW_SECONDS = max(

@@ -113,6 +113,8 @@ def test_a_malformed_setting_stops_start_up_naming_it() -> None:
     assert result.returncode != 0
     assert "TRUSTED_PROXIES: is malformed" in result.stderr
     assert "'nginx'" in result.stderr
+    base = run_python("import django; django.setup()", env={"LOGIN_LOCKOUT_BASE_SECONDS": "0"})
+    assert "LOGIN_LOCKOUT_BASE_SECONDS: is 0.0; expected seconds > 0" in base.stderr
     legacy = run_python("import django; django.setup()", env={"FORWARDED_ALLOW_IPS": "*"})
     assert legacy.returncode != 0
     assert "FORWARDED_ALLOW_IPS: is no longer read; set TRUSTED_PROXIES" in legacy.stderr
