@@ -835,13 +835,27 @@ def test_failed_logins_with_rotating_forwarded_for_limit_the_attacker_and_not_an
     victim_login = victim.post(
         login, json={"email": email, "password": password}, headers={"X-Request-ID": victim_id}, timeout=30
     )
+    # Straight to a ws replica (Uvicorn), bypassing Nginx: its peer is not a trusted proxy, so
+    # the header is ignored there too.
+    ws_port = cluster.replica_port(cluster.replicas("ws")[0])
+    direct = client_at("127.0.0.5")
+    direct_statuses = [
+        direct.post(
+            f"http://127.0.0.1:{ws_port}/api/v1/auth/login",
+            json={"email": email, "password": f"direct-{attempt}"},
+            headers={"X-Forwarded-For": f"198.51.100.{attempt}", "Host": "localhost"},
+            timeout=30,
+        ).status_code
+        for attempt in range(10)
+    ]
     logged = app_request_lines(cluster, reached_app | {victim_id})
     attacker_seen_as = Counter(logged[i].get("client") for i in reached_app if i in logged)
     record.append(
         f"40 failed logins from 127.0.0.2 with rotating X-Forwarded-For: {dict(answers)}; the app saw "
         f"them from {dict(attacker_seen_as)}; right password from the attacker then "
         f"{attacker_right.status_code}; the owner from 127.0.0.3: {victim_login.status_code} "
-        f"(seen as {logged.get(victim_id, {}).get('client')})"
+        f"(seen as {logged.get(victim_id, {}).get('client')}); 10 rotating logins straight to "
+        f"{cluster.replicas('ws')[0]} (Uvicorn): {dict(Counter(direct_statuses))}"
     )
     print(record[-1])
     # Five free tries per (account, address) whatever the header says; then one more try only
@@ -853,6 +867,8 @@ def test_failed_logins_with_rotating_forwarded_for_limit_the_attacker_and_not_an
     assert attacker_right.status_code == 429
     assert victim_login.status_code == 200, victim_login.text
     assert logged[victim_id]["client"] == "127.0.0.3"
+    assert direct_statuses[:5] == [400] * 5
+    assert 429 in direct_statuses[5:], "Uvicorn does not let the header choose the client either"
 
 
 # --- 12. Slow clients -------------------------------------------------------------------------
