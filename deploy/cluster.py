@@ -163,6 +163,9 @@ class Cluster:
             "CSRF_TRUSTED_ORIGINS": origins,
             "HTTPS": "false",
             "TRUST_X_FORWARDED_PROTO": "true",
+            # Nginx reaches the replicas from loopback; clients on other loopback addresses
+            # (127.0.0.2, ...) are told apart by the address Nginx forwards.
+            "TRUSTED_PROXIES": "127.0.0.1/32",
             "DATABASE_URL": self.database_url(),
             "REDIS_URL": f"redis://127.0.0.1:{self.state['ports']['redis-cache']}/0",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.state['ports']['redis-broker']}/0",

@@ -42,9 +42,15 @@ case "$command" in
     ;;
   ws)
     wait_for_services --migrations
+    # Uvicorn's own proxy-header handling is off: stratus.asgi applies TRUSTED_PROXIES with the
+    # same function as the web process (client address and scheme), for HTTP and WebSocket.
+    # Nginx in front times out slow headers and bodies; the limits here bound a replica on its
+    # own: idle keep-alive, and connections plus tasks (open WebSockets count) before 503.
     exec "$PYTHON" -m uvicorn stratus.asgi:application \
       --host "${UVICORN_HOST:-0.0.0.0}" --port "$PORT" \
-      --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \
+      --no-proxy-headers \
+      --timeout-keep-alive "${UVICORN_TIMEOUT_KEEP_ALIVE:-5}" \
+      --limit-concurrency "${UVICORN_LIMIT_CONCURRENCY:-2000}" \
       --ws-ping-interval "${WS_PING_INTERVAL:-20}" --ws-ping-timeout "${WS_PING_TIMEOUT:-20}" \
       --timeout-graceful-shutdown "${GUNICORN_GRACEFUL_TIMEOUT:-30}" \
       --no-access-log --no-server-header "$@"

@@ -18,6 +18,8 @@ from typing import Any
 
 from gunicorn import glogging
 
+from stratus.platform.client_address import TrustedProxiesError, parse_trusted_proxies, resolve_client_address
+
 
 def _env_int(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name, "").strip()
@@ -84,9 +86,18 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5, 0)
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000, 0)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max(1, max_requests // 10), 0)
 backlog = _env_int("GUNICORN_BACKLOG", 2048, 1)
-# Only the proxy reaches the app port (an internal network, or loopback in the one-machine
-# cluster), so its X-Forwarded-* headers are trusted; narrow this where that is not so.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# Forwarding headers (X-Forwarded-Proto here, X-Forwarded-For in the app) are believed only from
+# TRUSTED_PROXIES, the one setting every process reads (stratus.platform.client_address).
+try:
+    TRUSTED_PROXIES = parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES", "").split(","))
+except TrustedProxiesError as error:
+    raise SystemExit(f"gunicorn: configuration error: TRUSTED_PROXIES: {error}") from None
+forwarded_allow_ips = ",".join(str(network) for network in TRUSTED_PROXIES)
+# Nginx in front buffers whole requests and times out slow clients; these bound what reaches a
+# worker directly (gunicorn's defaults, stated here so they are visible and configurable).
+limit_request_line = _env_int("GUNICORN_LIMIT_REQUEST_LINE", 8190, 0)
+limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100, 1)
+limit_request_field_size = _env_int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190, 0)
 # The heartbeat file of each worker: on tmpfs when there is one (container layers are slow).
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 preload_app = False
@@ -116,7 +127,9 @@ class JsonAccessLogger(glogging.Logger):
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "level": "INFO",
             "logger": "gunicorn.access",
-            "remote_addr": environ.get("HTTP_X_REAL_IP") or environ.get("REMOTE_ADDR", "-"),
+            "remote_addr": resolve_client_address(
+                environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), TRUSTED_PROXIES
+            ),
             "method": environ.get("REQUEST_METHOD"),
             "path": environ.get("PATH_INFO"),
             "query": environ.get("QUERY_STRING") or "",

@@ -18,8 +18,10 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 # Django is set up before the routes import models.
 http_application = get_asgi_application()
 
+from stratus.platform.client_address import ForwardedClientMiddleware  # noqa: E402
 from stratus.realtime.routing import lifespan, websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {"http": http_application, "websocket": websocket_application, "lifespan": lifespan}
+# The client address and scheme behind trusted proxies (TRUSTED_PROXIES), as under gunicorn.
+application = ForwardedClientMiddleware(
+    ProtocolTypeRouter({"http": http_application, "websocket": websocket_application, "lifespan": lifespan})
 )

@@ -16,6 +16,7 @@ import environ
 from csp import constants as csp_constants
 
 from stratus.documents.validation import ALLOWED_TYPES as DOCUMENT_TYPES
+from stratus.platform.client_address import TrustedProxiesError, parse_trusted_proxies
 from stratus.platform.env import (
     Requirements,
     database_config,
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     # platform first: its management commands (migrate under a lock) take precedence
     "stratus.platform",
     "stratus.accounts",
+    "stratus.lockout",
     "stratus.crm",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -268,6 +270,15 @@ TRUST_X_FORWARDED_PROTO = read_bool(env, requirements, "TRUST_X_FORWARDED_PROTO"
 if TRUST_X_FORWARDED_PROTO:
     # Only behind a proxy that always sets this header (the shipped Nginx configuration does).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma separated): the client
+# address of rate limits, lockouts and logs (stratus.platform.client_address). None by default.
+TRUSTED_PROXIES = read_list(env, "TRUSTED_PROXIES")
+try:
+    parse_trusted_proxies(TRUSTED_PROXIES)
+except TrustedProxiesError as error:
+    requirements.add("TRUSTED_PROXIES", f"is malformed: {error}; expected addresses or CIDR networks")
+if env.str("FORWARDED_ALLOW_IPS", default=""):
+    requirements.add("FORWARDED_ALLOW_IPS", "is no longer read; set TRUSTED_PROXIES (CIDRs) instead")
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^health/", r"^api/v1/health/"]  # probes reach replicas over plain HTTP
 SESSION_COOKIE_SECURE = HTTPS
@@ -295,6 +306,18 @@ API_RATE_LIMIT_TOKEN = read_int(env, requirements, "API_RATE_LIMIT_TOKEN", 600, 
 API_RATE_LIMIT_USER = read_int(env, requirements, "API_RATE_LIMIT_USER", 600, 0)
 API_RATE_LIMIT_ORGANIZATION = read_int(env, requirements, "API_RATE_LIMIT_ORGANIZATION", 3000, 0)
 API_RATE_LIMIT_ANONYMOUS = read_int(env, requirements, "API_RATE_LIMIT_ANONYMOUS", 30, 0)
+# Failed log-ins (stratus.lockout): free tries per (account, client address), then a wait of
+# BASE * 2^n seconds up to MAX; from THRESHOLD failures on an account (from any address) each
+# address gets one free try. Counters are forgotten WINDOW seconds after the last failure.
+LOGIN_LOCKOUT_FREE_FAILURES = read_int(env, requirements, "LOGIN_LOCKOUT_FREE_FAILURES", 5, 1)
+LOGIN_LOCKOUT_BASE_SECONDS = read_float(env, requirements, "LOGIN_LOCKOUT_BASE_SECONDS", 1.0)
+if LOGIN_LOCKOUT_BASE_SECONDS <= 0:
+    requirements.add("LOGIN_LOCKOUT_BASE_SECONDS", f"is {LOGIN_LOCKOUT_BASE_SECONDS}; expected seconds > 0")
+LOGIN_LOCKOUT_MAX_SECONDS = read_int(env, requirements, "LOGIN_LOCKOUT_MAX_SECONDS", 900, 1)
+LOGIN_LOCKOUT_ACCOUNT_THRESHOLD = read_int(env, requirements, "LOGIN_LOCKOUT_ACCOUNT_THRESHOLD", 20, 1)
+LOGIN_LOCKOUT_WINDOW_SECONDS = max(
+    read_int(env, requirements, "LOGIN_LOCKOUT_WINDOW_SECONDS", 3600, 60), LOGIN_LOCKOUT_MAX_SECONDS
+)
 API_IDEMPOTENCY_TTL_SECONDS = read_int(env, requirements, "API_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, 60)
 API_TOKEN_LAST_USED_PRECISION_SECONDS = 60
 # Seconds a Bearer token's grant stays cached (0: looked up on every request). Only with Redis:

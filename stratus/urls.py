@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from stratus.lockout.forms import LockoutAdminAuthenticationForm
+
 admin.site.site_header = "Stratus administration"
 admin.site.site_title = "Stratus"
+admin.site.login_form = LockoutAdminAuthenticationForm
 
 urlpatterns = [
     path("", include("stratus.platform.urls")),

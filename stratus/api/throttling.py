@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from stratus.api.authentication import Access
+from stratus.platform.client_address import client_address, limit_key
 
 logger = logging.getLogger("stratus.api")
 
@@ -95,10 +96,11 @@ class OrganizationRateThrottle(WindowRateThrottle):
 
 
 class AnonymousRateThrottle(WindowRateThrottle):
-    """Per client address, for the endpoints that work without credentials (sign-up, login)."""
+    """Per client address (behind TRUSTED_PROXIES; IPv6 by /64), for the endpoints that work
+    without credentials (sign-up, login)."""
 
     scope = "anonymous"
     setting = "API_RATE_LIMIT_ANONYMOUS"
 
     def subject(self, request: Request) -> str | None:
-        return str(request.META.get("REMOTE_ADDR") or "unknown")
+        return limit_key(client_address(request))

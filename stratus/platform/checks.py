@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
 STATEFUL_CACHES = (
@@ -179,3 +179,32 @@ def statelessness(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     for check in STATELESSNESS_CHECKS:
         messages.extend(check())
     return messages
+
+
+@register("stratus", deploy=True)
+def trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The client address of rate limits and the login lockout (stratus.platform.client_address)."""
+    from stratus.platform.client_address import parse_trusted_proxies
+
+    if not _production():
+        return []
+    networks = parse_trusted_proxies(settings.TRUSTED_PROXIES)
+    if any(network.prefixlen == 0 for network in networks):
+        return [
+            Error(
+                "TRUSTED_PROXIES trusts every address: any client can choose its own address.",
+                hint="List only the networks the proxies in front of the app connect from.",
+                id="stratus.E009",
+            )
+        ]
+    if not networks:
+        return [
+            Warning(
+                "TRUSTED_PROXIES is empty: behind a proxy every client has the proxy's address, "
+                "so rate limits and the login lockout count everybody together.",
+                hint="Set TRUSTED_PROXIES to the proxies' addresses or CIDRs (compose.production.yaml "
+                "and the Kubernetes ConfigMap do); leave it empty only if clients reach the app directly.",
+                id="stratus.W009",
+            )
+        ]
+    return []

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+from stratus.platform.client_address import client_address
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _current: ContextVar[str] = ContextVar("stratus_request_id", default="-")
@@ -60,6 +62,7 @@ class RequestIdMiddleware:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
+                    "client": client_address(request),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )

@@ -6,6 +6,7 @@ seconds); `make conformance` writes the table to docs/conformance.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -757,3 +758,218 @@ def test_adding_a_web_replica_under_load_fails_nothing_and_it_takes_traffic(
     assert load.failed_reads == []
     assert load.failed_writes == []
     assert served[added[0]] > 0, "the new replica takes traffic"
+
+
+# --- 11. Client addresses behind Nginx ------------------------------------------------------
+
+
+class SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address (127.0.0.2, ...): a distinct client to Nginx."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_at(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", SourceAddressAdapter(address))
+    return session
+
+
+def app_request_lines(cluster: Cluster, ids: set[str], timeout: float = 15) -> dict[str, dict[str, Any]]:
+    """The app's request log line (stratus.request) of each request id, from every web replica."""
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(found) < len(ids):
+        for name in cluster.replicas("web"):
+            for entry in log_lines(cluster.directory / "logs" / f"{name}.log"):
+                if entry.get("logger") == "stratus.request" and entry.get("request_id") in ids:
+                    found[entry["request_id"]] = entry
+        time.sleep(0.5)
+    return found
+
+
+def test_failed_logins_with_rotating_forwarded_for_limit_the_attacker_and_not_another_client(
+    cluster: Cluster, record: list[str]
+) -> None:
+    email, password = cluster.state["email"], cluster.state["password"]
+    login = f"{base(cluster)}/api/v1/auth/login"
+    attacker, victim = client_at("127.0.0.2"), client_at("127.0.0.3")
+    answers: Counter[str] = Counter()
+    reached_app: set[str] = set()
+    for attempt in range(40):
+        request_id = uuid.uuid4().hex
+        response = attacker.post(
+            login,
+            json={"email": email, "password": f"wrong-{attempt}"},
+            headers={
+                "X-Forwarded-For": f"198.51.100.{attempt}, 203.0.113.{attempt}",
+                "X-Real-IP": f"203.0.113.{attempt}",
+                "X-Request-ID": request_id,
+            },
+            timeout=30,
+        )
+        detail = response.json().get("detail", "") if response.status_code in (400, 429) else ""
+        if response.status_code == 429:
+            # The app's lockout names the account; Nginx's limit names the address only.
+            answers["429 app" if "log-ins" in detail else "429 nginx"] += 1
+            assert response.headers.get("Retry-After"), response.headers
+        else:
+            answers[str(response.status_code)] += 1
+        if response.status_code == 400 or "log-ins" in detail:
+            reached_app.add(request_id)
+    # The right password, still rotating the header: the attacker's address stays limited.
+    attacker_right = attacker.post(
+        login,
+        json={"email": email, "password": password},
+        headers={"X-Forwarded-For": "192.0.2.99"},
+        timeout=30,
+    )
+    # Another client logs in to the same account at once.
+    victim_id = uuid.uuid4().hex
+    victim_login = victim.post(
+        login, json={"email": email, "password": password}, headers={"X-Request-ID": victim_id}, timeout=30
+    )
+    # Straight to a ws replica (Uvicorn), bypassing Nginx: its peer is not a trusted proxy, so
+    # the header is ignored there too.
+    ws_port = cluster.replica_port(cluster.replicas("ws")[0])
+    direct = client_at("127.0.0.5")
+    direct_statuses = [
+        direct.post(
+            f"http://127.0.0.1:{ws_port}/api/v1/auth/login",
+            json={"email": email, "password": f"direct-{attempt}"},
+            headers={"X-Forwarded-For": f"198.51.100.{attempt}", "Host": "localhost"},
+            timeout=30,
+        ).status_code
+        for attempt in range(10)
+    ]
+    logged = app_request_lines(cluster, reached_app | {victim_id})
+    attacker_seen_as = Counter(logged[i].get("client") for i in reached_app if i in logged)
+    record.append(
+        f"40 failed logins from 127.0.0.2 with rotating X-Forwarded-For: {dict(answers)}; the app saw "
+        f"them from {dict(attacker_seen_as)}; right password from the attacker then "
+        f"{attacker_right.status_code}; the owner from 127.0.0.3: {victim_login.status_code} "
+        f"(seen as {logged.get(victim_id, {}).get('client')}); 10 rotating logins straight to "
+        f"{cluster.replicas('ws')[0]} (Uvicorn): {dict(Counter(direct_statuses))}"
+    )
+    print(record[-1])
+    # Five free tries per (account, address) whatever the header says; then one more try only
+    # after each wait (1 s, 2 s, ...), if the loop outlasts it.
+    assert 5 <= answers["400"] <= 7, answers
+    assert answers["429 app"] >= 1, "the app's own lockout refused the attacker"
+    assert answers["400"] + answers["429 app"] + answers["429 nginx"] == 40
+    assert attacker_seen_as == Counter({"127.0.0.2": len(reached_app)})
+    assert attacker_right.status_code == 429
+    assert victim_login.status_code == 200, victim_login.text
+    assert logged[victim_id]["client"] == "127.0.0.3"
+    assert direct_statuses[:5] == [400] * 5
+    assert 429 in direct_statuses[5:], "Uvicorn does not let the header choose the client either"
+
+
+# --- 12. Slow clients -------------------------------------------------------------------------
+
+
+def nginx_timeout(name: str) -> float:
+    """A timeout as the shipped deploy/nginx/http.conf sets it (seconds)."""
+    from deploy.nginx_config import NGINX_DIR
+
+    for line in (NGINX_DIR / "http.conf").read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == [name]:
+            return float(parts[1].rstrip(";").rstrip("s"))
+    raise AssertionError(f"{name} not set in http.conf")
+
+
+def test_slow_headers_and_bodies_are_closed_by_nginx_while_the_site_keeps_answering(
+    cluster: Cluster, record: list[str]
+) -> None:
+    import select
+    import socket
+
+    header_timeout, body_timeout = (
+        nginx_timeout("client_header_timeout"),
+        nginx_timeout("client_body_timeout"),
+    )
+    opened: dict[socket.socket, tuple[str, float]] = {}
+    started = time.monotonic()
+    for index in range(300):
+        sock = socket.socket()
+        sock.bind(("127.0.0.4", 0))
+        sock.connect(("127.0.0.1", cluster.port))
+        if index % 4:
+            # Slow headers: the request line and then one header line a second, never the end.
+            sock.sendall(b"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            opened[sock] = ("header", time.monotonic())
+        else:
+            # Slow body: a complete header announcing 100 kB, ten bytes of it, then silence.
+            sock.sendall(
+                b"POST /api/v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100000\r\n\r\n{"first_na'
+            )
+            opened[sock] = ("body", time.monotonic())
+    closed: dict[str, list[float]] = {"header": [], "body": []}
+    answered: Counter[int] = Counter()
+    slowest = 0.0
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        nonlocal slowest
+        api = token_session(cluster)
+        while not stop.is_set():
+            begun = time.monotonic()
+            try:
+                answered[api.get(f"{base(cluster)}/api/v1/contacts?limit=5", timeout=30).status_code] += 1
+            except requests.RequestException:
+                answered[0] += 1
+            slowest = max(slowest, time.monotonic() - begun)
+            time.sleep(0.2)
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    last_trickle = time.monotonic()
+    try:
+        deadline = started + max(header_timeout, body_timeout) + 30
+        while opened and time.monotonic() < deadline:
+            if time.monotonic() - last_trickle >= 1:
+                last_trickle = time.monotonic()
+                for sock, (kind, _) in list(opened.items()):
+                    if kind == "header":
+                        with contextlib.suppress(OSError):  # closed by Nginx: seen by the read below
+                            sock.send(b"X-Slow: 1\r\n")
+            readable, _, _ = select.select(list(opened), [], [], 0.2)
+            for sock in readable:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    kind, since = opened.pop(sock)
+                    closed[kind].append(time.monotonic() - since)
+                    sock.close()
+    finally:
+        stop.set()
+        asker.join(timeout=60)
+        for sock in opened:
+            sock.close()
+    record.append(
+        f"{len(closed['header'])} slow-header sockets closed after "
+        f"{min(closed['header'], default=0):.1f}-{max(closed['header'], default=0):.1f}s "
+        f"(client_header_timeout {header_timeout:.0f}s), {len(closed['body'])} slow-body sockets after "
+        f"{min(closed['body'], default=0):.1f}-{max(closed['body'], default=0):.1f}s "
+        f"(client_body_timeout {body_timeout:.0f}s), {len(opened)} still open; meanwhile "
+        f"{sum(answered.values())} API reads {dict(answered)}, slowest {slowest:.2f}s"
+    )
+    print(record[-1])
+    assert not opened, "every slow socket was closed"
+    assert len(closed["header"]) == 225
+    assert len(closed["body"]) == 75
+    assert max(closed["header"]) <= header_timeout + 5
+    assert min(closed["header"]) >= header_timeout - 1, "closed by the timeout, not refused early"
+    assert max(closed["body"]) <= body_timeout + 5
+    assert set(answered) == {200}
+    assert slowest < 5

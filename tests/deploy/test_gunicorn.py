@@ -58,7 +58,10 @@ def test_defaults_follow_the_cpu_count_and_the_documented_values() -> None:
     assert config["graceful_timeout"] == "30"
     assert config["max_requests"] == "1000"
     assert config["max_requests_jitter"] == "100"
-    assert config["forwarded_allow_ips"] == "['*']"
+    assert config["forwarded_allow_ips"] == "[]"  # no proxy trusted unless TRUSTED_PROXIES says so
+    assert config["limit_request_line"] == "8190"
+    assert config["limit_request_fields"] == "100"
+    assert config["limit_request_field_size"] == "8190"
     assert config["bind"] == "['0.0.0.0:8000']"
     assert config["accesslog"] == "-"
     assert "JsonAccessLogger" in config["logger_class"]
@@ -73,7 +76,8 @@ def test_environment_overrides() -> None:
         GUNICORN_GRACEFUL_TIMEOUT="12",
         GUNICORN_MAX_REQUESTS="500",
         GUNICORN_MAX_REQUESTS_JITTER="25",
-        FORWARDED_ALLOW_IPS="10.0.0.1",
+        TRUSTED_PROXIES="10.0.0.0/24, 10.1.2.3",
+        GUNICORN_LIMIT_REQUEST_FIELDS="50",
         PORT="9001",
         GUNICORN_THREADS="4",
     )
@@ -82,7 +86,8 @@ def test_environment_overrides() -> None:
     assert config["graceful_timeout"] == "12"
     assert config["max_requests"] == "500"
     assert config["max_requests_jitter"] == "25"
-    assert config["forwarded_allow_ips"] == "['10.0.0.1']"
+    assert config["forwarded_allow_ips"] == "['10.0.0.0/24', '10.1.2.3/32']"
+    assert config["limit_request_fields"] == "50"
     assert config["bind"] == "['0.0.0.0:9001']"
     assert config["threads"] == "4"
 
@@ -93,6 +98,8 @@ def test_environment_overrides() -> None:
         ("GUNICORN_TIMEOUT", "soon", "GUNICORN_TIMEOUT: expected an integer, got 'soon'"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: must be at least 1, got 0"),
         ("GUNICORN_DRAIN_SECONDS", "-1", "GUNICORN_DRAIN_SECONDS: must not be negative"),
+        ("TRUSTED_PROXIES", "*", "TRUSTED_PROXIES: '*' would let any client choose its own address"),
+        ("TRUSTED_PROXIES", "nginx", "TRUSTED_PROXIES: 'nginx' is not an IP address or CIDR network"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name: str, value: str, message: str) -> None:

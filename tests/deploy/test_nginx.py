@@ -9,9 +9,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -339,3 +341,48 @@ def test_websocket_upgrade_headers_reach_the_ws_replicas(replicas: list[int], tm
     assert "connection: upgrade" in head
     assert "x-request-id: ws-trace" in head
     assert "x-forwarded-for: 127.0.0.1" in head
+
+
+def test_the_app_is_told_the_client_nginx_saw_and_a_load_balancer_in_front_can_be_trusted(
+    tmp_path: Path,
+) -> None:
+    received: list[str] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    upstream = listener.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                received.append(conn.recv(65536).decode().lower())
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    threading.Thread(target=answer, daemon=True).start()
+    forged = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7", "X-Real-IP": "6.6.6.6"}
+    with nginx(tmp_path, web=[f"127.0.0.1:{upstream}"], ws=[f"127.0.0.1:{upstream}"]) as proxy:
+        assert request(proxy.port, "/api/v1/me", headers=forged).status == 200
+        # An operator lists the load balancer in front (here: loopback) in real-ip.conf.
+        real_ip = proxy.directory / "real-ip.conf"
+        real_ip.write_text("set_real_ip_from 127.0.0.1;\n" + real_ip.read_text())
+        proxy.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert request(proxy.port, "/api/v1/me", headers=forged).status == 200
+            if "x-forwarded-for: 198.51.100.7\r\n" in received[-1]:
+                break
+            time.sleep(0.2)
+        last_log = proxy.logged(lambda e: e["remote_addr"] == "198.51.100.7")
+    listener.close()
+    # Nginx at the edge: the TCP peer, replacing what the client wrote.
+    assert "x-forwarded-for: 127.0.0.1\r\n" in received[0]
+    assert "x-real-ip: 127.0.0.1\r\n" in received[0]
+    assert "6.6.6.6" not in received[0]
+    # Behind a trusted load balancer: the first untrusted hop from the right, nothing else.
+    assert "x-forwarded-for: 198.51.100.7\r\n" in received[-1]
+    assert "6.6.6.6" not in received[-1]
+    assert last_log["status"] == 200

@@ -109,6 +109,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "crm.example.com",
         "AWS_STORAGE_BUCKET_NAME": "stratus-documents",
         "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "TRUSTED_PROXIES": "10.0.0.0/8",
     }
     env.update(overrides)
     return env
