@@ -101,7 +101,7 @@ def test_every_variable_the_settings_read_is_described_and_nothing_else() -> Non
 
 def test_every_variable_gunicorn_reads_is_described_and_nothing_else() -> None:
     variables = hooks.read_settings_variables(hooks.SOURCES["gunicorn"])
-    expected = {"WEB_CONCURRENCY", "GUNICORN_TIMEOUT", "GUNICORN_DRAIN_SECONDS", "FORWARDED_ALLOW_IPS"}
+    expected = {"WEB_CONCURRENCY", "GUNICORN_TIMEOUT", "GUNICORN_DRAIN_SECONDS", "TRUSTED_PROXIES"}
     assert expected <= set(variables)
     problems = hooks.registry_problems(variables, hooks.load_registry(source="gunicorn"), "gunicorn.conf.py")
     assert problems == [], "\n".join(problems)
@@ -128,18 +128,18 @@ def test_a_new_variable_fails_until_described(tmp_path: Path) -> None:
     settings = tmp_path / "settings.py"
     settings.write_text(
         (ROOT / "stratus" / "settings.py").read_text(encoding="utf-8")
-        + '\nLOGIN_LOCKOUT_ATTEMPTS = read_int(env, requirements, "LOGIN_LOCKOUT_ATTEMPTS", 10, 1)\n'
-        + 'TRUSTED_PROXIES = read_list(env, "TRUSTED_PROXIES")\n',
+        + '\nEXAMPLE_NEW_ATTEMPTS = read_int(env, requirements, "EXAMPLE_NEW_ATTEMPTS", 10, 1)\n'
+        + 'EXAMPLE_NEW_NETWORKS = read_list(env, "EXAMPLE_NEW_NETWORKS")\n',
         encoding="utf-8",
     )
     variables = hooks.read_settings_variables((settings, ROOT / "stratus" / "platform" / "env.py"))
-    assert variables["LOGIN_LOCKOUT_ATTEMPTS"].literal_default == 10
+    assert variables["EXAMPLE_NEW_ATTEMPTS"].literal_default == 10
     problems = hooks.registry_problems(variables, hooks.load_registry())
     assert problems == [
-        "LOGIN_LOCKOUT_ATTEMPTS: read by the settings but not described in docs/variables.yml",
-        "TRUSTED_PROXIES: read by the settings but not described in docs/variables.yml",
+        "EXAMPLE_NEW_ATTEMPTS: read by the settings but not described in docs/variables.yml",
+        "EXAMPLE_NEW_NETWORKS: read by the settings but not described in docs/variables.yml",
     ]
-    with pytest.raises(hooks.DocsError, match="LOGIN_LOCKOUT_ATTEMPTS"):
+    with pytest.raises(hooks.DocsError, match="EXAMPLE_NEW_ATTEMPTS"):
         hooks.render_tables(variables, hooks.load_registry())
 
 

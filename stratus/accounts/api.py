@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.db.models import QuerySet
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
@@ -31,7 +31,6 @@ from stratus.api.serializers import (
 )
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.lockout import services as lockout
-from stratus.platform.client_address import client_address
 from stratus.platform.errors import ApplicationError
 
 # --- serializers ------------------------------------------------------------------------------
@@ -211,16 +210,15 @@ class LoginView(APIView):
     @extend_schema(request=LoginSerializer, responses={200: MeSerializer}, auth=[])
     def post(self, request: Request) -> Response:
         data = _validated(LoginSerializer, request)
-        attempt = lockout.login_attempt_begin(email=data["email"], client=client_address(request))
-        user = authenticate(request._request, email=data["email"].lower(), password=data["password"])
+        user = lockout.authenticate_with_lockout(
+            request=request._request, email=data["email"], password=data["password"]
+        )
         if user is None:
-            lockout.login_attempt_failed(attempt=attempt)
             raise ApplicationError(
                 "Wrong email or password.",
                 field_errors={"password": ["Wrong email or password."]},
                 code="invalid_credentials",
             )
-        lockout.login_attempt_succeeded(attempt=attempt)
         login(request._request, user)
         get_token(request._request)  # sets the csrftoken cookie
         return Response(_me(user))

@@ -33,12 +33,15 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpRequest
 from rest_framework.exceptions import Throttled
 
+from stratus.accounts.models import User
 from stratus.lockout.models import LoginFailureCounter
-from stratus.platform.client_address import limit_key
+from stratus.platform.client_address import client_address, limit_key
 
 LOCKED_DETAIL = (
     "Too many failed log-ins for this account from this address; "
@@ -207,3 +210,18 @@ def login_attempt_failed(*, attempt: LoginAttempt, now: float | None = None) -> 
 def login_attempt_succeeded(*, attempt: LoginAttempt) -> None:
     if attempt.counted:
         counter_store().clear(attempt.pair_key)
+
+
+def authenticate_with_lockout(*, request: HttpRequest, email: str, password: str) -> User | None:
+    """The one password check of every log-in path (API, browser, admin): counted by the lockout.
+
+    Raises Throttled (429 with Retry-After) while this account and address must wait; returns the
+    user, or None for a wrong e-mail or password (the same for an unknown e-mail).
+    """
+    attempt = login_attempt_begin(email=email, client=client_address(request))
+    user = authenticate(request, email=email.strip().lower(), password=password)
+    if user is None:
+        login_attempt_failed(attempt=attempt)
+        return None
+    login_attempt_succeeded(attempt=attempt)
+    return user

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any, cast
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -13,12 +14,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
 
 from stratus.accounts.models import Role
+from stratus.api.throttling import AnonymousRateThrottle
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
 from stratus.crm.models import ActivityKind
+from stratus.lockout import services as lockout
 from stratus.platform.errors import ApplicationError
 from stratus.web.context import SESSION_ORGANIZATION, SignedInRequest, current_membership, memberships
 from stratus.web.forms import LoginForm
@@ -55,16 +61,33 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(next_url)
     form = LoginForm(request.POST or None)
     error = None
+    status = 200
     if request.method == "POST" and form.is_valid():
-        user = authenticate(
-            request, email=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"]
-        )
-        if user is not None:
-            login(request, user)
-            return HttpResponseRedirect(next_url)
-        # The same words whether or not the e-mail has an account.
-        error = _("Wrong e-mail or password.")
-    status = 400 if request.method == "POST" else 200
+        # The same limits as the API's log-in: per client address, then per account and address.
+        throttle = AnonymousRateThrottle()
+        try:
+            if not throttle.allow_request(cast(Request, request), None):
+                raise Throttled(wait=throttle.wait())
+            user = lockout.authenticate_with_lockout(
+                request=request, email=form.cleaned_data["email"], password=form.cleaned_data["password"]
+            )
+        except Throttled as limited:
+            seconds = max(1, math.ceil(getattr(limited, "wait", None) or 1))
+            error = ngettext(
+                "Too many sign-in attempts. Try again in %(seconds)d second.",
+                "Too many sign-in attempts. Try again in %(seconds)d seconds.",
+                seconds,
+            ) % {"seconds": seconds}
+            status = 429
+        else:
+            if user is not None:
+                login(request, user)
+                return HttpResponseRedirect(next_url)
+            # The same words whether or not the e-mail has an account.
+            error = _("Wrong e-mail or password.")
+            status = 400
+    elif request.method == "POST":
+        status = 400
     return render(request, "web/login.html", {"form": form, "error": error, "next": next_url}, status=status)
 
 

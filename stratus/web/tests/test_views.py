@@ -210,3 +210,21 @@ def test_the_task_list_costs_the_same_queries_for_one_task_or_many() -> None:
     with CaptureQueriesContext(connection) as many:
         client.get("/")
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_sign_in_is_limited_like_the_api_and_says_so() -> None:
+    user = _member(make_organization())
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    answers = [
+        attacker.post(reverse("web:login"), {"email": user.email, "password": f"guess {n}"}).status_code
+        for n in range(7)
+    ]
+    assert answers[:5] == [400] * 5
+    assert 429 in answers[5:]
+    locked = attacker.post(reverse("web:login"), {"email": user.email, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many sign-in attempts. Try again in" in locked.content.decode()
+    assert "_auth_user_id" not in locked.wsgi_request.session
+    # The owner, from another address, is not kept out.
+    owner = Client(REMOTE_ADDR="198.51.100.9")
+    assert owner.post(reverse("web:login"), {"email": user.email, "password": PASSWORD}).status_code == 302
