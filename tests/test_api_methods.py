@@ -118,7 +118,7 @@ ACCESS: dict[str, dict[str, str]] = {
     "api-campaign-stats": {"get": VIEWER},
     "api-campaign-recipients": {"get": VIEWER},
     "api-suppression-list": {"get": VIEWER, "post": MEMBER},
-    "api-suppression-detail": {"delete": MEMBER},
+    "api-suppression-detail": {"delete": ADMIN},
     # imports and exports
     "api-import-list": {"get": VIEWER, "post": MEMBER},
     "api-import-analyse": {"post": MEMBER},

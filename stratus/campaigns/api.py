@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratus.api.permissions import ReadViewerWriteViewer
+from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteViewer
 from stratus.api.serializers import (
     OrganizationPrimaryKeyRelatedField,
     StrictBooleanField,
@@ -22,7 +22,7 @@ from stratus.api.serializers import (
     StrictEmailField,
     StrictSerializer,
 )
-from stratus.api.views import ActionView, query_choice
+from stratus.api.views import ActionView, actor, query_choice
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Segment, Suppression
 from stratus.crm.models import Contact
@@ -414,8 +414,17 @@ class SuppressionListView(generics.ListAPIView):
 
 
 class SuppressionDetailView(APIView):
-    @extend_schema(responses={204: None})
+    permission_classes = (ReadViewerWriteAdmin,)
+
+    @extend_schema(
+        responses={204: None},
+        description=(
+            "Lift a suppression: later campaigns may email the address again (for an unsubscribe, "
+            "that re-subscribes the person). Admins only; recorded on the timeline of the "
+            "suppression and of each contact with the address."
+        ),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         suppression = get_object_or_404(Suppression.objects.filter(organization=_org(request)), pk=pk)
-        services.suppression_remove(org=_org(request), email=suppression.email)
+        services.suppression_remove(org=_org(request), actor=actor(request), suppression=suppression)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -45,7 +45,10 @@ from stratus.campaigns.transport import (
     Transport,
     open_transport,
 )
+from stratus.crm import timeline
+from stratus.crm.models import Contact
 from stratus.platform.errors import ApplicationError
+from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 
 logger = logging.getLogger(__name__)
@@ -907,7 +910,27 @@ def suppression_add(*, org: Organization, email: str, reason: str = SuppressionR
     return Suppression.objects.get(organization=org, email=address)
 
 
+SUPPRESSION_REMOVED = "suppression.removed"
+
+
 @transaction.atomic
-def suppression_remove(*, org: Organization, email: str) -> int:
-    deleted, _ = Suppression.objects.filter(organization=org, email=email.strip().lower()).delete()
-    return deleted
+def suppression_remove(*, org: Organization, actor: User | None, suppression: Suppression | int) -> None:
+    """Lift a suppression, so that later campaigns may email the address again.
+
+    Removing an unsubscribe re-subscribes a person who asked to hear nothing more, so the
+    API lets only admins do it, and it is recorded on the timeline (who, when, the address,
+    why it was suppressed): once for the suppression itself and once on each contact with
+    the address.
+    """
+    pk = suppression.pk if isinstance(suppression, Suppression) else suppression
+    locked = lock_row(Suppression.objects.filter(organization=org), pk=pk, label="Suppression")
+    data = {
+        "email": locked.email,
+        "reason": locked.reason,
+        "campaign": locked.campaign_id,
+        "suppressed_at": locked.created_at,
+    }
+    for contact in Contact.objects.filter(organization=org, email__iexact=locked.email).order_by("pk"):
+        timeline.record(organization=org, actor=actor, target=contact, action=SUPPRESSION_REMOVED, data=data)
+    timeline.record(organization=org, actor=actor, target=locked, action=SUPPRESSION_REMOVED, data=data)
+    locked.delete()
