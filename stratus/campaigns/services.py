@@ -90,7 +90,7 @@ def segment_create(*, org: Organization, actor: User | None, name: str, filters:
 def segment_update(
     *, org: Organization, segment: Segment, name: str | None = None, filters: dict[str, Any] | None = None
 ) -> Segment:
-    segment = Segment.objects.select_for_update().get(organization=org, pk=segment.pk)
+    segment = lock_row(Segment.objects.filter(organization=org), pk=segment.pk, label="Segment")
     if filters is not None:
         segment_contacts(org=org, filters=filters)
         segment.filters = filters
@@ -117,7 +117,7 @@ UNFINISHED = (CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.PAUS
 
 @transaction.atomic
 def segment_delete(*, org: Organization, segment: Segment) -> None:
-    segment = Segment.objects.select_for_update().get(organization=org, pk=segment.pk)
+    segment = lock_row(Segment.objects.filter(organization=org), pk=segment.pk, label="Segment")
     using = list(
         Campaign.objects.filter(organization=org, segment=segment, state__in=UNFINISHED).values_list(
             "name", flat=True
@@ -172,7 +172,7 @@ def campaign_create(
 
 
 def _locked(org: Organization, campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update().get(organization=org, pk=campaign.pk)
+    return lock_row(Campaign.objects.filter(organization=org), pk=campaign.pk, label="Campaign")
 
 
 def _refuse(campaign: Campaign, action: str) -> ApplicationError:
