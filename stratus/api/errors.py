@@ -19,8 +19,13 @@ from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -161,6 +166,12 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
     elif isinstance(exc, Http404):
         status_code, detail = status.HTTP_404_NOT_FOUND, "Not found."
+    elif isinstance(exc, ObjectDoesNotExist):
+        # A row the request needed is gone, usually deleted by a concurrent request between the
+        # view's lookup and the service's lock (services lock with platform.locks.lock_row, which
+        # answers 404 itself); logged, so a lookup that should never fail stays visible.
+        logger.warning("record vanished during the request, answered with 404: %r", exc)
+        status_code, detail = status.HTTP_404_NOT_FOUND, "Not found (it may have just been deleted)."
     elif isinstance(exc, DjangoPermissionDenied):
         status_code = status.HTTP_403_FORBIDDEN
         detail = str(exc) or "You do not have permission to perform this action."

@@ -73,10 +73,13 @@ class ApiGuardMiddleware:
             return refused
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_json(response):
-            return problem_response(
+            problem = problem_response(
                 response.status_code,
                 detail=_GENERIC_DETAILS.get(response.status_code, HTTPStatus(response.status_code).phrase),
             )
+            if response.has_header("Allow"):  # a 405 names the methods the URL serves (RFC 9110)
+                problem["Allow"] = response["Allow"]
+            return problem
         return response
 
     def _refuse_body(self, request: HttpRequest) -> HttpResponseBase | None:

@@ -73,3 +73,15 @@ class ReadViewerWriteOwner(OrganizationRolePermission):
     """The organization itself."""
 
     write_role = Role.OWNER
+
+
+class ReadViewerWriteViewer(OrganizationRolePermission):
+    """Every role of the organization, for every method the view serves.
+
+    Only for views whose writes change nothing the organization shares: reads sent as POST
+    (previews, file analyses) and a member's own state (notifications). Such a view must be
+    an ``ActionView`` (or serve no shared write at all), so that this permission never covers
+    a method the view did not mean to offer.
+    """
+
+    write_role = Role.VIEWER

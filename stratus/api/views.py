@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from stratus.accounts.models import Organization, User
 from stratus.api.pagination import KeysetPagination
@@ -15,6 +16,27 @@ from stratus.api.pagination import KeysetPagination
 RESERVED_QUERY_PARAMS = frozenset(
     {KeysetPagination.cursor_param, KeysetPagination.limit_param, KeysetPagination.ordering_param, "format"}
 )
+
+
+HANDLER_NAMES = ("get", "post", "put", "patch", "delete")
+
+
+class ActionView(APIView):
+    """One action on a resource (``/campaigns/<id>/send``): it serves only the methods its own
+    class body defines.
+
+    An action shares its resource's lookup through a function, not by subclassing the
+    resource's view; even so, a handler inherited from any base class is never served, so an
+    action URL cannot pick up the resource's PATCH or DELETE (or its permissions' idea of
+    which methods write). The schema, built from ``http_method_names``, documents the same.
+    A subclass that defines no handler keeps its base action's methods.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [name for name in HANDLER_NAMES if name in vars(cls)]
+        if own:
+            cls.http_method_names = [*own, *(["head"] if "get" in own else []), "options"]
 
 
 def query_filters(request: Request) -> dict[str, Any]:

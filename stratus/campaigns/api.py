@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratus.api.permissions import ReadViewerWriteMember
+from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteViewer
 from stratus.api.serializers import (
     OrganizationPrimaryKeyRelatedField,
     StrictBooleanField,
@@ -22,7 +22,7 @@ from stratus.api.serializers import (
     StrictEmailField,
     StrictSerializer,
 )
-from stratus.api.views import query_choice
+from stratus.api.views import ActionView, actor, query_choice
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Segment, Suppression
 from stratus.crm.models import Contact
@@ -109,30 +109,28 @@ class SegmentListView(generics.ListAPIView):
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
 
-class SegmentPreviewView(APIView):
+class SegmentPreviewView(ActionView):
     """Count and sample the contacts some filters select, before saving them as a segment."""
+
+    permission_classes = (ReadViewerWriteViewer,)  # a preview writes nothing
 
     @extend_schema(request=PreviewRequestSerializer, responses={200: PreviewSerializer})
     def post(self, request: Request) -> Response:
         return _preview(request, _validated(PreviewRequestSerializer, request)["filters"])
 
-    def get_permissions(self) -> list[Any]:
-        permission = ReadViewerWriteMember()
-        permission.write_role = permission.read_role  # a preview writes nothing
-        return [permission]
+
+def _segment(request: Request, pk: int) -> Segment:
+    return get_object_or_404(Segment.objects.filter(organization=_org(request)), pk=pk)
 
 
 class SegmentDetailView(APIView):
-    def _get(self, request: Request, pk: int) -> Segment:
-        return get_object_or_404(Segment.objects.filter(organization=_org(request)), pk=pk)
-
     @extend_schema(responses={200: SegmentSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(SegmentSerializer(self._get(request, pk)).data)
+        return Response(SegmentSerializer(_segment(request, pk)).data)
 
     @extend_schema(request=SegmentWriteSerializer, responses={200: SegmentSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        segment = self._get(request, pk)
+        segment = _segment(request, pk)
         data = _validated(SegmentWriteSerializer, request, partial=True)
         segment = services.segment_update(
             org=_org(request), segment=segment, name=data.get("name"), filters=data.get("filters")
@@ -141,16 +139,14 @@ class SegmentDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        services.segment_delete(org=_org(request), segment=self._get(request, pk))
+        services.segment_delete(org=_org(request), segment=_segment(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SegmentMembersPreviewView(SegmentDetailView):
-    http_method_names = ["get", "head", "options"]  # only the preview, not the segment's writes
-
+class SegmentMembersPreviewView(ActionView):
     @extend_schema(responses={200: PreviewSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return _preview(request, self._get(request, pk).filters)
+        return _preview(request, _segment(request, pk).filters)
 
 
 # --- campaigns --------------------------------------------------------------------------------
@@ -226,6 +222,10 @@ def _campaigns(request: Request) -> QuerySet[Campaign]:
     return Campaign.objects.filter(organization=_org(request))
 
 
+def _campaign(request: Request, pk: int) -> Campaign:
+    return get_object_or_404(_campaigns(request), pk=pk)
+
+
 class CampaignListView(generics.ListAPIView):
     serializer_class = CampaignSerializer
     queryset = Campaign.objects.none()
@@ -253,16 +253,13 @@ class CampaignListView(generics.ListAPIView):
 
 
 class CampaignDetailView(APIView):
-    def _get(self, request: Request, pk: int) -> Campaign:
-        return get_object_or_404(_campaigns(request), pk=pk)
-
     @extend_schema(responses={200: CampaignSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(CampaignSerializer(self._get(request, pk)).data)
+        return Response(CampaignSerializer(_campaign(request, pk)).data)
 
     @extend_schema(request=CampaignWriteSerializer, responses={200: CampaignSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        campaign = self._get(request, pk)
+        campaign = _campaign(request, pk)
         data = _validated(CampaignWriteSerializer, request, partial=True)
         segment = data.pop("segment", ...)
         campaign = services.campaign_update(org=_org(request), campaign=campaign, segment=segment, **data)
@@ -270,40 +267,40 @@ class CampaignDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        services.campaign_delete(org=_org(request), campaign=self._get(request, pk))
+        services.campaign_delete(org=_org(request), campaign=_campaign(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CampaignSendView(CampaignDetailView):
+class CampaignSendView(ActionView):
     """Send now, or at ``at``."""
 
     @extend_schema(request=ScheduleSerializer, responses={200: CampaignSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = _validated(ScheduleSerializer, request)
         campaign = services.campaign_schedule(
-            org=_org(request), campaign=self._get(request, pk), at=data.get("at")
+            org=_org(request), campaign=_campaign(request, pk), at=data.get("at")
         )
         return Response(CampaignSerializer(campaign).data)
 
 
-class CampaignPauseView(CampaignDetailView):
+class CampaignPauseView(ActionView):
     @extend_schema(request=None, responses={200: CampaignSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        campaign = services.campaign_pause(org=_org(request), campaign=self._get(request, pk))
+        campaign = services.campaign_pause(org=_org(request), campaign=_campaign(request, pk))
         return Response(CampaignSerializer(campaign).data)
 
 
-class CampaignResumeView(CampaignDetailView):
+class CampaignResumeView(ActionView):
     @extend_schema(request=None, responses={200: CampaignSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        campaign = services.campaign_resume(org=_org(request), campaign=self._get(request, pk))
+        campaign = services.campaign_resume(org=_org(request), campaign=_campaign(request, pk))
         return Response(CampaignSerializer(campaign).data)
 
 
-class CampaignCancelView(CampaignDetailView):
+class CampaignCancelView(ActionView):
     @extend_schema(request=None, responses={200: CampaignSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        campaign = services.campaign_cancel(org=_org(request), campaign=self._get(request, pk))
+        campaign = services.campaign_cancel(org=_org(request), campaign=_campaign(request, pk))
         return Response(CampaignSerializer(campaign).data)
 
 
@@ -320,17 +317,14 @@ class RenderedSerializer(serializers.Serializer):
     html = serializers.CharField()
 
 
-class CampaignPreviewView(CampaignDetailView):
+class CampaignPreviewView(ActionView):
     """Render the campaign for one contact, as it would be sent."""
 
-    def get_permissions(self) -> list[Any]:
-        permission = ReadViewerWriteMember()
-        permission.write_role = permission.read_role  # rendering writes nothing
-        return [permission]
+    permission_classes = (ReadViewerWriteViewer,)  # rendering writes nothing
 
     @extend_schema(request=PreviewInputSerializer, responses={200: RenderedSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        campaign = self._get(request, pk)
+        campaign = _campaign(request, pk)
         data = _validated(PreviewInputSerializer, request)
         contact = data.get("contact")
         if contact is None and campaign.segment is not None:
@@ -343,10 +337,10 @@ class CampaignPreviewView(CampaignDetailView):
         return Response(RenderedSerializer(rendered).data)
 
 
-class CampaignStatsView(CampaignDetailView):
+class CampaignStatsView(ActionView):
     @extend_schema(responses={200: StatsSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        stats = selectors.campaign_stats(org=_org(request), campaign=self._get(request, pk))
+        stats = selectors.campaign_stats(org=_org(request), campaign=_campaign(request, pk))
         return Response(StatsSerializer(stats).data)
 
 
@@ -420,8 +414,17 @@ class SuppressionListView(generics.ListAPIView):
 
 
 class SuppressionDetailView(APIView):
-    @extend_schema(responses={204: None})
+    permission_classes = (ReadViewerWriteAdmin,)
+
+    @extend_schema(
+        responses={204: None},
+        description=(
+            "Lift a suppression: later campaigns may email the address again (for an unsubscribe, "
+            "that re-subscribes the person). Admins only; recorded on the timeline of the "
+            "suppression and of each contact with the address."
+        ),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         suppression = get_object_or_404(Suppression.objects.filter(organization=_org(request)), pk=pk)
-        services.suppression_remove(org=_org(request), email=suppression.email)
+        services.suppression_remove(org=_org(request), actor=actor(request), suppression=suppression)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -45,7 +45,10 @@ from stratus.campaigns.transport import (
     Transport,
     open_transport,
 )
+from stratus.crm import timeline
+from stratus.crm.models import Contact
 from stratus.platform.errors import ApplicationError
+from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 
 logger = logging.getLogger(__name__)
@@ -87,7 +90,7 @@ def segment_create(*, org: Organization, actor: User | None, name: str, filters:
 def segment_update(
     *, org: Organization, segment: Segment, name: str | None = None, filters: dict[str, Any] | None = None
 ) -> Segment:
-    segment = Segment.objects.select_for_update().get(organization=org, pk=segment.pk)
+    segment = lock_row(Segment.objects.filter(organization=org), pk=segment.pk, label="Segment")
     if filters is not None:
         segment_contacts(org=org, filters=filters)
         segment.filters = filters
@@ -114,7 +117,7 @@ UNFINISHED = (CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.PAUS
 
 @transaction.atomic
 def segment_delete(*, org: Organization, segment: Segment) -> None:
-    segment = Segment.objects.select_for_update().get(organization=org, pk=segment.pk)
+    segment = lock_row(Segment.objects.filter(organization=org), pk=segment.pk, label="Segment")
     using = list(
         Campaign.objects.filter(organization=org, segment=segment, state__in=UNFINISHED).values_list(
             "name", flat=True
@@ -169,7 +172,7 @@ def campaign_create(
 
 
 def _locked(org: Organization, campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update().get(organization=org, pk=campaign.pk)
+    return lock_row(Campaign.objects.filter(organization=org), pk=campaign.pk, label="Campaign")
 
 
 def _refuse(campaign: Campaign, action: str) -> ApplicationError:
@@ -907,7 +910,27 @@ def suppression_add(*, org: Organization, email: str, reason: str = SuppressionR
     return Suppression.objects.get(organization=org, email=address)
 
 
+SUPPRESSION_REMOVED = "suppression.removed"
+
+
 @transaction.atomic
-def suppression_remove(*, org: Organization, email: str) -> int:
-    deleted, _ = Suppression.objects.filter(organization=org, email=email.strip().lower()).delete()
-    return deleted
+def suppression_remove(*, org: Organization, actor: User | None, suppression: Suppression | int) -> None:
+    """Lift a suppression, so that later campaigns may email the address again.
+
+    Removing an unsubscribe re-subscribes a person who asked to hear nothing more, so the
+    API lets only admins do it, and it is recorded on the timeline (who, when, the address,
+    why it was suppressed): once for the suppression itself and once on each contact with
+    the address.
+    """
+    pk = suppression.pk if isinstance(suppression, Suppression) else suppression
+    locked = lock_row(Suppression.objects.filter(organization=org), pk=pk, label="Suppression")
+    data = {
+        "email": locked.email,
+        "reason": locked.reason,
+        "campaign": locked.campaign_id,
+        "suppressed_at": locked.created_at,
+    }
+    for contact in Contact.objects.filter(organization=org, email__iexact=locked.email).order_by("pk"):
+        timeline.record(organization=org, actor=actor, target=contact, action=SUPPRESSION_REMOVED, data=data)
+    timeline.record(organization=org, actor=actor, target=locked, action=SUPPRESSION_REMOVED, data=data)
+    locked.delete()

@@ -37,7 +37,7 @@ from stratus.api.serializers import (
     StrictListField,
     StrictSerializer,
 )
-from stratus.api.views import actor, organization, query_filters, validated
+from stratus.api.views import ActionView, actor, organization, query_filters, validated
 from stratus.crm import selectors, services
 from stratus.crm.models import (
     Activity,
@@ -658,7 +658,7 @@ ActivityListView, ActivityDetailView, ActivityTimelineView = _record_views(
 )
 
 
-class DealMoveView(APIView):
+class DealMoveView(ActionView):
     """Move a deal to another stage (of any pipeline); answers with the updated deal."""
 
     @extend_schema(tags=["Deals"], request=DealMoveSerializer, responses={200: DealSerializer})
@@ -725,7 +725,7 @@ class PipelineDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PipelineStageCreateView(APIView):
+class PipelineStageCreateView(ActionView):
     permission_classes = (ReadViewerWriteAdmin,)
 
     @extend_schema(tags=["Pipelines"], request=StageCreateSerializer, responses={201: StageSerializer})

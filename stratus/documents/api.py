@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Organization, User
 from stratus.api.permissions import ReadViewerWriteMember
+from stratus.api.views import ActionView
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents import selectors, services
@@ -255,7 +256,7 @@ class DocumentUploadStartView(APIView):
         )
 
 
-class DocumentFinishView(APIView):
+class DocumentFinishView(ActionView):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(
@@ -307,7 +308,7 @@ def _download_link(request: Request, pk: int) -> tuple[str, Any]:
     return request.build_absolute_uri(url), timezone.now() + timedelta(seconds=expires)
 
 
-class DocumentDownloadView(APIView):
+class DocumentDownloadView(ActionView):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(
@@ -322,7 +323,7 @@ class DocumentDownloadView(APIView):
         return response
 
 
-class DocumentDownloadUrlView(APIView):
+class DocumentDownloadUrlView(ActionView):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from stratus.api.views import ActionView
 from stratus.imports import exports, mapping, services
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind
 from stratus.platform import json_depth
@@ -147,7 +148,7 @@ class ImportListView(generics.ListAPIView):
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ImportAnalyseView(APIView):
+class ImportAnalyseView(ActionView):
     """The encoding, delimiter and column mapping an import of this file would use."""
 
     parser_classes = (MultiPartParser, FormParser)
@@ -183,19 +184,20 @@ class ImportAnalyseView(APIView):
         )
 
 
-class ImportDetailView(APIView):
-    def _get(self, request: Request, pk: int) -> ImportJob:
-        return get_object_or_404(ImportJob.objects.filter(organization=_org(request)), pk=pk)
+def _job(request: Request, pk: int) -> ImportJob:
+    return get_object_or_404(ImportJob.objects.filter(organization=_org(request)), pk=pk)
 
+
+class ImportDetailView(APIView):
     @extend_schema(responses={200: ImportJobSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ImportJobSerializer(self._get(request, pk)).data)
+        return Response(ImportJobSerializer(_job(request, pk)).data)
 
 
-class ImportCancelView(ImportDetailView):
+class ImportCancelView(ActionView):
     @extend_schema(request=None, responses={200: ImportJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        job = services.import_cancel(org=_org(request), job=self._get(request, pk))
+        job = services.import_cancel(org=_org(request), job=_job(request, pk))
         return Response(ImportJobSerializer(job).data)
 
 
@@ -204,12 +206,12 @@ def _error_report(job: ImportJob) -> Iterator[list[Any]]:
         yield [error.row_number, error.reason, *error.values]
 
 
-class ImportErrorReportView(ImportDetailView):
+class ImportErrorReportView(ActionView):
     """Every row that was not imported: its row number in the file, the reason, its cells."""
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
-    def get(self, request: Request, pk: int) -> StreamingHttpResponse:  # type: ignore[override]
-        job = self._get(request, pk)
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        job = _job(request, pk)
         rows = exports.stream_csv(["row", "reason", *job.headers], _error_report(job))
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'

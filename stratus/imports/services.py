@@ -30,6 +30,7 @@ from stratus.imports import mapping as columns
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind, ImportRowError, ImportState
 from stratus.imports.rows import ParsedRow, RowError, parse_row
 from stratus.platform.errors import ApplicationError
+from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def import_create(
 
 @transaction.atomic
 def import_cancel(*, org: Organization, job: ImportJob) -> ImportJob:
-    job = ImportJob.objects.select_for_update().get(organization=org, pk=job.pk)
+    job = lock_row(ImportJob.objects.filter(organization=org), pk=job.pk, label="Import")
     if job.state in (ImportState.QUEUED, ImportState.RUNNING):
         job.state = ImportState.CANCELLED
         job.finished_at = timezone.now()

@@ -3,6 +3,8 @@
 PostgreSQL advisory locks serialise work that must happen once across all
 replicas (applying migrations). They are held by a database session, so a
 process that dies releases its lock with its connection.
+
+``lock_row`` is the row lock every service takes before a read-modify-write or a delete.
 """
 
 from __future__ import annotations
@@ -10,8 +12,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model, QuerySet
+
+from stratus.platform.errors import ApplicationError
+
+M = TypeVar("M", bound=Model)
+
+
+def lock_row(rows: QuerySet[M], *, pk: Any, label: str) -> M:
+    """Row ``pk`` of ``rows`` (already scoped to the caller's organization), locked with
+    ``SELECT ... FOR UPDATE`` until the caller's transaction ends (only that row, not the rows
+    ``rows`` joins with ``select_related``).
+
+    A row that is not there, typically because a concurrent request deleted it after the
+    caller looked it up, is a 404 ``ApplicationError`` naming ``label``, never a
+    ``DoesNotExist``: the loser of a race learns that the record is gone.
+    """
+    found = rows.select_for_update(of=("self",)).filter(pk=pk).first()
+    if found is None:
+        raise ApplicationError(f"{label} not found.", code="not_found", status=404)
+    return found
 
 
 def advisory_key(name: str) -> int:

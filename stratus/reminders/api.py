@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from stratus.accounts.models import Role, User
-from stratus.api.permissions import ReadViewerWriteMember, has_role
+from stratus.api.permissions import ReadViewerWriteMember, ReadViewerWriteViewer, has_role
 from stratus.api.serializers import (
     OrganizationPrimaryKeyRelatedField,
     StrictBooleanField,
@@ -27,7 +27,7 @@ from stratus.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
 )
-from stratus.api.views import query_choice, query_flag
+from stratus.api.views import ActionView, query_choice, query_flag
 from stratus.crm.models import Activity, Deal
 from stratus.reminders import services
 from stratus.reminders.models import Notification, NotificationPreference, Reminder, ReminderState
@@ -246,15 +246,11 @@ class NotificationUnreadCountView(APIView):
         return Response({"unread": _notifications(request).filter(read_at__isnull=True).count()})
 
 
-class PersonalView(APIView):
-    """A member's own state (any role may change it for itself)."""
+class PersonalView(ActionView):
+    """A member's own state (any role may change it for itself); each view serves only the
+    methods it defines."""
 
-    permission_classes = (ReadViewerWriteMember,)
-
-    def get_permissions(self) -> list[Any]:
-        permission = ReadViewerWriteMember()
-        permission.write_role = Role.VIEWER
-        return [permission]
+    permission_classes = (ReadViewerWriteViewer,)
 
 
 class NotificationReadView(PersonalView):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from stratus.accounts.models import Membership, Organization, User
 from stratus.crm.models import Activity, Deal
 from stratus.platform.errors import ApplicationError
+from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 from stratus.reminders.models import (
     EmailState,
@@ -130,10 +131,10 @@ def reminder_update(
     offset: timedelta | None = None,
     note: str | None = None,
 ) -> Reminder:
-    reminder = (
-        Reminder.objects.select_for_update(of=("self",))
-        .select_related("activity", "deal")
-        .get(organization=org, pk=reminder.pk)
+    reminder = lock_row(
+        Reminder.objects.filter(organization=org).select_related("activity", "deal"),
+        pk=reminder.pk,
+        label="Reminder",
     )
     if reminder.state != ReminderState.PENDING:
         raise ApplicationError(
@@ -154,7 +155,7 @@ def reminder_update(
 
 @transaction.atomic
 def reminder_cancel(*, org: Organization, reminder: Reminder) -> Reminder:
-    reminder = Reminder.objects.select_for_update().get(organization=org, pk=reminder.pk)
+    reminder = lock_row(Reminder.objects.filter(organization=org), pk=reminder.pk, label="Reminder")
     if reminder.state == ReminderState.FIRED:
         raise ApplicationError(
             "The reminder has already fired.", field_errors={"state": ["fired"]}, status=409
