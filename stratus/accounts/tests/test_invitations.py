@@ -270,3 +270,15 @@ def test_invitation_email_goes_out_through_smtp(invite, settings, tmp_path) -> N
     assert isinstance(payload, bytes)
     body = payload.decode()
     assert "https://crm.example.com/invitations/" in body
+
+
+def test_the_admin_site_lists_invitations_read_only(invite, organization) -> None:
+    invite("listed@example.com")
+    operator = User.objects.create_superuser("operator@example.com", PASSWORD)
+    browser = Client()
+    browser.force_login(operator)
+    listing = browser.get("/admin/accounts/invitation/")
+    assert listing.status_code == 200
+    assert b"listed@example.com" in listing.content
+    assert browser.get("/admin/accounts/invitation/add/").status_code == 403
+    assert browser.get(f"/admin/accounts/user/{operator.pk}/change/").status_code == 200
