@@ -15,6 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -58,27 +59,28 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+# The default organization is a session preference that grants nothing, so it is written with a
+# plain UPDATE: saving the user would fire the receivers that drop their cached credentials.
+
+
 def _adopt_default(user: User, organization: Organization) -> None:
     """The first organization a user joins becomes their default for sessions."""
-    if user.default_organization_id is None:
+    if User.objects.filter(pk=user.pk, default_organization=None).update(default_organization=organization):
         user.default_organization = organization
-        user.save(update_fields=["default_organization"])
 
 
 def _move_default_away(user: User, organization: Organization) -> None:
     """After leaving ``organization``: the default moves to the oldest remaining membership."""
-    User.objects.select_for_update().filter(pk=user.pk).first()
-    user.refresh_from_db(fields=["default_organization"])
-    if user.default_organization_id not in (None, organization.pk):
-        return
     remaining = (
         Membership.objects.filter(user=user)
         .exclude(organization=organization)
         .order_by("created_at", "id")
         .first()
     )
-    user.default_organization_id = remaining.organization_id if remaining else None
-    user.save(update_fields=["default_organization"])
+    new_default = remaining.organization_id if remaining else None
+    stale = Q(default_organization=organization) | Q(default_organization=None)
+    User.objects.filter(stale, pk=user.pk).update(default_organization_id=new_default)
+    user.refresh_from_db(fields=["default_organization"])
 
 
 @transaction.atomic
@@ -114,8 +116,8 @@ def user_set_default_organization(*, user: User, slug: str) -> User:
             field_errors={"default_organization": ["Not one of your organizations."]},
             code="not_a_member",
         )
+    User.objects.filter(pk=user.pk).update(default_organization=membership.organization)
     user.default_organization = membership.organization
-    user.save(update_fields=["default_organization"])
     return user
 
 
