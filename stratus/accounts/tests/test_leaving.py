@@ -118,3 +118,19 @@ def test_a_token_cannot_change_the_default_organization(person) -> None:
         "/api/v1/me", {"default_organization": home.slug}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_live_update_sockets_of_a_session_use_the_default_organization_too(person) -> None:
+    from django.conf import settings
+
+    from stratus.realtime import auth
+
+    first = organization_create(name="First", owner=person)
+    second = make_organization("Second")
+    _join(second, person, Role.MEMBER)
+    client = session_client(person)
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert auth.authenticate_session(session_key, None).organization_slug == first.slug
+    client.patch("/api/v1/me", {"default_organization": second.slug}, format="json")
+    assert auth.authenticate_session(session_key, None).organization_slug == second.slug
+    assert auth.authenticate_session(session_key, first.slug).organization_slug == first.slug
