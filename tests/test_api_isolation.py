@@ -152,6 +152,7 @@ OBJECTS: dict[str, str] = {
     "api-member-detail": "member",
     "api-token-detail": "token",
     "api-invitation-detail": "invitation",
+    "api-invitation-revoke": "invitation",
     "api-invitation-resend": "invitation",
     "api-company-detail": "company",
     "api-company-timeline": "company",

@@ -623,22 +623,27 @@ class InvitationDetailView(APIView):
         invitation = get_object_or_404(_invitations(request), pk=pk)
         return Response(InvitationSerializer(invitation, context={"now": timezone.now()}).data)
 
+
+class InvitationRevokeView(APIView):
+    permission_classes = (AdminOnly,)
+
     @extend_schema(
+        request=None,
         responses={
-            204: None,
+            200: InvitationSerializer,
             403: OpenApiResponse(description="Only owners revoke admin and owner invitations."),
             409: OpenApiResponse(description="The invitation was accepted already."),
         },
-        description="Revoke the invitation: its link stops working at once.",
+        description="Revoke the invitation: its link stops working at once (it stays listed, revoked).",
     )
-    def delete(self, request: Request, pk: int) -> Response:
+    def post(self, request: Request, pk: int) -> Response:
         get_object_or_404(_invitations(request), pk=pk)
-        services.invitation_revoke(
+        invitation = services.invitation_revoke(
             organization=request.organization,  # type: ignore[attr-defined]
             actor_role=_role(request),
             invitation_id=pk,
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return _invitation_response(request, invitation, status.HTTP_200_OK)
 
 
 class InvitationResendView(APIView):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("members/<int:pk>", api.MemberDetailView.as_view(), name="api-member-detail"),
     path("invitations", api.InvitationListView.as_view(), name="api-invitation-list"),
     path("invitations/<int:pk>", api.InvitationDetailView.as_view(), name="api-invitation-detail"),
+    path("invitations/<int:pk>/revoke", api.InvitationRevokeView.as_view(), name="api-invitation-revoke"),
     path("invitations/<int:pk>/resend", api.InvitationResendView.as_view(), name="api-invitation-resend"),
     path("invitations/inspect", api.InvitationInspectView.as_view(), name="api-invitation-inspect"),
     path("invitations/accept", api.InvitationAcceptView.as_view(), name="api-invitation-accept"),
