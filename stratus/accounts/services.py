@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -515,6 +516,21 @@ def _check_password(password: str, user: User) -> None:
         ) from None
 
 
+SIGNUP_MAILS_PER_HOUR = 5
+
+
+def _signup_mail_allowed(email: str) -> bool:
+    """At most SIGNUP_MAILS_PER_HOUR sign-up emails an hour to one address, whatever the number of
+    client addresses asking (the per-address API limit does not stop a spread-out flood)."""
+    key = "signup-mail:" + hash_token_secret(email)
+    if cache.add(key, 1, timeout=3600):
+        return True
+    try:
+        return int(cache.incr(key)) <= SIGNUP_MAILS_PER_HOUR
+    except ValueError:  # expired between add and incr, or the cache is down: fail open
+        return True
+
+
 @transaction.atomic
 def signup_request(*, email: str, password: str, full_name: str, organization_name: str) -> None:
     """Start a sign-up. The caller learns nothing about the address: a free one gets a
@@ -524,6 +540,8 @@ def signup_request(*, email: str, password: str, full_name: str, organization_na
     password_hash = make_password(password)
     now = timezone.now()
     SignupRequest.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    if not _signup_mail_allowed(email):
+        return  # the same answer: the caller cannot tell, and the mailbox is not flooded
     if User.objects.filter(email__iexact=email).exists():
         emails.send_signup_attempt_notice(to=email)
         return

@@ -219,3 +219,17 @@ def test_me_through_a_token_shows_only_the_tokens_organization(organization, oth
         organization.slug,
         other_organization.slug,
     }
+
+
+def test_one_address_gets_at_most_five_signup_emails_an_hour(
+    client, django_capture_on_commit_callbacks
+) -> None:
+    User.objects.create_user("taken@example.com")
+    answers = set()
+    for email in ["new@example.com"] * 7 + ["taken@example.com"] * 7:
+        response = _signup(client, django_capture_on_commit_callbacks, email=email)
+        answers.add((response.status_code, response.content))
+    assert len(answers) == 1  # every answer alike
+    assert [m.to[0] for m in mail.outbox].count("new@example.com") == 5
+    assert [m.to[0] for m in mail.outbox].count("taken@example.com") == 5
+    assert SignupRequest.objects.filter(email="new@example.com").count() == 5
