@@ -301,6 +301,9 @@ JSON_MAX_DEPTH = read_int(env, requirements, "MAX_JSON_DEPTH", 64, 8)
 # --- REST API --------------------------------------------------------------------------------
 
 SIGNUP_ENABLED = read_bool(env, requirements, "SIGNUP_ENABLED", True)
+# Lifetime of emailed links: invitations (days) and sign-up confirmations (hours).
+INVITATION_MAX_AGE_DAYS = read_int(env, requirements, "INVITATION_MAX_AGE_DAYS", 7, 1)
+SIGNUP_CONFIRM_MAX_AGE_HOURS = read_int(env, requirements, "SIGNUP_CONFIRM_MAX_AGE_HOURS", 24, 1)
 # Requests per minute; 0 switches a limit off. Counted in the cache (Redis when REDIS_URL is set).
 API_RATE_LIMIT_TOKEN = read_int(env, requirements, "API_RATE_LIMIT_TOKEN", 600, 0)
 API_RATE_LIMIT_USER = read_int(env, requirements, "API_RATE_LIMIT_USER", 600, 0)
@@ -387,6 +390,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "stratus.accounts.models.Role",
+        "InvitationStatusEnum": "stratus.accounts.models.InvitationStatus",
         "StageKindEnum": "stratus.crm.models.StageKind",
         "ActivityKindEnum": "stratus.crm.models.ActivityKind",
         "ImportKindEnum": "stratus.imports.models.ImportKind",

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("stratus.campaigns.urls")),
     path("api/v1/", include("stratus.imports.urls")),
     path("c/", include("stratus.campaigns.public_urls")),
+    path("", include("stratus.accounts.web_urls")),
     path("api/v1/", include("stratus.realtime.urls")),
     # --- Browser app ---
     path("", include("stratus.web.urls")),

@@ -117,6 +117,7 @@ class World:
         )["id"]
         self.ids["member"] = make_member(self.a, Role.MEMBER).pk
         self.ids["token"] = self.post("/api/v1/tokens", {"name": f"{MARKER} token", "role": "viewer"})["id"]
+        self.ids["invitation"] = self.post("/api/v1/invitations", {"email": "zzsecreta@a.example"})["id"]
         pdf = io.BytesIO(b"%PDF-1.4\n% " + MARKER.encode() + b"\n%%EOF\n")
         pdf.name = f"{MARKER}.pdf"
         self.ids["document"] = self.post(
@@ -150,6 +151,9 @@ class World:
 OBJECTS: dict[str, str] = {
     "api-member-detail": "member",
     "api-token-detail": "token",
+    "api-invitation-detail": "invitation",
+    "api-invitation-revoke": "invitation",
+    "api-invitation-resend": "invitation",
     "api-company-detail": "company",
     "api-company-timeline": "company",
     "api-contact-detail": "contact",
@@ -189,7 +193,9 @@ OBJECTS: dict[str, str] = {
 # Collections and organization-wide endpoints: B's answers must not show A's data.
 COLLECTIONS = {
     "api-organization",
+    "api-organization-leave",
     "api-member-list",
+    "api-invitation-list",
     "api-token-list",
     "api-company-list",
     "api-contact-list",
@@ -225,6 +231,10 @@ EXEMPT = {
     "api-docs": "Swagger UI page",
     "api-redoc": "ReDoc page",
     "api-signup": "creates a new organization; no credentials",
+    "api-signup-confirm": "authorised by a signed emailed link, not by credentials (accounts tests)",
+    "api-invitation-inspect": "authorised by a signed emailed link, not by credentials (accounts tests)",
+    "api-invitation-accept": "the caller's own invitation, by its signed link (accounts tests)",
+    "api-invitation-signup": "authorised by a signed emailed link, not by credentials (accounts tests)",
     "api-login": "starts a session; no organization",
     "api-logout": "ends the caller's own session",
     "api-me": "the caller's own user and memberships",

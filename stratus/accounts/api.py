@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -18,9 +19,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratus.accounts import services
-from stratus.accounts.models import ApiToken, Membership, Organization, Role, User
-from stratus.api.permissions import AdminOnly, ReadViewerWriteAdmin, ReadViewerWriteOwner
+from stratus.accounts import selectors, services
+from stratus.accounts.models import (
+    ApiToken,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Role,
+    User,
+)
+from stratus.api.authentication import Access
+from stratus.api.permissions import (
+    AdminOnly,
+    OrganizationRolePermission,
+    ReadViewerWriteAdmin,
+    ReadViewerWriteOwner,
+)
 from stratus.api.serializers import (
     StrictCharField,
     StrictChoiceField,
@@ -28,6 +43,7 @@ from stratus.api.serializers import (
     StrictEmailField,
     StrictModelSerializer,
     StrictSerializer,
+    StrictSlugField,
 )
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.lockout import services as lockout
@@ -62,7 +78,18 @@ class OrganizationMembershipSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.Serializer):
     user = UserSerializer(read_only=True)
-    memberships = OrganizationMembershipSerializer(many=True, read_only=True)
+    memberships = OrganizationMembershipSerializer(
+        many=True, read_only=True, help_text="With an API token: only the token's organization."
+    )
+    default_organization = serializers.SlugField(
+        read_only=True,
+        allow_null=True,
+        help_text="Slug of the organization session requests without X-Organization act in.",
+    )
+
+
+class MeUpdateSerializer(StrictSerializer):
+    default_organization = StrictSlugField(max_length=80, help_text="Slug of one of your organizations.")
 
 
 class LoginSerializer(StrictSerializer):
@@ -75,6 +102,14 @@ class SignupSerializer(StrictSerializer):
     password = StrictCharField(max_length=128, trim_whitespace=False)
     full_name = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
     organization_name = StrictCharField(max_length=200)
+
+
+class SignupAcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField(read_only=True)
+
+
+class LinkTokenSerializer(StrictSerializer):
+    token = StrictCharField(max_length=300, help_text="The token at the end of the emailed link.")
 
 
 class TokenIssuedSerializer(serializers.Serializer):
@@ -98,9 +133,53 @@ class MemberSerializer(StrictModelSerializer):
         read_only_fields = ("id", "user", "created_at")
 
 
-class MemberCreateSerializer(StrictSerializer):
+class InvitationCreateSerializer(StrictSerializer):
     email = StrictEmailField(max_length=254)
     role = StrictChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    invited_by = UserSerializer(read_only=True)
+    status = serializers.SerializerMethodField(help_text="pending, accepted, revoked or expired")
+
+    class Meta:
+        model = Invitation
+        fields = (
+            "id",
+            "email",
+            "role",
+            "status",
+            "invited_by",
+            "created_at",
+            "sent_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=InvitationStatus.choices))
+    def get_status(self, invitation: Invitation) -> str:
+        return invitation.status(self.context["now"])
+
+
+class InvitationDetailsSerializer(serializers.Serializer):
+    """What the invited person sees before accepting."""
+
+    organization = serializers.CharField(read_only=True, help_text="The organization's name.")
+    email = serializers.EmailField(read_only=True)
+    role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    invited_by = serializers.CharField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    status = serializers.ChoiceField(choices=InvitationStatus.choices, read_only=True)
+    account_exists = serializers.BooleanField(
+        read_only=True, help_text="Whether to sign in (true) or sign up (false) to accept."
+    )
+
+
+class InvitationSignupSerializer(LinkTokenSerializer):
+    password = StrictCharField(max_length=128, trim_whitespace=False)
+    full_name = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
 
 
 class MemberUpdateSerializer(StrictSerializer):
@@ -156,25 +235,72 @@ def _validated(
 
 # --- sign-up and sessions ---------------------------------------------------------------------
 
+SIGNUP_ACCEPTED = (
+    "Check your email: we sent a link to confirm the address. The account and organization "
+    "are created when you open it."
+)
+
+
+def _session_only(request: Request, what: str) -> None:
+    access = request.auth
+    if isinstance(access, Access) and access.token is not None:
+        raise PermissionDenied(f"{what} needs a signed-in session; API tokens act for integrations.")
+
 
 class SignupView(APIView):
-    """Create an account and its organization; answers with a one-time owner API token."""
+    """Start a sign-up: always 202, and an email to the address (a confirmation link, or a notice
+    to its owner when the address already has an account), so the answer says nothing about
+    which addresses are registered."""
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (AnonymousRateThrottle,)
 
-    @extend_schema(request=SignupSerializer, responses={201: SignupResultSerializer}, auth=[])
+    @extend_schema(
+        request=SignupSerializer,
+        responses={
+            202: SignupAcceptedSerializer,
+            403: OpenApiResponse(description="Sign-up is switched off (SIGNUP_ENABLED=false)."),
+            422: OpenApiResponse(description="The password is too weak (field password)."),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         if not settings.SIGNUP_ENABLED:
             raise PermissionDenied("Sign-up is switched off on this server (SIGNUP_ENABLED=false).")
         data = _validated(SignupSerializer, request)
-        result = services.signup(
+        services.signup_request(
             email=data["email"],
             password=data["password"],
             full_name=data["full_name"],
             organization_name=data["organization_name"],
         )
+        return Response({"detail": SIGNUP_ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class SignupConfirmView(APIView):
+    """Confirm a sign-up with the emailed link's token: creates the account (its address verified)
+    and the organization, and answers with a one-time owner API token."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (AnonymousRateThrottle,)
+
+    @extend_schema(
+        request=LinkTokenSerializer,
+        responses={
+            201: SignupResultSerializer,
+            404: OpenApiResponse(description="The link is not valid."),
+            409: OpenApiResponse(description="An account uses the address already."),
+            410: OpenApiResponse(description="The link has expired or was used already."),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        if not settings.SIGNUP_ENABLED:
+            raise PermissionDenied("Sign-up is switched off on this server (SIGNUP_ENABLED=false).")
+        data = _validated(LinkTokenSerializer, request)
+        result = services.signup_confirm(token=data["token"])
         issued = services.token_create(
             organization=result.organization,
             actor=result.user,
@@ -190,13 +316,28 @@ class SignupView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _me(user: User) -> dict[str, Any]:
+def _me(user: User, access: Access | None = None) -> dict[str, Any]:
+    """The user and their organizations; through an API token, only the token's organization
+    (with the token's effective role)."""
+    if access is not None and access.token is not None and access.membership is not None:
+        membership = access.membership
+        return {
+            "user": UserSerializer(user).data,
+            "memberships": [OrganizationMembershipSerializer(membership).data],
+            "default_organization": membership.organization.slug,
+        }
     memberships = (
         Membership.objects.select_related("organization").filter(user=user).order_by("organization__name")
     )
+    default = next(
+        (m.organization.slug for m in memberships if m.organization_id == user.default_organization_id), None
+    )
+    if default is None and memberships:
+        default = min(memberships, key=lambda m: (m.created_at, m.pk)).organization.slug
     return {
         "user": UserSerializer(user).data,
         "memberships": OrganizationMembershipSerializer(memberships, many=True).data,
+        "default_organization": default,
     }
 
 
@@ -234,13 +375,29 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """The signed-in user and the organizations they belong to (no X-Organization needed)."""
+    """The caller and their organizations (no X-Organization needed). With an API token, only the
+    token's organization is shown. A session may set its default organization."""
 
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request: Request) -> Response:
-        return Response(_me(request.user))  # type: ignore[arg-type]
+        access = request.auth if isinstance(request.auth, Access) else None
+        return Response(_me(request.user, access))  # type: ignore[arg-type]
+
+    @extend_schema(
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, 403: OpenApiResponse(description="API tokens cannot change it.")},
+        description="Set the default organization of your sessions (used without X-Organization).",
+    )
+    def patch(self, request: Request) -> Response:
+        _session_only(request, "Choosing the default organization")
+        data = _validated(MeUpdateSerializer, request)
+        user = services.user_set_default_organization(
+            user=request.user,  # type: ignore[arg-type]
+            slug=data["default_organization"],
+        )
+        return Response(_me(user))
 
 
 # --- the current organization -----------------------------------------------------------------
@@ -262,11 +419,52 @@ class OrganizationView(APIView):
         return Response(OrganizationSerializer(organization).data)
 
 
+class AnyMember(OrganizationRolePermission):
+    """Personal actions in the organization (leaving it): every role."""
+
+    write_role = Role.VIEWER
+
+
+class OrganizationLeaveView(APIView):
+    """Leave the current organization (any role, signed in): your API tokens there are revoked.
+    The last owner cannot leave (409)."""
+
+    permission_classes = (AnyMember,)
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            403: OpenApiResponse(description="API tokens cannot make their creator leave."),
+            409: OpenApiResponse(description="You are the last owner."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        _session_only(request, "Leaving an organization")
+        services.membership_leave(
+            organization=request.organization,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # --- members ----------------------------------------------------------------------------------
 
 
 def _memberships(request: Request) -> QuerySet[Membership]:
     return Membership.objects.select_related("user").filter(organization=request.organization)  # type: ignore[attr-defined]
+
+
+def _invitation_response(
+    request: Request, invitation: Invitation, status_code: int, location: bool = False
+) -> Response:
+    invitation = _invitations(request).get(pk=invitation.pk)
+    headers = {"Location": reverse("api-invitation-detail", args=[invitation.pk])} if location else None
+    return Response(
+        InvitationSerializer(invitation, context={"now": timezone.now()}).data,
+        status=status_code,
+        headers=headers,
+    )
 
 
 class MemberListView(generics.ListAPIView):
@@ -279,25 +477,48 @@ class MemberListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Membership]:
         return _memberships(self.request)
 
-    @extend_schema(request=MemberCreateSerializer, responses={201: MemberSerializer})
+    @extend_schema(
+        request=InvitationCreateSerializer,
+        responses={
+            202: InvitationSerializer,
+            403: OpenApiResponse(description="Your role cannot grant this role."),
+            409: OpenApiResponse(description="Already a member, or an invitation is pending."),
+        },
+        description=(
+            "Invite a person by email (the same as POST /invitations): nobody becomes a member "
+            "until they accept the emailed link. The answer is the same whether or not the "
+            "address has a Stratus account."
+        ),
+    )
     def post(self, request: Request) -> Response:
-        data = _validated(MemberCreateSerializer, request)
-        membership = services.member_add(
+        data = _validated(InvitationCreateSerializer, request)
+        issued = services.invitation_create(
             organization=request.organization,  # type: ignore[attr-defined]
+            actor=request.user,  # type: ignore[arg-type]
             actor_role=_role(request),
             email=data["email"],
             role=data["role"],
         )
-        membership = _memberships(request).get(pk=membership.pk)
-        return Response(
-            MemberSerializer(membership).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api-member-detail", args=[membership.pk])},
-        )
+        return _invitation_response(request, issued.invitation, status.HTTP_202_ACCEPTED, location=True)
+
+
+class MemberPermission(ReadViewerWriteAdmin):
+    """Admins manage members; any member may DELETE their own membership (leaving)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        access = request.auth
+        if (
+            request.method == "DELETE"
+            and isinstance(access, Access)
+            and access.membership is not None
+            and str(view.kwargs.get("pk")) == str(access.membership.pk)
+        ):
+            self.write_role = Role.VIEWER
+        return super().has_permission(request, view)
 
 
 class MemberDetailView(APIView):
-    permission_classes = (ReadViewerWriteAdmin,)
+    permission_classes = (MemberPermission,)
 
     def _get(self, request: Request, pk: int) -> Membership:
         return get_object_or_404(_memberships(request), pk=pk)
@@ -306,7 +527,14 @@ class MemberDetailView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(MemberSerializer(self._get(request, pk)).data)
 
-    @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer})
+    @extend_schema(
+        request=MemberUpdateSerializer,
+        responses={
+            200: MemberSerializer,
+            403: OpenApiResponse(description="Your role cannot grant this role or change this member."),
+            422: OpenApiResponse(description="The last owner cannot be demoted."),
+        },
+    )
     def patch(self, request: Request, pk: int) -> Response:
         self._get(request, pk)
         data = _validated(MemberUpdateSerializer, request)
@@ -318,15 +546,209 @@ class MemberDetailView(APIView):
         )
         return Response(MemberSerializer(self._get(request, pk)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={
+            204: None,
+            403: OpenApiResponse(description="Your role cannot remove this member."),
+            409: OpenApiResponse(description="The last owner cannot leave."),
+        },
+        description=(
+            "Remove a member (admins: members and viewers; owners: anyone). Deleting your own "
+            "membership is leaving (any role, signed in); the member's API tokens in the "
+            "organization are revoked."
+        ),
+    )
     def delete(self, request: Request, pk: int) -> Response:
-        self._get(request, pk)
+        membership = self._get(request, pk)
+        if membership.user_id == request.user.pk:
+            _session_only(request, "Leaving an organization")
         services.member_remove(
             organization=request.organization,  # type: ignore[attr-defined]
+            actor=request.user,  # type: ignore[arg-type]
             actor_role=_role(request),
             membership_id=pk,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+
+def _invitations(request: Request) -> QuerySet[Invitation]:
+    return Invitation.objects.select_related("invited_by").filter(organization=request.organization)  # type: ignore[attr-defined]
+
+
+class InvitationListView(generics.ListAPIView):
+    """Invitations of the organization, newest first (admins)."""
+
+    permission_classes = (AdminOnly,)
+    serializer_class = InvitationSerializer
+    queryset = Invitation.objects.none()  # for the schema; requests use get_queryset
+    orderings = {"created_at": ("created_at",)}
+    ordering = "-created_at"
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        return _invitations(self.request)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(
+        request=InvitationCreateSerializer,
+        responses={
+            201: InvitationSerializer,
+            403: OpenApiResponse(description="Your role cannot grant this role."),
+            409: OpenApiResponse(description="Already a member, or an invitation is pending."),
+        },
+        description=(
+            "Invite a person by email with a role. They get an email with a link that expires "
+            "after INVITATION_MAX_AGE_DAYS; nothing changes for them until they accept. The answer "
+            "is the same whether or not the address has a Stratus account."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(InvitationCreateSerializer, request)
+        issued = services.invitation_create(
+            organization=request.organization,  # type: ignore[attr-defined]
+            actor=request.user,  # type: ignore[arg-type]
+            actor_role=_role(request),
+            email=data["email"],
+            role=data["role"],
+        )
+        return _invitation_response(request, issued.invitation, status.HTTP_201_CREATED, location=True)
+
+
+class InvitationDetailView(APIView):
+    permission_classes = (AdminOnly,)
+
+    @extend_schema(responses={200: InvitationSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        invitation = get_object_or_404(_invitations(request), pk=pk)
+        return Response(InvitationSerializer(invitation, context={"now": timezone.now()}).data)
+
+
+class InvitationRevokeView(APIView):
+    permission_classes = (AdminOnly,)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: InvitationSerializer,
+            403: OpenApiResponse(description="Only owners revoke admin and owner invitations."),
+            409: OpenApiResponse(description="The invitation was accepted already."),
+        },
+        description="Revoke the invitation: its link stops working at once (it stays listed, revoked).",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        get_object_or_404(_invitations(request), pk=pk)
+        invitation = services.invitation_revoke(
+            organization=request.organization,  # type: ignore[attr-defined]
+            actor_role=_role(request),
+            invitation_id=pk,
+        )
+        return _invitation_response(request, invitation, status.HTTP_200_OK)
+
+
+class InvitationResendView(APIView):
+    permission_classes = (AdminOnly,)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: InvitationSerializer,
+            403: OpenApiResponse(description="Your role cannot grant this invitation's role."),
+            409: OpenApiResponse(description="The invitation was accepted or revoked."),
+        },
+        description="Email a new link with a new expiry; the previous link stops working.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        get_object_or_404(_invitations(request), pk=pk)
+        issued = services.invitation_resend(
+            organization=request.organization,  # type: ignore[attr-defined]
+            actor=request.user,  # type: ignore[arg-type]
+            actor_role=_role(request),
+            invitation_id=pk,
+        )
+        return _invitation_response(request, issued.invitation, status.HTTP_200_OK)
+
+
+INVITATION_LINK_RESPONSES = {
+    404: OpenApiResponse(description="The link is not valid (altered, or replaced by a re-sent one)."),
+    410: OpenApiResponse(description="The invitation has expired, was revoked or was used already."),
+}
+
+
+class InvitationInspectView(APIView):
+    """What an invitation link offers, for the person who received it (no credentials needed)."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (AnonymousRateThrottle,)
+
+    @extend_schema(
+        request=LinkTokenSerializer,
+        responses={200: InvitationDetailsSerializer, **INVITATION_LINK_RESPONSES},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(LinkTokenSerializer, request)
+        invitation = services.invitation_from_token(data["token"])
+        return Response(selectors.invitation_details(invitation=invitation))
+
+
+class InvitationAcceptView(APIView):
+    """Accept an invitation as the signed-in user (its address must be yours)."""
+
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        request=LinkTokenSerializer,
+        responses={
+            201: OrganizationMembershipSerializer,
+            403: OpenApiResponse(
+                description="Signed in with another address, through an API token, or the inviter "
+                "can no longer grant the role."
+            ),
+            409: OpenApiResponse(description="You are a member already."),
+            **INVITATION_LINK_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        _session_only(request, "Accepting an invitation")
+        data = _validated(LinkTokenSerializer, request)
+        membership = services.invitation_accept(token=data["token"], user=request.user)  # type: ignore[arg-type]
+        membership = Membership.objects.select_related("organization").get(pk=membership.pk)
+        return Response(OrganizationMembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationSignupView(APIView):
+    """Accept an invitation by creating the account for the invited address (it has none yet);
+    the answer starts a session, as login does."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (AnonymousRateThrottle,)
+
+    @extend_schema(
+        request=InvitationSignupSerializer,
+        responses={
+            201: MeSerializer,
+            403: OpenApiResponse(description="The inviter can no longer grant the role."),
+            409: OpenApiResponse(description="The address has an account already: sign in and accept."),
+            422: OpenApiResponse(description="The password is too weak (field password)."),
+            **INVITATION_LINK_RESPONSES,
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(InvitationSignupSerializer, request)
+        membership = services.invitation_signup(
+            token=data["token"], password=data["password"], full_name=data["full_name"]
+        )
+        user = User.objects.get(pk=membership.user_id)
+        login(request._request, user)
+        get_token(request._request)
+        return Response(_me(user), status=status.HTTP_201_CREATED)
 
 
 # --- API tokens -------------------------------------------------------------------------------

@@ -39,6 +39,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
     date_joined = models.DateTimeField(default=timezone.now)
+    email_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the person proved they read this address (sign-up or invitation link).",
+    )
+    default_organization = models.ForeignKey(
+        "Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Used by session requests that name no organization (X-Organization).",
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -123,3 +136,80 @@ class ApiToken(models.Model):
 
     def is_usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class Invitation(models.Model):
+    """An offer to join an organization with a role, sent to an email address.
+
+    Nothing happens to anyone's account until the owner of the address accepts through the
+    emailed link. The link carries a signed invitation id and a random key whose SHA-256
+    digest is stored here: re-sending replaces the key (the old link stops working), revoking
+    or accepting ends the invitation, and ``expires_at`` bounds it.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254, help_text="Stored in lower case.")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    invited_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", help_text="Who sent it last."
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=models.Q(accepted_at=None, revoked_at=None),
+                name="accounts_invitation_one_open_per_email",
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "created_at"], name="accounts_invite_org_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization} ({self.role})"
+
+    def status(self, now: datetime) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if self.expires_at <= now:
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
+
+
+class SignupRequest(models.Model):
+    """A sign-up waiting for its emailed confirmation link; the account is made when confirmed.
+
+    The password is kept only as Django's password hash, as it would be on the user.
+    """
+
+    email = models.EmailField(max_length=254)
+    full_name = models.CharField(max_length=200, blank=True)
+    organization_name = models.CharField(max_length=200)
+    password = models.CharField(max_length=128)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["expires_at"], name="accounts_signup_expires")]
+
+    def __str__(self) -> str:
+        return f"sign-up of {self.email}"

@@ -1,21 +1,53 @@
-"""Writes for users and organizations."""
+"""Writes for users, organizations, memberships, invitations, API tokens and sign-up.
+
+Every path that gives someone a role goes through ``roles.role_grant_check``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Organization, Role, User
-from stratus.accounts.tokens import TOKEN_DISPLAY_PREFIX_LENGTH, generate_token_secret, hash_token_secret
+from stratus.accounts import emails
+from stratus.accounts.models import (
+    ApiToken,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Role,
+    SignupRequest,
+    User,
+)
+from stratus.accounts.roles import GrantTarget, role_grant_check, role_grant_refusal, role_manage_check
+from stratus.accounts.tokens import (
+    INVITATION_SALT,
+    SIGNUP_SALT,
+    TOKEN_DISPLAY_PREFIX_LENGTH,
+    BadLink,
+    generate_token_secret,
+    hash_token_secret,
+    new_link_key,
+    sign_link,
+    unsign_link,
+)
 from stratus.platform.errors import ApplicationError
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def _unique_slug(name: str) -> str:
@@ -28,22 +60,76 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+# The default organization is a session preference that grants nothing, so it is written with a
+# plain UPDATE: saving the user would fire the receivers that drop their cached credentials.
+
+
+def _adopt_default(user: User, organization: Organization) -> None:
+    """The first organization a user joins becomes their default for sessions."""
+    if User.objects.filter(pk=user.pk, default_organization=None).update(default_organization=organization):
+        user.default_organization = organization
+
+
+def _move_default_away(user: User, organization: Organization) -> None:
+    """After leaving ``organization``: the default moves to the oldest remaining membership."""
+    remaining = (
+        Membership.objects.filter(user=user)
+        .exclude(organization=organization)
+        .order_by("created_at", "id")
+        .first()
+    )
+    new_default = remaining.organization_id if remaining else None
+    stale = Q(default_organization=organization) | Q(default_organization=None)
+    User.objects.filter(stale, pk=user.pk).update(default_organization_id=new_default)
+    user.refresh_from_db(fields=["default_organization"])
+
+
 @transaction.atomic
 def organization_create(*, name: str, owner: User, slug: str | None = None) -> Organization:
     organization = Organization.objects.create(name=name, slug=slug or _unique_slug(name))
     Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
+    _adopt_default(owner, organization)
     return organization
 
 
 @transaction.atomic
 def membership_set(*, organization: Organization, user: User, role: Role) -> Membership:
+    """Give ``user`` ``role`` with no acting member (management commands, data loaders, tests).
+
+    Requests never call this: they invite (``invitation_create``) or change roles
+    (``member_update``), both under the grant rule.
+    """
     membership, _created = Membership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
+    _adopt_default(user, organization)
     return membership
 
 
-# --- API tokens, members, sign-up (used by the REST API) --------------------------------------
+@transaction.atomic
+def user_set_default_organization(*, user: User, slug: str) -> User:
+    membership = (
+        Membership.objects.select_related("organization").filter(user=user, organization__slug=slug).first()
+    )
+    if membership is None:
+        raise ApplicationError(
+            f"You are not a member of an organization '{slug}'.",
+            field_errors={"default_organization": ["Not one of your organizations."]},
+            code="not_a_member",
+        )
+    User.objects.filter(pk=user.pk).update(default_organization=membership.organization)
+    user.default_organization = membership.organization
+    return user
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, name: str) -> Organization:
+    organization.name = name
+    organization.save(update_fields=["name"])
+    return organization
+
+
+# --- API tokens -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -52,11 +138,6 @@ class IssuedToken:
 
     token: ApiToken
     secret: str
-
-
-def _require_role_at_least(actor_role: str, target_role: str, what: str) -> None:
-    if ROLE_RANK[Role(actor_role)] < ROLE_RANK[Role(target_role)]:
-        raise PermissionDenied(f"Your role ({actor_role}) cannot {what} with the {target_role} role.")
 
 
 @transaction.atomic
@@ -69,7 +150,7 @@ def token_create(
     role: str,
     expires_at: datetime | None = None,
 ) -> IssuedToken:
-    _require_role_at_least(actor_role, role, "create a token")
+    role_grant_check(actor_role=actor_role, role=role, target=GrantTarget.TOKEN)
     if expires_at is not None and expires_at <= timezone.now():
         raise ApplicationError(
             "The expiry time must be in the future.", field_errors={"expires_at": ["Must be in the future."]}
@@ -87,66 +168,59 @@ def token_create(
     return IssuedToken(token=token, secret=secret)
 
 
-@transaction.atomic
-def token_revoke(*, organization: Organization, actor_role: str, token_id: Any) -> ApiToken:
-    token = ApiToken.objects.select_for_update().get(organization=organization, pk=token_id)
-    _require_role_at_least(actor_role, token.role, "revoke a token")
+def _revoke(token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def token_revoke(*, organization: Organization, actor_role: str, token_id: Any) -> ApiToken:
+    token = ApiToken.objects.select_for_update().get(organization=organization, pk=token_id)
+    if actor_role != Role.OWNER and Role(token.role) == Role.OWNER:
+        raise PermissionDenied(f"Your role ({actor_role}) cannot revoke a token with the owner role.")
+    _revoke(token)
     return token
+
+
+def _revoke_tokens_of(*, organization: Organization, user_id: int) -> int:
+    """Revoke every live token ``user_id`` made in ``organization`` (one save each, so the
+    receivers that drop cached tokens and close sockets see every one)."""
+    tokens = list(
+        ApiToken.objects.select_for_update().filter(
+            organization=organization, created_by_id=user_id, revoked_at=None
+        )
+    )
+    for token in tokens:
+        _revoke(token)
+    return len(tokens)
+
+
+# --- members ----------------------------------------------------------------------------------
 
 
 def _owner_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
 
 
-@transaction.atomic
-def member_add(*, organization: Organization, actor_role: str, email: str, role: str) -> Membership:
-    _require_role_at_least(actor_role, role, "add a member")
-    if role == Role.OWNER and actor_role != Role.OWNER:
-        raise PermissionDenied("Only owners can add owners.")
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    if user is None:
-        raise ApplicationError(
-            "No Stratus account uses this email; the person signs up first.",
-            field_errors={"email": ["No account uses this email."]},
-            code="unknown_user",
-            status=422,
-        )
-    membership, created = Membership.objects.get_or_create(
-        organization=organization, user=user, defaults={"role": role}
-    )
-    if not created:
-        raise ApplicationError(
-            "This person is already a member.",
-            field_errors={"email": ["Already a member."]},
-            code="already_member",
-            status=422,
-        )
-    return membership
-
-
-def _guard_member_change(organization: Organization, actor_role: str, membership: Membership) -> None:
-    """Admins manage members and viewers; only owners touch admins and owners."""
-    if actor_role != Role.OWNER and ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role.ADMIN]:
-        raise PermissionDenied(f"Only owners can change or remove a member with the {membership.role} role.")
+def _lock_owners(organization: Organization) -> None:
+    # Lock the organization's owner rows, so two demotions or departures cannot leave it without one.
+    list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
 
 
 @transaction.atomic
 def member_update(
     *, organization: Organization, actor_role: str, membership_id: int, role: str
 ) -> Membership:
-    # Lock the organization's owner rows too, so two demotions cannot leave it without an owner.
-    list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
+    _lock_owners(organization)
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")
         .get(organization=organization, pk=membership_id)
     )
-    _guard_member_change(organization, actor_role, membership)
-    if actor_role != Role.OWNER and ROLE_RANK[Role(role)] >= ROLE_RANK[Role.ADMIN]:
-        raise PermissionDenied(f"Only owners can grant the {role} role.")
+    role_grant_check(
+        actor_role=actor_role, role=role, target=GrantTarget.MEMBERSHIP, current_role=membership.role
+    )
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(organization) == 1:
         raise ApplicationError(
             "The organization needs at least one owner.",
@@ -159,41 +233,278 @@ def member_update(
     return membership
 
 
-@transaction.atomic
-def member_remove(*, organization: Organization, actor_role: str, membership_id: int) -> None:
-    list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER))
-    membership = Membership.objects.select_for_update().get(organization=organization, pk=membership_id)
-    _guard_member_change(organization, actor_role, membership)
-    if membership.role == Role.OWNER and _owner_count(organization) == 1:
-        raise ApplicationError("The organization needs at least one owner.", code="last_owner", status=422)
-    ApiToken.objects.filter(
-        organization=organization, created_by_id=membership.user_id, revoked_at=None
-    ).update(revoked_at=timezone.now())
+def _depart(organization: Organization, membership: Membership) -> None:
+    _revoke_tokens_of(organization=organization, user_id=membership.user_id)
+    user = membership.user
     membership.delete()
+    _move_default_away(user, organization)
+
+
+LAST_OWNER_LEAVING = (
+    "You are the last owner of this organization: make another member an owner before leaving."
+)
 
 
 @transaction.atomic
-def organization_update(*, organization: Organization, name: str) -> Organization:
-    organization.name = name
-    organization.save(update_fields=["name"])
-    return organization
+def membership_leave(*, organization: Organization, user: User) -> None:
+    """``user`` leaves ``organization``: their tokens there are revoked; the last owner cannot."""
+    _lock_owners(organization)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(organization=organization, user=user)
+        .first()
+    )
+    if membership is None:
+        raise ApplicationError("You are not a member of this organization.", code="not_a_member", status=404)
+    if membership.role == Role.OWNER and _owner_count(organization) == 1:
+        raise ApplicationError(LAST_OWNER_LEAVING, code="last_owner", status=409)
+    _depart(organization, membership)
 
 
-EMAIL_TAKEN = "An account with this email already exists."
+@transaction.atomic
+def member_remove(*, organization: Organization, actor: User, actor_role: str, membership_id: int) -> None:
+    """Remove a member (admins: members and viewers; owners: anyone). Removing yourself is leaving."""
+    _lock_owners(organization)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .get(organization=organization, pk=membership_id)
+    )
+    if membership.user_id == actor.pk:
+        membership_leave(organization=organization, user=actor)
+        return
+    role_manage_check(actor_role=actor_role, current_role=membership.role)
+    _depart(organization, membership)
+
+
+# --- invitations ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class SignUp:
-    user: User
-    organization: Organization
+class IssuedInvitation:
+    """An invitation and the token of its link; the token exists only here and in the email."""
+
+    invitation: Invitation
+    token: str
+
+
+def _invitation_expiry(now: datetime) -> datetime:
+    return now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
+
+
+def _issue(invitation: Invitation, actor: User) -> IssuedInvitation:
+    """Give ``invitation`` a fresh key (voiding any older link) and email it."""
+    link = new_link_key()
+    now = timezone.now()
+    invitation.key_hash = link.key_hash
+    invitation.sent_at = now
+    invitation.expires_at = _invitation_expiry(now)
+    invitation.invited_by = actor
+    invitation.save()
+    token = sign_link(INVITATION_SALT, invitation.pk, link.key)
+    emails.send_invitation(
+        to=invitation.email,
+        organization_name=invitation.organization.name,
+        role=invitation.role,
+        inviter=actor.full_name or actor.email,
+        token=token,
+        expires=invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    return IssuedInvitation(invitation=invitation, token=token)
 
 
 @transaction.atomic
-def signup(*, email: str, password: str, full_name: str, organization_name: str) -> SignUp:
-    email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ApplicationError(EMAIL_TAKEN, field_errors={"email": [EMAIL_TAKEN]}, code="taken", status=422)
-    user = User(email=email, full_name=full_name)
+def invitation_create(
+    *, organization: Organization, actor: User, actor_role: str, email: str, role: str
+) -> IssuedInvitation:
+    """Invite ``email`` with ``role``. The answer is the same whether or not the address has an
+    account; only an existing member or a pending invitation of this organization is refused
+    (both are visible to the organization's admins anyway)."""
+    role_grant_check(actor_role=actor_role, role=role, target=GrantTarget.MEMBERSHIP)
+    email = normalize_email(email)
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ApplicationError(
+            "This person is already a member.",
+            field_errors={"email": ["Already a member."]},
+            code="already_member",
+            status=409,
+        )
+    now = timezone.now()
+    open_ones = Invitation.objects.select_for_update().filter(
+        organization=organization, email=email, accepted_at=None, revoked_at=None
+    )
+    for existing in open_ones:
+        if existing.expires_at > now:
+            raise ApplicationError(
+                f"An invitation to this address is pending (id {existing.pk}): re-send or revoke it.",
+                field_errors={"email": ["Already invited."]},
+                code="already_invited",
+                status=409,
+            )
+        existing.revoked_at = now  # expired: superseded by the new one
+        existing.save(update_fields=["revoked_at"])
+    invitation = Invitation(organization=organization, email=email, role=role, created_at=now)
+    try:
+        with transaction.atomic():
+            return _issue(invitation, actor)
+    except IntegrityError:
+        raise ApplicationError(
+            "An invitation to this address is pending: re-send or revoke it.",
+            field_errors={"email": ["Already invited."]},
+            code="already_invited",
+            status=409,
+        ) from None
+
+
+def _open_invitation(organization: Organization, invitation_id: int) -> Invitation:
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("organization")
+        .get(organization=organization, pk=invitation_id)
+    )
+    if invitation.accepted_at is not None:
+        raise ApplicationError("This invitation was accepted already.", code="invitation_used", status=409)
+    if invitation.revoked_at is not None:
+        raise ApplicationError("This invitation was revoked.", code="invitation_revoked", status=409)
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(
+    *, organization: Organization, actor: User, actor_role: str, invitation_id: int
+) -> IssuedInvitation:
+    """A new link (and expiry) for a pending or expired invitation; the old link stops working."""
+    invitation = _open_invitation(organization, invitation_id)
+    role_grant_check(actor_role=actor_role, role=invitation.role, target=GrantTarget.MEMBERSHIP)
+    return _issue(invitation, actor)
+
+
+@transaction.atomic
+def invitation_revoke(*, organization: Organization, actor_role: str, invitation_id: int) -> Invitation:
+    invitation = Invitation.objects.select_for_update().get(organization=organization, pk=invitation_id)
+    role_manage_check(actor_role=actor_role, current_role=invitation.role)
+    if invitation.accepted_at is not None:
+        raise ApplicationError(
+            "This invitation was accepted already: remove the member instead.",
+            code="invitation_used",
+            status=409,
+        )
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+INVALID_LINK = "This invitation link is not valid: it was altered, cut short or replaced by a newer one."
+
+
+def invitation_from_token(token: str, *, lock: bool = False) -> Invitation:
+    """The invitation a link names, whatever its state; ApplicationError if the link is not valid."""
+    try:
+        invitation_id, key_hash = unsign_link(INVITATION_SALT, token)
+    except BadLink:
+        raise ApplicationError(
+            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid", status=404
+        ) from None
+    rows = Invitation.objects.select_related("organization", "invited_by")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    invitation = rows.filter(pk=invitation_id, key_hash=key_hash).first()
+    if invitation is None:
+        raise ApplicationError(
+            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid", status=404
+        )
+    return invitation
+
+
+def invitation_usable(invitation: Invitation) -> None:
+    """Raise the clear refusal for an invitation that can no longer be accepted."""
+    status = invitation.status(timezone.now())
+    if status == InvitationStatus.ACCEPTED:
+        raise ApplicationError("This invitation was used already.", code="invitation_used", status=410)
+    if status == InvitationStatus.REVOKED:
+        raise ApplicationError("This invitation was revoked.", code="invitation_revoked", status=410)
+    if status == InvitationStatus.EXPIRED:
+        raise ApplicationError(
+            "This invitation has expired: ask for a new one.", code="invitation_expired", status=410
+        )
+
+
+def _join(invitation: Invitation, user: User) -> Membership:
+    organization = invitation.organization
+    inviter_role = (
+        Membership.objects.filter(organization=organization, user_id=invitation.invited_by_id)
+        .values_list("role", flat=True)
+        .first()
+        if invitation.invited_by_id is not None
+        else None
+    )
+    reason = role_grant_refusal(actor_role=inviter_role, role=invitation.role, target=GrantTarget.MEMBERSHIP)
+    if reason is not None:
+        raise PermissionDenied(
+            f"The person who invited you can no longer grant the {invitation.role} role: {reason} "
+            "Ask for a new invitation."
+        )
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise ApplicationError(
+            "You are already a member of this organization.", code="already_member", status=409
+        )
+    membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
+    now = timezone.now()
+    invitation.accepted_at = now
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    if user.email_verified_at is None:
+        user.email_verified_at = now  # the link reached this address
+        user.save(update_fields=["email_verified_at"])
+    _adopt_default(user, organization)
+    return membership
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """The signed-in ``user`` accepts; the invitation must be for their address."""
+    invitation = invitation_from_token(token, lock=True)
+    invitation_usable(invitation)
+    if normalize_email(user.email) != invitation.email:
+        raise PermissionDenied(
+            f"This invitation was sent to another address; you are signed in as {user.email}. "
+            "Sign in with the invited address to accept it."
+        )
+    return _join(invitation, user)
+
+
+@transaction.atomic
+def invitation_signup(*, token: str, password: str, full_name: str) -> Membership:
+    """Create the invited person's account (verified: the link reached the address) and join."""
+    invitation = invitation_from_token(token, lock=True)
+    invitation_usable(invitation)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ApplicationError(
+            "An account already uses this address: sign in to accept the invitation.",
+            code="account_exists",
+            status=409,
+        )
+    user = User(email=invitation.email, full_name=full_name, email_verified_at=timezone.now())
+    _check_password(password, user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise ApplicationError(
+            "An account already uses this address: sign in to accept the invitation.",
+            code="account_exists",
+            status=409,
+        ) from None
+    return _join(invitation, user)
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+
+
+def _check_password(password: str, user: User) -> None:
     try:
         validate_password(password, user)
     except DjangoValidationError as error:
@@ -203,16 +514,114 @@ def signup(*, email: str, password: str, full_name: str, organization_name: str)
             code="weak_password",
             status=422,
         ) from None
-    user.set_password(password)
+
+
+SIGNUP_MAILS_PER_HOUR = 5
+
+
+def _signup_mail_allowed(email: str) -> bool:
+    """At most SIGNUP_MAILS_PER_HOUR sign-up emails an hour to one address, whatever the number of
+    client addresses asking (the per-address API limit does not stop a spread-out flood)."""
+    key = "signup-mail:" + hash_token_secret(email)
+    if cache.add(key, 1, timeout=3600):
+        return True
+    try:
+        return int(cache.incr(key)) <= SIGNUP_MAILS_PER_HOUR
+    except ValueError:  # expired between add and incr, or the cache is down: fail open
+        return True
+
+
+@transaction.atomic
+def signup_request(*, email: str, password: str, full_name: str, organization_name: str) -> None:
+    """Start a sign-up. The caller learns nothing about the address: a free one gets a
+    confirmation link, a taken one a notice to its owner; both cost the same password hash."""
+    email = normalize_email(email)
+    _check_password(password, User(email=email, full_name=full_name))
+    password_hash = make_password(password)
+    now = timezone.now()
+    SignupRequest.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    if not _signup_mail_allowed(email):
+        return  # the same answer: the caller cannot tell, and the mailbox is not flooded
+    if User.objects.filter(email__iexact=email).exists():
+        emails.send_signup_attempt_notice(to=email)
+        return
+    link = new_link_key()
+    request = SignupRequest.objects.create(
+        email=email,
+        full_name=full_name,
+        organization_name=organization_name,
+        password=password_hash,
+        key_hash=link.key_hash,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.SIGNUP_CONFIRM_MAX_AGE_HOURS),
+    )
+    emails.send_signup_confirmation(
+        to=email,
+        organization_name=organization_name,
+        token=sign_link(SIGNUP_SALT, request.pk, link.key),
+        expires=request.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+@dataclass(frozen=True)
+class SignUp:
+    user: User
+    organization: Organization
+
+
+SIGNUP_INVALID_LINK = "This confirmation link is not valid: it was altered or cut short."
+
+
+def signup_request_from_token(token: str, *, lock: bool = False) -> SignupRequest:
+    try:
+        request_id, key_hash = unsign_link(SIGNUP_SALT, token)
+    except BadLink:
+        raise ApplicationError(
+            SIGNUP_INVALID_LINK,
+            field_errors={"token": [SIGNUP_INVALID_LINK]},
+            code="signup_invalid",
+            status=404,
+        ) from None
+    rows = SignupRequest.objects.select_for_update() if lock else SignupRequest.objects.all()
+    request = rows.filter(pk=request_id, key_hash=key_hash).first()
+    if request is None:
+        raise ApplicationError(
+            SIGNUP_INVALID_LINK,
+            field_errors={"token": [SIGNUP_INVALID_LINK]},
+            code="signup_invalid",
+            status=404,
+        )
+    return request
+
+
+@transaction.atomic
+def signup_confirm(*, token: str) -> SignUp:
+    """Create the account (verified) and its organization from a confirmed sign-up."""
+    request = signup_request_from_token(token, lock=True)
+    if request.confirmed_at is not None:
+        raise ApplicationError(
+            "This sign-up was confirmed already: sign in with your email and password.",
+            code="signup_used",
+            status=410,
+        )
+    now = timezone.now()
+    if request.expires_at <= now:
+        raise ApplicationError(
+            "This confirmation link has expired: sign up again.", code="signup_expired", status=410
+        )
+    user = User(
+        email=request.email, full_name=request.full_name, password=request.password, email_verified_at=now
+    )
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
         raise ApplicationError(
-            EMAIL_TAKEN, field_errors={"email": [EMAIL_TAKEN]}, code="taken", status=422
+            "An account already uses this address: sign in instead.", code="account_exists", status=409
         ) from None
-    organization = organization_create(name=organization_name, owner=user)
-    _starter_pipeline(organization, user)
+    organization = organization_start(name=request.organization_name, owner=user)
+    request.confirmed_at = now
+    request.save(update_fields=["confirmed_at"])
     return SignUp(user=user, organization=organization)
 
 

@@ -48,7 +48,6 @@ class Access:
     organization: Organization | None
     membership: Membership | None
     token: ApiToken | None = None
-    ambiguous: bool = False  # a session user with several organizations sent no header
 
     @property
     def role(self) -> Role | None:
@@ -173,6 +172,8 @@ def token_access(request: HttpRequest, *, touch: bool) -> tuple[User, Access] | 
 
 
 def session_access(request: HttpRequest, user: User) -> Access:
+    """The organization a session acts in: the X-Organization header, else the user's default
+    organization, else (no default set yet) their oldest membership."""
     slug = request.headers.get(ORGANIZATION_HEADER)
     memberships = Membership.objects.select_related("organization").filter(user=user)
     if slug:
@@ -180,10 +181,14 @@ def session_access(request: HttpRequest, user: User) -> Access:
         if membership is None:
             raise exceptions.PermissionDenied(f"You are not a member of an organization '{slug}'.")
         return Access(organization=membership.organization, membership=membership)
-    found = list(memberships.order_by("id")[:2])
-    if len(found) == 1:
-        return Access(organization=found[0].organization, membership=found[0])
-    return Access(organization=None, membership=None, ambiguous=len(found) > 1)
+    membership = None
+    if user.default_organization_id is not None:
+        membership = memberships.filter(organization_id=user.default_organization_id).first()
+    if membership is None:
+        membership = memberships.order_by("created_at", "id").first()
+    if membership is None:
+        return Access(organization=None, membership=None)
+    return Access(organization=membership.organization, membership=membership)
 
 
 class BearerTokenAuthentication(BaseAuthentication):

@@ -38,10 +38,6 @@ class OrganizationRolePermission(BasePermission):
         if not request.user or not request.user.is_authenticated or not isinstance(access, Access):
             return False
         if access.organization is None:
-            if access.ambiguous:
-                raise OrganizationRequired(
-                    "You belong to several organizations: name one with the X-Organization header."
-                )
             raise OrganizationRequired("You are not a member of any organization.", code="no_organization")
         required = self.read_role if request.method in SAFE_METHODS else self.write_role
         if not has_role(request, required):

@@ -135,7 +135,11 @@ def authenticate_session(session_key: str, organization_slug: str | None) -> Sub
     user = get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
     if not user.is_authenticated or not isinstance(user, User):
         raise Refused(CLOSE_UNAUTHENTICATED, "not signed in")
-    membership = _membership(user, slug=organization_slug)
+    if organization_slug is None and user.default_organization_id is not None:
+        # As on the REST API: a session that names no organization acts in the user's default.
+        membership = _membership(user, organization_id=user.default_organization_id)
+    else:
+        membership = _membership(user, slug=organization_slug)
     return _subscription(membership, "session", session_key=session_key)
 
 

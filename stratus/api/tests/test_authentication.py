@@ -180,15 +180,13 @@ def test_session_with_one_membership_needs_no_header(session_user) -> None:
     assert client.get("/api/v1/organization").json()["slug"] == org.slug
 
 
-def test_session_with_several_memberships_needs_the_header(session_user) -> None:
+def test_session_with_several_memberships_uses_the_default_unless_the_header_names_one(session_user) -> None:
     first = organization_create(name="One", owner=session_user)
     second = make_organization("Two")
     Membership.objects.create(organization=second, user=session_user, role=Role.VIEWER)
     client = _login(session_user)
-    response = client.get("/api/v1/organization")
-    assert response.status_code == 400
-    assert "X-Organization" in response.json()["detail"]
-    assert client.get("/api/v1/organization", HTTP_X_ORGANIZATION=first.slug).json()["slug"] == first.slug
+    assert client.get("/api/v1/organization").json()["slug"] == first.slug  # the first membership
+    assert client.get("/api/v1/organization", HTTP_X_ORGANIZATION=second.slug).json()["slug"] == second.slug
     me = client.get("/api/v1/me").json()
     assert {m["organization"]["slug"] for m in me["memberships"]} == {first.slug, second.slug}
     # viewer in the second organization: reads, cannot write

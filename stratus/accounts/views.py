@@ -1,0 +1,181 @@
+"""The pages emailed links lead to: accepting an invitation, confirming a sign-up.
+
+Server-rendered (there is no browser app yet), CSRF-protected forms. Nothing changes on GET
+(mail scanners follow links): joining, signing in, signing up and confirming are POSTs. The
+link's token is the credential for what the page shows; the actions call the same services as
+the API (``/api/v1/invitations/...``, ``/api/v1/signup/confirm``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate, login, logout
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from stratus.accounts import services
+from stratus.accounts.models import Invitation, SignupRequest, User
+from stratus.api.throttling import AnonymousRateThrottle
+from stratus.platform.errors import ApplicationError
+
+TITLES = {
+    "invitation_invalid": "This invitation link is not valid",
+    "invitation_expired": "This invitation has expired",
+    "invitation_revoked": "This invitation was revoked",
+    "invitation_used": "This invitation was used already",
+    "signup_invalid": "This confirmation link is not valid",
+    "signup_expired": "This confirmation link has expired",
+    "signup_used": "This sign-up was confirmed already",
+}
+
+
+def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
+    context.setdefault("api_docs", request.build_absolute_uri(reverse("api-docs")))
+    return render(request, f"accounts/{template}.html", context, status=status)
+
+
+def _refused(request: HttpRequest, template: str, error: ApplicationError) -> HttpResponse:
+    return _page(
+        request,
+        template,
+        status=error.status,
+        title=TITLES.get(error.code, "This link cannot be used"),
+        error=error.message,
+        state="unusable",
+    )
+
+
+def _throttled(request: HttpRequest) -> bool:
+    return not AnonymousRateThrottle().allow_request(request, None)  # type: ignore[arg-type]
+
+
+def _invitation_context(request: HttpRequest, invitation: Invitation) -> dict[str, Any]:
+    inviter = invitation.invited_by
+    user = request.user
+    if user.is_authenticated:
+        matches = services.normalize_email(user.email) == invitation.email
+        state = "accept" if matches else "wrong_user"
+    else:
+        exists = User.objects.filter(email__iexact=invitation.email).exists()
+        state = "signin" if exists else "signup"
+    return {
+        "title": f"Join {invitation.organization.name}",
+        "state": state,
+        "organization": invitation.organization.name,
+        "email": invitation.email,
+        "role": invitation.role,
+        "inviter": (inviter.full_name or inviter.email) if inviter else "A member",
+        "expires_at": invitation.expires_at,
+        "signed_in_as": getattr(user, "email", ""),
+    }
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_from_token(token)
+        services.invitation_usable(invitation)
+    except ApplicationError as error:
+        return _refused(request, "invitation", error)
+    context = _invitation_context(request, invitation)
+    if request.method == "GET":
+        return _page(request, "invitation", **context)
+    action = request.POST.get("action", "")
+    if action == "signout":
+        logout(request)
+        return HttpResponseRedirect(request.path)
+    if action not in ("accept", "signin", "signup") or action != context["state"]:
+        return _page(
+            request, "invitation", status=400, error="This form is out of date: try again.", **context
+        )
+    if action != "accept" and _throttled(request):
+        return _page(request, "invitation", status=429, error="Too many attempts: wait a minute.", **context)
+    password = request.POST.get("password", "")
+    try:
+        if action == "signin":
+            user = authenticate(request, email=invitation.email, password=password)
+            if user is None:
+                return _page(request, "invitation", status=400, error="Wrong password.", **context)
+            membership = services.invitation_accept(token=token, user=user)
+            login(request, user)
+        elif action == "signup":
+            full_name = request.POST.get("full_name", "").strip()[:200]
+            membership = services.invitation_signup(token=token, password=password, full_name=full_name)
+            login(request, membership.user)
+        else:
+            membership = services.invitation_accept(token=token, user=request.user)  # type: ignore[arg-type]
+    except ApplicationError as error:
+        return _page(
+            request,
+            "invitation",
+            status=error.status,
+            error=error.message,
+            password_errors=error.field_errors.get("password", []),
+            **context,
+        )
+    except PermissionDenied as error:
+        return _page(request, "invitation", status=403, error=str(error), **context)
+    return _page(
+        request,
+        "invitation",
+        title=f"Welcome to {invitation.organization.name}",
+        state="joined",
+        organization=invitation.organization.name,
+        role=membership.role,
+        email=invitation.email,
+    )
+
+
+def _signup_context(signup: SignupRequest) -> dict[str, Any]:
+    return {"email": signup.email, "organization": signup.organization_name}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup_confirm_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        signup = services.signup_request_from_token(token)
+        if signup.confirmed_at is not None:
+            raise ApplicationError("Sign in with your email and password.", code="signup_used", status=410)
+        if signup.expires_at <= timezone.now():
+            raise ApplicationError("Sign up again to get a new link.", code="signup_expired", status=410)
+    except ApplicationError as error:
+        return _refused(request, "signup_confirm", error)
+    if request.method == "GET":
+        return _page(
+            request,
+            "signup_confirm",
+            title="Confirm your account",
+            state="confirm",
+            **_signup_context(signup),
+        )
+    if _throttled(request):
+        return _page(
+            request,
+            "signup_confirm",
+            status=429,
+            title="Confirm your account",
+            state="confirm",
+            error="Too many attempts: wait a minute.",
+            **_signup_context(signup),
+        )
+    try:
+        result = services.signup_confirm(token=token)
+    except ApplicationError as error:
+        return _refused(request, "signup_confirm", error)
+    login(request, result.user)
+    return _page(
+        request,
+        "signup_confirm",
+        title="Your account is ready",
+        state="created",
+        email=result.user.email,
+        organization=result.organization.name,
+    )
