@@ -1,6 +1,6 @@
 """The pages emailed links lead to: accepting an invitation, confirming a sign-up.
 
-Server-rendered (there is no browser app yet), CSRF-protected forms. Nothing changes on GET
+Server-rendered in the browser app's layout, CSRF-protected forms. Nothing changes on GET
 (mail scanners follow links): joining, signing in, signing up and confirming are POSTs. The
 link's token is the credential for what the page shows; the actions call the same services as
 the API (``/api/v1/invitations/...``, ``/api/v1/signup/confirm``).
@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import Throttled
 
 from stratus.accounts import services
 from stratus.accounts.models import Invitation, SignupRequest, User
 from stratus.api.throttling import AnonymousRateThrottle
+from stratus.lockout import services as lockout
 from stratus.platform.errors import ApplicationError
 
 TITLES = {
@@ -36,7 +37,6 @@ TITLES = {
 
 
 def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
-    context.setdefault("api_docs", request.build_absolute_uri(reverse("api-docs")))
     return render(request, f"accounts/{template}.html", context, status=status)
 
 
@@ -100,7 +100,14 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
     password = request.POST.get("password", "")
     try:
         if action == "signin":
-            user = authenticate(request, email=invitation.email, password=password)
+            try:
+                user = lockout.authenticate_with_lockout(
+                    request=request, email=invitation.email, password=password
+                )
+            except Throttled:
+                return _page(
+                    request, "invitation", status=429, error="Too many attempts: wait a minute.", **context
+                )
             if user is None:
                 return _page(request, "invitation", status=400, error="Wrong password.", **context)
             membership = services.invitation_accept(token=token, user=user)
