@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
 from stratus.api.errors import PROBLEM_CONTENT_TYPE
 from stratus.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN
+from stratus.api.serializers import ID_MAX, ID_MIN
+
+# Django refuses a NUL anywhere in a URL (400); string parameters say so.
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -83,6 +87,20 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "An API token (st_...)"}
 
 
+class OrganizationIdField(OpenApiSerializerFieldExtension):
+    """A related id states the bounds the field enforces."""
+
+    target_class = "stratus.api.serializers.OrganizationPrimaryKeyRelatedField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if schema.get("type") == "integer":
+            schema.update(minimum=self.target.min_value, maximum=self.target.max_value)
+        return schema
+
+
 class SessionScheme(OpenApiAuthenticationExtension):
     target_class = "stratus.api.authentication.OrganizationSessionAuthentication"
     name = "cookieAuth"
@@ -101,6 +119,22 @@ def _error_codes(method: str, path: str, operation: dict[str, Any]) -> list[str]
     return sorted(codes)
 
 
+def _state_parameter_bounds(parameter: dict[str, Any]) -> None:
+    """Path ids are bounded like every id; free-text parameters cannot carry a NUL."""
+    schema = parameter.get("schema")
+    if not isinstance(schema, dict):
+        return
+    if parameter.get("in") == "path" and schema.get("type") == "integer":
+        schema.setdefault("minimum", ID_MIN)
+        schema.setdefault("maximum", ID_MAX)
+    if (
+        parameter.get("in") in ("path", "query")
+        and schema.get("type") == "string"
+        and not ({"pattern", "enum", "format"} & schema.keys())
+    ):
+        schema["pattern"] = NO_NUL_PATTERN
+
+
 def postprocess_problem_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
@@ -113,6 +147,8 @@ def postprocess_problem_responses(
         for method, operation in methods.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", []):
+                _state_parameter_bounds(parameter)
             responses = operation["responses"]
             for code in _error_codes(method, path, operation):
                 if code in responses:

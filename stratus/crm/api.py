@@ -25,6 +25,9 @@ from rest_framework.views import APIView
 from stratus.api.pagination import KeysetPagination
 from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteMember
 from stratus.api.serializers import (
+    ID_MAX,
+    ID_MIN,
+    INT32_MAX,
     FastOutputSerializer,
     StrictBooleanField,
     StrictCharField,
@@ -37,7 +40,7 @@ from stratus.api.serializers import (
     StrictListField,
     StrictSerializer,
 )
-from stratus.api.views import actor, organization, query_filters, validated
+from stratus.api.views import ID_PARAMETER_SCHEMA, actor, organization, query_filters, query_id, validated
 from stratus.crm import selectors, services
 from stratus.crm.models import (
     Activity,
@@ -58,7 +61,9 @@ from stratus.crm.models import (
 
 
 def _ref(help_text: str) -> StrictIntegerField:
-    return StrictIntegerField(required=False, allow_null=True, default=None, min_value=1, help_text=help_text)
+    return StrictIntegerField(
+        required=False, allow_null=True, default=None, min_value=ID_MIN, max_value=ID_MAX, help_text=help_text
+    )
 
 
 def _text(max_length: int | None = None, **kwargs: Any) -> StrictCharField:
@@ -224,14 +229,16 @@ class PipelineUpdateSerializer(StrictSerializer):
 
 
 class StageCreateSerializer(StageInputSerializer):
-    position = StrictIntegerField(min_value=0, required=False, default=None, allow_null=True)
+    position = StrictIntegerField(
+        min_value=0, max_value=INT32_MAX, required=False, default=None, allow_null=True
+    )
 
 
 class StageUpdateSerializer(StrictSerializer):
     name = StrictCharField(max_length=100)
     probability = StrictIntegerField(min_value=0, max_value=100)
     kind = StrictChoiceField(choices=StageKind.choices)
-    position = StrictIntegerField(min_value=0)
+    position = StrictIntegerField(min_value=0, max_value=INT32_MAX)
 
 
 # --- deals ------------------------------------------------------------------------------------
@@ -262,11 +269,18 @@ class DealWriteSerializer(StrictSerializer):
         max_digits=14, decimal_places=2, min_value=0, required=False, default=Decimal("0.00")
     )
     currency = StrictCharField(min_length=3, max_length=3, required=False, default="USD")
-    pipeline = StrictIntegerField(min_value=1, required=False, help_text="Default: the default pipeline.")
-    stage = StrictIntegerField(min_value=1, required=False, help_text="Default: the pipeline's first stage.")
+    pipeline = StrictIntegerField(
+        min_value=ID_MIN, max_value=ID_MAX, required=False, help_text="Default: the default pipeline."
+    )
+    stage = StrictIntegerField(
+        min_value=ID_MIN, max_value=ID_MAX, required=False, help_text="Default: the pipeline's first stage."
+    )
     company = _ref("Company id in this organization.")
     contacts = StrictListField(
-        child=StrictIntegerField(min_value=1), required=False, default=list, max_length=100
+        child=StrictIntegerField(min_value=ID_MIN, max_value=ID_MAX),
+        required=False,
+        default=list,
+        max_length=100,
     )
     owner = _ref("A member's user id.")
     expected_close_date = StrictDateField(required=False, allow_null=True, default=None)
@@ -275,7 +289,9 @@ class DealWriteSerializer(StrictSerializer):
 
 
 class DealMoveSerializer(StrictSerializer):
-    stage = StrictIntegerField(min_value=1, help_text="Target stage id (any pipeline of the organization).")
+    stage = StrictIntegerField(
+        min_value=ID_MIN, max_value=ID_MAX, help_text="Target stage id (any pipeline of the organization)."
+    )
     lost_reason = StrictCharField(
         required=False, allow_null=True, default=None, help_text="Needed for a lost stage."
     )
@@ -762,7 +778,7 @@ class StageDetailView(APIView):
         parameters=[
             OpenApiParameter(
                 "move_deals_to",
-                OpenApiTypes.INT,
+                ID_PARAMETER_SCHEMA,
                 OpenApiParameter.QUERY,
                 description="Stage (same pipeline) to move this stage's deals to, if it holds any.",
             )
@@ -771,14 +787,11 @@ class StageDetailView(APIView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         stage = selectors.stage_get(org=organization(request), pk=pk)
-        target = request.query_params.get("move_deals_to")
-        if target is not None and not (target.isascii() and target.isdigit()):
-            raise serializers.ValidationError({"move_deals_to": ["Must be a stage id."]})
         services.stage_delete(
             org=organization(request),
             actor=actor(request),
             stage=stage.pk,
-            move_deals_to=int(target) if target else None,
+            move_deals_to=query_id(request, "move_deals_to"),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -23,6 +23,8 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Organization, User
 from stratus.api.permissions import ReadViewerWriteMember
+from stratus.api.serializers import BIGINT_MAX, ID_MAX, ID_MIN
+from stratus.api.views import ID_PARAMETER_SCHEMA, query_id
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents import selectors, services
@@ -109,9 +111,15 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
 
 
 class TargetSerializer(serializers.Serializer[Any]):
-    contact = serializers.IntegerField(required=False, help_text="Attach to this contact ...")
-    company = serializers.IntegerField(required=False, help_text="... or this company ...")
-    deal = serializers.IntegerField(required=False, help_text="... or this deal (exactly one).")
+    contact = serializers.IntegerField(
+        required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="Attach to this contact ..."
+    )
+    company = serializers.IntegerField(
+        required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="... or this company ..."
+    )
+    deal = serializers.IntegerField(
+        required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="... or this deal (exactly one)."
+    )
 
 
 class UploadSerializer(TargetSerializer):
@@ -121,7 +129,7 @@ class UploadSerializer(TargetSerializer):
 
 class UploadStartSerializer(TargetSerializer):
     name = serializers.CharField(max_length=1000)
-    size = serializers.IntegerField(min_value=0, help_text="Exact size in bytes.")
+    size = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, help_text="Exact size in bytes.")
     content_type = serializers.CharField(max_length=100, help_text="MIME type; verified against the content.")
     sha256 = serializers.CharField(
         max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal."
@@ -163,14 +171,17 @@ class DocumentListView(GenericAPIView[Document]):
         operation_id="documents_list",
         summary="List documents",
         parameters=[
-            OpenApiParameter(field, int, description=f"Only the documents of this {field}")
+            OpenApiParameter(
+                field, ID_PARAMETER_SCHEMA, description=f"Only the documents of this {field} (at most one)"
+            )
             for field in TARGET_FIELDS
         ],
         responses={200: DocumentSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         org = _org(request)
-        target = _target(org, request.query_params, required=False)
+        ids = {field: query_id(request, field) for field in TARGET_FIELDS}
+        target = _target(org, ids, required=False)
         page = self.paginate_queryset(selectors.document_list(org=org, target=target))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
