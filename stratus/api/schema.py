@@ -7,10 +7,18 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 
 from stratus.api.errors import PROBLEM_CONTENT_TYPE
 from stratus.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN
 from stratus.api.serializers import ID_MAX, ID_MIN
+
+
+def exactly_one_of(*names: str) -> dict[str, Any]:
+    """Schema rules: exactly one of the id fields ``names`` is given and not null."""
+    given = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
+    return {"oneOf": [{"required": [name], "properties": {name: given}} for name in names]}
+
 
 # Django refuses a NUL anywhere in a URL (400); string parameters say so.
 NO_NUL_PATTERN = r"^[^\x00]*$"
@@ -57,8 +65,48 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+def _merged(schema: dict[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``rules`` added; ``properties`` are merged per property."""
+    merged = {**schema, **{key: value for key, value in rules.items() if key != "properties"}}
+    if "properties" in rules:
+        merged["properties"] = {
+            name: {**spec, **rules["properties"].get(name, {})}
+            for name, spec in schema.get("properties", {}).items()
+        }
+    return merged
+
+
 class AutoSchema(SpectacularAutoSchema):
-    """Every operation documents the problem responses it can produce."""
+    """Every operation documents the problem responses it can produce.
+
+    An input serializer states what its fields alone cannot in ``schema_rules`` (``oneOf`` for
+    "exactly one of", ``anyOf`` for "at least one of", patterns of the checks its service makes):
+    the rules over several fields apply to whole bodies (POST, PUT), not to partial ones (PATCH).
+    """
+
+    def _map_serializer(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        rules = getattr(serializer, "schema_rules", None)
+        if not rules or direction != "request":
+            return schema
+        if getattr(serializer, "partial", False):
+            rules = {"properties": rules.get("properties", {})}
+        return _merged(schema, rules)
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and "pattern" in schema:
+            # drf-spectacular's pattern admits "", "." and a sign that min_value refuses.
+            whole = (field.max_digits or 30) - (field.decimal_places or 0)
+            places = field.decimal_places or 0
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            number = (
+                rf"[0-9]{{1,{whole}}}(\.[0-9]{{0,{places}}})?|\.[0-9]{{1,{places}}}"
+                if places
+                else rf"[0-9]{{1,{whole}}}"
+            )
+            schema["pattern"] = f"^{sign}({number})$"
+        return schema
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())

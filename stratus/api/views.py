@@ -70,9 +70,9 @@ def query_flag(request: Request, name: str) -> bool | None:
 
 
 def query_id(request: Request, name: str) -> int | None:
-    """An id in query parameter ``name`` (``ID_MIN`` to ``ID_MAX``); None if absent or empty; else 400."""
+    """An id in query parameter ``name`` (``ID_MIN`` to ``ID_MAX``); None if absent; else 400."""
     value = request.query_params.get(name)
-    if not value:
+    if value is None:
         return None
     if not (value.isascii() and value.isdigit()) or not ID_MIN <= int(value) <= ID_MAX:
         raise serializers.ValidationError({name: [f"Must be an id from {ID_MIN} to {ID_MAX}."]})

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from stratus.api.pagination import KeysetPagination
 from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteMember
+from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import (
     ID_MAX,
     ID_MIN,
@@ -42,6 +43,7 @@ from stratus.api.serializers import (
 )
 from stratus.api.views import ID_PARAMETER_SCHEMA, actor, organization, query_filters, query_id, validated
 from stratus.crm import selectors, services
+from stratus.crm.custom_fields import KEY_PATTERN
 from stratus.crm.models import (
     Activity,
     ActivityKind,
@@ -73,6 +75,18 @@ def _text(max_length: int | None = None, **kwargs: Any) -> StrictCharField:
     if max_length is not None:
         kwargs["max_length"] = max_length
     return StrictCharField(**kwargs)
+
+
+# Patterns of checks the services make, stated in the schema.
+NOT_BLANK = r"\S"
+PHONE = r"^\s*([0-9+().,;#*xX /-]+|ext\.? ?[0-9]+)\s*$"
+WEB_ADDRESS = r"^(https?://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\.)+[a-z]{2,10}(/[A-Za-z0-9._~-]*)*)?$"
+TAGS_SCHEMA = {
+    "type": "array",
+    "maxItems": 50,
+    "items": {"type": "string", "maxLength": 60, "pattern": NOT_BLANK},
+    "description": "Tag names (created when new; matched ignoring case).",
+}
 
 
 def _tags() -> StrictListField:
@@ -143,6 +157,8 @@ class CompanyWriteSerializer(StrictSerializer):
     tags = _tags()
     custom_fields = CustomValuesField()
 
+    schema_rules = {"properties": {"website": {"pattern": WEB_ADDRESS}, "tags": TAGS_SCHEMA}}
+
 
 # --- contacts ---------------------------------------------------------------------------------
 
@@ -178,6 +194,23 @@ class ContactWriteSerializer(StrictSerializer):
     owner = _ref("A member's user id.")
     tags = _tags()
     custom_fields = CustomValuesField()
+
+    # A contact has a first name, a last name or an email (not blank).
+    schema_rules = {
+        "properties": {
+            "tags": TAGS_SCHEMA,
+            "phones": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {"type": "string", "maxLength": 50, "pattern": PHONE},
+            },
+        },
+        "anyOf": [
+            {"required": ["first_name"], "properties": {"first_name": {"pattern": NOT_BLANK}}},
+            {"required": ["last_name"], "properties": {"last_name": {"pattern": NOT_BLANK}}},
+            {"required": ["email"], "properties": {"email": {"pattern": NOT_BLANK}}},
+        ],
+    }
 
 
 # --- pipelines and stages ---------------------------------------------------------------------
@@ -220,6 +253,8 @@ class PipelineCreateSerializer(StrictSerializer):
         allow_null=True,
         help_text="Ordered stages (default: a standard set).",
     )
+
+    schema_rules = {"properties": {"stages": {"minItems": 1}}}  # a pipeline has at least one stage
 
 
 class PipelineUpdateSerializer(StrictSerializer):
@@ -287,6 +322,8 @@ class DealWriteSerializer(StrictSerializer):
     lost_reason = _text()
     custom_fields = CustomValuesField()
 
+    schema_rules = {"properties": {"currency": {"pattern": services.CURRENCY_PATTERN.pattern}}}
+
 
 class DealMoveSerializer(StrictSerializer):
     stage = StrictIntegerField(
@@ -324,6 +361,8 @@ class ActivityWriteSerializer(StrictSerializer):
     company = _ref("Exactly one of contact, company and deal.")
     deal = _ref("Exactly one of contact, company and deal.")
 
+    schema_rules = exactly_one_of("contact", "company", "deal")
+
 
 # --- custom fields, tags, timeline ------------------------------------------------------------
 
@@ -341,7 +380,8 @@ class CustomFieldSerializer(TimestampedSerializer):
 class CustomFieldCreateSerializer(StrictSerializer):
     entity = StrictChoiceField(choices=CustomFieldEntity.choices)
     key = StrictCharField(
-        max_length=50, help_text="Lower-case letters, digits and _, starting with a letter."
+        max_length=50,
+        help_text="Lower-case letters, digits and _, starting with a letter.",
     )
     label = StrictCharField(max_length=100)  # type: ignore[assignment]
     field_type = StrictChoiceField(choices=CustomFieldType.choices)
@@ -352,6 +392,8 @@ class CustomFieldCreateSerializer(StrictSerializer):
     position = StrictIntegerField(
         min_value=0, max_value=2_147_483_647, required=False, default=None, allow_null=True
     )
+
+    schema_rules = {"properties": {"key": {"pattern": KEY_PATTERN.pattern}}}
 
 
 class CustomFieldUpdateSerializer(StrictSerializer):
@@ -386,12 +428,34 @@ class TimelineEntrySerializer(serializers.Serializer):
 IDS = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"}
 IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
 FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
-MOMENT = {"type": "string", "description": "ISO 8601 date or date-time"}
+DECIMAL = {"type": "string", "pattern": r"^-?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})$"}
+MOMENT = {
+    "type": "string",
+    "description": "ISO 8601 date or date-time",
+    "pattern": (
+        # Days valid in every year (February 29 aside), then an optional time and offset.
+        r"^[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+        r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+    ),
+}
+
+
+def _or_empty(kind: Any) -> Any:
+    """A filter's schema admitting the empty value, which filters nothing (see query_filters)."""
+    if not isinstance(kind, dict):
+        return kind
+    if "enum" in kind:
+        return {**kind, "enum": ["", *kind["enum"]]}
+    if "pattern" in kind:
+        return {**kind, "pattern": f"^$|{kind['pattern']}"}
+    return kind
 
 
 def _filter_parameters(spec: Mapping[str, Any]) -> list[OpenApiParameter]:
     return [
-        OpenApiParameter(name, kind, OpenApiParameter.QUERY, required=False, description=description)
+        OpenApiParameter(
+            name, _or_empty(kind), OpenApiParameter.QUERY, required=False, description=description
+        )
         for name, (kind, description) in spec.items()
     ]
 
@@ -404,10 +468,62 @@ COMMON_FILTER_DOCS: dict[str, tuple[Any, str]] = {
     "owner": (IDS_OR_NONE, "Owner's user id (repeat for several)."),
     "q": (OpenApiTypes.STR, "Search text (full-text and similarity on names and emails)."),
 }
+COMPANY_FILTER_DOCS: dict[str, tuple[Any, str]] = {
+    **COMMON_FILTER_DOCS,
+    "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
+    "tags_any": (OpenApiTypes.STR, "Has any of these tags (repeat or comma separate)."),
+    "domain": (OpenApiTypes.STR, "Web domain, ignoring case."),
+    "industry": (OpenApiTypes.STR, "Industry, ignoring case."),
+    "country": (OpenApiTypes.STR, "ISO country code."),
+}
+CONTACT_FILTER_DOCS: dict[str, tuple[Any, str]] = {
+    **COMMON_FILTER_DOCS,
+    "company": (IDS_OR_NONE, "Company id."),
+    "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
+    "tags_any": (OpenApiTypes.STR, "Has any of these tags."),
+    "email": (OpenApiTypes.STR, "Email, ignoring case."),
+    "has_email": (FLAG, "Has an email address."),
+    "deal": (IDS, "Is a contact of this deal."),
+}
+DEAL_FILTER_DOCS: dict[str, tuple[Any, str]] = {
+    **COMMON_FILTER_DOCS,
+    "company": (IDS_OR_NONE, "Company id."),
+    "pipeline": (IDS, "Pipeline id."),
+    "stage": (IDS, "Stage id."),
+    "status": ({"type": "string", "enum": ["open", "won", "lost"]}, "open, won or lost."),
+    "contact": (IDS, "Has this contact."),
+    "value_min": (DECIMAL, "Value at least."),
+    "value_max": (DECIMAL, "Value at most."),
+    "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
+    "expected_close_after": (MOMENT, "Expected to close on or after."),
+    "expected_close_before": (MOMENT, "Expected to close on or before."),
+    "closed_after": (MOMENT, "Closed (won or lost) at or after."),
+    "closed_before": (MOMENT, "Closed before."),
+}
 CUSTOM_FILTER_NOTE = (
     " Custom fields filter as `custom_fields.<key>=value`, with suffixes `__gt`, `__gte`, `__lt`, `__lte`, "
     "`__in` (comma separated) and `__isnull`."
 )
+
+
+# What an export (stratus.imports) takes: the list's filters and orderings.
+EXPORTS: dict[str, tuple[Mapping[str, tuple[Any, str]], Mapping[str, tuple[str, ...]]]] = {
+    "companies": (COMPANY_FILTER_DOCS, selectors.COMPANY_ORDERINGS),
+    "contacts": (CONTACT_FILTER_DOCS, selectors.CONTACT_ORDERINGS),
+    "deals": (DEAL_FILTER_DOCS, selectors.DEAL_ORDERINGS),
+}
+
+
+def export_parameters(kind: str) -> list[OpenApiParameter]:
+    """The query parameters of the CSV export of ``kind``: the list's filters and orderings."""
+    filters, orderings = EXPORTS[kind]
+    ordering = {"type": "string", "enum": ["", *orderings, *(f"-{name}" for name in orderings)]}
+    return [
+        *_filter_parameters(filters),
+        OpenApiParameter(
+            "ordering", ordering, OpenApiParameter.QUERY, description="Sort key; - for descending."
+        ),
+    ]
 
 
 class RecordListView(generics.GenericAPIView):
@@ -583,14 +699,7 @@ CompanyListView, CompanyDetailView, CompanyTimelineView = _record_views(
     update=services.company_update,
     delete=services.company_delete,
     orderings=selectors.COMPANY_ORDERINGS,
-    filters={
-        **COMMON_FILTER_DOCS,
-        "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
-        "tags_any": (OpenApiTypes.STR, "Has any of these tags (repeat or comma separate)."),
-        "domain": (OpenApiTypes.STR, "Web domain, ignoring case."),
-        "industry": (OpenApiTypes.STR, "Industry, ignoring case."),
-        "country": (OpenApiTypes.STR, "ISO country code."),
-    },
+    filters=COMPANY_FILTER_DOCS,
     filter_note=CUSTOM_FILTER_NOTE,
 )
 
@@ -605,15 +714,7 @@ ContactListView, ContactDetailView, ContactTimelineView = _record_views(
     update=services.contact_update,
     delete=services.contact_delete,
     orderings=selectors.CONTACT_ORDERINGS,
-    filters={
-        **COMMON_FILTER_DOCS,
-        "company": (IDS_OR_NONE, "Company id."),
-        "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
-        "tags_any": (OpenApiTypes.STR, "Has any of these tags."),
-        "email": (OpenApiTypes.STR, "Email, ignoring case."),
-        "has_email": (FLAG, "Has an email address."),
-        "deal": (IDS, "Is a contact of this deal."),
-    },
+    filters=CONTACT_FILTER_DOCS,
     filter_note=CUSTOM_FILTER_NOTE,
 )
 
@@ -628,21 +729,7 @@ DealListView, DealDetailView, DealTimelineView = _record_views(
     update=services.deal_update,
     delete=services.deal_delete,
     orderings=selectors.DEAL_ORDERINGS,
-    filters={
-        **COMMON_FILTER_DOCS,
-        "company": (IDS_OR_NONE, "Company id."),
-        "pipeline": (IDS, "Pipeline id."),
-        "stage": (IDS, "Stage id."),
-        "status": ({"type": "string", "enum": ["open", "won", "lost"]}, "open, won or lost."),
-        "contact": (IDS, "Has this contact."),
-        "value_min": (OpenApiTypes.DECIMAL, "Value at least."),
-        "value_max": (OpenApiTypes.DECIMAL, "Value at most."),
-        "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
-        "expected_close_after": (MOMENT, "Expected to close on or after."),
-        "expected_close_before": (MOMENT, "Expected to close on or before."),
-        "closed_after": (MOMENT, "Closed (won or lost) at or after."),
-        "closed_before": (MOMENT, "Closed before."),
-    },
+    filters=DEAL_FILTER_DOCS,
     filter_note=CUSTOM_FILTER_NOTE,
 )
 
@@ -664,7 +751,7 @@ ActivityListView, ActivityDetailView, ActivityTimelineView = _record_views(
         "done": (FLAG, "Done or not."),
         "assignee": (IDS_OR_NONE, "Assignee's user id."),
         "contact": (IDS, "Contact id."),
-        "company": (IDS_OR_NONE, "Company id."),
+        "company": (IDS, "Company id."),
         "deal": (IDS, "Deal id."),
         "due_after": (MOMENT, "Due at or after."),
         "due_before": (MOMENT, "Due before."),

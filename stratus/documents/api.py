@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Organization, User
 from stratus.api.permissions import ReadViewerWriteMember
+from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import BIGINT_MAX, ID_MAX, ID_MIN
 from stratus.api.views import ID_PARAMETER_SCHEMA, query_id
 from stratus.crm import selectors as crm_selectors
@@ -120,6 +121,8 @@ class TargetSerializer(serializers.Serializer[Any]):
     deal = serializers.IntegerField(
         required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="... or this deal (exactly one)."
     )
+
+    schema_rules = exactly_one_of(*TARGET_FIELDS)
 
 
 class UploadSerializer(TargetSerializer):

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Role, User
 from stratus.api.permissions import ReadViewerWriteMember, has_role
+from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import (
     OrganizationPrimaryKeyRelatedField,
     StrictBooleanField,
@@ -79,6 +80,8 @@ class ReminderCreateSerializer(StrictSerializer):
         help_text="Minutes before the due date (at most a year).",
     )
     note = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
+
+    schema_rules = exactly_one_of("activity", "deal")
 
 
 class ReminderUpdateSerializer(StrictSerializer):
