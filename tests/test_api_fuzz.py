@@ -7,7 +7,7 @@ schema and from Location headers). The operations come from the served schema, s
 endpoint is fuzzed without being listed; tests/schemathesis.toml relaxes checks one operation or
 parameter at a time, each with its reason.
 
-STRATUS_FUZZ_MAX_EXAMPLES (default 25) bounds the fuzzing phase; with it the run takes about
+STRATUS_FUZZ_MAX_EXAMPLES (default 20) bounds the fuzzing phase; with it the run takes about
 four minutes on two cores. A fixed seed and derandomized generation make runs repeatable.
 """
 
@@ -32,7 +32,7 @@ from stratus.platform.testing import PROJECT_DIR
 pytestmark = pytest.mark.cluster
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-MAX_EXAMPLES = os.environ.get("STRATUS_FUZZ_MAX_EXAMPLES", "25")
+MAX_EXAMPLES = os.environ.get("STRATUS_FUZZ_MAX_EXAMPLES", "20")
 PHASES = os.environ.get("STRATUS_FUZZ_PHASES", "examples,coverage,fuzzing,stateful")
 SEED = "20261121"
 # Operations that can take the fuzzer's own access away mid-run (revoking its token, removing or

@@ -81,7 +81,8 @@ class AutoSchema(SpectacularAutoSchema):
 
     An input serializer states what its fields alone cannot in ``schema_rules`` (``oneOf`` for
     "exactly one of", ``anyOf`` for "at least one of", patterns of the checks its service makes):
-    the rules over several fields apply to whole bodies (POST, PUT), not to partial ones (PATCH).
+    the rules over several fields apply to whole bodies (POST, PUT), not to partial ones (PATCH),
+    unless they are ``properties`` or ``required``.
     """
 
     def _map_serializer(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> Any:
@@ -90,7 +91,7 @@ class AutoSchema(SpectacularAutoSchema):
         if not rules or direction != "request":
             return schema
         if getattr(serializer, "partial", False):
-            rules = {"properties": rules.get("properties", {})}
+            rules = {key: value for key, value in rules.items() if key in ("properties", "required")}
         return _merged(schema, rules)
 
     def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:

@@ -428,6 +428,7 @@ class TimelineEntrySerializer(serializers.Serializer):
 IDS = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"}
 IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
 FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
+TAG_NAMES = {"type": "string", "pattern": r"[^\s,]"}  # comma-separated names, not all blank
 DECIMAL = {"type": "string", "pattern": r"^-?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})$"}
 MOMENT = {
     "type": "string",
@@ -470,8 +471,8 @@ COMMON_FILTER_DOCS: dict[str, tuple[Any, str]] = {
 }
 COMPANY_FILTER_DOCS: dict[str, tuple[Any, str]] = {
     **COMMON_FILTER_DOCS,
-    "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
-    "tags_any": (OpenApiTypes.STR, "Has any of these tags (repeat or comma separate)."),
+    "tag": (TAG_NAMES, "Has this tag (repeat: has all of them)."),
+    "tags_any": (TAG_NAMES, "Has any of these tags (repeat or comma separate)."),
     "domain": (OpenApiTypes.STR, "Web domain, ignoring case."),
     "industry": (OpenApiTypes.STR, "Industry, ignoring case."),
     "country": (OpenApiTypes.STR, "ISO country code."),
@@ -479,8 +480,8 @@ COMPANY_FILTER_DOCS: dict[str, tuple[Any, str]] = {
 CONTACT_FILTER_DOCS: dict[str, tuple[Any, str]] = {
     **COMMON_FILTER_DOCS,
     "company": (IDS_OR_NONE, "Company id."),
-    "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
-    "tags_any": (OpenApiTypes.STR, "Has any of these tags."),
+    "tag": (TAG_NAMES, "Has this tag (repeat: has all of them)."),
+    "tags_any": (TAG_NAMES, "Has any of these tags."),
     "email": (OpenApiTypes.STR, "Email, ignoring case."),
     "has_email": (FLAG, "Has an email address."),
     "deal": (IDS, "Is a contact of this deal."),

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from stratus.accounts.models import Organization, User
 from stratus.api.permissions import ReadViewerWriteMember
 from stratus.api.schema import exactly_one_of
-from stratus.api.serializers import BIGINT_MAX, ID_MAX, ID_MIN
+from stratus.api.serializers import BIGINT_MAX, ID_MAX, ID_MIN, StrictCharField, StrictSerializer
 from stratus.api.views import ID_PARAMETER_SCHEMA, query_id
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal
@@ -111,7 +111,7 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
         return request.build_absolute_uri(path) if request is not None else path
 
 
-class TargetSerializer(serializers.Serializer[Any]):
+class TargetSerializer(StrictSerializer):
     contact = serializers.IntegerField(
         required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="Attach to this contact ..."
     )
@@ -127,20 +127,25 @@ class TargetSerializer(serializers.Serializer[Any]):
 
 class UploadSerializer(TargetSerializer):
     file = serializers.FileField(help_text="The file; its type is detected from its content.")
-    name = serializers.CharField(required=False, max_length=1000, help_text="Defaults to the file's name.")
-
-
-class UploadStartSerializer(TargetSerializer):
-    name = serializers.CharField(max_length=1000)
-    size = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, help_text="Exact size in bytes.")
-    content_type = serializers.CharField(max_length=100, help_text="MIME type; verified against the content.")
-    sha256 = serializers.CharField(
-        max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal."
+    name = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Defaults to the file's name (also when empty).",
     )
 
 
-class RenameSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=1000)
+class UploadStartSerializer(TargetSerializer):
+    name = StrictCharField(max_length=1000)
+    size = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, help_text="Exact size in bytes.")
+    content_type = StrictCharField(max_length=100, help_text="MIME type; verified against the content.")
+    sha256 = StrictCharField(max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal.")
+
+
+class RenameSerializer(StrictSerializer):
+    name = StrictCharField(max_length=1000)
+
+    schema_rules = {"required": ["name"]}  # a rename names the new name, PATCH or not
 
 
 UPLOAD_RESPONSE = inline_serializer(
@@ -215,7 +220,7 @@ class DocumentListView(GenericAPIView[Document]):
             actor=_actor(request),
             target=target,
             file=payload.validated_data["file"],
-            name=payload.validated_data.get("name"),
+            name=payload.validated_data.get("name") or None,
         )
         return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
 
