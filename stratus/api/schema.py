@@ -52,7 +52,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed or invalid input (per-field errors), or the organization could not be determined",
+    "400": (
+        "Malformed or invalid input, or input that a rule about stored data refuses (a referenced id "
+        "that is not a record of the organization, a name already taken): per-field errors; or the "
+        "organization could not be determined"
+    ),
     "401": "Missing, invalid or revoked credentials",
     "403": "The caller's role does not allow this (or CSRF failed for a session)",
     "404": "No such record (in the path, or referred to by the request) in the caller's organization",
@@ -60,7 +64,10 @@ ERROR_DESCRIPTIONS = {
     "409": "Conflicting concurrent change; retry",
     "413": "The request body is too large",
     "415": "The body is not JSON",
-    "422": "A business rule refused the request, or an Idempotency-Key was reused with another body",
+    "422": (
+        "A business rule refused the request (the last owner leaving, a campaign or import not in a "
+        "state that allows it, a weak password), or an Idempotency-Key was reused with another body"
+    ),
     "429": "Rate limit exceeded; retry after Retry-After seconds",
 }
 

@@ -176,6 +176,11 @@ class OrganizationPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     min_value = ID_MIN
     max_value = ID_MAX
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":  # DRF reads "" as null (for HTML forms); an id is an id or null
+            self.fail("incorrect_type", data_type="str")
+        return super().run_validation(data)
+
     def to_internal_value(self, data: Any) -> Any:
         pk_field = self.get_queryset().model._meta.pk
         expects_int = isinstance(pk_field, models.AutoField | models.BigAutoField | models.IntegerField)

@@ -430,12 +430,14 @@ IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
 FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
 TAG_NAMES = {"type": "string", "pattern": r"[^\s,]"}  # comma-separated names, not all blank
 DECIMAL = {"type": "string", "pattern": r"^-?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})$"}
+# Days valid in every year (February 29 aside).
+_DAY = r"[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+DAY = {"type": "string", "description": "ISO 8601 date", "pattern": f"^{_DAY}$"}
 MOMENT = {
     "type": "string",
     "description": "ISO 8601 date or date-time",
     "pattern": (
-        # Days valid in every year (February 29 aside), then an optional time and offset.
-        r"^[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+        f"^{_DAY}"
         r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
     ),
 }
@@ -496,8 +498,8 @@ DEAL_FILTER_DOCS: dict[str, tuple[Any, str]] = {
     "value_min": (DECIMAL, "Value at least."),
     "value_max": (DECIMAL, "Value at most."),
     "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
-    "expected_close_after": (MOMENT, "Expected to close on or after."),
-    "expected_close_before": (MOMENT, "Expected to close on or before."),
+    "expected_close_after": (DAY, "Expected to close on or after."),
+    "expected_close_before": (DAY, "Expected to close on or before."),
     "closed_after": (MOMENT, "Closed (won or lost) at or after."),
     "closed_before": (MOMENT, "Closed before."),
 }
