@@ -20,7 +20,7 @@ def exactly_one_of(*names: str) -> dict[str, Any]:
     return {"oneOf": [{"required": [name], "properties": {name: given}} for name in names]}
 
 
-# Django refuses a NUL anywhere in a URL (400); string parameters say so.
+# Django refuses a NUL anywhere in a URL and DRF in any text field (400); the schema says so.
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -103,6 +103,12 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            isinstance(field, serializers.CharField)
+            and direction == "request"
+            and not ({"pattern", "enum", "format"} & schema.keys())
+        ):
+            schema["pattern"] = NO_NUL_PATTERN  # DRF's text fields refuse a NUL
         if isinstance(field, serializers.DecimalField) and "pattern" in schema:
             # drf-spectacular's pattern admits "", "." and a sign that min_value refuses.
             whole = (field.max_digits or 30) - (field.decimal_places or 0)

@@ -78,7 +78,7 @@ def _text(max_length: int | None = None, **kwargs: Any) -> StrictCharField:
 
 
 # Patterns of checks the services make, stated in the schema.
-NOT_BLANK = r"\S"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 PHONE = r"^\s*([0-9+().,;#*xX /-]+|ext\.? ?[0-9]+)\s*$"
 WEB_ADDRESS = r"^(https?://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\.)+[a-z]{2,10}(/[A-Za-z0-9._~-]*)*)?$"
 TAGS_SCHEMA = {
@@ -428,7 +428,8 @@ class TimelineEntrySerializer(serializers.Serializer):
 IDS = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"}
 IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
 FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
-TAG_NAMES = {"type": "string", "pattern": r"[^\s,]"}  # comma-separated names, not all blank
+# Comma-separated names, not all blank.
+TAG_NAMES = {"type": "string", "pattern": r"^[^\x00]*[^\s,\x00][^\x00]*$"}
 DECIMAL = {"type": "string", "pattern": r"^-?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})$"}
 # Days valid in every year (February 29 aside).
 _DAY = r"[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
