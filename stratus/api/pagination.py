@@ -228,7 +228,7 @@ class KeysetPagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "Opaque cursor from a previous page's next/previous link.",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},  # unpadded base64url
             },
             {
                 "name": self.limit_param,

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 
 from stratus.api.errors import PROBLEM_CONTENT_TYPE
 from stratus.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN
+from stratus.api.serializers import ID_MAX, ID_MIN
+
+
+def exactly_one_of(*names: str) -> dict[str, Any]:
+    """Schema rules: exactly one of the id fields ``names`` is given and not null."""
+    given = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
+    return {"oneOf": [{"required": [name], "properties": {name: given}} for name in names]}
+
+
+# Django refuses a NUL anywhere in a URL and DRF in any text field (400); the schema says so.
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -40,7 +52,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed or invalid input (per-field errors), or the organization could not be determined",
+    "400": (
+        "Malformed or invalid input, or input that a rule about stored data refuses (a referenced id "
+        "that is not a record of the organization, a name already taken): per-field errors; or the "
+        "organization could not be determined"
+    ),
     "401": "Missing, invalid or revoked credentials",
     "403": "The caller's role does not allow this (or CSRF failed for a session)",
     "404": "No such record (in the path, or referred to by the request) in the caller's organization",
@@ -48,13 +64,63 @@ ERROR_DESCRIPTIONS = {
     "409": "Conflicting concurrent change; retry",
     "413": "The request body is too large",
     "415": "The body is not JSON",
-    "422": "A business rule refused the request, or an Idempotency-Key was reused with another body",
+    "422": (
+        "A business rule refused the request (the last owner leaving, a campaign or import not in a "
+        "state that allows it, a weak password), or an Idempotency-Key was reused with another body"
+    ),
     "429": "Rate limit exceeded; retry after Retry-After seconds",
 }
 
 
+def _merged(schema: dict[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``rules`` added; ``properties`` are merged per property."""
+    merged = {**schema, **{key: value for key, value in rules.items() if key != "properties"}}
+    if "properties" in rules:
+        merged["properties"] = {
+            name: {**spec, **rules["properties"].get(name, {})}
+            for name, spec in schema.get("properties", {}).items()
+        }
+    return merged
+
+
 class AutoSchema(SpectacularAutoSchema):
-    """Every operation documents the problem responses it can produce."""
+    """Every operation documents the problem responses it can produce.
+
+    An input serializer states what its fields alone cannot in ``schema_rules`` (``oneOf`` for
+    "exactly one of", ``anyOf`` for "at least one of", patterns of the checks its service makes):
+    the rules over several fields apply to whole bodies (POST, PUT), not to partial ones (PATCH),
+    unless they are ``properties`` or ``required``.
+    """
+
+    def _map_serializer(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        rules = getattr(serializer, "schema_rules", None)
+        if not rules or direction != "request":
+            return schema
+        if getattr(serializer, "partial", False):
+            rules = {key: value for key, value in rules.items() if key in ("properties", "required")}
+        return _merged(schema, rules)
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            isinstance(field, serializers.CharField)
+            and direction == "request"
+            and not ({"pattern", "enum", "format"} & schema.keys())
+        ):
+            schema["pattern"] = NO_NUL_PATTERN  # DRF's text fields refuse a NUL
+        if isinstance(field, serializers.DecimalField) and "pattern" in schema:
+            # drf-spectacular's pattern admits "", "." and a sign that min_value refuses.
+            whole = (field.max_digits or 30) - (field.decimal_places or 0)
+            places = field.decimal_places or 0
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            number = (
+                rf"[0-9]{{1,{whole}}}(\.[0-9]{{0,{places}}})?|\.[0-9]{{1,{places}}}"
+                if places
+                else rf"[0-9]{{1,{whole}}}"
+            )
+            schema["pattern"] = f"^{sign}({number})$"
+        return schema
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
@@ -84,6 +150,20 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "An API token (st_...)"}
 
 
+class OrganizationIdField(OpenApiSerializerFieldExtension):
+    """A related id states the bounds the field enforces."""
+
+    target_class = "stratus.api.serializers.OrganizationPrimaryKeyRelatedField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if schema.get("type") == "integer":
+            schema.update(minimum=self.target.min_value, maximum=self.target.max_value)
+        return schema
+
+
 class SessionScheme(OpenApiAuthenticationExtension):
     target_class = "stratus.api.authentication.OrganizationSessionAuthentication"
     name = "cookieAuth"
@@ -102,6 +182,22 @@ def _error_codes(method: str, path: str, operation: dict[str, Any]) -> list[str]
     return sorted(codes)
 
 
+def _state_parameter_bounds(parameter: dict[str, Any]) -> None:
+    """Path ids are bounded like every id; free-text parameters cannot carry a NUL."""
+    schema = parameter.get("schema")
+    if not isinstance(schema, dict):
+        return
+    if parameter.get("in") == "path" and schema.get("type") == "integer":
+        schema.setdefault("minimum", ID_MIN)
+        schema.setdefault("maximum", ID_MAX)
+    if (
+        parameter.get("in") in ("path", "query")
+        and schema.get("type") == "string"
+        and not ({"pattern", "enum", "format"} & schema.keys())
+    ):
+        schema["pattern"] = NO_NUL_PATTERN
+
+
 def postprocess_problem_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
@@ -114,6 +210,8 @@ def postprocess_problem_responses(
         for method, operation in methods.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", []):
+                _state_parameter_bounds(parameter)
             responses = operation["responses"]
             for code in _error_codes(method, path, operation):
                 if code in responses:

@@ -23,6 +23,12 @@ from rest_framework.settings import api_settings as drf_settings
 
 from stratus.accounts.models import User
 
+# Bounds of integer inputs: every integer a client sends has both (the schema states them too).
+ID_MIN = 1
+ID_MAX = 2**63 - 1  # a BigAutoField id (PostgreSQL bigint)
+BIGINT_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1  # a PositiveIntegerField (PostgreSQL integer)
+
 
 def _reject_unless(field: serializers.Field, data: Any, *types: type) -> None:
     if isinstance(data, bool) and bool not in types:
@@ -67,6 +73,8 @@ class StrictURLField(serializers.URLField):
 
 
 class StrictIntegerField(serializers.IntegerField):
+    """An integer (never a boolean or a string); give it ``min_value`` and ``max_value``."""
+
     default_error_messages = {"strict_type": "Must be an integer."}
 
     def to_internal_value(self, data: Any) -> int:
@@ -153,6 +161,7 @@ class OrganizationPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     default_error_messages = {
         "does_not_exist": "No {model} with id {pk_value} in this organization.",
         "incorrect_type": "Must be an id, not {data_type}.",
+        "out_of_range": "Must be an id from {minimum} to {maximum}.",
     }
 
     def get_queryset(self) -> models.QuerySet[Any]:
@@ -163,6 +172,15 @@ class OrganizationPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
             return queryset.filter(memberships__organization=organization)
         return queryset.filter(organization=organization)
 
+    # Integer ids lie in these bounds (stated in the schema by stratus.api.schema).
+    min_value = ID_MIN
+    max_value = ID_MAX
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":  # DRF reads "" as null (for HTML forms); an id is an id or null
+            self.fail("incorrect_type", data_type="str")
+        return super().run_validation(data)
+
     def to_internal_value(self, data: Any) -> Any:
         pk_field = self.get_queryset().model._meta.pk
         expects_int = isinstance(pk_field, models.AutoField | models.BigAutoField | models.IntegerField)
@@ -172,6 +190,8 @@ class OrganizationPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
             or (not expects_int and not isinstance(data, str))
         ):
             self.fail("incorrect_type", data_type=type(data).__name__)
+        if expects_int and not self.min_value <= data <= self.max_value:
+            self.fail("out_of_range", minimum=self.min_value, maximum=self.max_value)
         queryset = self.get_queryset()
         try:
             return queryset.get(pk=data)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Organization, User
 from stratus.api.pagination import KeysetPagination
+from stratus.api.serializers import ID_MAX, ID_MIN
 
 # Query parameters that belong to pagination, not to a list's filters.
 RESERVED_QUERY_PARAMS = frozenset(
@@ -40,10 +41,14 @@ class ActionView(APIView):
 
 
 def query_filters(request: Request) -> dict[str, Any]:
-    """The list filters of a request: one value per name, or a list when the name repeats."""
+    """The list filters of a request: one value per name, or a list when the name repeats.
+
+    An empty value filters nothing (``created_after=`` is the same as leaving it out), as forms send.
+    """
     filters: dict[str, Any] = {}
-    for name, values in request.query_params.lists():
-        if name in RESERVED_QUERY_PARAMS:
+    for name, sent in request.query_params.lists():
+        values = [value for value in sent if value != ""]
+        if name in RESERVED_QUERY_PARAMS or not values:
             continue
         filters[name] = values[0] if len(values) == 1 else values
     return filters
@@ -84,3 +89,17 @@ def query_flag(request: Request, name: str) -> bool | None:
     """A true/false query parameter (true, false, 1, 0); None if absent; else 400."""
     value = query_choice(request, name, ("true", "false", "1", "0"))
     return None if value is None else value in ("true", "1")
+
+
+def query_id(request: Request, name: str) -> int | None:
+    """An id in query parameter ``name`` (``ID_MIN`` to ``ID_MAX``); None if absent; else 400."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or not ID_MIN <= int(value) <= ID_MAX:
+        raise serializers.ValidationError({name: [f"Must be an id from {ID_MIN} to {ID_MAX}."]})
+    return int(value)
+
+
+# The schema of a query parameter that takes one id (see query_id).
+ID_PARAMETER_SCHEMA = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}

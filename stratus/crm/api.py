@@ -24,7 +24,11 @@ from rest_framework.views import APIView
 
 from stratus.api.pagination import KeysetPagination
 from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteMember
+from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import (
+    ID_MAX,
+    ID_MIN,
+    INT32_MAX,
     FastOutputSerializer,
     StrictBooleanField,
     StrictCharField,
@@ -37,8 +41,17 @@ from stratus.api.serializers import (
     StrictListField,
     StrictSerializer,
 )
-from stratus.api.views import ActionView, actor, organization, query_filters, validated
+from stratus.api.views import (
+    ID_PARAMETER_SCHEMA,
+    ActionView,
+    actor,
+    organization,
+    query_filters,
+    query_id,
+    validated,
+)
 from stratus.crm import selectors, services
+from stratus.crm.custom_fields import KEY_PATTERN
 from stratus.crm.models import (
     Activity,
     ActivityKind,
@@ -58,7 +71,9 @@ from stratus.crm.models import (
 
 
 def _ref(help_text: str) -> StrictIntegerField:
-    return StrictIntegerField(required=False, allow_null=True, default=None, min_value=1, help_text=help_text)
+    return StrictIntegerField(
+        required=False, allow_null=True, default=None, min_value=ID_MIN, max_value=ID_MAX, help_text=help_text
+    )
 
 
 def _text(max_length: int | None = None, **kwargs: Any) -> StrictCharField:
@@ -68,6 +83,18 @@ def _text(max_length: int | None = None, **kwargs: Any) -> StrictCharField:
     if max_length is not None:
         kwargs["max_length"] = max_length
     return StrictCharField(**kwargs)
+
+
+# Patterns of checks the services make, stated in the schema.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+PHONE = r"^\s*([0-9+().,;#*xX /-]+|ext\.? ?[0-9]+)\s*$"
+WEB_ADDRESS = r"^(https?://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\.)+[a-z]{2,10}(/[A-Za-z0-9._~-]*)*)?$"
+TAGS_SCHEMA = {
+    "type": "array",
+    "maxItems": 50,
+    "items": {"type": "string", "maxLength": 60, "pattern": NOT_BLANK},
+    "description": "Tag names (created when new; matched ignoring case).",
+}
 
 
 def _tags() -> StrictListField:
@@ -138,6 +165,8 @@ class CompanyWriteSerializer(StrictSerializer):
     tags = _tags()
     custom_fields = CustomValuesField()
 
+    schema_rules = {"properties": {"website": {"pattern": WEB_ADDRESS}, "tags": TAGS_SCHEMA}}
+
 
 # --- contacts ---------------------------------------------------------------------------------
 
@@ -173,6 +202,23 @@ class ContactWriteSerializer(StrictSerializer):
     owner = _ref("A member's user id.")
     tags = _tags()
     custom_fields = CustomValuesField()
+
+    # A contact has a first name, a last name or an email (not blank).
+    schema_rules = {
+        "properties": {
+            "tags": TAGS_SCHEMA,
+            "phones": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {"type": "string", "maxLength": 50, "pattern": PHONE},
+            },
+        },
+        "anyOf": [
+            {"required": ["first_name"], "properties": {"first_name": {"pattern": NOT_BLANK}}},
+            {"required": ["last_name"], "properties": {"last_name": {"pattern": NOT_BLANK}}},
+            {"required": ["email"], "properties": {"email": {"pattern": NOT_BLANK}}},
+        ],
+    }
 
 
 # --- pipelines and stages ---------------------------------------------------------------------
@@ -216,6 +262,8 @@ class PipelineCreateSerializer(StrictSerializer):
         help_text="Ordered stages (default: a standard set).",
     )
 
+    schema_rules = {"properties": {"stages": {"minItems": 1}}}  # a pipeline has at least one stage
+
 
 class PipelineUpdateSerializer(StrictSerializer):
     name = StrictCharField(max_length=100)
@@ -224,14 +272,16 @@ class PipelineUpdateSerializer(StrictSerializer):
 
 
 class StageCreateSerializer(StageInputSerializer):
-    position = StrictIntegerField(min_value=0, required=False, default=None, allow_null=True)
+    position = StrictIntegerField(
+        min_value=0, max_value=INT32_MAX, required=False, default=None, allow_null=True
+    )
 
 
 class StageUpdateSerializer(StrictSerializer):
     name = StrictCharField(max_length=100)
     probability = StrictIntegerField(min_value=0, max_value=100)
     kind = StrictChoiceField(choices=StageKind.choices)
-    position = StrictIntegerField(min_value=0)
+    position = StrictIntegerField(min_value=0, max_value=INT32_MAX)
 
 
 # --- deals ------------------------------------------------------------------------------------
@@ -262,20 +312,31 @@ class DealWriteSerializer(StrictSerializer):
         max_digits=14, decimal_places=2, min_value=0, required=False, default=Decimal("0.00")
     )
     currency = StrictCharField(min_length=3, max_length=3, required=False, default="USD")
-    pipeline = StrictIntegerField(min_value=1, required=False, help_text="Default: the default pipeline.")
-    stage = StrictIntegerField(min_value=1, required=False, help_text="Default: the pipeline's first stage.")
+    pipeline = StrictIntegerField(
+        min_value=ID_MIN, max_value=ID_MAX, required=False, help_text="Default: the default pipeline."
+    )
+    stage = StrictIntegerField(
+        min_value=ID_MIN, max_value=ID_MAX, required=False, help_text="Default: the pipeline's first stage."
+    )
     company = _ref("Company id in this organization.")
     contacts = StrictListField(
-        child=StrictIntegerField(min_value=1), required=False, default=list, max_length=100
+        child=StrictIntegerField(min_value=ID_MIN, max_value=ID_MAX),
+        required=False,
+        default=list,
+        max_length=100,
     )
     owner = _ref("A member's user id.")
     expected_close_date = StrictDateField(required=False, allow_null=True, default=None)
     lost_reason = _text()
     custom_fields = CustomValuesField()
 
+    schema_rules = {"properties": {"currency": {"pattern": services.CURRENCY_PATTERN.pattern}}}
+
 
 class DealMoveSerializer(StrictSerializer):
-    stage = StrictIntegerField(min_value=1, help_text="Target stage id (any pipeline of the organization).")
+    stage = StrictIntegerField(
+        min_value=ID_MIN, max_value=ID_MAX, help_text="Target stage id (any pipeline of the organization)."
+    )
     lost_reason = StrictCharField(
         required=False, allow_null=True, default=None, help_text="Needed for a lost stage."
     )
@@ -308,6 +369,8 @@ class ActivityWriteSerializer(StrictSerializer):
     company = _ref("Exactly one of contact, company and deal.")
     deal = _ref("Exactly one of contact, company and deal.")
 
+    schema_rules = exactly_one_of("contact", "company", "deal")
+
 
 # --- custom fields, tags, timeline ------------------------------------------------------------
 
@@ -325,7 +388,8 @@ class CustomFieldSerializer(TimestampedSerializer):
 class CustomFieldCreateSerializer(StrictSerializer):
     entity = StrictChoiceField(choices=CustomFieldEntity.choices)
     key = StrictCharField(
-        max_length=50, help_text="Lower-case letters, digits and _, starting with a letter."
+        max_length=50,
+        help_text="Lower-case letters, digits and _, starting with a letter.",
     )
     label = StrictCharField(max_length=100)  # type: ignore[assignment]
     field_type = StrictChoiceField(choices=CustomFieldType.choices)
@@ -336,6 +400,8 @@ class CustomFieldCreateSerializer(StrictSerializer):
     position = StrictIntegerField(
         min_value=0, max_value=2_147_483_647, required=False, default=None, allow_null=True
     )
+
+    schema_rules = {"properties": {"key": {"pattern": KEY_PATTERN.pattern}}}
 
 
 class CustomFieldUpdateSerializer(StrictSerializer):
@@ -370,12 +436,38 @@ class TimelineEntrySerializer(serializers.Serializer):
 IDS = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"}
 IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
 FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
-MOMENT = {"type": "string", "description": "ISO 8601 date or date-time"}
+# Comma-separated names, not all blank.
+TAG_NAMES = {"type": "string", "pattern": r"^[^\x00]*[^\s,\x00][^\x00]*$"}
+DECIMAL = {"type": "string", "pattern": r"^-?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})$"}
+# Days valid in every year (February 29 aside).
+_DAY = r"[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+DAY = {"type": "string", "description": "ISO 8601 date", "pattern": f"^{_DAY}$"}
+MOMENT = {
+    "type": "string",
+    "description": "ISO 8601 date or date-time",
+    "pattern": (
+        f"^{_DAY}"
+        r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+    ),
+}
+
+
+def _or_empty(kind: Any) -> Any:
+    """A filter's schema admitting the empty value, which filters nothing (see query_filters)."""
+    if not isinstance(kind, dict):
+        return kind
+    if "enum" in kind:
+        return {**kind, "enum": ["", *kind["enum"]]}
+    if "pattern" in kind:
+        return {**kind, "pattern": f"^$|{kind['pattern']}"}
+    return kind
 
 
 def _filter_parameters(spec: Mapping[str, Any]) -> list[OpenApiParameter]:
     return [
-        OpenApiParameter(name, kind, OpenApiParameter.QUERY, required=False, description=description)
+        OpenApiParameter(
+            name, _or_empty(kind), OpenApiParameter.QUERY, required=False, description=description
+        )
         for name, (kind, description) in spec.items()
     ]
 
@@ -388,10 +480,62 @@ COMMON_FILTER_DOCS: dict[str, tuple[Any, str]] = {
     "owner": (IDS_OR_NONE, "Owner's user id (repeat for several)."),
     "q": (OpenApiTypes.STR, "Search text (full-text and similarity on names and emails)."),
 }
+COMPANY_FILTER_DOCS: dict[str, tuple[Any, str]] = {
+    **COMMON_FILTER_DOCS,
+    "tag": (TAG_NAMES, "Has this tag (repeat: has all of them)."),
+    "tags_any": (TAG_NAMES, "Has any of these tags (repeat or comma separate)."),
+    "domain": (OpenApiTypes.STR, "Web domain, ignoring case."),
+    "industry": (OpenApiTypes.STR, "Industry, ignoring case."),
+    "country": (OpenApiTypes.STR, "ISO country code."),
+}
+CONTACT_FILTER_DOCS: dict[str, tuple[Any, str]] = {
+    **COMMON_FILTER_DOCS,
+    "company": (IDS_OR_NONE, "Company id."),
+    "tag": (TAG_NAMES, "Has this tag (repeat: has all of them)."),
+    "tags_any": (TAG_NAMES, "Has any of these tags."),
+    "email": (OpenApiTypes.STR, "Email, ignoring case."),
+    "has_email": (FLAG, "Has an email address."),
+    "deal": (IDS, "Is a contact of this deal."),
+}
+DEAL_FILTER_DOCS: dict[str, tuple[Any, str]] = {
+    **COMMON_FILTER_DOCS,
+    "company": (IDS_OR_NONE, "Company id."),
+    "pipeline": (IDS, "Pipeline id."),
+    "stage": (IDS, "Stage id."),
+    "status": ({"type": "string", "enum": ["open", "won", "lost"]}, "open, won or lost."),
+    "contact": (IDS, "Has this contact."),
+    "value_min": (DECIMAL, "Value at least."),
+    "value_max": (DECIMAL, "Value at most."),
+    "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
+    "expected_close_after": (DAY, "Expected to close on or after."),
+    "expected_close_before": (DAY, "Expected to close on or before."),
+    "closed_after": (MOMENT, "Closed (won or lost) at or after."),
+    "closed_before": (MOMENT, "Closed before."),
+}
 CUSTOM_FILTER_NOTE = (
     " Custom fields filter as `custom_fields.<key>=value`, with suffixes `__gt`, `__gte`, `__lt`, `__lte`, "
     "`__in` (comma separated) and `__isnull`."
 )
+
+
+# What an export (stratus.imports) takes: the list's filters and orderings.
+EXPORTS: dict[str, tuple[Mapping[str, tuple[Any, str]], Mapping[str, tuple[str, ...]]]] = {
+    "companies": (COMPANY_FILTER_DOCS, selectors.COMPANY_ORDERINGS),
+    "contacts": (CONTACT_FILTER_DOCS, selectors.CONTACT_ORDERINGS),
+    "deals": (DEAL_FILTER_DOCS, selectors.DEAL_ORDERINGS),
+}
+
+
+def export_parameters(kind: str) -> list[OpenApiParameter]:
+    """The query parameters of the CSV export of ``kind``: the list's filters and orderings."""
+    filters, orderings = EXPORTS[kind]
+    ordering = {"type": "string", "enum": ["", *orderings, *(f"-{name}" for name in orderings)]}
+    return [
+        *_filter_parameters(filters),
+        OpenApiParameter(
+            "ordering", ordering, OpenApiParameter.QUERY, description="Sort key; - for descending."
+        ),
+    ]
 
 
 class RecordListView(generics.GenericAPIView):
@@ -567,14 +711,7 @@ CompanyListView, CompanyDetailView, CompanyTimelineView = _record_views(
     update=services.company_update,
     delete=services.company_delete,
     orderings=selectors.COMPANY_ORDERINGS,
-    filters={
-        **COMMON_FILTER_DOCS,
-        "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
-        "tags_any": (OpenApiTypes.STR, "Has any of these tags (repeat or comma separate)."),
-        "domain": (OpenApiTypes.STR, "Web domain, ignoring case."),
-        "industry": (OpenApiTypes.STR, "Industry, ignoring case."),
-        "country": (OpenApiTypes.STR, "ISO country code."),
-    },
+    filters=COMPANY_FILTER_DOCS,
     filter_note=CUSTOM_FILTER_NOTE,
 )
 
@@ -589,15 +726,7 @@ ContactListView, ContactDetailView, ContactTimelineView = _record_views(
     update=services.contact_update,
     delete=services.contact_delete,
     orderings=selectors.CONTACT_ORDERINGS,
-    filters={
-        **COMMON_FILTER_DOCS,
-        "company": (IDS_OR_NONE, "Company id."),
-        "tag": (OpenApiTypes.STR, "Has this tag (repeat: has all of them)."),
-        "tags_any": (OpenApiTypes.STR, "Has any of these tags."),
-        "email": (OpenApiTypes.STR, "Email, ignoring case."),
-        "has_email": (FLAG, "Has an email address."),
-        "deal": (IDS, "Is a contact of this deal."),
-    },
+    filters=CONTACT_FILTER_DOCS,
     filter_note=CUSTOM_FILTER_NOTE,
 )
 
@@ -612,21 +741,7 @@ DealListView, DealDetailView, DealTimelineView = _record_views(
     update=services.deal_update,
     delete=services.deal_delete,
     orderings=selectors.DEAL_ORDERINGS,
-    filters={
-        **COMMON_FILTER_DOCS,
-        "company": (IDS_OR_NONE, "Company id."),
-        "pipeline": (IDS, "Pipeline id."),
-        "stage": (IDS, "Stage id."),
-        "status": ({"type": "string", "enum": ["open", "won", "lost"]}, "open, won or lost."),
-        "contact": (IDS, "Has this contact."),
-        "value_min": (OpenApiTypes.DECIMAL, "Value at least."),
-        "value_max": (OpenApiTypes.DECIMAL, "Value at most."),
-        "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
-        "expected_close_after": (MOMENT, "Expected to close on or after."),
-        "expected_close_before": (MOMENT, "Expected to close on or before."),
-        "closed_after": (MOMENT, "Closed (won or lost) at or after."),
-        "closed_before": (MOMENT, "Closed before."),
-    },
+    filters=DEAL_FILTER_DOCS,
     filter_note=CUSTOM_FILTER_NOTE,
 )
 
@@ -648,7 +763,7 @@ ActivityListView, ActivityDetailView, ActivityTimelineView = _record_views(
         "done": (FLAG, "Done or not."),
         "assignee": (IDS_OR_NONE, "Assignee's user id."),
         "contact": (IDS, "Contact id."),
-        "company": (IDS_OR_NONE, "Company id."),
+        "company": (IDS, "Company id."),
         "deal": (IDS, "Deal id."),
         "due_after": (MOMENT, "Due at or after."),
         "due_before": (MOMENT, "Due before."),
@@ -762,7 +877,7 @@ class StageDetailView(APIView):
         parameters=[
             OpenApiParameter(
                 "move_deals_to",
-                OpenApiTypes.INT,
+                ID_PARAMETER_SCHEMA,
                 OpenApiParameter.QUERY,
                 description="Stage (same pipeline) to move this stage's deals to, if it holds any.",
             )
@@ -771,14 +886,11 @@ class StageDetailView(APIView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         stage = selectors.stage_get(org=organization(request), pk=pk)
-        target = request.query_params.get("move_deals_to")
-        if target is not None and not (target.isascii() and target.isdigit()):
-            raise serializers.ValidationError({"move_deals_to": ["Must be a stage id."]})
         services.stage_delete(
             org=organization(request),
             actor=actor(request),
             stage=stage.pk,
-            move_deals_to=int(target) if target else None,
+            move_deals_to=query_id(request, "move_deals_to"),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -23,7 +23,9 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Organization, User
 from stratus.api.permissions import ReadViewerWriteMember
-from stratus.api.views import ActionView
+from stratus.api.schema import exactly_one_of
+from stratus.api.serializers import BIGINT_MAX, ID_MAX, ID_MIN, StrictCharField, StrictSerializer
+from stratus.api.views import ID_PARAMETER_SCHEMA, ActionView, query_id
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents import selectors, services
@@ -109,28 +111,41 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
         return request.build_absolute_uri(path) if request is not None else path
 
 
-class TargetSerializer(serializers.Serializer[Any]):
-    contact = serializers.IntegerField(required=False, help_text="Attach to this contact ...")
-    company = serializers.IntegerField(required=False, help_text="... or this company ...")
-    deal = serializers.IntegerField(required=False, help_text="... or this deal (exactly one).")
+class TargetSerializer(StrictSerializer):
+    contact = serializers.IntegerField(
+        required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="Attach to this contact ..."
+    )
+    company = serializers.IntegerField(
+        required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="... or this company ..."
+    )
+    deal = serializers.IntegerField(
+        required=False, min_value=ID_MIN, max_value=ID_MAX, help_text="... or this deal (exactly one)."
+    )
+
+    schema_rules = exactly_one_of(*TARGET_FIELDS)
 
 
 class UploadSerializer(TargetSerializer):
     file = serializers.FileField(help_text="The file; its type is detected from its content.")
-    name = serializers.CharField(required=False, max_length=1000, help_text="Defaults to the file's name.")
-
-
-class UploadStartSerializer(TargetSerializer):
-    name = serializers.CharField(max_length=1000)
-    size = serializers.IntegerField(min_value=0, help_text="Exact size in bytes.")
-    content_type = serializers.CharField(max_length=100, help_text="MIME type; verified against the content.")
-    sha256 = serializers.CharField(
-        max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal."
+    name = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Defaults to the file's name (also when empty).",
     )
 
 
-class RenameSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=1000)
+class UploadStartSerializer(TargetSerializer):
+    name = StrictCharField(max_length=1000)
+    size = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, help_text="Exact size in bytes.")
+    content_type = StrictCharField(max_length=100, help_text="MIME type; verified against the content.")
+    sha256 = StrictCharField(max_length=64, min_length=64, help_text="SHA-256 of the file, hexadecimal.")
+
+
+class RenameSerializer(StrictSerializer):
+    name = StrictCharField(max_length=1000)
+
+    schema_rules = {"required": ["name"]}  # a rename names the new name, PATCH or not
 
 
 UPLOAD_RESPONSE = inline_serializer(
@@ -164,14 +179,17 @@ class DocumentListView(GenericAPIView[Document]):
         operation_id="documents_list",
         summary="List documents",
         parameters=[
-            OpenApiParameter(field, int, description=f"Only the documents of this {field}")
+            OpenApiParameter(
+                field, ID_PARAMETER_SCHEMA, description=f"Only the documents of this {field} (at most one)"
+            )
             for field in TARGET_FIELDS
         ],
         responses={200: DocumentSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         org = _org(request)
-        target = _target(org, request.query_params, required=False)
+        ids = {field: query_id(request, field) for field in TARGET_FIELDS}
+        target = _target(org, ids, required=False)
         page = self.paginate_queryset(selectors.document_list(org=org, target=target))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -202,7 +220,7 @@ class DocumentListView(GenericAPIView[Document]):
             actor=_actor(request),
             target=target,
             file=payload.validated_data["file"],
-            name=payload.validated_data.get("name"),
+            name=payload.validated_data.get("name") or None,
         )
         return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
 

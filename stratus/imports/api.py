@@ -17,14 +17,16 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratus.api.views import ActionView
+from stratus.api.schema import AutoSchema
+from stratus.api.views import ActionView, query_filters
+from stratus.crm.api import export_parameters
 from stratus.imports import exports, mapping, services
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind
 from stratus.platform import json_depth
@@ -218,25 +220,27 @@ class ImportErrorReportView(ActionView):
         return response
 
 
+class ExportSchema(AutoSchema):
+    """An export documents the filters and orderings of its list."""
+
+    def get_override_parameters(self) -> list[Any]:
+        view: Any = self.view
+        return [*super().get_override_parameters(), *export_parameters(view.kind)]
+
+
 class ExportView(APIView):
     """A filtered list as CSV, streamed; query parameters are the list endpoint's filters."""
 
     kind = "contacts"
+    schema = ExportSchema()
 
-    @extend_schema(
-        parameters=[OpenApiParameter("ordering", str)],
-        responses={(200, "text/csv"): OpenApiTypes.STR},
-    )
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request) -> StreamingHttpResponse:
-        params = request.query_params
-        filters: dict[str, Any] = {}
-        for key in params:
-            if key in ("ordering", "format"):
-                continue
-            values = params.getlist(key)
-            filters[key] = values[0] if len(values) == 1 else values
         rows = exports.export_csv(
-            org=_org(request), kind=self.kind, filters=filters, ordering=params.get("ordering")
+            org=_org(request),
+            kind=self.kind,
+            filters=query_filters(request),
+            ordering=request.query_params.get("ordering") or None,
         )
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

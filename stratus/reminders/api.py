@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from stratus.accounts.models import Role, User
 from stratus.api.permissions import ReadViewerWriteMember, ReadViewerWriteViewer, has_role
+from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import (
     OrganizationPrimaryKeyRelatedField,
     StrictBooleanField,
@@ -27,7 +28,7 @@ from stratus.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
 )
-from stratus.api.views import ActionView, query_choice, query_flag
+from stratus.api.views import ID_PARAMETER_SCHEMA, ActionView, query_choice, query_flag, query_id
 from stratus.crm.models import Activity, Deal
 from stratus.reminders import services
 from stratus.reminders.models import Notification, NotificationPreference, Reminder, ReminderState
@@ -56,6 +57,9 @@ class ReminderSerializer(serializers.ModelSerializer):
         return None if reminder.offset is None else int(reminder.offset.total_seconds() // 60)
 
 
+MAX_OFFSET_MINUTES = 366 * 24 * 60
+
+
 class ReminderCreateSerializer(StrictSerializer):
     activity = OrganizationPrimaryKeyRelatedField(
         queryset=Activity.objects.all(), required=False, allow_null=True
@@ -69,14 +73,22 @@ class ReminderCreateSerializer(StrictSerializer):
     )
     remind_at = StrictDateTimeField(required=False, allow_null=True, help_text="An absolute time.")
     offset_minutes = StrictIntegerField(
-        required=False, allow_null=True, min_value=0, help_text="Minutes before the due date."
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=MAX_OFFSET_MINUTES,
+        help_text="Minutes before the due date (at most a year).",
     )
     note = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
+
+    schema_rules = exactly_one_of("activity", "deal")
 
 
 class ReminderUpdateSerializer(StrictSerializer):
     remind_at = StrictDateTimeField(required=False, allow_null=True)
-    offset_minutes = StrictIntegerField(required=False, allow_null=True, min_value=0)
+    offset_minutes = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_OFFSET_MINUTES
+    )
     note = StrictCharField(required=False, allow_blank=True, max_length=500)
 
 
@@ -114,8 +126,8 @@ class ReminderListView(generics.ListAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("state", str, enum=ReminderState.values),
-            OpenApiParameter("activity", int),
-            OpenApiParameter("deal", int),
+            OpenApiParameter("activity", ID_PARAMETER_SCHEMA),
+            OpenApiParameter("deal", ID_PARAMETER_SCHEMA),
             OpenApiParameter("user", str, description="'all' lists every user's reminders (admins)."),
         ]
     )
@@ -124,16 +136,13 @@ class ReminderListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Reminder]:
         reminders = _reminders(self.request)
-        params = self.request.query_params
         state = query_choice(self.request, "state", ReminderState.values)
         if state:
             reminders = reminders.filter(state=state)
         for name in ("activity", "deal"):
-            if name in params:
-                value = params[name]
-                if not (value.isascii() and value.isdigit()):
-                    raise serializers.ValidationError({name: ["Must be an id."]})
-                reminders = reminders.filter(**{f"{name}_id": int(value)})
+            target = query_id(self.request, name)
+            if target is not None:
+                reminders = reminders.filter(**{f"{name}_id": target})
         return reminders
 
     @extend_schema(request=ReminderCreateSerializer, responses={201: ReminderSerializer})
