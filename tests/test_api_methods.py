@@ -29,7 +29,7 @@ from django.urls import get_resolver, reverse
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_token, make_user, token_client
+from stratus.api.fixtures import make_member, make_token, make_user, token_client
 from tests.test_api_isolation import OBJECTS, World, api_patterns, tenant_fingerprint
 from tests.test_api_isolation import _walk as walk
 
@@ -42,6 +42,7 @@ RANKED = (Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
 PUBLIC = "public"  # no credentials needed
 USER = "user"  # any signed-in user or token, whatever the role
 SIGNED = "signed"  # authorised by a signed token in the URL, not by credentials
+SESSION = "session"  # any signed-in browser session, whatever the role; API tokens are refused (403)
 
 VIEWER, MEMBER, ADMIN, OWNER = Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER
 
@@ -53,10 +54,19 @@ ACCESS: dict[str, dict[str, str]] = {
     "api-redoc": {"get": PUBLIC},
     # accounts
     "api-signup": {"post": PUBLIC},
+    "api-signup-confirm": {"post": PUBLIC},
     "api-login": {"post": PUBLIC},
     "api-logout": {"post": USER},
-    "api-me": {"get": USER},
+    "api-me": {"get": USER, "patch": SESSION},
     "api-organization": {"get": VIEWER, "patch": OWNER},
+    "api-organization-leave": {"post": SESSION},
+    "api-invitation-list": {"get": ADMIN, "post": ADMIN},
+    "api-invitation-detail": {"get": ADMIN},
+    "api-invitation-resend": {"post": ADMIN},
+    "api-invitation-revoke": {"post": ADMIN},
+    "api-invitation-inspect": {"post": PUBLIC},
+    "api-invitation-signup": {"post": PUBLIC},
+    "api-invitation-accept": {"post": SESSION},
     "api-member-list": {"get": VIEWER, "post": ADMIN},
     "api-member-detail": {"get": VIEWER, "patch": ADMIN, "delete": ADMIN},
     "api-token-list": {"get": ADMIN, "post": ADMIN},
@@ -176,6 +186,19 @@ BODIES: dict[tuple[str, str], Body] = {
     ("api-login", "post"): _login,
     ("api-organization", "patch"): lambda w: {"name": "Renamed"},
     ("api-member-list", "post"): lambda w: {"email": make_user("join").email, "role": "viewer"},
+    ("api-me", "patch"): lambda w: {"default_organization": w.a.slug},
+    ("api-invitation-list", "post"): lambda w: {
+        "email": f"invited{next(_sequence)}@a.example",
+        "role": "viewer",
+    },
+    ("api-invitation-inspect", "post"): lambda w: {"token": "not-a-link-token"},
+    ("api-invitation-signup", "post"): lambda w: {
+        "token": "not-a-link-token",
+        "password": "correct horse battery staple",
+        "full_name": "New Person",
+    },
+    ("api-invitation-accept", "post"): lambda w: {"token": "not-a-link-token"},
+    ("api-signup-confirm", "post"): lambda w: {"token": "not-a-link-token"},
     ("api-member-detail", "patch"): lambda w: {"role": "viewer"},
     ("api-token-list", "post"): lambda w: {"name": "t", "role": "viewer"},
     ("api-company-list", "post"): lambda w: {"name": "New company"},
@@ -229,6 +252,10 @@ MULTIPART_BODIES = {("documents:list", "post"), ("api-import-list", "post"), ("a
 # Pairs whose allowed roles cannot succeed against the test organization, with the reason; every
 # other pair must succeed (status below 400) for at least one allowed role.
 NO_SUCCESS = {
+    ("api-invitation-inspect", "post"): "needs the token of an e-mailed link (accounts tests): 404",
+    ("api-invitation-signup", "post"): "needs the token of an e-mailed link (accounts tests): 404",
+    ("api-invitation-accept", "post"): "needs the token of an e-mailed link (accounts tests): 404",
+    ("api-signup-confirm", "post"): "needs the token of an e-mailed link (accounts tests): 404",
     ("api-campaign-pause", "post"): "the campaign is a draft: 409 invalid_state",
     ("api-campaign-resume", "post"): "the campaign is a draft: 409 invalid_state",
     ("api-reminder-detail", "get"): "a reminder is its creator's: another user's answers 404",
@@ -383,6 +410,21 @@ def test_role_matrix(world: World, pair: Pair) -> None:
         _unchanged(world, before, "anonymous", pair)
 
     succeeded = pair.rule == PUBLIC and anonymous.status_code < 400
+    if pair.rule == SESSION:
+        for role in RANKED:
+            before = tenant_fingerprint(world.a)
+            response = _send(clients[role], world, pair.name, pair.method, path)
+            assert response.status_code == 403, (str(pair), role.value, response.status_code)
+            _unchanged(world, before, f"a {role.value} token", pair)
+        session = APIClient()
+        session.force_login(make_member(world.a, Role.VIEWER).user)
+        response = _send(session, world, pair.name, pair.method, path)
+        detail = (str(pair), "viewer session", response.status_code, _start(response))
+        assert response.status_code not in (401, 403, 405), detail
+        assert response.status_code < 500, detail
+        if (pair.name, pair.method) not in NO_SUCCESS:
+            assert response.status_code < 400, detail
+        return
     for role in RANKED:
         before = tenant_fingerprint(world.a)
         response = _send(clients[role], world, pair.name, pair.method, path)
