@@ -127,7 +127,7 @@ def test_removing_a_member_closes_their_sockets_on_both_replicas_only(realm: Rea
 
         membership = await database_sync_to_async(Membership.objects.get)(organization=acme, user=carol.user)
         await database_sync_to_async(member_remove)(
-            organization=acme, actor_role=Role.OWNER, membership_id=membership.pk
+            organization=acme, actor=realm.alice.user, actor_role=Role.OWNER, membership_id=membership.pk
         )
         for client in removed:
             assert await client.closed_with() == (4403, "no longer a member of this organization")
