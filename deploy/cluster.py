@@ -73,7 +73,7 @@ def find_program(name: str, *extra_dirs: str) -> str:
             return str(candidate)
     found = shutil.which(name)
     if not found:
-        raise ClusterError(f"{name} not found (see README: One-machine cluster for what to install)")
+        raise ClusterError(f"{name} not found (see docs/operations/cluster.md for what to install)")
     return found
 
 

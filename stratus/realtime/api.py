@@ -42,7 +42,7 @@ class TicketCreateView(APIView):
         summary="Get a WebSocket ticket",
         description=(
             "Exchange the caller's credentials for a signed ticket that opens one live-update "
-            "socket for the caller's organization. See the README section 'Live updates'."
+            "socket for the caller's organization. The protocol is described in docs/live-updates.md."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -27,7 +27,7 @@ from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Role, User
 
 TICKET_SALT = "stratus.realtime.ticket"
 
-# Close codes (4000-4999 are the application's own; see README, "Live updates").
+# Close codes (4000-4999 are the application's own; see docs/live-updates.md, "Close codes").
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
