@@ -467,6 +467,19 @@ def _invitation_response(
     )
 
 
+def _invite(request: Request, answer: int) -> Response:
+    """Invite the body's e-mail with its role (POST /invitations, and POST /members)."""
+    data = _validated(InvitationCreateSerializer, request)
+    issued = services.invitation_create(
+        organization=request.organization,  # type: ignore[attr-defined]
+        actor=request.user,  # type: ignore[arg-type]
+        actor_role=_role(request),
+        email=data["email"],
+        role=data["role"],
+    )
+    return _invitation_response(request, issued.invitation, answer, location=True)
+
+
 class MemberListView(generics.ListAPIView):
     permission_classes = (ReadViewerWriteAdmin,)
     serializer_class = MemberSerializer
@@ -491,15 +504,7 @@ class MemberListView(generics.ListAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = _validated(InvitationCreateSerializer, request)
-        issued = services.invitation_create(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
-            actor_role=_role(request),
-            email=data["email"],
-            role=data["role"],
-        )
-        return _invitation_response(request, issued.invitation, status.HTTP_202_ACCEPTED, location=True)
+        return _invite(request, status.HTTP_202_ACCEPTED)
 
 
 class MemberPermission(ReadViewerWriteAdmin):
@@ -607,15 +612,7 @@ class InvitationListView(generics.ListAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = _validated(InvitationCreateSerializer, request)
-        issued = services.invitation_create(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
-            actor_role=_role(request),
-            email=data["email"],
-            role=data["role"],
-        )
-        return _invitation_response(request, issued.invitation, status.HTTP_201_CREATED, location=True)
+        return _invite(request, status.HTTP_201_CREATED)
 
 
 class InvitationDetailView(APIView):
