@@ -57,6 +57,16 @@ def test_embedded_default_migrates_loads_demo_and_serves(tmp_path: Path) -> None
         status, body = get(f"http://127.0.0.1:{port}/admin/login/")
         assert status == 200
         assert "Stratus administration" in body
+
+        # The browser app: its sign-in page at /, with the built script and stylesheet served.
+        status, body = get(f"http://127.0.0.1:{port}/")
+        assert status == 200
+        assert "<title>Sign in · Stratus</title>" in body
+        for asset in ("/static/web/build/app.js", "/static/web/build/styles.css"):
+            assert asset in body
+            status, content = get(f"http://127.0.0.1:{port}{asset}")
+            assert status == 200, asset
+            assert len(content) > 1000, asset
     finally:
         server.terminate()
         server.wait(timeout=10)
