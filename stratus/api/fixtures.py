@@ -31,6 +31,14 @@ def make_member(organization: Organization, role: str) -> Membership:
     return Membership.objects.create(organization=organization, user=make_user(role), role=role)
 
 
+def make_member_who_signs_in(organization: Organization, role: str, password: str) -> User:
+    """A member with a password, for tests that sign in through a form (this one pays for hashing)."""
+    user = make_member(organization, role).user
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
 def token_client(secret: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member, make_organization
+from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm.models import Activity, ActivityKind, Contact
 from tests.browser.conftest import Visitor
 
@@ -18,10 +18,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def _user(org: Organization, role: str = Role.MEMBER) -> User:
-    user = make_member(org, role).user
-    user.set_password(PASSWORD)
-    user.save(update_fields=["password"])
-    return user
+    return make_member_who_signs_in(org, role, PASSWORD)
 
 
 def _task(org: Organization, user: User, subject: str, hours: int) -> Activity:

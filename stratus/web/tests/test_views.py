@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, Role, User
-from stratus.api.fixtures import make_member, make_organization
+from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm.models import Activity, ActivityKind, Contact, TimelineEntry
 
 pytestmark = pytest.mark.django_db
@@ -22,10 +22,7 @@ XSS = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
 
 
 def _member(org: Organization, role: str = Role.MEMBER) -> User:
-    user = make_member(org, role).user
-    user.set_password(PASSWORD)
-    user.save(update_fields=["password"])
-    return user
+    return make_member_who_signs_in(org, role, PASSWORD)
 
 
 def _signed_in(user: User) -> Client:
