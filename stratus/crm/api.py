@@ -50,7 +50,7 @@ from stratus.api.views import (
     query_id,
     validated,
 )
-from stratus.crm import selectors, services
+from stratus.crm import rules, selectors, services
 from stratus.crm.custom_fields import KEY_PATTERN
 from stratus.crm.models import (
     Activity,
@@ -91,18 +91,29 @@ PHONE = r"^\s*([0-9+().,;#*xX /-]+|ext\.? ?[0-9]+)\s*$"
 WEB_ADDRESS = r"^(https?://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\.)+[a-z]{2,10}(/[A-Za-z0-9._~-]*)*)?$"
 TAGS_SCHEMA = {
     "type": "array",
-    "maxItems": 50,
-    "items": {"type": "string", "maxLength": 60, "pattern": NOT_BLANK},
+    "maxItems": rules.MAX_TAGS,
+    "items": {"type": "string", "maxLength": rules.TAG_NAME_MAX, "pattern": NOT_BLANK},
     "description": "Tag names (created when new; matched ignoring case).",
 }
 
 
+class TagNamesField(StrictListField):
+    """Tag names, checked by the CRM's tag rule (the same messages as a CSV import's)."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        values = super().to_internal_value(data)
+        try:
+            rules.tag_names(values)
+        except rules.RuleError as problem:
+            raise serializers.ValidationError(problem.message) from None
+        return values
+
+
 def _tags() -> StrictListField:
-    return StrictListField(
-        child=StrictCharField(max_length=60, trim_whitespace=False),
+    return TagNamesField(
+        child=StrictCharField(trim_whitespace=False),
         required=False,
         default=list,
-        max_length=50,
         help_text="Tag names (created when new; matched ignoring case).",
     )
 
@@ -154,7 +165,7 @@ class CompanySerializer(TimestampedSerializer):
 
 class CompanyWriteSerializer(StrictSerializer):
     name = StrictCharField(max_length=200)
-    domain = _text(253)
+    domain = _text(rules.LIMITS["domain"])
     website = _text(500)
     phone = _text(50)
     industry = _text(100)
@@ -190,7 +201,7 @@ class ContactSerializer(TimestampedSerializer):
 class ContactWriteSerializer(StrictSerializer):
     first_name = _text(100)
     last_name = _text(100)
-    email = StrictEmailField(max_length=254, required=False, allow_blank=True, default="")
+    email = StrictEmailField(max_length=rules.LIMITS["email"], required=False, allow_blank=True, default="")
     phones = StrictListField(
         child=StrictCharField(max_length=50, trim_whitespace=False),
         required=False,

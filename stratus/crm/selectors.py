@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from stratus.accounts.models import Organization
 from stratus.crm import custom_fields as cf
-from stratus.crm import search
+from stratus.crm import rules, search
 from stratus.crm.models import (
     Activity,
     ActivityKind,
@@ -192,6 +192,15 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
+def _domain(value: Any) -> str:
+    """A domain filter matches however the domain is spelled (``https://www.Acme.example/``)."""
+    text = _text(value)
+    try:
+        return rules.normalise_domain(text)
+    except rules.RuleError:
+        return text
+
+
 # --- filter handlers ------------------------------------------------------------------------------
 
 
@@ -314,7 +323,7 @@ COMPANY_FILTERS: dict[str, FilterHandler] = {
     "tag": _tags(Company.tags.through, "company_id", every=True),
     "tags": _tags(Company.tags.through, "company_id", every=True),
     "tags_any": _tags(Company.tags.through, "company_id", every=False),
-    "domain": lambda org, value: Q(domain__iexact=_text(value)),
+    "domain": lambda org, value: Q(domain__iexact=_domain(value)),
     "industry": lambda org, value: Q(industry__iexact=_text(value)),
     "country": lambda org, value: Q(country__in=[_text(v).upper() for v in _values(value)]),
     "q": _search(search.COMPANY),

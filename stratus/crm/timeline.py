@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import models
@@ -82,3 +82,31 @@ def record(
         changes=stored_changes,
         data=jsonable(dict(data)) if data is not None else None,
     )
+
+
+def record_many(
+    *,
+    organization: Organization,
+    actor: User | None,
+    targets: Sequence[models.Model],
+    action: str,
+    data: Mapping[str, Any] | None = None,
+) -> list[TimelineEntry]:
+    """Append one entry per record of ``targets`` in one query (bulk writes such as imports)."""
+    stored_data = jsonable(dict(data)) if data is not None else None
+    entries = []
+    for target in targets:
+        if getattr(target, "organization_id", None) != organization.pk:
+            raise ValueError(f"{target!r} does not belong to organization {organization.pk}")
+        entries.append(
+            TimelineEntry(
+                organization=organization,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                action=action,
+                target_type=target_type(target),
+                target_id=target.pk,
+                target_label=str(target)[:200],
+                data=stored_data,
+            )
+        )
+    return TimelineEntry.objects.bulk_create(entries)

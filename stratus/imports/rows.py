@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
+from django.core.validators import URLValidator
 
+from stratus.crm import rules
 from stratus.crm.models import CustomField, CustomFieldType
 from stratus.imports.mapping import CUSTOM_PREFIX
 
-validate_email = EmailValidator()
+T = TypeVar("T")
 validate_url = URLValidator(schemes=["http", "https"])
 TAG_SPLIT = re.compile(r"[;,]")
 TRUE = {"true", "yes", "y", "1", "x"}
 FALSE = {"false", "no", "n", "0", ""}
-LIMITS = {
-    "first_name": 100,
-    "last_name": 100,
-    "email": 254,
-    "job_title": 150,
-    "phone": 50,
-    "company": 200,
-    "name": 200,
-    "domain": 253,
-    "website": 500,
-    "industry": 100,
-    "city": 100,
-    "description": 10_000,
-}
+LIMITS = rules.LIMITS
 
 
 class RowError(Exception):
@@ -45,6 +34,14 @@ class ParsedRow:
     values: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
+
+
+def _checked(rule: Callable[[Any], T], value: Any) -> T:
+    """``rule(value)``; a broken CRM rule fails the row with the message the API gives."""
+    try:
+        return rule(value)
+    except rules.RuleError as problem:
+        raise RowError(f"{problem.field}: {problem.message}") from None
 
 
 def _has_bad_bytes(value: str) -> bool:
@@ -111,19 +108,15 @@ def parse_row(
             parsed.custom[definition.key] = _custom_value(definition, raw)
             continue
         if target == "tags":
-            parsed.tags = [t.strip()[:60] for t in TAG_SPLIT.split(raw) if t.strip()]
+            parsed.tags = _checked(rules.tag_names, [t for t in TAG_SPLIT.split(raw) if t.strip()])
             continue
         limit = LIMITS.get(target)
         if limit is not None and len(raw) > limit:
-            raise RowError(f"{target}: longer than {limit} characters")
+            raise RowError(f"{target}: {rules.too_long(limit)}")
         parsed.values[target] = raw
     values = parsed.values
     if "email" in values:
-        values["email"] = values["email"].strip()
-        try:
-            validate_email(values["email"])
-        except ValidationError:
-            raise RowError(f"email: {values['email']!r} is not a valid email address") from None
+        values["email"] = _checked(rules.normalise_email, values["email"])
     if "owner" in values:
         values["owner"] = values["owner"].lower()
     if "website" in values:
@@ -134,7 +127,7 @@ def parse_row(
         except ValidationError:
             raise RowError(f"website: {values['website']!r} is not a web address") from None
     if "domain" in values:
-        values["domain"] = values["domain"].lower().removeprefix("www.")
+        values["domain"] = _checked(rules.normalise_domain, values["domain"])
     if "country" in values:
         if not re.fullmatch(r"[A-Za-z]{2}", values["country"]):
             raise RowError(f"country: {values['country']!r} is not a two-letter ISO code")

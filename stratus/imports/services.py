@@ -25,7 +25,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, User
-from stratus.crm.models import Company, Contact, CustomField, Tag
+from stratus.crm import rules
+from stratus.crm import services as crm
+from stratus.crm.models import Company, Contact, CustomField
 from stratus.imports import mapping as columns
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind, ImportRowError, ImportState
 from stratus.imports.rows import ParsedRow, RowError, parse_row
@@ -203,6 +205,7 @@ class _Writer:
     def __init__(self, job: ImportJob) -> None:
         self.job = job
         self.org = job.organization
+        self.actor = job.created_by
         self.members = dict(
             Membership.objects.filter(organization=self.org)
             .annotate(address=Lower("user__email"))
@@ -217,27 +220,6 @@ class _Writer:
             raise RowError(f"owner: {address!r} is not a member of this organization")
         return self.members[address]
 
-    def _tags(self, names: set[str]) -> dict[str, int]:
-        if not names:
-            return {}
-        lowered = {n.lower(): n for n in names}
-        existing = dict(
-            Tag.objects.filter(organization=self.org)
-            .annotate(key=Lower("name"))
-            .filter(key__in=list(lowered))
-            .values_list("key", "pk")
-        )
-        missing = [Tag(organization=self.org, name=lowered[k]) for k in lowered if k not in existing]
-        if missing:
-            Tag.objects.bulk_create(missing, ignore_conflicts=True)
-            existing = dict(
-                Tag.objects.filter(organization=self.org)
-                .annotate(key=Lower("name"))
-                .filter(key__in=list(lowered))
-                .values_list("key", "pk")
-            )
-        return existing
-
     def _companies(self, names: set[str]) -> dict[str, int]:
         if not names:
             return {}
@@ -251,7 +233,10 @@ class _Writer:
             .values_list("key", "first")
         )
         missing = [Company(organization=self.org, name=lowered[k]) for k in lowered if k not in found]
-        for company in Company.objects.bulk_create(missing):
+        crm.records_import(
+            org=self.org, actor=self.actor, import_id=self.job.pk, created=missing, updated=[], fields=[]
+        )
+        for company in missing:
             found[company.name.lower()] = company.pk
         return found
 
@@ -262,8 +247,8 @@ class _Writer:
 
     @staticmethod
     def _contact_key(row: ParsedRow) -> tuple[str, str] | None:
-        email = row.values.get("email", "").lower()
-        return ("email", email) if email else None
+        identity = rules.contact_identity(email=row.values.get("email", ""))
+        return ("email", identity) if identity else None
 
     @staticmethod
     def _company_key(row: ParsedRow) -> tuple[str, str] | None:
@@ -310,13 +295,12 @@ class _Writer:
                 if not (
                     row.values.get("first_name") or row.values.get("last_name") or row.values.get("email")
                 ):
-                    row.values["__invalid__"] = "a contact needs a first name, a last name or an email"
+                    row.values["__invalid__"] = f"first_name: {rules.CONTACT_IDENTITY}"
         keys = {key for row, _ in ready if (key := key_of(row)) is not None}
         existing = self._existing(model, keys) if policy != DedupPolicy.CREATE or model is Contact else {}
         company_ids = self._companies(
             {row.values["company"] for row, _ in ready if row.values.get("company")}
         )
-        tag_ids = self._tags({tag for row, _ in ready for tag in row.tags})
         seen: dict[tuple[str, str], int] = {}
         to_create: list[Any] = []
         to_update: dict[int, Any] = {}
@@ -351,24 +335,18 @@ class _Writer:
             applied.append((row, record))
             if key is not None:
                 seen.setdefault(key, row.number)
-        model.objects.bulk_create(to_create)
-        if to_update:
-            fields = [*attrs, "owner", "custom_fields", "updated_at"]
-            if model is Contact:
-                fields += ["company", "phones"]
-            now = timezone.now()
-            for record in to_update.values():
-                record.updated_at = now
-            model.objects.bulk_update(list(to_update.values()), fields)
-        through = model.tags.through
-        column = "contact_id" if model is Contact else "company_id"
-        links = [
-            through(**{column: record.pk, "tag_id": tag_ids[tag.lower()]})
-            for row, record in applied
-            for tag in row.tags
-        ]
-        if links:
-            through.objects.bulk_create(links, ignore_conflicts=True)
+        fields = [*attrs, "owner", "custom_fields"]
+        if model is Contact:
+            fields += ["company", "phones"]
+        crm.records_import(
+            org=self.org,
+            actor=self.actor,
+            import_id=self.job.pk,
+            created=to_create,
+            updated=list(to_update.values()),
+            fields=fields,
+            tags=[(record, row.tags) for row, record in applied if row.tags],
+        )
         counts["failed"] = len(errors)
         return counts
 

@@ -49,7 +49,7 @@ def test_import_over_the_api_reports_progress_and_an_error_report(api_client, or
     assert report.status_code == 200
     assert csv_rows(report) == [
         ["row", "reason", "Name", "Email"],
-        ["3", "email: 'nope' is not a valid email address", "Bad", "nope"],
+        ["3", "email: Enter a valid email address.", "Bad", "nope"],
     ]
 
     export = client.get("/api/v1/exports/contacts.csv", {"ordering": "created_at"})

@@ -61,7 +61,7 @@ def test_contacts_import_with_duplicates_bad_emails_and_custom_fields(org, owner
     assert (job.rows_total, job.rows_done) == (5, 5)
     assert (job.created, job.updated, job.skipped, job.failed) == (1, 0, 2, 2)
     errors = {e.row_number: e.reason for e in job.row_errors.all()}
-    assert errors[3] == "email: 'not-an-email' is not a valid email address"
+    assert errors[3] == "email: Enter a valid email address."
     assert errors[5].startswith("custom.size: 'many' is not a number")
     ada = Contact.objects.get(organization=org, email="ada@example.com")
     assert ada.last_name == "Lovelace"
