@@ -829,11 +829,10 @@ def stage_delete(
     now = timezone.now()
     if target is not None:
         for deal in deals:
-            changes = _move_changes(deal, stage, target)
+            before = _snapshot(deal, DEAL_SCALAR, DEAL_REFS)
             _apply_stage(deal, target, deal.lost_reason or "moved when its stage was deleted", now)
             deal.save()
-            timeline.record(organization=org, actor=actor, target=deal, action="moved", changes=changes)
-            _announce(org, "deal.moved", {"id": deal.pk, "from_stage": stage.pk, "to_stage": target.pk})
+            _deal_moved(org=org, actor=actor, deal=deal, old=stage, before=before)
     timeline.record(
         organization=org,
         actor=actor,
@@ -908,11 +907,37 @@ def _apply_stage(deal: Deal, stage: Stage, lost_reason: str, now: datetime.datet
         deal.lost_reason = lost_reason if stage.kind == StageKind.LOST else ""
 
 
-def _move_changes(deal: Deal, old: Stage, new: Stage) -> dict[str, tuple[Any, Any]]:
-    changes: dict[str, tuple[Any, Any]] = {"stage": (old.pk, new.pk)}
-    if old.pipeline_id != new.pipeline_id:
-        changes["pipeline"] = (old.pipeline_id, new.pipeline_id)
-    return changes
+MOVE_FIELDS = ("stage", "pipeline", "closed_at", "lost_reason")
+
+
+def _deal_moved(
+    *,
+    org: Organization,
+    actor: User | None,
+    deal: Deal,
+    old: Stage,
+    before: Mapping[str, Any],
+) -> None:
+    """Record a deal's stage change, whichever way it happened (``deal_update``, ``deal_move``, a
+    stage deleted with its deals moved): one ``moved`` timeline entry with the stage fields that
+    changed and one ``deal.moved`` event. ``before`` is the deal's ``_snapshot`` before
+    ``_apply_stage``."""
+    new = deal.stage
+    after = _snapshot(deal, DEAL_SCALAR, DEAL_REFS)
+    changes = {key: change for key, change in _diff(before, after).items() if key in MOVE_FIELDS}
+    timeline.record(
+        organization=org,
+        actor=actor,
+        target=deal,
+        action="moved",
+        changes=changes,
+        data={"from_stage": old.name, "to_stage": new.name, "kind": new.kind},
+    )
+    _announce(
+        org,
+        "deal.moved",
+        {"id": deal.pk, "from_stage": old.pk, "to_stage": new.pk, "pipeline": new.pipeline_id},
+    )
 
 
 def _contacts(org: Organization, value: Any, errors: _Errors) -> list[Contact] | None:
@@ -1046,14 +1071,7 @@ def deal_update(*, org: Organization, actor: User | None, deal: Deal | int, **da
         timeline.record(organization=org, actor=actor, target=deal, action="updated", changes=changes)
         _announce(org, "deal.updated", {"id": deal.pk, "fields": sorted(changes)})
     if moved_from is not None:
-        timeline.record(
-            organization=org,
-            actor=actor,
-            target=deal,
-            action="moved",
-            changes=_move_changes(deal, moved_from, deal.stage),
-        )
-        _announce(org, "deal.moved", {"id": deal.pk, "from_stage": moved_from.pk, "to_stage": deal.stage_id})
+        _deal_moved(org=org, actor=actor, deal=deal, old=moved_from, before=before)
     return deal
 
 
@@ -1089,21 +1107,8 @@ def deal_move(
     old_stage = deal.stage
     before = _snapshot(deal, DEAL_SCALAR, DEAL_REFS)
     _apply_stage(deal, target, reason, timezone.now())
-    changes = _diff(before, _snapshot(deal, DEAL_SCALAR, DEAL_REFS))
     _save(deal)
-    timeline.record(
-        organization=org,
-        actor=actor,
-        target=deal,
-        action="moved",
-        changes=changes,
-        data={"from_stage": old_stage.name, "to_stage": target.name, "kind": target.kind},
-    )
-    _announce(
-        org,
-        "deal.moved",
-        {"id": deal.pk, "from_stage": old_stage.pk, "to_stage": target.pk, "pipeline": target.pipeline_id},
-    )
+    _deal_moved(org=org, actor=actor, deal=deal, old=old_stage, before=before)
     return deal
 
 
