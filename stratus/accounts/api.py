@@ -47,7 +47,7 @@ from stratus.api.serializers import (
 )
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.lockout import services as lockout
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Invalid
 
 # --- serializers ------------------------------------------------------------------------------
 
@@ -355,7 +355,7 @@ class LoginView(APIView):
             request=request._request, email=data["email"], password=data["password"]
         )
         if user is None:
-            raise ApplicationError(
+            raise Invalid(
                 "Wrong email or password.",
                 field_errors={"password": ["Wrong email or password."]},
                 code="invalid_credentials",

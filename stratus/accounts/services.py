@@ -43,7 +43,7 @@ from stratus.accounts.tokens import (
     sign_link,
     unsign_link,
 )
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 
 
 def normalize_email(email: str) -> str:
@@ -112,7 +112,7 @@ def user_set_default_organization(*, user: User, slug: str) -> User:
         Membership.objects.select_related("organization").filter(user=user, organization__slug=slug).first()
     )
     if membership is None:
-        raise ApplicationError(
+        raise Invalid(
             f"You are not a member of an organization '{slug}'.",
             field_errors={"default_organization": ["Not one of your organizations."]},
             code="not_a_member",
@@ -152,7 +152,7 @@ def token_create(
 ) -> IssuedToken:
     role_grant_check(actor_role=actor_role, role=role, target=GrantTarget.TOKEN)
     if expires_at is not None and expires_at <= timezone.now():
-        raise ApplicationError(
+        raise Invalid(
             "The expiry time must be in the future.", field_errors={"expires_at": ["Must be in the future."]}
         )
     secret = generate_token_secret()
@@ -222,11 +222,10 @@ def member_update(
         actor_role=actor_role, role=role, target=GrantTarget.MEMBERSHIP, current_role=membership.role
     )
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(organization) == 1:
-        raise ApplicationError(
+        raise Unprocessable(
             "The organization needs at least one owner.",
             field_errors={"role": ["The last owner cannot be demoted."]},
             code="last_owner",
-            status=422,
         )
     membership.role = role
     membership.save(update_fields=["role"])
@@ -256,9 +255,9 @@ def membership_leave(*, organization: Organization, user: User) -> None:
         .first()
     )
     if membership is None:
-        raise ApplicationError("You are not a member of this organization.", code="not_a_member", status=404)
+        raise NotFound("You are not a member of this organization.", code="not_a_member")
     if membership.role == Role.OWNER and _owner_count(organization) == 1:
-        raise ApplicationError(LAST_OWNER_LEAVING, code="last_owner", status=409)
+        raise Conflict(LAST_OWNER_LEAVING, code="last_owner")
     _depart(organization, membership)
 
 
@@ -324,11 +323,10 @@ def invitation_create(
     role_grant_check(actor_role=actor_role, role=role, target=GrantTarget.MEMBERSHIP)
     email = normalize_email(email)
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise ApplicationError(
+        raise Conflict(
             "This person is already a member.",
             field_errors={"email": ["Already a member."]},
             code="already_member",
-            status=409,
         )
     now = timezone.now()
     open_ones = Invitation.objects.select_for_update().filter(
@@ -336,11 +334,10 @@ def invitation_create(
     )
     for existing in open_ones:
         if existing.expires_at > now:
-            raise ApplicationError(
+            raise Conflict(
                 f"An invitation to this address is pending (id {existing.pk}): re-send or revoke it.",
                 field_errors={"email": ["Already invited."]},
                 code="already_invited",
-                status=409,
             )
         existing.revoked_at = now  # expired: superseded by the new one
         existing.save(update_fields=["revoked_at"])
@@ -349,11 +346,10 @@ def invitation_create(
         with transaction.atomic():
             return _issue(invitation, actor)
     except IntegrityError:
-        raise ApplicationError(
+        raise Conflict(
             "An invitation to this address is pending: re-send or revoke it.",
             field_errors={"email": ["Already invited."]},
             code="already_invited",
-            status=409,
         ) from None
 
 
@@ -364,9 +360,9 @@ def _open_invitation(organization: Organization, invitation_id: int) -> Invitati
         .get(organization=organization, pk=invitation_id)
     )
     if invitation.accepted_at is not None:
-        raise ApplicationError("This invitation was accepted already.", code="invitation_used", status=409)
+        raise Conflict("This invitation was accepted already.", code="invitation_used")
     if invitation.revoked_at is not None:
-        raise ApplicationError("This invitation was revoked.", code="invitation_revoked", status=409)
+        raise Conflict("This invitation was revoked.", code="invitation_revoked")
     return invitation
 
 
@@ -385,10 +381,9 @@ def invitation_revoke(*, organization: Organization, actor_role: str, invitation
     invitation = Invitation.objects.select_for_update().get(organization=organization, pk=invitation_id)
     role_manage_check(actor_role=actor_role, current_role=invitation.role)
     if invitation.accepted_at is not None:
-        raise ApplicationError(
+        raise Conflict(
             "This invitation was accepted already: remove the member instead.",
             code="invitation_used",
-            status=409,
         )
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
@@ -404,17 +399,15 @@ def invitation_from_token(token: str, *, lock: bool = False) -> Invitation:
     try:
         invitation_id, key_hash = unsign_link(INVITATION_SALT, token)
     except BadLink:
-        raise ApplicationError(
-            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid", status=404
+        raise NotFound(
+            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid"
         ) from None
     rows = Invitation.objects.select_related("organization", "invited_by")
     if lock:
         rows = rows.select_for_update(of=("self",))
     invitation = rows.filter(pk=invitation_id, key_hash=key_hash).first()
     if invitation is None:
-        raise ApplicationError(
-            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid", status=404
-        )
+        raise NotFound(INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid")
     return invitation
 
 
@@ -422,13 +415,11 @@ def invitation_usable(invitation: Invitation) -> None:
     """Raise the clear refusal for an invitation that can no longer be accepted."""
     status = invitation.status(timezone.now())
     if status == InvitationStatus.ACCEPTED:
-        raise ApplicationError("This invitation was used already.", code="invitation_used", status=410)
+        raise Gone("This invitation was used already.", code="invitation_used")
     if status == InvitationStatus.REVOKED:
-        raise ApplicationError("This invitation was revoked.", code="invitation_revoked", status=410)
+        raise Gone("This invitation was revoked.", code="invitation_revoked")
     if status == InvitationStatus.EXPIRED:
-        raise ApplicationError(
-            "This invitation has expired: ask for a new one.", code="invitation_expired", status=410
-        )
+        raise Gone("This invitation has expired: ask for a new one.", code="invitation_expired")
 
 
 def _join(invitation: Invitation, user: User) -> Membership:
@@ -447,9 +438,7 @@ def _join(invitation: Invitation, user: User) -> Membership:
             "Ask for a new invitation."
         )
     if Membership.objects.filter(organization=organization, user=user).exists():
-        raise ApplicationError(
-            "You are already a member of this organization.", code="already_member", status=409
-        )
+        raise Conflict("You are already a member of this organization.", code="already_member")
     membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
     now = timezone.now()
     invitation.accepted_at = now
@@ -481,10 +470,9 @@ def invitation_signup(*, token: str, password: str, full_name: str) -> Membershi
     invitation = invitation_from_token(token, lock=True)
     invitation_usable(invitation)
     if User.objects.filter(email__iexact=invitation.email).exists():
-        raise ApplicationError(
+        raise Conflict(
             "An account already uses this address: sign in to accept the invitation.",
             code="account_exists",
-            status=409,
         )
     user = User(email=invitation.email, full_name=full_name, email_verified_at=timezone.now())
     _check_password(password, user)
@@ -493,10 +481,9 @@ def invitation_signup(*, token: str, password: str, full_name: str) -> Membershi
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise ApplicationError(
+        raise Conflict(
             "An account already uses this address: sign in to accept the invitation.",
             code="account_exists",
-            status=409,
         ) from None
     return _join(invitation, user)
 
@@ -508,11 +495,10 @@ def _check_password(password: str, user: User) -> None:
     try:
         validate_password(password, user)
     except DjangoValidationError as error:
-        raise ApplicationError(
+        raise Unprocessable(
             "The password is too weak.",
             field_errors={"password": error.messages},
             code="weak_password",
-            status=422,
         ) from None
 
 
@@ -576,20 +562,18 @@ def signup_request_from_token(token: str, *, lock: bool = False) -> SignupReques
     try:
         request_id, key_hash = unsign_link(SIGNUP_SALT, token)
     except BadLink:
-        raise ApplicationError(
+        raise NotFound(
             SIGNUP_INVALID_LINK,
             field_errors={"token": [SIGNUP_INVALID_LINK]},
             code="signup_invalid",
-            status=404,
         ) from None
     rows = SignupRequest.objects.select_for_update() if lock else SignupRequest.objects.all()
     request = rows.filter(pk=request_id, key_hash=key_hash).first()
     if request is None:
-        raise ApplicationError(
+        raise NotFound(
             SIGNUP_INVALID_LINK,
             field_errors={"token": [SIGNUP_INVALID_LINK]},
             code="signup_invalid",
-            status=404,
         )
     return request
 
@@ -599,16 +583,13 @@ def signup_confirm(*, token: str) -> SignUp:
     """Create the account (verified) and its organization from a confirmed sign-up."""
     request = signup_request_from_token(token, lock=True)
     if request.confirmed_at is not None:
-        raise ApplicationError(
+        raise Gone(
             "This sign-up was confirmed already: sign in with your email and password.",
             code="signup_used",
-            status=410,
         )
     now = timezone.now()
     if request.expires_at <= now:
-        raise ApplicationError(
-            "This confirmation link has expired: sign up again.", code="signup_expired", status=410
-        )
+        raise Gone("This confirmation link has expired: sign up again.", code="signup_expired")
     user = User(
         email=request.email, full_name=request.full_name, password=request.password, email_verified_at=now
     )
@@ -616,8 +597,8 @@ def signup_confirm(*, token: str) -> SignUp:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise ApplicationError(
-            "An account already uses this address: sign in instead.", code="account_exists", status=409
+        raise Conflict(
+            "An account already uses this address: sign in instead.", code="account_exists"
         ) from None
     organization = organization_start(name=request.organization_name, owner=user)
     request.confirmed_at = now

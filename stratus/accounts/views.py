@@ -23,7 +23,7 @@ from stratus.accounts import services
 from stratus.accounts.models import Invitation, SignupRequest, User
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.lockout import services as lockout
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, Gone, status_of
 
 TITLES = {
     "invitation_invalid": "This invitation link is not valid",
@@ -44,7 +44,7 @@ def _refused(request: HttpRequest, template: str, error: ApplicationError) -> Ht
     return _page(
         request,
         template,
-        status=error.status,
+        status=status_of(error),
         title=TITLES.get(error.code, "This link cannot be used"),
         error=error.message,
         state="unusable",
@@ -122,7 +122,7 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
         return _page(
             request,
             "invitation",
-            status=error.status,
+            status=status_of(error),
             error=error.message,
             password_errors=error.field_errors.get("password", []),
             **context,
@@ -150,9 +150,9 @@ def signup_confirm_page(request: HttpRequest, token: str) -> HttpResponse:
     try:
         signup = services.signup_request_from_token(token)
         if signup.confirmed_at is not None:
-            raise ApplicationError("Sign in with your email and password.", code="signup_used", status=410)
+            raise Gone("Sign in with your email and password.", code="signup_used")
         if signup.expires_at <= timezone.now():
-            raise ApplicationError("Sign up again to get a new link.", code="signup_expired", status=410)
+            raise Gone("Sign up again to get a new link.", code="signup_expired")
     except ApplicationError as error:
         return _refused(request, "signup_confirm", error)
     if request.method == "GET":

@@ -35,7 +35,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, status_of
 from stratus.platform.request_id import current_request_id
 
 __all__ = ["ApplicationError", "exception_handler", "field_error", "problem_response"]
@@ -137,7 +137,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     type_ = "about:blank"
 
     if isinstance(exc, ApplicationError):
-        status_code, detail = exc.status, exc.message
+        status_code, detail = status_of(exc), exc.message
         errors = [
             field_error(name, m, exc.code) for name, messages in exc.field_errors.items() for m in messages
         ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from stratus.accounts.models import Organization, User
+from stratus.accounts.models import Membership, Organization, Role, User
+from stratus.api.authentication import Access
 from stratus.api.pagination import KeysetPagination
 from stratus.api.serializers import ID_MAX, ID_MIN
 
@@ -40,6 +41,59 @@ class ActionView(APIView):
             cls.http_method_names = [*own, *(["head"] if "get" in own else []), "options"]
 
 
+class OrganizationEndpoint(APIView):
+    """What every endpoint that acts in one organization needs, typed: ``self.org``,
+    ``self.actor``, ``self.membership``, ``self.role`` and ``self.validated(...)``.
+
+    The organization comes from the request's :class:`~stratus.api.authentication.Access`
+    (Bearer token or browser session), resolved once by authentication; the permission
+    classes have already refused a caller with no organization, so these never return None.
+    Views call selectors and services with ``org=self.org, actor=self.actor``; they run no
+    ORM query of their own.
+    """
+
+    @property
+    def access(self) -> Access:
+        access = self.request.auth
+        assert isinstance(access, Access), "organization endpoints need an authenticated caller"
+        return access
+
+    @property
+    def org(self) -> Organization:
+        org = self.access.organization
+        assert org is not None, "the permission classes refuse callers with no organization"
+        return org
+
+    @property
+    def membership(self) -> Membership:
+        membership = self.access.membership
+        assert membership is not None, "the permission classes refuse callers with no organization"
+        return membership
+
+    @property
+    def role(self) -> Role:
+        return Role(self.membership.role)
+
+    @property
+    def actor(self) -> User:
+        """The authenticated user (for a token, the member who created it)."""
+        return actor(self.request)
+
+    def validated(
+        self, serializer_class: type[serializers.Serializer], *, partial: bool = False
+    ) -> dict[str, Any]:
+        """The request body parsed by ``serializer_class``; a 400 naming each refused field."""
+        return validated(serializer_class, self.request, partial=partial)
+
+
+class OrganizationListEndpoint(OrganizationEndpoint, generics.GenericAPIView):
+    """A paginated list (and usually create) endpoint on one organization's data."""
+
+
+class OrganizationAction(OrganizationEndpoint, ActionView):
+    """One action on an organization's resource; serves only its own handlers (see ActionView)."""
+
+
 def query_filters(request: Request) -> dict[str, Any]:
     """The list filters of a request: one value per name, or a list when the name repeats.
 
@@ -64,7 +118,11 @@ def validated(
 
 
 def organization(request: Request) -> Organization:
-    return request.organization  # type: ignore[attr-defined]
+    """The organization of an authenticated API request (see OrganizationEndpoint.org)."""
+    access = request.auth
+    assert isinstance(access, Access)
+    assert access.organization is not None
+    return access.organization
 
 
 def actor(request: Request) -> User:

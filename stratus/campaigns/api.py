@@ -26,7 +26,7 @@ from stratus.api.views import ActionView, actor, query_choice
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Segment, Suppression
 from stratus.crm.models import Contact
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Invalid
 
 
 def _org(request: Request) -> Any:
@@ -330,7 +330,7 @@ class CampaignPreviewView(ActionView):
         if contact is None and campaign.segment is not None:
             contact = selectors.segment_contacts(org=_org(request), filters=campaign.segment.filters).first()
         if contact is None:
-            raise ApplicationError(
+            raise Invalid(
                 "Choose a contact to preview with.", field_errors={"contact": ["This field is required."]}
             )
         rendered = services.campaign_preview(org=_org(request), campaign=campaign, contact=contact)

@@ -47,7 +47,7 @@ from stratus.campaigns.transport import (
 )
 from stratus.crm import timeline
 from stratus.crm.models import Contact
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, Conflict, Invalid
 from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 
@@ -74,13 +74,12 @@ OPEN_PIXEL = '<img src="{url}" width="1" height="1" alt="" style="display:none">
 def segment_create(*, org: Organization, actor: User | None, name: str, filters: dict[str, Any]) -> Segment:
     name = name.strip()
     if not name:
-        raise ApplicationError("A segment needs a name.", field_errors={"name": ["This field is required."]})
+        raise Invalid("A segment needs a name.", field_errors={"name": ["This field is required."]})
     segment_contacts(org=org, filters=filters)  # refuses unknown filters, naming them
     if Segment.objects.filter(organization=org, name=name).exists():
-        raise ApplicationError(
+        raise Conflict(
             "A segment with this name already exists.",
             field_errors={"name": ["A segment with this name already exists."]},
-            status=409,
             code="conflict",
         )
     return Segment.objects.create(organization=org, name=name, filters=filters, created_by=actor)
@@ -97,14 +96,11 @@ def segment_update(
     if name is not None:
         name = name.strip()
         if not name:
-            raise ApplicationError(
-                "A segment needs a name.", field_errors={"name": ["This field is required."]}
-            )
+            raise Invalid("A segment needs a name.", field_errors={"name": ["This field is required."]})
         if Segment.objects.filter(organization=org, name=name).exclude(pk=segment.pk).exists():
-            raise ApplicationError(
+            raise Conflict(
                 "A segment with this name already exists.",
                 field_errors={"name": ["A segment with this name already exists."]},
-                status=409,
                 code="conflict",
             )
         segment.name = name
@@ -124,9 +120,8 @@ def segment_delete(*, org: Organization, segment: Segment) -> None:
         )
     )
     if using:
-        raise ApplicationError(
+        raise Conflict(
             f"The segment is used by unfinished campaigns: {', '.join(using)}.",
-            status=409,
             code="in_use",
         )
     segment.delete()
@@ -147,12 +142,12 @@ def _validate_content(fields: dict[str, Any]) -> None:
     if not str(fields.get("body_text") or "").strip() and not str(fields.get("body_html") or "").strip():
         errors["body_text"] = [*errors.get("body_text", []), "Write a plain-text body, an HTML body or both."]
     if errors:
-        raise ApplicationError("The campaign content is not valid.", field_errors=errors)
+        raise Invalid("The campaign content is not valid.", field_errors=errors)
 
 
 def _check_segment(org: Organization, segment: Segment | None) -> None:
     if segment is not None and segment.organization_id != org.pk:
-        raise ApplicationError("Unknown segment.", field_errors={"segment": ["Unknown segment."]})
+        raise Invalid("Unknown segment.", field_errors={"segment": ["Unknown segment."]})
 
 
 @transaction.atomic
@@ -163,7 +158,7 @@ def campaign_create(
     if unknown:
         raise ValueError(f"unknown campaign fields: {sorted(unknown)}")
     if not name.strip():
-        raise ApplicationError("A campaign needs a name.", field_errors={"name": ["This field is required."]})
+        raise Invalid("A campaign needs a name.", field_errors={"name": ["This field is required."]})
     _validate_content(fields)
     _check_segment(org, segment)
     return Campaign.objects.create(
@@ -176,10 +171,9 @@ def _locked(org: Organization, campaign: Campaign) -> Campaign:
 
 
 def _refuse(campaign: Campaign, action: str) -> ApplicationError:
-    return ApplicationError(
+    return Conflict(
         f"A {campaign.get_state_display().lower()} campaign cannot be {action}.",
         field_errors={"state": [f"is {campaign.state}"]},
-        status=409,
         code="invalid_state",
     )
 
@@ -216,7 +210,7 @@ def campaign_schedule(*, org: Organization, campaign: Campaign, at: datetime | N
     if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
         raise _refuse(campaign, "scheduled")
     if campaign.segment_id is None:
-        raise ApplicationError(
+        raise Invalid(
             "Choose a segment before sending.", field_errors={"segment": ["This field is required."]}
         )
     now = timezone.now()
@@ -901,9 +895,7 @@ def recipient_record_click(*, token: str) -> str:
 def suppression_add(*, org: Organization, email: str, reason: str = SuppressionReason.MANUAL) -> Suppression:
     address = email.strip().lower()
     if "@" not in address:
-        raise ApplicationError(
-            "Not an email address.", field_errors={"email": ["Enter a valid email address."]}
-        )
+        raise Invalid("Not an email address.", field_errors={"email": ["Enter a valid email address."]})
     Suppression.objects.bulk_create(
         [Suppression(organization=org, email=address, reason=reason)], ignore_conflicts=True
     )

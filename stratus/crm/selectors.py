@@ -52,7 +52,7 @@ from stratus.crm.models import (
     Tag,
     TimelineEntry,
 )
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Invalid, NotFound
 
 M = TypeVar("M", bound=models.Model)
 
@@ -467,7 +467,7 @@ def _apply_filters(
     if entity is not None:
         condition &= _custom_field_conditions(org, entity, filters or {}, errors)
     if errors:
-        raise ApplicationError("Some filters are invalid.", field_errors=errors, code="invalid_filter")
+        raise Invalid("Some filters are invalid.", field_errors=errors, code="invalid_filter")
     return queryset.filter(condition) if condition else queryset  # no filter: no clone to build
 
 
@@ -479,7 +479,7 @@ def _ordered(
     fields = orderings.get(ordering.lstrip("-"))
     if fields is None:
         allowed = ", ".join(sorted(orderings))
-        raise ApplicationError(
+        raise Invalid(
             "Unknown ordering.",
             field_errors={"ordering": [f"Expected one of: {allowed} (prefix - for descending)."]},
             code="invalid_filter",
@@ -503,7 +503,7 @@ def _get(queryset: QuerySet[M], org: Organization, pk: Any, label: str) -> M:
         key = None
     found = queryset.filter(organization=org, pk=key).first() if key is not None else None
     if found is None:
-        raise ApplicationError(f"{label} not found.", code="not_found", status=404)
+        raise NotFound(f"{label} not found.", code="not_found")
     return found
 
 
@@ -600,9 +600,7 @@ def record_filter(
         CustomFieldEntity.DEAL: (Deal, DEAL_FILTERS),
     }
     if entity not in models_and_filters:
-        raise ApplicationError(
-            "Unknown record type.", field_errors={"entity": ["Expected contact, company or deal."]}
-        )
+        raise Invalid("Unknown record type.", field_errors={"entity": ["Expected contact, company or deal."]})
     model, handlers = models_and_filters[entity]
     queryset = model._default_manager.filter(organization=org)
     return _apply_filters(queryset, org, filters, handlers, entity).order_by("id")
@@ -722,7 +720,7 @@ def custom_field_list(*, org: Organization, entity: str | None = None) -> QueryS
     queryset = CustomField.objects.filter(organization=org)
     if entity is not None:
         if entity not in CustomFieldEntity.values:
-            raise ApplicationError(
+            raise Invalid(
                 "Unknown record type.",
                 field_errors={"entity": [f"Expected one of: {', '.join(CustomFieldEntity.values)}."]},
                 code="invalid_filter",
@@ -757,7 +755,7 @@ def timeline_for_record(
 ) -> QuerySet[TimelineEntry]:
     """What happened to ``record`` and to what hangs under it (its activities), newest first."""
     if getattr(record, "organization_id", None) != org.pk:
-        raise ApplicationError("Record not found.", code="not_found", status=404)
+        raise NotFound("Record not found.", code="not_found")
     kind = record._meta.model_name or ""
     condition = Q(target_type=kind, target_id=record.pk) | Q(parent_type=kind, parent_id=record.pk)
     return _timeline(org).filter(condition).order_by("-created_at", "-id")

@@ -41,7 +41,7 @@ from stratus.crm.models import (
     Tag,
     TenantModel,
 )
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Conflict, Invalid, NotFound
 from stratus.realtime.events import publish
 
 M = TypeVar("M", bound=models.Model)
@@ -89,9 +89,7 @@ class _Errors:
 
     def raise_if_any(self) -> None:
         if self.fields:
-            raise ApplicationError(
-                "Some fields are invalid.", field_errors=self.fields, code="invalid", status=400
-            )
+            raise Invalid("Some fields are invalid.", field_errors=self.fields, code="invalid")
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -146,7 +144,7 @@ def _load_for_update(model: type[M], org: Organization, record: M | int, label: 
         else None
     )
     if found is None:
-        raise ApplicationError(f"{label} not found.", code="not_found", status=404)
+        raise NotFound(f"{label} not found.", code="not_found")
     return found
 
 
@@ -185,9 +183,7 @@ def _raise_constraint(exc: IntegrityError) -> None:
     text = str(exc)
     for name, (field, message) in CONSTRAINT_ERRORS.items():
         if name in text:
-            raise ApplicationError(
-                message, field_errors={field: [message]}, code="conflict", status=400
-            ) from exc
+            raise Invalid(message, field_errors={field: [message]}, code="conflict") from exc
 
 
 def _clean_custom(
@@ -697,9 +693,7 @@ def pipeline_delete(*, org: Organization, actor: User | None, pipeline: Pipeline
     Organization.objects.select_for_update().filter(pk=org.pk).first()
     pipeline = _load_for_update(Pipeline, org, pipeline, "Pipeline")
     if Deal.objects.filter(organization=org, pipeline=pipeline).exists():
-        raise ApplicationError(
-            "This pipeline still has deals; move or delete them first.", code="protected", status=409
-        )
+        raise Conflict("This pipeline still has deals; move or delete them first.", code="protected")
     timeline.record(
         organization=org, actor=actor, target=pipeline, action="deleted", data={"name": pipeline.name}
     )
@@ -765,7 +759,7 @@ def _lock_pipeline_of(org: Organization, stage: Stage | int) -> Pipeline:
         else None
     )
     if pipeline is None:  # never existed, or deleted with its pipeline meanwhile
-        raise ApplicationError("Stage not found.", code="not_found", status=404)
+        raise NotFound("Stage not found.", code="not_found")
     return pipeline
 
 
@@ -815,7 +809,7 @@ def stage_delete(
     stage = _load_for_update(Stage, org, stage, "Stage")
     siblings = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
     if len(siblings) == 1:
-        raise ApplicationError("A pipeline needs at least one stage.", code="protected", status=409)
+        raise Conflict("A pipeline needs at least one stage.", code="protected")
     deals = list(Deal.objects.select_for_update().filter(organization=org, stage=stage))
     errors = _Errors()
     target = None
@@ -853,7 +847,7 @@ def stages_reorder(
     pipeline = _load_for_update(Pipeline, org, pipeline, "Pipeline")
     stages = {s.pk: s for s in Stage.objects.filter(pipeline=pipeline)}
     if sorted(stage_ids) != sorted(stages):
-        raise ApplicationError(
+        raise Invalid(
             "List every stage of the pipeline exactly once.",
             field_errors={"stage_ids": ["Expected each of the pipeline's stage ids exactly once."]},
         )

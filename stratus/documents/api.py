@@ -31,7 +31,7 @@ from stratus.crm.models import Company, Contact, Deal
 from stratus.documents import selectors, services
 from stratus.documents.models import Document
 from stratus.documents.storage import document_store
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, Invalid, TooLarge
 
 TARGET_FIELDS = ("contact", "company", "deal")
 
@@ -49,7 +49,7 @@ def _target(org: Organization, data: Any, *, required: bool) -> Contact | Compan
     given = [field for field in TARGET_FIELDS if data.get(field) not in (None, "")]
     if len(given) > 1 or (required and not given):
         message = "Name exactly one of contact, company or deal."
-        raise ApplicationError(message, field_errors={field: [message] for field in given or TARGET_FIELDS})
+        raise Invalid(message, field_errors={field: [message] for field in given or TARGET_FIELDS})
     if not given:
         return None
     field = given[0]
@@ -204,12 +204,11 @@ class DocumentListView(GenericAPIView[Document]):
         # Refused before the body is read: the declared length already exceeds what is accepted.
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > limit + 64 * 1024:
-            raise ApplicationError(
+            raise TooLarge(
                 f"The request is {length} bytes; files above {limit} bytes are uploaded directly "
                 "to storage (POST /api/v1/documents/uploads/).",
                 field_errors={"file": [f"Must be at most {limit} bytes."]},
                 code="file_too_large",
-                status=413,
             )
         payload = UploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from stratus.accounts.models import Organization
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents.models import Document, DocumentStatus
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, NotFound
 
 
 def document_list(*, org: Organization, target: Contact | Company | Deal | None = None) -> QuerySet[Document]:
@@ -25,7 +25,7 @@ def document_list(*, org: Organization, target: Contact | Company | Deal | None 
 
 
 def _not_found() -> ApplicationError:
-    return ApplicationError("Document not found.", code="not_found", status=404)
+    return NotFound("Document not found.", code="not_found")
 
 
 def document_get(*, org: Organization, document_id: Any, include_pending: bool = False) -> Document:

@@ -30,7 +30,15 @@ from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.selectors import document_get
 from stratus.documents.storage import UploadTarget, document_store, new_key, staging_key
 from stratus.documents.validation import HEAD_BYTES, detect_type, same_type, sanitize_name
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import (
+    ApplicationError,
+    Conflict,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unprocessable,
+    UnsupportedMedia,
+)
 from stratus.realtime.events import publish
 
 logger = logging.getLogger(__name__)
@@ -44,29 +52,27 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def _max_size_error(size: int, field: str) -> ApplicationError:
     limit = settings.DOCUMENTS_MAX_UPLOAD_BYTES
-    return ApplicationError(
+    return TooLarge(
         f"The file is {size} bytes; the largest accepted is {limit} bytes.",
         field_errors={field: [f"Must be at most {limit} bytes."]},
         code="file_too_large",
-        status=413,
     )
 
 
 def _type_error(detected: str | None, field: str) -> ApplicationError:
     allowed = ", ".join(settings.DOCUMENTS_ALLOWED_TYPES)
     what = f"detected as {detected}" if detected else "of a type that could not be recognised"
-    return ApplicationError(
+    return UnsupportedMedia(
         f"The file's content is {what}, which is not accepted.",
         field_errors={field: [f"Content must be one of: {allowed}."]},
         code="unsupported_type",
-        status=415,
     )
 
 
 def clean_name(raw: str, field: str = "name") -> str:
     name = sanitize_name(raw)
     if not name:
-        raise ApplicationError(
+        raise Invalid(
             "The file name is empty once path and control characters are removed.",
             field_errors={field: ["Give the file a name with at least one visible character."]},
         )
@@ -136,7 +142,7 @@ def document_upload(
             )
         raise error
     if size == 0:
-        raise ApplicationError("The file is empty.", field_errors={"file": ["Must not be empty."]})
+        raise Invalid("The file is empty.", field_errors={"file": ["Must not be empty."]})
     display_name = clean_name(name if name else (file.name or ""), "name" if name else "file")
     file.seek(0)
     head = file.read(HEAD_BYTES)
@@ -193,21 +199,20 @@ def document_upload_start(
     _check_target(org, target)
     display_name = clean_name(name)
     if size <= 0:
-        raise ApplicationError("The file is empty.", field_errors={"size": ["Must be at least 1 byte."]})
+        raise Invalid("The file is empty.", field_errors={"size": ["Must be at least 1 byte."]})
     if size > settings.DOCUMENTS_MAX_UPLOAD_BYTES:
         raise _max_size_error(size, "size")
     if content_type not in settings.DOCUMENTS_ALLOWED_TYPES:
-        raise ApplicationError(
+        raise UnsupportedMedia(
             f"Type {content_type!r} is not accepted.",
             field_errors={
                 "content_type": [f"Must be one of: {', '.join(settings.DOCUMENTS_ALLOWED_TYPES)}."]
             },
             code="unsupported_type",
-            status=415,
         )
     checksum = sha256.strip().lower()
     if not SHA256.match(checksum):
-        raise ApplicationError(
+        raise Invalid(
             "The checksum is malformed.",
             field_errors={"sha256": ["Must be the file's SHA-256 as 64 hexadecimal characters."]},
         )
@@ -241,28 +246,25 @@ def _verify(document: Document) -> str | ApplicationError | None:
     if size != document.size:
         if size > settings.DOCUMENTS_MAX_UPLOAD_BYTES:
             return _max_size_error(size, "size")
-        return ApplicationError(
+        return Unprocessable(
             f"The stored file is {size} bytes, not the {document.size} announced.",
             field_errors={"size": ["The uploaded file does not have the announced size."]},
             code="upload_mismatch",
-            status=422,
         )
     detected = detect_type(store.head(document.key, HEAD_BYTES), document.name)
     if detected is None or detected not in settings.DOCUMENTS_ALLOWED_TYPES:
         return _type_error(detected, "content_type")
     if not same_type(document.content_type, detected):
-        return ApplicationError(
+        return Unprocessable(
             f"The file's content is {detected}, not the {document.content_type} announced.",
             field_errors={"content_type": [f"The uploaded content is {detected}."]},
             code="upload_mismatch",
-            status=422,
         )
     if store.sha256(document.key) != document.sha256:
-        return ApplicationError(
+        return Unprocessable(
             "The stored file's SHA-256 differs from the one announced.",
             field_errors={"sha256": ["The uploaded file does not match the announced checksum."]},
             code="upload_mismatch",
-            status=422,
         )
     return detected
 
@@ -282,18 +284,17 @@ def document_upload_finish(*, org: Organization, actor: User | None, document_id
         store.promote(staged, document.key)
     outcome = _verify(document)
     if outcome is None:
-        raise ApplicationError(
+        raise Conflict(
             "No file has been uploaded for this document yet.",
             field_errors={
                 "file": ["Upload the file to the URL returned when the upload started, then finish."]
             },
             code="upload_missing",
-            status=409,
         )
     with transaction.atomic():
         locked = Document.objects.select_for_update().filter(organization=org, pk=document_id).first()
         if locked is None:  # removed meanwhile (cleanup of an abandoned upload)
-            raise ApplicationError("Document not found.", code="not_found", status=404)
+            raise NotFound("Document not found.", code="not_found")
         if locked.is_ready:
             return locked
         if isinstance(outcome, ApplicationError):
@@ -318,7 +319,7 @@ def _lock(org: Organization, document: Document, *, ready: bool) -> Document:
         documents = documents.filter(status=DocumentStatus.READY)
     locked = documents.first()
     if locked is None:  # deleted meanwhile
-        raise ApplicationError("Document not found.", code="not_found", status=404)
+        raise NotFound("Document not found.", code="not_found")
     return locked
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from stratus.imports.models import DedupPolicy, ImportKind
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, Invalid
 
 SAMPLE_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
@@ -66,7 +66,7 @@ class Head:
 def _encoding_error(error: UnicodeDecodeError, encoding: str, sample: bytes) -> ApplicationError:
     line = sample[: error.start].count(b"\n") + 1
     byte = sample[error.start : error.start + 1].hex().upper()
-    return ApplicationError(
+    return Invalid(
         f"The file is not valid {encoding}: byte 0x{byte} on line {line}. Save it as UTF-8, or give its "
         "encoding (for example windows-1252, latin-1 or utf-16).",
         field_errors={"encoding": [f"The file is not {encoding} (byte 0x{byte} on line {line})."]},
@@ -93,7 +93,7 @@ def text_encoding(name: str) -> str:
         info = None
     canonical = info.name.replace("_", "-") if info is not None else ""
     if info is None or not info._is_text_encoding or canonical in NOT_FILE_ENCODINGS:
-        raise ApplicationError(
+        raise Invalid(
             f"Unknown or unsupported encoding {name!r}: give a character set such as utf-8, "
             "windows-1252, latin-1 or utf-16.",
             field_errors={"encoding": [f"{name!r} is not a text encoding (e.g. utf-8, windows-1252)."]},
@@ -105,9 +105,7 @@ def text_encoding(name: str) -> str:
 def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> Head:
     """Encoding, delimiter and header of a file from its first bytes."""
     if not sample.strip():
-        raise ApplicationError(
-            "The file is empty.", field_errors={"file": ["The file is empty."]}, code="empty_file"
-        )
+        raise Invalid("The file is empty.", field_errors={"file": ["The file is empty."]}, code="empty_file")
     if encoding:
         encoding = text_encoding(encoding)
     elif sample.startswith(codecs.BOM_UTF8):
@@ -122,7 +120,7 @@ def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> 
     except UnicodeDecodeError as error:
         raise _encoding_error(error, encoding, sample) from None
     if "\x00" in text:
-        raise ApplicationError(
+        raise Invalid(
             "The file contains NUL characters: it is not a text CSV file (or its encoding is wrong).",
             field_errors={"file": ["Not a CSV text file."]},
             code="not_csv",
@@ -134,20 +132,20 @@ def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> 
         except csv.Error:
             delimiter = ","
     elif len(delimiter) != 1:
-        raise ApplicationError(
+        raise Invalid(
             "The delimiter is one character.", field_errors={"delimiter": ["Give one character, e.g. , or ;"]}
         )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers = next(reader, [])
     headers = [h.strip() for h in headers]
     if not any(headers):
-        raise ApplicationError(
+        raise Invalid(
             "The first row must name the columns.",
             field_errors={"file": ["The header row is empty."]},
             code="no_header",
         )
     if len(headers) > MAX_COLUMNS:
-        raise ApplicationError(
+        raise Invalid(
             f"The file has {len(headers)} columns; at most {MAX_COLUMNS} are supported.",
             field_errors={"file": ["Too many columns."]},
         )
@@ -196,11 +194,11 @@ def apply_overrides(
             continue
         result[headers.index(header)] = field or ""
     if errors:
-        raise ApplicationError("The column mapping is not valid.", field_errors=errors)
+        raise Invalid("The column mapping is not valid.", field_errors=errors)
     targets = [f for f in result if f]
     duplicates = sorted({f for f in targets if targets.count(f) > 1})
     if duplicates:
-        raise ApplicationError(
+        raise Invalid(
             "Two columns map to the same field.",
             field_errors={"mapping": [f"{f} is mapped from more than one column" for f in duplicates]},
         )
@@ -212,20 +210,20 @@ def check_required(kind: str, mapping: list[str], policy: str, headers: list[str
     found = ", ".join(headers)
     if kind == ImportKind.CONTACTS:
         if not mapped & {"email", "first_name", "last_name", "full_name"}:
-            raise ApplicationError(
+            raise Invalid(
                 f"Missing column: contacts need an email or a name column (columns found: {found}).",
                 field_errors={"mapping": ["Map a column to email, first_name, last_name or full_name."]},
                 code="missing_column",
             )
         if policy != DedupPolicy.CREATE and "email" not in mapped:
-            raise ApplicationError(
+            raise Invalid(
                 f"Missing column: email (duplicates are matched by email; columns found: {found}). "
                 "Map a column to email or choose the create policy.",
                 field_errors={"mapping": ["No column maps to email."]},
                 code="missing_column",
             )
     elif "name" not in mapped:
-        raise ApplicationError(
+        raise Invalid(
             f"Missing column: name (companies need a name; columns found: {found}).",
             field_errors={"mapping": ["No column maps to name."]},
             code="missing_column",

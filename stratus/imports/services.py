@@ -31,7 +31,7 @@ from stratus.crm.models import Company, Contact, CustomField
 from stratus.imports import mapping as columns
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind, ImportRowError, ImportState
 from stratus.imports.rows import ParsedRow, RowError, parse_row
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Invalid
 from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 
@@ -65,17 +65,17 @@ def import_analyse(
 ) -> Analysis:
     """Read the head of a file and check that it can be imported; raises ``ApplicationError``."""
     if kind not in ImportKind.values:
-        raise ApplicationError(
+        raise Invalid(
             "Unknown import kind.", field_errors={"kind": [f"Choose {', '.join(ImportKind.values)}."]}
         )
     if dedup_policy not in DedupPolicy.values:
-        raise ApplicationError(
+        raise Invalid(
             "Unknown duplicate policy.",
             field_errors={"dedup_policy": [f"Choose {', '.join(DedupPolicy.values)}."]},
         )
     head = columns.read_head(sample, encoding=encoding, delimiter=delimiter)
     if not head.has_rows:
-        raise ApplicationError(
+        raise Invalid(
             "The file has a header row but no data rows.",
             field_errors={"file": ["No data rows after the header."]},
             code="empty_file",
@@ -103,7 +103,7 @@ def import_create(
 
     size = upload.size or 0
     if size > settings.IMPORT_MAX_FILE_BYTES:
-        raise ApplicationError(
+        raise Invalid(
             f"The file is larger than {settings.IMPORT_MAX_FILE_BYTES} bytes.",
             field_errors={"file": ["Too large."]},
         )

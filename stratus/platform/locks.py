@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import NotFound
 
 M = TypeVar("M", bound=Model)
 
@@ -33,7 +33,7 @@ def lock_row(rows: QuerySet[M], *, pk: Any, label: str) -> M:
     """
     found = rows.select_for_update(of=("self",)).filter(pk=pk).first()
     if found is None:
-        raise ApplicationError(f"{label} not found.", code="not_found", status=404)
+        raise NotFound(f"{label} not found.", code="not_found")
     return found
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, User
 from stratus.crm.models import Activity, Deal
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import Conflict, Invalid, NotFound
 from stratus.platform.locks import lock_row
 from stratus.realtime.events import publish
 from stratus.reminders.models import (
@@ -62,7 +62,7 @@ def _remind_at(reminder: Reminder) -> datetime | None:
 
 def _validate_timing(remind_at: datetime | None, offset: timedelta | None) -> None:
     if (remind_at is None) == (offset is None):
-        raise ApplicationError(
+        raise Invalid(
             "Give either remind_at (a time) or offset (before the due date), not both.",
             field_errors={
                 "remind_at": ["Give remind_at or offset."],
@@ -70,7 +70,7 @@ def _validate_timing(remind_at: datetime | None, offset: timedelta | None) -> No
             },
         )
     if offset is not None and not (timedelta(0) <= offset <= MAX_OFFSET):
-        raise ApplicationError(
+        raise Invalid(
             "The offset must be between 0 and 366 days.",
             field_errors={"offset": ["Must be between 0 and 366 days before the due date."]},
         )
@@ -89,7 +89,7 @@ def reminder_create(
     note: str = "",
 ) -> Reminder:
     if (activity is None) == (deal is None):
-        raise ApplicationError(
+        raise Invalid(
             "A reminder belongs to exactly one activity or deal.",
             field_errors={"activity": ["Give activity or deal."], "deal": ["Give activity or deal."]},
         )
@@ -97,14 +97,14 @@ def reminder_create(
     assert target is not None
     if target.organization_id != org.pk:
         field = "activity" if activity is not None else "deal"
-        raise ApplicationError("Unknown record.", field_errors={field: ["Not found in this organization."]})
+        raise Invalid("Unknown record.", field_errors={field: ["Not found in this organization."]})
     _validate_timing(remind_at, offset)
     if user is None:
         user = (
             activity.assignee if activity is not None else deal.owner if deal is not None else None
         ) or actor
     if not Membership.objects.filter(organization=org, user=user).exists():
-        raise ApplicationError(
+        raise Invalid(
             "The user is not a member of this organization.", field_errors={"user": ["Not a member."]}
         )
     reminder = Reminder(
@@ -137,10 +137,9 @@ def reminder_update(
         label="Reminder",
     )
     if reminder.state != ReminderState.PENDING:
-        raise ApplicationError(
+        raise Conflict(
             f"A {reminder.state} reminder cannot be changed.",
             field_errors={"state": [reminder.state]},
-            status=409,
         )
     if remind_at is not None or offset is not None:
         _validate_timing(remind_at, offset)
@@ -157,9 +156,7 @@ def reminder_update(
 def reminder_cancel(*, org: Organization, reminder: Reminder) -> Reminder:
     reminder = lock_row(Reminder.objects.filter(organization=org), pk=reminder.pk, label="Reminder")
     if reminder.state == ReminderState.FIRED:
-        raise ApplicationError(
-            "The reminder has already fired.", field_errors={"state": ["fired"]}, status=409
-        )
+        raise Conflict("The reminder has already fired.", field_errors={"state": ["fired"]})
     reminder.state = ReminderState.CANCELLED
     reminder.save(update_fields=["state", "updated_at"])
     return reminder
@@ -312,7 +309,7 @@ def notification_mark_read(*, org: Organization, user: User, notification_id: in
         .first()
     )
     if notification is None:
-        raise ApplicationError("Not found.", status=404, code="not_found")
+        raise NotFound("Not found.", code="not_found")
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
@@ -327,7 +324,7 @@ def notification_mark_unread(*, org: Organization, user: User, notification_id: 
         .first()
     )
     if notification is None:
-        raise ApplicationError("Not found.", status=404, code="not_found")
+        raise NotFound("Not found.", code="not_found")
     notification.read_at = None
     notification.save(update_fields=["read_at"])
     return notification

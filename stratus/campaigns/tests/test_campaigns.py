@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from stratus.campaigns import selectors, services, templating, tokens
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Suppression
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +185,7 @@ def test_pause_resume_cancel(org, owner, vip_contacts, settings) -> None:
     assert services.campaign_send_batch(campaign_id=campaign.pk).sent == 0
     with pytest.raises(ApplicationError) as error:
         services.campaign_update(org=org, campaign=campaign, subject="changed")
-    assert error.value.status == 409
+    assert status_of(error.value) == 409
 
     services.campaign_resume(org=org, campaign=campaign)
     assert services.campaign_send_batch(campaign_id=campaign.pk, limit=1).sent == 1
@@ -229,7 +229,7 @@ def test_a_segment_in_use_cannot_be_deleted_and_a_campaign_never_falls_back_to_e
     services.campaign_schedule(org=org, campaign=campaign, at=timezone.now() + timedelta(minutes=5))
     with pytest.raises(ApplicationError) as error:
         services.segment_delete(org=org, segment=segment)
-    assert error.value.status == 409
+    assert status_of(error.value) == 409
     Campaign.objects.filter(pk=campaign.pk).update(segment=None, scheduled_at=timezone.now())
     assert not services.campaign_start(campaign_id=campaign.pk)
     campaign.refresh_from_db()

@@ -10,7 +10,7 @@ from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Suppression, SuppressionReason
 from stratus.crm import services as crm
 from stratus.crm.models import TimelineEntry
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -74,5 +74,5 @@ def test_the_service_refuses_a_suppression_of_another_organization(
     other = make_organization("Other")
     with pytest.raises(ApplicationError) as refused:
         services.suppression_remove(org=other, actor=owner, suppression=unsubscribed.pk)
-    assert refused.value.status == 404
+    assert status_of(refused.value) == 404
     assert Suppression.objects.filter(pk=unsubscribed.pk).exists()

@@ -15,7 +15,7 @@ from stratus.accounts.models import Role
 from stratus.crm import search, selectors, services
 from stratus.crm.models import Company, Contact, Deal
 from stratus.crm.tests.factories import make_member, make_org
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +144,7 @@ def test_detail_is_scoped_to_the_organization(crm) -> None:
     foreign = Contact.objects.exclude(organization=org).get()
     with pytest.raises(ApplicationError) as caught:
         selectors.contact_get(org=org, pk=foreign.pk)
-    assert caught.value.status == 404
+    assert status_of(caught.value) == 404
     with pytest.raises(ApplicationError):
         selectors.contact_get(org=org, pk="1 OR 1=1")
 

@@ -22,7 +22,7 @@ from stratus.crm.models import (
     TimelineEntry,
 )
 from stratus.crm.tests.factories import make_member, make_org, make_user
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_every_bad_field_is_reported_at_once() -> None:
             org=org, actor=None, first_name="x" * 101, email="not-an-email", phones="123", colour="red"
         )
     assert set(caught.value.field_errors) == {"first_name", "email", "phones", "colour"}
-    assert caught.value.status == 400
+    assert status_of(caught.value) == 400
 
 
 def test_references_from_another_organization_are_refused_with_nothing_written() -> None:
@@ -143,7 +143,7 @@ def test_records_of_another_organization_cannot_be_changed() -> None:
     ):
         with pytest.raises(ApplicationError) as caught:
             call()
-        assert caught.value.status == 404
+        assert status_of(caught.value) == 404
     assert counts() == before
     contact.refresh_from_db()
     assert contact.first_name == ""
@@ -392,7 +392,7 @@ def test_stage_insert_reorder_and_delete_moving_deals() -> None:
     ]
     with pytest.raises(ApplicationError) as caught:
         services.pipeline_delete(org=org, actor=None, pipeline=pipeline)
-    assert caught.value.status == 409
+    assert status_of(caught.value) == 409
 
 
 def test_activity_needs_exactly_one_target_and_done_sets_done_at() -> None:

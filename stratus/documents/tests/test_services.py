@@ -16,7 +16,7 @@ from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.storage import staging_key
 from stratus.documents.tests import samples
 from stratus.documents.tests.conftest import Backend
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def test_oversize_upload_is_refused_with_413_and_leaves_nothing(
     settings.DOCUMENTS_INLINE_UPLOAD_MAX_BYTES = 1000
     with pytest.raises(ApplicationError) as refused:
         upload(org, user, contact, samples.pdf(padding=2000), "big.pdf")
-    assert refused.value.status == 413
+    assert status_of(refused.value) == 413
     assert "file" in refused.value.field_errors
     assert backend.keys() == []
     assert not Document.objects.exists()
@@ -95,7 +95,7 @@ def test_oversize_upload_is_refused_with_413_and_leaves_nothing(
 def test_wrong_type_is_refused_by_content_whatever_the_name(backend: Backend, org, user, contact) -> None:
     with pytest.raises(ApplicationError) as refused:
         upload(org, user, contact, samples.windows_executable(), "invoice.pdf")
-    assert refused.value.status == 415
+    assert status_of(refused.value) == 415
     assert "application/x-msdownload" in refused.value.message
     assert backend.keys() == []
     assert not Document.objects.exists()
@@ -107,7 +107,7 @@ def test_a_type_outside_the_configured_allow_list_is_refused(
     settings.DOCUMENTS_ALLOWED_TYPES = ["application/pdf"]
     with pytest.raises(ApplicationError) as refused:
         upload(org, user, contact, samples.png(), "photo.png")
-    assert refused.value.status == 415
+    assert status_of(refused.value) == 415
     assert backend.keys() == []
 
 
@@ -160,7 +160,7 @@ def test_finish_with_a_tampered_object_is_refused_and_removes_it(
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
         services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
     assert "sha256" in refused.value.field_errors
     assert not Document.objects.exists()
     assert backend.keys() == []
@@ -174,7 +174,7 @@ def test_finish_refuses_content_of_another_type_than_announced(
     backend.post_form(started.upload.url, started.upload.fields, content, "application/pdf")
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
         services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
-    assert refused.value.status == 415
+    assert status_of(refused.value) == 415
     assert not Document.objects.exists()
     assert backend.keys() == []
 
@@ -190,7 +190,7 @@ def test_finish_refuses_an_object_of_another_size(
     )
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
         services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
     assert "size" in refused.value.field_errors
     assert s3_backend.keys() == []
     assert not Document.objects.exists()
@@ -200,7 +200,7 @@ def test_finish_before_the_upload_keeps_the_pending_row(backend: Backend, org, u
     started = start(org, user, contact, samples.pdf(), "later.pdf", "application/pdf")
     with pytest.raises(ApplicationError) as refused:
         services.document_upload_finish(org=org, actor=user, document_id=started.document.pk)
-    assert refused.value.status == 409
+    assert status_of(refused.value) == 409
     assert Document.objects.get().status == DocumentStatus.PENDING
 
 
@@ -219,7 +219,7 @@ def test_start_refuses_bad_announcements_and_writes_nothing(
 ) -> None:
     with pytest.raises(ApplicationError) as refused:
         start(org, user, contact, samples.pdf(), "a.pdf", "application/pdf", **overrides)
-    assert refused.value.status == status
+    assert status_of(refused.value) == status
     assert field in refused.value.field_errors
     assert not Document.objects.exists()
 
@@ -265,10 +265,10 @@ def test_another_organization_cannot_read_or_finish_a_document(backend: Backend,
     document = upload(org, user, contact, samples.png(), "a.png")
     with pytest.raises(ApplicationError) as missing:
         selectors.document_get(org=other, document_id=document.pk)
-    assert missing.value.status == 404
+    assert status_of(missing.value) == 404
     with pytest.raises(ApplicationError) as missing:
         services.document_upload_finish(org=other, actor=None, document_id=document.pk)
-    assert missing.value.status == 404
+    assert status_of(missing.value) == 404
     assert list(selectors.document_list(org=other)) == []
 
 
