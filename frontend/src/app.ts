@@ -10,6 +10,12 @@ declare global {
 
 window.htmx = htmx;
 
+import "./shell";
+import "./lists";
+import "./records";
+import "./board";
+import "./settings";
+
 /** htmx sends Django's CSRF token (from the page's meta tag) with every write. */
 function csrfToken(): string {
   const meta = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]');

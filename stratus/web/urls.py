@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from stratus.web import views
 
@@ -10,4 +10,10 @@ urlpatterns = [
     path("logout", views.logout_view, name="logout"),
     path("organization", views.switch_organization, name="switch-organization"),
     path("tasks/<int:pk>/done", views.task_done, name="task-done"),
+    # One URL module per area of the app (each area: views, templates/web/<area>/, frontend/src/<area>.ts).
+    path("", include("stratus.web.lists.urls")),
+    path("", include("stratus.web.records.urls")),
+    path("", include("stratus.web.board.urls")),
+    path("", include("stratus.web.shell.urls")),
+    path("", include("stratus.web.settings.urls")),
 ]

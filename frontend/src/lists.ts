@@ -1,0 +1,2 @@
+// Lists: column choice, inline edit, selection, infinite scroll (stratus/web/lists).
+export {};

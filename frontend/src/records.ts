@@ -1,0 +1,2 @@
+// Page behaviour for stratus/web/records.
+export {};
