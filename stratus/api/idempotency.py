@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
+from django.utils.http import parse_header_parameters
 
 from stratus.accounts.models import Organization
 from stratus.api.errors import field_error, problem_response
@@ -60,10 +61,27 @@ class Principal:
         )
 
 
+def _multipart_boundary(request: HttpRequest) -> bytes | None:
+    content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    boundary = params.get("boundary", "")
+    if content_type != "multipart/form-data" or not boundary:
+        return None
+    return boundary.encode("latin-1", "replace")
+
+
 def fingerprint(request: HttpRequest) -> str:
+    """What makes two requests "the same" for a key: method, path with query, and body.
+
+    A multipart body's boundary is chosen afresh by the client on every send, so a retry of
+    the same upload differs only there: the boundary is replaced by a fixed marker first.
+    """
     digest = hashlib.sha256()
     digest.update(f"{request.method}\n{request.get_full_path()}\n".encode())
-    digest.update(request.body)
+    body = request.body
+    boundary = _multipart_boundary(request)
+    if boundary:
+        body = body.replace(b"--" + boundary, b"--<boundary>")
+    digest.update(body)
     return digest.hexdigest()
 
 

@@ -273,3 +273,43 @@ def test_a_pending_upload_can_be_cancelled(
     assert not Document.objects.exists()
     assert backend.keys() == []
     assert member.post(f"/api/v1/documents/{body['document']['id']}/finish/").status_code == 404
+
+
+def _multipart(content: bytes, name: str, contact_id: int, boundary: str) -> bytes:
+    return (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="contact"\r\n\r\n{contact_id}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+
+def test_a_retried_upload_with_a_new_multipart_boundary_is_replayed(
+    backend: Backend, member, a_contact
+) -> None:
+    """Clients choose a fresh boundary on every send: a retry is still the same request."""
+    content = samples.pdf("retried upload")
+
+    def upload(boundary: str, body: bytes):
+        return member.generic(
+            "POST",
+            "/api/v1/documents/",
+            body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+        )
+
+    first = upload("first-boundary", _multipart(content, "a.pdf", a_contact.pk, "first-boundary"))
+    retried = upload("second-boundary", _multipart(content, "a.pdf", a_contact.pk, "second-boundary"))
+    assert first.status_code == 201, first.content
+    assert retried.status_code == 201
+    assert retried["Idempotent-Replayed"] == "true"
+    assert retried.json()["id"] == first.json()["id"]
+    assert Document.objects.filter(contact=a_contact).count() == 1
+    other = samples.pdf("another file")
+    refused = upload("third-boundary", _multipart(other, "a.pdf", a_contact.pk, "third-boundary"))
+    assert refused.status_code == 422
+    assert Document.objects.filter(contact=a_contact).count() == 1
