@@ -33,11 +33,23 @@ wait_for_services() {
 command="${1:-web}"
 [ "$#" -gt 0 ] && shift
 
+# Processes that fork workers (web, worker) keep their Prometheus samples in files, one folder
+# per process, emptied at start; the parent serves the sum on METRICS_PORT (see docs/operations).
+metrics_folder() {
+  [ -n "${METRICS_PORT:-}" ] || return 0
+  [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ] || return 0
+  PROMETHEUS_MULTIPROC_DIR="${METRICS_DIR:-${TMPDIR:-/tmp}/stratus-metrics}/$1-$$"
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+  export PROMETHEUS_MULTIPROC_DIR
+}
+
 case "$command" in
   web)
     # Empty means automatic (deploy/gunicorn.conf.py); gunicorn itself cannot parse an empty value.
     [ -n "${WEB_CONCURRENCY:-}" ] || unset WEB_CONCURRENCY
     wait_for_services --migrations
+    metrics_folder web
     exec "$PYTHON" -m gunicorn --config "$APP_DIR/deploy/gunicorn.conf.py" "$@" stratus.wsgi:application
     ;;
   ws)
@@ -57,6 +69,7 @@ case "$command" in
     ;;
   worker)
     wait_for_services --migrations
+    metrics_folder worker
     exec "$PYTHON" -m celery -A stratus worker --loglevel "${LOG_LEVEL:-info}" "$@"
     ;;
   beat)

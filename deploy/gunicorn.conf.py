@@ -162,7 +162,11 @@ def _signal_workers(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """In the master: SIGTERM begins draining; the real graceful stop follows after the drain period."""
+    """In the master: serve the metrics of all workers (METRICS_PORT), and make SIGTERM begin
+    draining; the real graceful stop follows after the drain period."""
+    from stratus.platform import metrics
+
+    metrics.serve("web")
     if DRAIN_SECONDS <= 0:
         return
 
@@ -182,6 +186,13 @@ def when_ready(server: Any) -> None:
         signal.setitimer(signal.ITIMER_REAL, DRAIN_SECONDS)
 
     signal.signal(signal.SIGTERM, begin_drain)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master: a worker's live gauges (connections in use...) leave the sum when it exits."""
+    from stratus.platform import metrics
+
+    metrics.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker: Any) -> None:

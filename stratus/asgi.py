@@ -25,3 +25,8 @@ from stratus.realtime.routing import lifespan, websocket_application  # noqa: E4
 application = ForwardedClientMiddleware(
     ProtocolTypeRouter({"http": http_application, "websocket": websocket_application, "lifespan": lifespan})
 )
+
+# The ws process serves its Prometheus metrics on METRICS_PORT when set (stratus.platform.metrics).
+from stratus.platform import metrics  # noqa: E402
+
+metrics.serve("ws")

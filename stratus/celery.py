@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from django.db import transaction
+
+from stratus.platform import metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
 
@@ -136,3 +139,54 @@ def enqueue_on_commit(task: Task, *args: Any) -> None:
             )
 
     transaction.on_commit(send)
+
+
+def queue_depths() -> dict[str, int]:
+    """Tasks waiting in each queue the workers consume (Redis broker: the length of its list)."""
+    names = sorted(app.amqp.queues.keys()) or [app.conf.task_default_queue]
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        client = getattr(channel, "client", None)
+        if client is None:  # the embedded filesystem broker has no lists to measure
+            return {}
+        return {name: int(client.llen(name)) for name in names}
+
+
+# --- Metrics: every task's outcome and run time; the worker and beat serve their metrics ------
+
+_task_started: dict[str, float] = {}
+
+
+@signals.task_prerun.connect
+def _task_prerun(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _task_started[task_id] = time.monotonic()
+
+
+@signals.task_postrun.connect
+def _task_postrun(
+    task_id: str | None = None, task: Task | None = None, state: str | None = None, **_: Any
+) -> None:
+    started = _task_started.pop(task_id or "", None)
+    name = getattr(task, "name", "unknown")
+    outcome = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}.get(state or "", "other")
+    metrics.TASKS.labels(task=name, state=outcome).inc()
+    if started is not None:
+        metrics.TASK_DURATION.labels(task=name).observe(time.monotonic() - started)
+
+
+@signals.worker_init.connect
+def _worker_metrics(**_: Any) -> None:
+    metrics.serve("worker")
+
+
+@signals.worker_process_shutdown.connect
+def _worker_process_gone(pid: int | None = None, **_: Any) -> None:
+    metrics.mark_process_dead(pid or os.getpid())
+
+
+@signals.beat_init.connect
+def _beat_metrics(**_: Any) -> None:
+    from stratus.monitoring.collector import WorkCollector
+
+    metrics.serve("beat", extra=[WorkCollector()])

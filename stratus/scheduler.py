@@ -12,11 +12,14 @@ own the lock again before dispatching, and reinstalls the static schedule if it 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import redis
 from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, RedBeatScheduler, get_redis
 from redis.exceptions import LockError
+
+from stratus.platform import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +47,16 @@ class LockedRedBeatScheduler(RedBeatScheduler):
             if self.lock_key and self.lock is None:
                 self._take_lock()
             self._ensure_schedule()
-            return float(super().tick(min=min, **kwargs))
+            interval = float(super().tick(min=min, **kwargs))
+            metrics.BEAT_LOCK_HELD.set(1 if self.lock is not None else 0)
+            metrics.BEAT_LAST_DISPATCH.set(time.time())
+            return interval
         except LockError:
             logger.warning("beat: lost the scheduler lock; waiting to take it again before dispatching")
             self.lock = None
+            metrics.BEAT_LOCK_HELD.set(0)
             return 0.0
         except REDIS_ERRORS as error:
+            metrics.BEAT_LOCK_HELD.set(0)
             logger.warning("beat: Redis is unavailable (%s); retrying in %ss", error, self.max_interval)
             return float(self.max_interval)

@@ -104,6 +104,8 @@ MIDDLEWARE = [
     "stratus.platform.request_id.RequestIdMiddleware",
     # /health/live and /health/ready answer probes that address a replica by IP (no host check).
     "stratus.platform.probes.HealthProbeMiddleware",
+    # Requests by route template, method and status, and their latency (not the probes above).
+    "stratus.platform.request_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

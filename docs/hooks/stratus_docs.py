@@ -36,6 +36,7 @@ SETTINGS_SOURCES = (ROOT / "stratus" / "settings.py", ROOT / "stratus" / "platfo
 SOURCES: dict[str, tuple[Path, ...]] = {
     "settings": SETTINGS_SOURCES,
     "gunicorn": (ROOT / "deploy" / "gunicorn.conf.py",),
+    "metrics": (ROOT / "stratus" / "platform" / "metrics.py",),
 }
 REGISTRY = ROOT / "docs" / "variables.yml"
 TABLE_MARKER = re.compile(r"<!-- configuration-variables(?::(\w+))? -->")

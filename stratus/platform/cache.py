@@ -17,6 +17,8 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from stratus.platform import metrics
+
 logger = logging.getLogger("stratus.cache")
 T = TypeVar("T")
 
@@ -44,6 +46,7 @@ class FailOpenRedisCacheClient(RedisCacheClient):
         try:
             return operation()
         except REDIS_ERRORS as error:
+            metrics.CACHE_ERRORS.inc()
             if self._down_until == 0.0 or now >= self._down_until:
                 logger.warning("cache unavailable, serving without it: %s", error)
             self._down_until = now + RETRY_AFTER_SECONDS

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
-from stratus.platform import json_depth
+from stratus.platform import json_depth, metrics
 from stratus.realtime import auth
 from stratus.realtime.auth import Refused, Subscription
 from stratus.realtime.events import ACCESS_NOTICE_HEAD
@@ -74,10 +74,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.next_reauth = math.inf
         self.checked_seq = 0  # access was re-checked after every notice up to this sequence id
         await self.accept()
+        self.counted = True
+        metrics.WS_CONNECTIONS.inc()
         self.background.append(asyncio.create_task(self._expect_subscribe()))
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.WS_CONNECTIONS.dec()
         for task in self.background:
             task.cancel()
         if self.subscription is not None:
@@ -91,6 +96,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(message, separators=(",", ":")))
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        if text_data is not None or bytes_data is not None:
+            metrics.WS_MESSAGES.inc()
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     # --- client messages ---------------------------------------------------------------------
 
@@ -284,6 +296,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         assert self.subscription is not None
         store = get_store()
         noticed = False
+        metrics.WS_CATCH_UP.inc()
         while True:
             backlog = await store.since(self.subscription.organization_id, self.last_seq, CATCH_UP_PAGE)
             if not backlog.complete:
@@ -300,6 +313,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             for logged in backlog.events:
                 notice = self._notice_for_me(logged.text, logged.recipient)
                 if notice is None and self._for_me(logged.recipient):
+                    metrics.WS_CATCH_UP_EVENTS.inc()
                     await self.send(text_data=logged.text)
                 noticed = noticed or bool(notice)
                 self.last_seq = logged.seq
