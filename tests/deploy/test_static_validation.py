@@ -170,7 +170,9 @@ def test_production_stack_is_health_gated_and_only_nginx_is_published() -> None:
     assert {"nginx", "web", "ws", "worker", "beat", "db", "redis", "broker", "minio"} <= set(services)
 
     published = {name for name, svc in services.items() if svc.get("ports")}
-    assert published == {"nginx"}
+    assert published == {"nginx", "grafana"}
+    # Grafana (monitoring profile) listens on the host's loopback only.
+    assert all(port.startswith("127.0.0.1:") for port in services["grafana"]["ports"])
     assert sorted(p.split(":")[-1] for p in services["nginx"]["ports"]) == ["443", "80"]
 
     for name, svc in services.items():
