@@ -135,7 +135,22 @@ class Cluster:
         for kind, count in (("web", self.web_replicas), ("ws", self.ws_replicas)):
             for index in range(1, count + 1):
                 ports.setdefault(f"{kind}-{index}", free_port())
+        self.state.setdefault("prometheus_port", free_port())
+        metrics_ports = self.state.setdefault("metrics_ports", {})
+        for name in self.app_processes():
+            metrics_ports.setdefault(name, free_port())
         self.save_state()
+
+    def app_processes(self) -> list[str]:
+        """Every process of the application: web and ws replicas, the worker and both beats."""
+        return [*self.replicas("web"), *self.replicas("ws"), "worker", "beat-1", "beat-2"]
+
+    def metrics_port(self, name: str) -> int:
+        return int(self.state["metrics_ports"][name])
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.state['prometheus_port']}"
 
     def save_state(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -319,6 +334,7 @@ class Cluster:
                 directory=private,
                 env={
                     **env,
+                    "METRICS_PORT": str(self.metrics_port(name)),
                     "PORT": str(self.replica_port(name)),
                     "GUNICORN_BIND": f"127.0.0.1:{self.replica_port(name)}",
                     "UVICORN_HOST": "127.0.0.1",
@@ -335,12 +351,27 @@ class Cluster:
                 name,
                 f"sh {ENTRYPOINT} {command}",
                 directory=private,
-                env={**env, "TMPDIR": str(private / "tmp"), "HOME": str(private)},
+                env={
+                    **env,
+                    "METRICS_PORT": str(self.metrics_port(name)),
+                    "TMPDIR": str(private / "tmp"),
+                    "HOME": str(private),
+                },
                 autostart=False,
                 stopwait=60,
                 priority=100,
                 signal_group=False,
             )
+        prometheus_conf = self.render_prometheus()
+        program(
+            "prometheus",
+            f"{find_program('prometheus')} --config.file={prometheus_conf}"
+            f" --storage.tsdb.path={d / 'prometheus' / 'data'}"
+            f" --web.listen-address=127.0.0.1:{self.state['prometheus_port']} --web.enable-lifecycle",
+            directory=d / "prometheus",
+            stopwait=20,
+            priority=150,
+        )
         conf = self.render_nginx()
         program(
             "nginx",
@@ -352,6 +383,35 @@ class Cluster:
         )
         path = d / "supervisord.conf"
         path.write_text("\n".join(lines))
+        return path
+
+    def render_prometheus(self) -> Path:
+        """Prometheus scraping every application process of the cluster, with the shipped rules.
+
+        Scrapes and rule evaluations run every second so the conformance scenarios see alerts
+        fire and clear within their `for` windows; the rules are deploy/monitoring/alerts.yml.
+        """
+        jobs: dict[str, list[str]] = {}
+        for name in self.app_processes():
+            kind = "beat" if name.startswith("beat") else name.split("-")[0]
+            jobs.setdefault(kind, []).append(name)
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(PROJECT_DIR / "deploy" / "monitoring" / "alerts.yml")],
+            "scrape_configs": [
+                {
+                    "job_name": f"stratus-{kind}",
+                    "static_configs": [
+                        {"targets": [f"127.0.0.1:{self.metrics_port(name)}"], "labels": {"replica": name}}
+                        for name in names
+                    ],
+                }
+                for kind, names in jobs.items()
+            ],
+        }
+        path = self.directory / "prometheus" / "prometheus.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         return path
 
     def render_nginx(self) -> Path:
@@ -382,9 +442,9 @@ class Cluster:
 
     def prepare_directories(self) -> None:
         d = self.directory
-        for sub in ("logs", "run", "redis-cache", "redis-broker", "s3", "nginx"):
+        for sub in ("logs", "run", "redis-cache", "redis-broker", "s3", "nginx", "prometheus"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        for name in self.replicas("web") + self.replicas("ws") + ["worker", "beat-1", "beat-2"]:
+        for name in self.app_processes():
             (d / "replicas" / name / "tmp").mkdir(parents=True, exist_ok=True)
         owner = postgres_user()
         for sub in ("postgres", "pg-run"):
@@ -599,9 +659,10 @@ class Cluster:
         self.ensure_database_and_bucket()
         self.run_entrypoint("migrate")
         self.demo_credentials()
-        apps = self.replicas("web") + self.replicas("ws") + ["worker", "beat-1", "beat-2", "nginx"]
+        apps = [*self.app_processes(), "nginx", "prometheus"]
         self.ctl("start", *apps, check=False)
         self.wait_until_ready()
+        self.wait_for_port(self.state["prometheus_port"], "Prometheus")
 
     def down(self) -> None:
         if self.running():
@@ -627,6 +688,8 @@ class Cluster:
                 self.wait_replica(name)
         self.render_nginx()
         self.ctl("signal", "HUP", "nginx")
+        self.render_prometheus()
+        self.ctl("signal", "HUP", "prometheus")
         return added
 
 
@@ -655,6 +718,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"  Demo login: {email} / {password}")
             print(f"  API token:  {token}")
+            print(f"  Prometheus: {cluster.prometheus_url}/alerts (every process scraped; the shipped rules)")
             print(
                 f"  e.g. curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{cluster.port}/api/v1/contacts"
             )

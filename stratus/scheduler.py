@@ -27,6 +27,15 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 class LockedRedBeatScheduler(RedBeatScheduler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The metrics server starts before the lock is taken (beat_init handlers run after
+        # RedBeat's own, which blocks until this process holds the lock): a waiting beat
+        # reports stratus_beat_lock_held 0, and the backlog gauges, from the start.
+        from stratus.monitoring.collector import WorkCollector
+
+        metrics.serve("beat", extra=[WorkCollector()])
+        super().__init__(*args, **kwargs)
+
     def _take_lock(self) -> None:
         """Block until this process owns the scheduler lock (other beats may hold it)."""
         client = get_redis(self.app)

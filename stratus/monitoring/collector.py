@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
+from django.db import connections
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -23,6 +25,9 @@ class WorkCollector(Collector):
     so an ``absent()`` rule can tell, and the other gauges are still served.
     """
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         sources: tuple[Callable[[], Iterable[GaugeMetricFamily]], ...] = (
             self._reminders,
@@ -30,11 +35,19 @@ class WorkCollector(Collector):
             self._imports,
             self._queues,
         )
-        for source in sources:
+        families: list[GaugeMetricFamily] = []
+        # Each scrape is served on a thread of its own: one at a time, and the database
+        # connection goes back to the pool when done (no request cycle closes it here).
+        with self._lock:
             try:
-                yield from list(source())
-            except Exception:
-                logger.exception("metrics: could not read %s", source.__name__.strip("_"))
+                for source in sources:
+                    try:
+                        families.extend(source())
+                    except Exception:
+                        logger.exception("metrics: could not read %s", source.__name__.strip("_"))
+            finally:
+                connections.close_all()
+        yield from families
 
     def _reminders(self) -> Iterable[GaugeMetricFamily]:
         due = backlogs.reminders_due_unsent(now=timezone.now())

@@ -188,13 +188,17 @@ def registry_for_this_process() -> CollectorRegistry:
     return multiprocess_registry() if os.environ.get(MULTIPROCESS_DIR_VARIABLE) else REGISTRY
 
 
+_serving: list[str] = []  # the kind this process serves metrics as, once started
+
+
 def serve(kind: str, *, extra: Iterable[Collector] = ()) -> bool:
-    """Start this process's metrics server when ``METRICS_PORT`` is set; True if it started.
+    """Start this process's metrics server when ``METRICS_PORT`` is set; True if it started
+    (once per process: later calls do nothing).
 
     ``extra`` collectors are added to what it serves (the beat adds the backlog gauges).
     """
     port = os.environ.get("METRICS_PORT", "").strip()
-    if not port:
+    if not port or _serving:
         return False
     address = os.environ.get("METRICS_ADDRESS", "0.0.0.0").strip() or "0.0.0.0"  # noqa: S104
     registry = registry_for_this_process()
@@ -202,6 +206,7 @@ def serve(kind: str, *, extra: Iterable[Collector] = ()) -> bool:
         registry.register(collector)
     record_build_info()
     start_http_server(int(port), addr=address, registry=registry)
+    _serving.append(kind)
     logger.info("metrics: %s serves Prometheus metrics on %s:%s", kind, address, port)
     return True
 

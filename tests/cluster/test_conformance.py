@@ -973,3 +973,130 @@ def test_slow_headers_and_bodies_are_closed_by_nginx_while_the_site_keeps_answer
     assert max(closed["body"]) <= body_timeout + 5
     assert set(answered) == {200}
     assert slowest < 5
+
+
+# --- 12. Monitoring: a real Prometheus scrapes every process with the shipped rules ----------
+
+
+def prometheus_query(cluster: Cluster, query: str) -> list[dict[str, Any]]:
+    response = requests.get(f"{cluster.prometheus_url}/api/v1/query", params={"query": query}, timeout=10)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["data"]["result"]
+    return result
+
+
+def prometheus_value(cluster: Cluster, query: str) -> float:
+    result = prometheus_query(cluster, query)
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def alert_states(cluster: Cluster, name: str, **labels: str) -> list[str]:
+    """The states (pending, firing) of the alerts called ``name`` whose labels include ``labels``."""
+    response = requests.get(f"{cluster.prometheus_url}/api/v1/alerts", timeout=10)
+    response.raise_for_status()
+    return [
+        a["state"]
+        for a in response.json()["data"]["alerts"]
+        if a["labels"]["alertname"] == name and all(a["labels"].get(k) == v for k, v in labels.items())
+    ]
+
+
+def test_request_counters_summed_over_replicas_equal_the_requests_sent(
+    cluster: Cluster, record: list[str]
+) -> None:
+    """Under load, the per-route counters of every web replica (each summing its workers) add up
+    to exactly the requests sent; the metrics are not reachable through Nginx."""
+    wait_for(lambda: prometheus_value(cluster, 'count(up{job="stratus-web"} == 1)') >= 2, timeout=60)
+    route = 'stratus_http_requests_total{job="stratus-web",route="api/v1/tags",method="GET"}'
+    before = prometheus_value(cluster, f"sum({route})")
+    api = token_session(cluster)
+    sent = 0
+    with Load(cluster).running() as load:
+        for _ in range(200):
+            response = api.get(f"{base(cluster)}/api/v1/tags", timeout=30)
+            assert response.status_code == 200, response.text
+            sent += 1
+    waited = wait_for(lambda: prometheus_value(cluster, f"sum({route})") - before == sent, timeout=20)
+    counted = prometheus_value(cluster, f"sum({route})") - before
+    per_replica = prometheus_query(cluster, f"sum by (replica) ({route})")
+    served_by = sorted(r["metric"]["replica"] for r in per_replica)
+    outside = requests.get(f"{base(cluster)}/metrics", timeout=10)
+    record.append(
+        f"{sent} requests to /api/v1/tags under load ({load.summary()}): Prometheus counted "
+        f"{counted:.0f} over {', '.join(served_by)} within {waited:.1f}s; GET /metrics through Nginx: "
+        f"{outside.status_code}"
+    )
+    print(record[-1])
+    assert counted == sent
+    assert len(served_by) >= 2, "both web replicas served some of them"
+    assert outside.status_code == 404
+    assert "stratus_http_requests_total" not in outside.text
+
+
+def test_killing_a_web_replica_fires_replica_down_and_it_clears_when_back(
+    cluster: Cluster, record: list[str]
+) -> None:
+    name = cluster.replicas("web")[-1]
+    wait_for(lambda: alert_states(cluster, "StratusReplicaDown", replica=name) == [], timeout=60)
+    cluster.ctl("stop", name)
+    stopped = time.monotonic()
+    try:
+        fired = wait_for(
+            lambda: "firing" in alert_states(cluster, "StratusReplicaDown", replica=name), timeout=120, step=1
+        )
+    finally:
+        cluster.ctl("start", name)
+    cluster.wait_replica(name)
+    back = time.monotonic()
+    cleared = wait_for(
+        lambda: alert_states(cluster, "StratusReplicaDown", replica=name) == [], timeout=60, step=1
+    )
+    record.append(
+        f"{name} stopped: StratusReplicaDown firing after {fired:.0f}s (rule: for 1m); "
+        f"cleared {cleared:.0f}s after the replica was ready again"
+    )
+    print(record[-1])
+    assert fired <= 90
+    assert back - stopped >= fired
+    assert cleared <= 30
+
+
+def test_stopping_the_beat_holder_fires_beat_not_dispatching_until_the_other_takes_over(
+    cluster: Cluster, record: list[str]
+) -> None:
+    wait_for(lambda: prometheus_value(cluster, "max(stratus_beat_lock_held)") == 1, timeout=120, step=1)
+    wait_for(lambda: alert_states(cluster, "StratusBeatNotDispatching") == [], timeout=60, step=1)
+    holders = prometheus_query(cluster, "stratus_beat_lock_held == 1")
+    assert len(holders) == 1, holders
+    holder = holders[0]["metric"]["replica"]
+    other = "beat-2" if holder == "beat-1" else "beat-1"
+    killed_pid = cluster.ctl("pid", holder).stdout.strip()
+    killed_at = time.monotonic()
+    cluster.ctl("signal", "KILL", holder)
+    # supervisord restarts it at once; stop the new process so that the *other* beat takes over.
+    wait_for(
+        lambda: (
+            cluster.ctl("pid", holder, check=False).stdout.strip() not in ("", "0", killed_pid)
+            and "RUNNING" in cluster.ctl("status", holder, check=False).stdout
+        ),
+        timeout=30,
+    )
+    cluster.ctl("stop", holder)
+    try:
+        fired = wait_for(lambda: "firing" in alert_states(cluster, "StratusBeatNotDispatching"), timeout=90)
+        wait_for(
+            lambda: prometheus_value(cluster, f'stratus_beat_lock_held{{replica="{other}"}}') == 1,
+            timeout=120,
+            step=0.5,
+        )
+        taken_over = time.monotonic() - killed_at
+        cleared = wait_for(lambda: alert_states(cluster, "StratusBeatNotDispatching") == [], timeout=60)
+    finally:
+        cluster.ctl("start", holder)
+    record.append(
+        f"SIGKILL {holder} (lock holder): StratusBeatNotDispatching firing after {fired:.0f}s; {other} "
+        f"took the lock {taken_over:.0f}s after the kill; the alert cleared {cleared:.0f}s later"
+    )
+    print(record[-1])
+    assert fired < taken_over
+    assert taken_over <= 90
