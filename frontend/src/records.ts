@@ -6,7 +6,7 @@ import htmx from "htmx.org";
 
 const PAGE = "[data-record-page]";
 // Refusals whose body is the form again, with the messages beside the fields.
-const REFUSALS = new Set([400, 403, 409, 413, 415, 422]);
+const REFUSALS = new Set([400, 409, 413, 415, 422]);
 
 function csrfToken(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? "";
@@ -59,6 +59,10 @@ document.addEventListener("htmx:beforeSwap", (event) => {
 document.addEventListener("htmx:responseError", (event) => {
   const detail = (event as CustomEvent<{ xhr: XMLHttpRequest; elt: Element }>).detail;
   if (!detail.elt?.closest?.(PAGE) || REFUSALS.has(detail.xhr.status)) return;
+  if (detail.xhr.status === 403) {
+    announce(pageText("forbidden", "You may not change this record."));
+    return;
+  }
   announce(pageText("serverError", "The server could not do this."), () => retry(detail.elt));
 });
 

@@ -118,7 +118,8 @@ def test_a_document_is_uploaded_with_progress_and_downloaded(visitor: Visitor, t
     link = page.get_by_test_id("documents").get_by_role("link", name="minutes.txt")
     link.wait_for()
     document = Document.objects.get(contact=contact)
-    assert document.name == "minutes.txt" and document.size == len(content.encode())
+    assert document.name == "minutes.txt"
+    assert document.size == len(content.encode())
     page.get_by_test_id("timeline").get_by_text("Document uploaded: minutes.txt").wait_for()
     visitor.check_accessibility()
 

@@ -242,7 +242,9 @@ def edit_value(record: Model, spec: FieldSpec, tag_names: list[str]) -> Any:
 def choices(org: Organization, record: Model, spec: FieldSpec) -> list[tuple[Any, str]]:
     """The options of a select for ``spec`` (bounded), the record's current ones included."""
     if spec.name == "owner":
-        members: QuerySet[User] = User.objects.filter(memberships__organization=org).order_by("full_name", "email")
+        members: QuerySet[User] = User.objects.filter(memberships__organization=org).order_by(
+            "full_name", "email"
+        )
         return [(u.pk, u.full_name or u.email) for u in members[:CHOICES_LIMIT]]
     if spec.name == "company":
         companies = list(Company.objects.filter(organization=org).order_by("name", "id")[:CHOICES_LIMIT])
@@ -254,7 +256,9 @@ def choices(org: Organization, record: Model, spec: FieldSpec) -> list[tuple[Any
         stages = Stage.objects.filter(organization=org, pipeline_id=record.pipeline_id).order_by("position")
         return [(s.pk, s.name) for s in stages]
     if spec.name == "contacts" and isinstance(record, Deal):
-        contacts = list(Contact.objects.filter(organization=org).order_by("last_name", "first_name", "id")[:CHOICES_LIMIT])
+        contacts = list(
+            Contact.objects.filter(organization=org).order_by("last_name", "first_name", "id")[:CHOICES_LIMIT]
+        )
         chosen = set(crm_selectors.contact_ids(record))
         contacts += [c for c in Contact.objects.filter(organization=org, pk__in=chosen) if c not in contacts]
         return [(c.pk, str(c)) for c in contacts]

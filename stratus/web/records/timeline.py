@@ -146,7 +146,9 @@ def _shown(name: str, value: Any, names: Mapping[type[Any], Mapping[int, str]]) 
     return value
 
 
-def _entry(row: TimelineEntry, labels: Mapping[str, Any], names: Mapping[type[Any], Mapping[int, str]]) -> Entry:
+def _entry(
+    row: TimelineEntry, labels: Mapping[str, Any], names: Mapping[type[Any], Mapping[int, str]]
+) -> Entry:
     actor = row.actor
     entry = Entry(
         id=row.pk,
@@ -175,6 +177,10 @@ def _entry(row: TimelineEntry, labels: Mapping[str, Any], names: Mapping[type[An
         else:
             label = labels.get(name) or ACTIVITY_LABELS.get(name) or EXTRA_LABELS.get(name) or name
         entry.changes.append(
-            Change(label=label, old=_shown(name, change.get("old"), names), new=_shown(name, change.get("new"), names))
+            Change(
+                label=label,
+                old=_shown(name, change.get("old"), names),
+                new=_shown(name, change.get("new"), names),
+            )
         )
     return entry

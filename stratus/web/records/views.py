@@ -28,9 +28,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from stratus.accounts.models import Membership, Organization, Role, User
 from stratus.crm import selectors as crm_selectors
-from stratus.crm.api import ActivityWriteSerializer
 from stratus.crm import services as crm_services
-from stratus.crm.models import ActivityKind, Company, Contact, Deal
+from stratus.crm.api import ActivityWriteSerializer
+from stratus.crm.models import ActivityKind
 from stratus.documents import selectors as document_selectors
 from stratus.documents import services as document_services
 from stratus.documents.models import Document
@@ -84,7 +84,9 @@ def _tag_names(kind: RecordKind, record: Any) -> list[str]:
 
 
 def _custom_specs(org: Organization, kind: RecordKind) -> list[FieldSpec]:
-    return [record_fields.custom_spec(d) for d in crm_selectors.custom_field_list(org=org, entity=kind.entity)]
+    return [
+        record_fields.custom_spec(d) for d in crm_selectors.custom_field_list(org=org, entity=kind.entity)
+    ]
 
 
 def _specs(org: Organization, kind: RecordKind) -> tuple[list[FieldSpec], list[FieldSpec]]:
@@ -164,9 +166,11 @@ def _field_context(
             }
         )
         if spec.widget == "choice":
-            definition = crm_selectors.custom_field_list(org=org, entity=kind.entity).filter(
-                key=spec.name.removeprefix(record_fields.CUSTOM_PREFIX)
-            ).first()
+            definition = (
+                crm_selectors.custom_field_list(org=org, entity=kind.entity)
+                .filter(key=spec.name.removeprefix(record_fields.CUSTOM_PREFIX))
+                .first()
+            )
             context["custom_choices"] = list(definition.choices) if definition is not None else []
     return context
 
@@ -183,15 +187,20 @@ def _main_context(
         "urls": _urls(kind, record.pk),
         "can_edit": can_edit,
         "header": [
-            {"spec": shown[name], "value": record_fields.display(record, shown[name], tags)} for name in kind.header
+            {"spec": shown[name], "value": record_fields.display(record, shown[name], tags)}
+            for name in kind.header
         ],
         "fields": [
-            _field_context(org, kind, record, s, tags, editing=s.name == editing and can_edit, can_edit=can_edit)
+            _field_context(
+                org, kind, record, s, tags, editing=s.name == editing and can_edit, can_edit=can_edit
+            )
             for s in specs
             if s.widget != "refs"
         ],
         "custom": [
-            _field_context(org, kind, record, s, tags, editing=s.name == editing and can_edit, can_edit=can_edit)
+            _field_context(
+                org, kind, record, s, tags, editing=s.name == editing and can_edit, can_edit=can_edit
+            )
             for s in custom
         ],
         "live_record": f"{kind.name}:{record.pk}",
@@ -218,14 +227,18 @@ def _related(org: Organization, kind: RecordKind, record: Any) -> dict[str, Any]
     related: dict[str, Any] = {}
     if kind.name == "contact":
         related["company"] = record.company
-        deals = crm_selectors.deal_list(org=org, filters={"contact": str(record.pk)}).order_by("-created_at", "-id")
+        deals = crm_selectors.deal_list(org=org, filters={"contact": str(record.pk)}).order_by(
+            "-created_at", "-id"
+        )
         related["deals"] = list(deals[:RELATED_LIMIT])
         related["deal_count"] = deals.count()
     elif kind.name == "company":
         contacts = crm_selectors.contact_list(org=org, filters={"company": str(record.pk)}).order_by(
             "last_name", "first_name", "id"
         )
-        deals = crm_selectors.deal_list(org=org, filters={"company": str(record.pk)}).order_by("-created_at", "-id")
+        deals = crm_selectors.deal_list(org=org, filters={"company": str(record.pk)}).order_by(
+            "-created_at", "-id"
+        )
         related.update(
             contacts=list(contacts[:RELATED_LIMIT]),
             contact_count=contacts.count(),
@@ -235,7 +248,9 @@ def _related(org: Organization, kind: RecordKind, record: Any) -> dict[str, Any]
     else:
         related["company"] = record.company
         ids = crm_selectors.contact_ids(record)
-        contacts = crm_selectors.contact_list(org=org).filter(pk__in=ids).order_by("last_name", "first_name", "id")
+        contacts = (
+            crm_selectors.contact_list(org=org).filter(pk__in=ids).order_by("last_name", "first_name", "id")
+        )
         related.update(contacts=list(contacts[:RELATED_LIMIT]), contact_count=len(ids))
     return related
 
@@ -273,7 +288,9 @@ def _activity_context(
     }
 
 
-def _shell(request: SignedInRequest, template: str, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+def _shell(
+    request: SignedInRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
     membership = current_membership(request)
     return render(
         request,
@@ -289,11 +306,14 @@ def _shell(request: SignedInRequest, template: str, context: dict[str, Any], *, 
     )
 
 
-def _page(request: SignedInRequest, kind: RecordKind, pk: int, *, status: int = 200, **extra: Any) -> HttpResponse:
+def _page(
+    request: SignedInRequest, kind: RecordKind, pk: int, *, status: int = 200, **extra: Any
+) -> HttpResponse:
     membership = _membership(request)
     org = membership.organization
     record = _record(kind, org, pk)
     can_edit = membership.has_role(Role.MEMBER)
+    field = extra.pop("field", None)
     context = {
         **_main_context(org, kind, record, can_edit, editing=extra.pop("editing", "")),
         **_timeline_context(org, kind, record, request.GET.get("before")),
@@ -302,6 +322,9 @@ def _page(request: SignedInRequest, kind: RecordKind, pk: int, *, status: int = 
         "related": _related(org, kind, record),
         **extra,
     }
+    if field is not None:  # a refused field's form, with what was typed and the messages
+        for group in ("fields", "custom"):
+            context[group] = [field if f["spec"].name == field["spec"].name else f for f in context[group]]
     return _shell(request, "web/records/record.html", context, status=status)
 
 
@@ -345,7 +368,12 @@ def field_show(request: SignedInRequest, kind: str, pk: int, field: str) -> Http
     if not request.htmx:
         return HttpResponseRedirect(reverse(f"web:{kind}", args=[pk]))
     context = _field_context(
-        org, record_kind, record, spec, _tag_names(record_kind, record), can_edit=membership.has_role(Role.MEMBER)
+        org,
+        record_kind,
+        record,
+        spec,
+        _tag_names(record_kind, record),
+        can_edit=membership.has_role(Role.MEMBER),
     )
     return render(request, "web/records/_field.html", {"f": context})
 
@@ -430,7 +458,7 @@ def field_save(request: SignedInRequest, kind: str, pk: int, field: str) -> Http
             notice=refused.message if stale else "",
         )
         if not request.htmx:
-            return _page(request, record_kind, pk, status=status_of(refused), editing=spec.name)
+            return _page(request, record_kind, pk, status=status_of(refused), field=context)
         return render(request, "web/records/_field.html", {"f": context}, status=status_of(refused))
     if not request.htmx:
         return HttpResponseRedirect(reverse(f"web:{kind}", args=[pk]) + f"#{spec.name}")
@@ -453,7 +481,11 @@ def record_delete(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     org = membership.organization
     record = _record(record_kind, org, pk)
     if request.method != "POST":
-        return _shell(request, "web/records/confirm_delete.html", {"kind": record_kind, "record": record, "urls": _urls(record_kind, pk)})
+        return _shell(
+            request,
+            "web/records/confirm_delete.html",
+            {"kind": record_kind, "record": record, "urls": _urls(record_kind, pk)},
+        )
     try:
         record_kind.delete(org=org, actor=request.user, **{record_kind.name: pk})
     except NotFound:
@@ -479,7 +511,9 @@ def _moment(text: str, zone_name: str) -> datetime.datetime | str | None:
         return text  # the serializer names the problem
     if timezone.is_naive(moment):
         try:
-            zone: datetime.tzinfo = zoneinfo.ZoneInfo(zone_name) if zone_name else timezone.get_current_timezone()
+            zone: datetime.tzinfo = (
+                zoneinfo.ZoneInfo(zone_name) if zone_name else timezone.get_current_timezone()
+            )
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             zone = timezone.get_current_timezone()
         moment = moment.replace(tzinfo=zone)
@@ -494,7 +528,9 @@ def activity_add(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     org = membership.organization
     record = _record(record_kind, org, pk)
     form = request.POST.get("form", "note")
-    typed = {k: request.POST.get(k, "") for k in ("subject", "body", "due_at", "kind", "assignee", "reminder")}
+    typed = {
+        k: request.POST.get(k, "") for k in ("subject", "body", "due_at", "kind", "assignee", "reminder")
+    }
     errors: dict[str, list[str]] = {}
     message = ""
     try:
@@ -528,7 +564,12 @@ def activity_add(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
 
 
 def _create_activity(
-    org: Organization, request: SignedInRequest, kind: RecordKind, record: Any, form: str, typed: dict[str, str]
+    org: Organization,
+    request: SignedInRequest,
+    kind: RecordKind,
+    record: Any,
+    form: str,
+    typed: dict[str, str],
 ) -> None:
     zone = request.POST.get("tz", "")
     data: dict[str, Any] = {kind.name: record.pk, "body": typed["body"]}
@@ -541,7 +582,9 @@ def _create_activity(
     elif form == "log":
         data.update(kind=typed["kind"] or ActivityKind.CALL, subject=typed["subject"], done=True)
         if typed["kind"] not in (ActivityKind.CALL, ActivityKind.MEETING):
-            raise Invalid(_("Choose a call or a meeting."), field_errors={"kind": [_("Choose a call or a meeting.")]})
+            raise Invalid(
+                _("Choose a call or a meeting."), field_errors={"kind": [_("Choose a call or a meeting.")]}
+            )
         when = _moment(typed["due_at"], zone)
         data["due_at"] = when.isoformat() if isinstance(when, datetime.datetime) else when
     else:
@@ -559,10 +602,14 @@ def _create_activity(
     if form == "task" and offset:
         if activity.due_at is None:
             raise Invalid(
-                _("A reminder needs a due time."), field_errors={"reminder": [_("Give the task a due time first.")]}
+                _("A reminder needs a due time."),
+                field_errors={"reminder": [_("Give the task a due time first.")]},
             )
         if not offset.isdigit() or int(offset) > 10_080:
-            raise Invalid(_("Choose a reminder from the list."), field_errors={"reminder": [_("Choose a reminder from the list.")]})
+            raise Invalid(
+                _("Choose a reminder from the list."),
+                field_errors={"reminder": [_("Choose a reminder from the list.")]},
+            )
         reminder_services.reminder_create(
             org=org, actor=request.user, activity=activity, offset=datetime.timedelta(minutes=int(offset))
         )
@@ -582,9 +629,15 @@ def _document(org: Organization, record: Any, document_id: int) -> Document:
 
 
 def _documents_response(
-    request: SignedInRequest, org: Organization, kind: RecordKind, record: Any, *, error: str = "", status: int = 200
+    request: SignedInRequest,
+    org: Organization,
+    kind: RecordKind,
+    record: Any,
+    *,
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
-    if not request.htmx and not request.headers.get("X-Requested-With") == "XMLHttpRequest":
+    if not request.htmx and request.headers.get("X-Requested-With") != "XMLHttpRequest":
         if status == 200:
             return HttpResponseRedirect(reverse(f"web:{kind.name}", args=[record.pk]) + "#documents")
         return _page(request, kind, record.pk, status=status, **_documents_context(org, kind, record, error))
@@ -613,7 +666,9 @@ def document_upload(request: SignedInRequest, kind: str, pk: int) -> HttpRespons
             raise Invalid(_("Choose a file."), field_errors={"file": [_("Choose a file.")]})
         document_services.document_upload(org=org, actor=request.user, target=record, file=upload)
     except ApplicationError as refused:
-        return _documents_response(request, org, record_kind, record, error=refused.message, status=status_of(refused))
+        return _documents_response(
+            request, org, record_kind, record, error=refused.message, status=status_of(refused)
+        )
     return _documents_response(request, org, record_kind, record)
 
 
@@ -627,7 +682,9 @@ def document_upload_start(request: SignedInRequest, kind: str, pk: int) -> HttpR
     size_text = request.POST.get("size", "")
     try:
         if not size_text.isdigit() or len(size_text) > 18:
-            raise Invalid(_("The file size is missing."), field_errors={"size": [_("Must be a number of bytes.")]})
+            raise Invalid(
+                _("The file size is missing."), field_errors={"size": [_("Must be a number of bytes.")]}
+            )
         started = document_services.document_upload_start(
             org=org,
             actor=request.user,
@@ -660,7 +717,9 @@ def document_upload_finish(request: SignedInRequest, kind: str, pk: int, documen
             raise Http404
         document_services.document_upload_finish(org=org, actor=request.user, document_id=document_id)
     except ApplicationError as refused:
-        return _documents_response(request, org, record_kind, record, error=refused.message, status=status_of(refused))
+        return _documents_response(
+            request, org, record_kind, record, error=refused.message, status=status_of(refused)
+        )
     return _documents_response(request, org, record_kind, record)
 
 
@@ -676,7 +735,9 @@ def document_rename(request: SignedInRequest, kind: str, pk: int, document_id: i
             org=org, actor=request.user, document=document, name=request.POST.get("name", "")[:1000]
         )
     except ApplicationError as refused:
-        return _documents_response(request, org, record_kind, record, error=refused.message, status=status_of(refused))
+        return _documents_response(
+            request, org, record_kind, record, error=refused.message, status=status_of(refused)
+        )
     return _documents_response(request, org, record_kind, record)
 
 
@@ -690,7 +751,9 @@ def document_delete(request: SignedInRequest, kind: str, pk: int, document_id: i
     try:
         document_services.document_delete(org=org, actor=request.user, document=document)
     except ApplicationError as refused:
-        return _documents_response(request, org, record_kind, record, error=refused.message, status=status_of(refused))
+        return _documents_response(
+            request, org, record_kind, record, error=refused.message, status=status_of(refused)
+        )
     return _documents_response(request, org, record_kind, record)
 
 
@@ -708,4 +771,3 @@ def document_download(request: SignedInRequest, kind: str, pk: int, document_id:
         expires=settings.AWS_QUERYSTRING_EXPIRE,
     )
     return HttpResponseRedirect(url)
-

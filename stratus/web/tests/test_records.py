@@ -18,7 +18,16 @@ from django.utils import timezone
 from stratus.accounts.models import Organization, Role, User
 from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm import services as crm_services
-from stratus.crm.models import Activity, ActivityKind, Company, Contact, CustomField, Deal, Pipeline, TimelineEntry
+from stratus.crm.models import (
+    Activity,
+    ActivityKind,
+    Company,
+    Contact,
+    CustomField,
+    Deal,
+    Pipeline,
+    TimelineEntry,
+)
 from stratus.documents.models import Document
 from stratus.reminders.models import Reminder
 
@@ -26,7 +35,7 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery staple"
 XSS = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
-HX = {"HTTP_HX_REQUEST": "true"}
+HX = {"HX-Request": "true"}
 
 
 def _member(org: Organization, role: str = Role.MEMBER) -> User:
@@ -54,21 +63,32 @@ def _deal(org: Organization, **data: object) -> Deal:
     return crm_services.deal_create(org=org, actor=None, **{"title": "Difference engine", **data})
 
 
-def _save(client: Client, record: Contact | Company | Deal, kind: str, field: str, value: str | list[str], **extra: str):
+def _save(
+    client: Client,
+    record: Contact | Company | Deal,
+    kind: str,
+    field: str,
+    value: str | list[str],
+    **extra: str,
+):
     record.refresh_from_db()
     return client.post(
         reverse(f"web:{kind}-field-save", args=[record.pk, field]),
         {"value": value, "version": record.updated_at.isoformat(), **extra},
-        **HX,
+        headers=HX,
     )
 
 
 def test_a_contact_page_shows_every_field_custom_fields_and_the_live_hooks() -> None:
     org = make_organization()
     me = _member(org)
-    CustomField.objects.create(organization=org, entity="contact", key="shoe_size", label="Shoe size", field_type="number")
+    CustomField.objects.create(
+        organization=org, entity="contact", key="shoe_size", label="Shoe size", field_type="number"
+    )
     company = _company(org)
-    contact = _contact(org, me, job_title="Mathematician", company=company.pk, custom_fields={"shoe_size": 38})
+    contact = _contact(
+        org, me, job_title="Mathematician", company=company.pk, custom_fields={"shoe_size": 38}
+    )
     body = _client(me).get(f"/contacts/{contact.pk}").content.decode()
     assert "<title>Ada Lovelace · Stratus</title>" in body
     for text in ("Mathematician", "ada@example.com", "Shoe size", "38", "Analytical Engines"):
@@ -79,7 +99,8 @@ def test_a_contact_page_shows_every_field_custom_fields_and_the_live_hooks() -> 
     assert 'data-testid="field-first-name-edit"' in body
     # The refresh fragment re-renders the header and the fields.
     fragment = _client(me).get(f"/contacts/{contact.pk}/main").content.decode()
-    assert 'id="record-main"' in fragment and "Mathematician" in fragment
+    assert 'id="record-main"' in fragment
+    assert "Mathematician" in fragment
 
 
 def test_company_and_deal_pages_link_their_related_records() -> None:
@@ -128,8 +149,9 @@ def test_inline_edit_saves_through_the_service_and_records_the_change() -> None:
     me = _member(org)
     contact = _contact(org)
     client = _client(me)
-    form = client.get(f"/contacts/{contact.pk}/fields/job_title/edit", **HX).content.decode()
-    assert 'name="version"' in form and 'name="value"' in form
+    form = client.get(f"/contacts/{contact.pk}/fields/job_title/edit", headers=HX).content.decode()
+    assert 'name="version"' in form
+    assert 'name="value"' in form
     response = _save(client, contact, "contact", "job_title", "Countess")
     assert response.status_code == 200
     assert response["HX-Retarget"] == "#record-main"
@@ -147,7 +169,12 @@ def test_tags_owner_and_custom_fields_are_edited_in_place() -> None:
     org = make_organization()
     me = _member(org)
     CustomField.objects.create(
-        organization=org, entity="contact", key="tier", label="Tier", field_type="choice", choices=["gold", "silver"]
+        organization=org,
+        entity="contact",
+        key="tier",
+        label="Tier",
+        field_type="choice",
+        choices=["gold", "silver"],
     )
     contact = _contact(org)
     client = _client(me)
@@ -165,7 +192,9 @@ def test_a_refused_value_shows_the_servers_message_beside_the_field_and_saves_no
     me = _member(org)
     _contact(org, email="taken@example.com", first_name="Other")
     contact = _contact(org)
-    CustomField.objects.create(organization=org, entity="contact", key="size", label="Size", field_type="number")
+    CustomField.objects.create(
+        organization=org, entity="contact", key="size", label="Size", field_type="number"
+    )
     client = _client(me)
     before = TimelineEntry.objects.count()
 
@@ -197,20 +226,21 @@ def test_a_stale_save_is_refused_instead_of_overwriting_a_colleagues_change() ->
     me, colleague = _member(org), _member(org)
     contact = _contact(org)
     client = _client(me)
-    opened = client.get(f"/contacts/{contact.pk}/fields/job_title/edit", **HX).content.decode()
+    opened = client.get(f"/contacts/{contact.pk}/fields/job_title/edit", headers=HX).content.decode()
     contact.refresh_from_db()
     version = contact.updated_at.isoformat()
     assert f'value="{version}"' in opened
     crm_services.contact_update(org=org, actor=colleague, contact=contact.pk, job_title="Analyst")
 
     response = client.post(
-        f"/contacts/{contact.pk}/fields/job_title/save", {"value": "Poet", "version": version}, **HX
+        f"/contacts/{contact.pk}/fields/job_title/save", {"value": "Poet", "version": version}, headers=HX
     )
     assert response.status_code == 409
     body = response.content.decode()
     assert 'data-testid="field-conflict"' in body
     assert "Someone else changed this record" in body
-    assert "Analyst" in body and 'value="Poet"' in body
+    assert "Analyst" in body
+    assert 'value="Poet"' in body
     contact.refresh_from_db()
     assert contact.job_title == "Analyst"
     # The refused form carries the new version: saving again knowingly replaces the value.
@@ -227,7 +257,12 @@ def test_a_viewer_sees_no_edit_control_and_every_write_is_refused() -> None:
     client = _client(viewer)
     body = client.get(f"/contacts/{contact.pk}").content.decode()
     assert "Ada Lovelace" in body
-    for control in ('data-testid="field-first-name-edit"', 'data-testid="record-delete"', "data-dropzone", "add-note"):
+    for control in (
+        'data-testid="field-first-name-edit"',
+        'data-testid="record-delete"',
+        "data-dropzone",
+        "add-note",
+    ):
         assert control not in body
     contact.refresh_from_db()
     version = contact.updated_at.isoformat()
@@ -254,10 +289,12 @@ def test_delete_asks_first_then_deletes_through_the_service() -> None:
     confirm = client.get(f"/contacts/{contact.pk}/delete")
     assert confirm.status_code == 200
     assert Contact.objects.filter(pk=contact.pk).exists()
-    response = client.post(f"/contacts/{contact.pk}/delete", **HX)
+    response = client.post(f"/contacts/{contact.pk}/delete", headers=HX)
     assert response["HX-Redirect"] == "/contacts"
     assert not Contact.objects.filter(pk=contact.pk).exists()
-    assert TimelineEntry.objects.filter(target_id=contact.pk, target_type="contact", action="deleted").exists()
+    assert TimelineEntry.objects.filter(
+        target_id=contact.pk, target_type="contact", action="deleted"
+    ).exists()
 
 
 def test_a_deal_moves_stage_in_place_and_a_lost_stage_needs_its_reason() -> None:
@@ -274,7 +311,8 @@ def test_a_deal_moves_stage_in_place_and_a_lost_stage_needs_its_reason() -> None
     response = _save(client, deal, "deal", "stage", str(stages["Lost"].pk), lost_reason="Budget cut")
     assert response.status_code == 200
     deal.refresh_from_db()
-    assert deal.stage.name == "Lost" and deal.lost_reason == "Budget cut"
+    assert deal.stage.name == "Lost"
+    assert deal.lost_reason == "Budget cut"
     page = client.get(f"/deals/{deal.pk}").content.decode()
     assert "Moved from Lead to Lost" in page
     assert "Budget cut" in page
@@ -287,18 +325,27 @@ def test_notes_calls_and_tasks_with_a_reminder_are_added_from_the_page() -> None
     client = _client(me)
     url = f"/contacts/{contact.pk}/activities"
 
-    response = client.post(url, {"form": "note", "body": "Met at the conference.\nWants a demo."}, **HX)
+    response = client.post(url, {"form": "note", "body": "Met at the conference.\nWants a demo."}, headers=HX)
     assert response.status_code == 200
     assert "Met at the conference." in response.content.decode()  # the timeline, out of band
     note = Activity.objects.get(contact=contact, kind=ActivityKind.NOTE)
     assert note.subject == "Met at the conference."
 
     response = client.post(
-        url, {"form": "log", "kind": "call", "subject": "Intro call", "due_at": "2026-05-01T10:30", "tz": "Europe/Berlin"}, **HX
+        url,
+        {
+            "form": "log",
+            "kind": "call",
+            "subject": "Intro call",
+            "due_at": "2026-05-01T10:30",
+            "tz": "Europe/Berlin",
+        },
+        headers=HX,
     )
     assert response.status_code == 200
     call = Activity.objects.get(contact=contact, kind=ActivityKind.CALL)
-    assert call.done and call.due_at == datetime.datetime(2026, 5, 1, 8, 30, tzinfo=datetime.UTC)
+    assert call.done
+    assert call.due_at == datetime.datetime(2026, 5, 1, 8, 30, tzinfo=datetime.UTC)
 
     due = (timezone.now() + datetime.timedelta(days=2)).replace(second=0, microsecond=0)
     response = client.post(
@@ -311,11 +358,12 @@ def test_notes_calls_and_tasks_with_a_reminder_are_added_from_the_page() -> None
             "assignee": str(me.pk),
             "reminder": "60",
         },
-        **HX,
+        headers=HX,
     )
     assert response.status_code == 200
     task = Activity.objects.get(contact=contact, kind=ActivityKind.TASK)
-    assert task.due_at == due and task.assignee == me
+    assert task.due_at == due
+    assert task.assignee == me
     reminder = Reminder.objects.get(activity=task)
     assert reminder.remind_at == due - datetime.timedelta(hours=1)
     assert reminder.user == me
@@ -329,7 +377,7 @@ def test_a_refused_activity_keeps_what_was_typed_and_saves_nothing() -> None:
     response = client.post(
         f"/contacts/{contact.pk}/activities",
         {"form": "task", "subject": "", "due_at": "", "reminder": "60", "body": "keep me"},
-        **HX,
+        headers=HX,
     )
     assert response.status_code == 400
     body = response.content.decode()
@@ -337,7 +385,9 @@ def test_a_refused_activity_keeps_what_was_typed_and_saves_nothing() -> None:
     assert "keep me" in body
     # A reminder without a due time is refused and the task is not half saved.
     response = client.post(
-        f"/contacts/{contact.pk}/activities", {"form": "task", "subject": "Call", "due_at": "", "reminder": "60"}, **HX
+        f"/contacts/{contact.pk}/activities",
+        {"form": "task", "subject": "Call", "due_at": "", "reminder": "60"},
+        headers=HX,
     )
     assert response.status_code == 400
     assert "Give the task a due time first." in response.content.decode()
@@ -353,12 +403,14 @@ def test_the_timeline_pages_by_keyset_and_shows_who_changed_what() -> None:
         crm_services.contact_update(org=org, actor=me, contact=contact.pk, job_title=f"Title {n:02d}")
     client = _client(me)
     page = client.get(f"/contacts/{contact.pk}").content.decode()
-    assert "Title 24" in page and "Title 05" in page
+    assert "Title 24" in page
+    assert "Title 05" in page
     assert "Title 03" not in page  # the 21st entry and older are on the next page
     assert me.email in page or me.full_name in page
     more = page.split('data-testid="timeline-more"')[0].rsplit('hx-get="', 1)[1].split('"')[0]
-    older = client.get(more.replace("&amp;", "&"), **HX).content.decode()
-    assert "<td>Title 03</td>" in older and "<td>Title 00</td>" in older
+    older = client.get(more.replace("&amp;", "&"), headers=HX).content.decode()
+    assert "<td>Title 03</td>" in older
+    assert "<td>Title 00</td>" in older
     assert "<td>Title 06</td>" not in older
     assert "Created" in older
     assert 'data-testid="timeline-more"' not in older
@@ -384,18 +436,21 @@ def test_documents_upload_download_rename_and_delete() -> None:
     client = _client(me)
     content = b"Quarterly numbers\n1,2,3\n"
     response = client.post(
-        f"/contacts/{contact.pk}/documents", {"file": SimpleUploadedFile("numbers.txt", content)}, **HX
+        f"/contacts/{contact.pk}/documents", {"file": SimpleUploadedFile("numbers.txt", content)}, headers=HX
     )
     assert response.status_code == 200
     document = Document.objects.get(contact=contact)
-    assert document.name == "numbers.txt" and document.sha256 == hashlib.sha256(content).hexdigest()
+    assert document.name == "numbers.txt"
+    assert document.sha256 == hashlib.sha256(content).hexdigest()
     assert "numbers.txt" in response.content.decode()
 
     download = client.get(f"/contacts/{contact.pk}/documents/{document.pk}/download")
     assert download.status_code == 302
-    assert b"".join(client.get(download["Location"]).streaming_content) == content
+    assert client.get(download["Location"]).getvalue() == content
 
-    response = client.post(f"/contacts/{contact.pk}/documents/{document.pk}/rename", {"name": "q3.txt"}, **HX)
+    response = client.post(
+        f"/contacts/{contact.pk}/documents/{document.pk}/rename", {"name": "q3.txt"}, headers=HX
+    )
     assert response.status_code == 200
     document.refresh_from_db()
     assert document.name == "q3.txt"
@@ -404,7 +459,7 @@ def test_documents_upload_download_rename_and_delete() -> None:
     other = _contact(org, email="other@example.com")
     assert client.get(f"/contacts/{other.pk}/documents/{document.pk}/download").status_code == 404
 
-    response = client.post(f"/contacts/{contact.pk}/documents/{document.pk}/delete", **HX)
+    response = client.post(f"/contacts/{contact.pk}/documents/{document.pk}/delete", headers=HX)
     assert response.status_code == 200
     assert not Document.objects.filter(pk=document.pk).exists()
 
@@ -416,7 +471,7 @@ def test_a_refused_upload_shows_the_message_and_stores_nothing() -> None:
     response = _client(me).post(
         f"/contacts/{contact.pk}/documents",
         {"file": SimpleUploadedFile("run.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(range(256)))},
-        **HX,
+        headers=HX,
     )
     assert response.status_code in (400, 415)
     assert 'data-testid="document-error"' in response.content.decode()
@@ -431,16 +486,22 @@ def test_a_big_file_goes_directly_to_storage_then_is_finished(settings: object) 
     content = b"direct upload " * 100
     started = client.post(
         f"/deals/{deal.pk}/documents/uploads",
-        {"name": "big.txt", "size": str(len(content)), "content_type": "text/plain", "sha256": hashlib.sha256(content).hexdigest()},
+        {
+            "name": "big.txt",
+            "size": str(len(content)),
+            "content_type": "text/plain",
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
     )
     assert started.status_code == 201
     upload = started.json()["upload"]
     sent = client.post(upload["url"], {**upload["fields"], "file": SimpleUploadedFile("big.txt", content)})
     assert sent.status_code == 204
-    finished = client.post(started.json()["finish_url"], **HX)
+    finished = client.post(started.json()["finish_url"], headers=HX)
     assert finished.status_code == 200
     document = Document.objects.get(deal=deal)
-    assert document.is_ready and document.size == len(content)
+    assert document.is_ready
+    assert document.size == len(content)
     assert "big.txt" in finished.content.decode()
 
 
@@ -472,3 +533,25 @@ def test_query_counts_do_not_grow_with_timeline_entries_or_related_records() -> 
     # The first page may name fewer kinds of reference once older entries scrolled off it.
     for url, count in small.items():
         assert large[url] <= count, (url, large[url], count)
+
+
+def test_without_javascript_a_refused_field_comes_back_in_the_page_with_what_was_typed() -> None:
+    org = make_organization()
+    me = _member(org)
+    contact = _contact(org)
+    client = _client(me)
+    contact.refresh_from_db()
+    url = f"/contacts/{contact.pk}/fields/website/save"
+    assert client.get(f"/contacts/{contact.pk}?edit=job_title").status_code == 200
+    response = client.post(
+        f"/contacts/{contact.pk}/fields/email/save",
+        {"value": "not an address", "version": contact.updated_at.isoformat()},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "<title>Ada Lovelace · Stratus</title>" in body
+    assert 'value="not an address"' in body
+    assert 'data-testid="field-errors"' in body
+    assert client.post(url, {"value": "x"}).status_code == 404  # contacts have no website field
+    contact.refresh_from_db()
+    assert contact.email == "ada@example.com"
