@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stratus.accounts.models import Membership, Organization, Role, User
@@ -45,11 +46,11 @@ from stratus.web.records.fields import KINDS, FieldSpec, RecordKind
 RELATED_LIMIT = 50
 # Reminder choices of a new task: minutes before its due time.
 REMINDER_OFFSETS: tuple[tuple[str, Any], ...] = (
-    ("", "No reminder"),
-    ("0", "At the due time"),
-    ("15", "15 minutes before"),
-    ("60", "1 hour before"),
-    ("1440", "1 day before"),
+    ("", gettext_lazy("No reminder")),
+    ("0", gettext_lazy("At the due time")),
+    ("15", gettext_lazy("15 minutes before")),
+    ("60", gettext_lazy("1 hour before")),
+    ("1440", gettext_lazy("1 day before")),
 )
 
 
@@ -283,7 +284,7 @@ def _activity_context(
         "activity_errors": errors or {},
         "activity_message": message,
         "members": _members(org),
-        "reminder_offsets": [(value, _(label)) for value, label in REMINDER_OFFSETS],
+        "reminder_offsets": REMINDER_OFFSETS,
         "me": request.user.pk,
     }
 

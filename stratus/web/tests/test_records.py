@@ -516,6 +516,7 @@ def test_query_counts_do_not_grow_with_timeline_entries_or_related_records() -> 
     me = _member(org)
     company = _company(org)
     contact = _contact(org, me, company=company.pk)
+    deal = _deal(org, company=company.pk, owner=me.pk)
     client = _client(me)
 
     def grow(n: int) -> None:
@@ -523,11 +524,15 @@ def test_query_counts_do_not_grow_with_timeline_entries_or_related_records() -> 
             other = _contact(org, me, email=f"c{i}-{Contact.objects.count()}@example.com", company=company.pk)
             _deal(org, company=company.pk, contacts=[contact.pk, other.pk], owner=me.pk)
             crm_services.activity_create(org=org, actor=me, contact=contact.pk, kind="note", subject=f"n{i}")
+            crm_services.activity_create(org=org, actor=me, deal=deal.pk, kind="call", subject=f"c{i}")
             crm_services.contact_update(org=org, actor=me, contact=contact.pk, owner=me.pk if i % 2 else None)
+            everyone = list(Contact.objects.filter(organization=org).values_list("pk", flat=True))
+            crm_services.deal_update(org=org, actor=me, deal=deal.pk, contacts=everyone)
 
     # Two rounds already name every kind of reference (one query per kind, whatever the count).
     grow(2)
-    small = {url: _queries(client, url) for url in (f"/contacts/{contact.pk}", f"/companies/{company.pk}")}
+    pages = (f"/contacts/{contact.pk}", f"/companies/{company.pk}", f"/deals/{deal.pk}")
+    small = {url: _queries(client, url) for url in pages}
     grow(10)
     large = {url: _queries(client, url) for url in small}
     # The first page may name fewer kinds of reference once older entries scrolled off it.
