@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import Dialog, expect
 
 from stratus.accounts.models import Organization, Role, User
 from stratus.api.fixtures import make_member_who_signs_in, make_organization
@@ -138,3 +141,63 @@ def test_a_phone_gets_the_record_page_without_sideways_scrolling(phone: Visitor)
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page is {width} px wide on a 375 px screen"
     phone.check_accessibility()
+
+
+def test_a_big_document_goes_directly_to_storage_with_its_checksum(
+    visitor: Visitor, tmp_path: Path, settings: Any
+) -> None:
+    # Everything above 64 bytes counts as big here: the page takes the direct-to-storage path.
+    settings.DOCUMENTS_INLINE_UPLOAD_MAX_BYTES = 64
+    org = make_organization()
+    user = _user(org)
+    contact = _contact(org)
+    content = "A long report line.\n" * 200
+    source = tmp_path / "report.txt"
+    source.write_text(content)
+    _open(visitor, user, f"/contacts/{contact.pk}")
+    page = visitor.page
+    page.get_by_label("Upload a document (or drop files here)").set_input_files(str(source))
+    page.get_by_test_id("documents").get_by_role("link", name="report.txt").wait_for()
+    document = Document.objects.get(contact=contact)
+    assert document.is_ready
+    assert document.sha256 == hashlib.sha256(content.encode()).hexdigest()
+    visitor.check_accessibility()
+
+
+def test_delete_asks_for_confirmation_first(visitor: Visitor) -> None:
+    org = make_organization()
+    user = _user(org)
+    contact = _contact(org)
+    _open(visitor, user, f"/contacts/{contact.pk}")
+    page = visitor.page
+    messages: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.get_by_test_id("record-delete").click()
+    assert messages == ["Delete Grace Hopper? This cannot be undone."]
+    assert Contact.objects.filter(pk=contact.pk).exists()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("record-delete").click()
+    page.wait_for_url(visitor.base_url + "/contacts")
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_the_timeline_loads_older_entries_as_it_scrolls(visitor: Visitor) -> None:
+    org = make_organization()
+    user = _user(org)
+    contact = _contact(org)
+    for n in range(30):
+        crm_services.contact_update(org=org, actor=user, contact=contact.pk, job_title=f"Title {n:02d}")
+    _open(visitor, user, f"/contacts/{contact.pk}")
+    timeline = visitor.page.get_by_test_id("timeline")
+    assert timeline.get_by_test_id("timeline-entry").count() == 20
+    timeline.get_by_test_id("timeline-more").scroll_into_view_if_needed()
+    # 30 changes and the creation: the second page came in place of the "older entries" link.
+    expect(timeline.get_by_test_id("timeline-entry")).to_have_count(31)
+    assert timeline.get_by_test_id("timeline-more").count() == 0
+    visitor.check_accessibility()
