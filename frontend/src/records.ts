@@ -56,6 +56,18 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   }
 });
 
+// A live refresh of the header and fields (data-live-refresh) must not throw away a field the
+// user is editing: the page says that the record changed, and the save is checked against the
+// version the form carries (the server refuses a stale one with a message).
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const detail = (event as CustomEvent<{ target: Element; shouldSwap: boolean; requestConfig?: { verb?: string } }>)
+    .detail;
+  if (detail.target?.id !== "record-main" || detail.requestConfig?.verb !== "get") return;
+  if (!detail.target.querySelector("form[data-inline-edit]")) return;
+  detail.shouldSwap = false;
+  announce(pageText("changedWhileEditing", "Someone else changed this record while you are editing it."));
+});
+
 document.addEventListener("htmx:responseError", (event) => {
   const detail = (event as CustomEvent<{ xhr: XMLHttpRequest; elt: Element }>).detail;
   if (!detail.elt?.closest?.(PAGE) || REFUSALS.has(detail.xhr.status)) return;

@@ -201,3 +201,57 @@ def test_the_timeline_loads_older_entries_as_it_scrolls(visitor: Visitor) -> Non
     expect(timeline.get_by_test_id("timeline-entry")).to_have_count(31)
     assert timeline.get_by_test_id("timeline-more").count() == 0
     visitor.check_accessibility()
+
+
+def test_company_and_deal_pages_link_each_other_and_pass_axe(visitor: Visitor) -> None:
+    org = make_organization()
+    user = _user(org)
+    company = crm_services.company_create(org=org, actor=None, name="Remington Rand", industry="Computers")
+    contact = _contact(org, company=company.pk)
+    crm_services.pipeline_create(org=org, actor=None, name="Sales")
+    deal = crm_services.deal_create(
+        org=org, actor=None, title="UNIVAC order", company=company.pk, contacts=[contact.pk]
+    )
+    _open(visitor, user, f"/companies/{company.pk}")
+    page = visitor.page
+    related = page.get_by_test_id("related")
+    assert related.get_by_role("link", name="Grace Hopper").count() == 1
+    visitor.check_accessibility()
+    related.get_by_role("link", name="UNIVAC order").click()
+    page.wait_for_url(visitor.base_url + f"/deals/{deal.pk}")
+    assert page.title() == "UNIVAC order · Stratus"
+    visitor.check_accessibility()
+    # The stage is changed in place like any field (a move, recorded on the timeline).
+    page.get_by_test_id("field-stage-edit").click()
+    page.get_by_label("Stage", exact=True).select_option(label="Qualified")
+    visitor.check_accessibility()
+    page.get_by_role("button", name="Save Stage").click()
+    page.get_by_test_id("timeline").get_by_text("Moved from Lead to Qualified").wait_for()
+    deal.refresh_from_db()
+    assert deal.stage.name == "Qualified"
+
+
+def test_a_colleagues_change_while_editing_is_said_and_not_overwritten(visitor: Visitor) -> None:
+    org = make_organization()
+    user, colleague = _user(org), _user(org)
+    contact = _contact(org)
+    _open(visitor, user, f"/contacts/{contact.pk}")
+    page = visitor.page
+    page.get_by_test_id("field-job-title-edit").click()
+    page.get_by_label("Job title", exact=True).fill("Commodore")
+    crm_services.contact_update(org=org, actor=colleague, contact=contact.pk, job_title="Professor")
+    # The live-update hook re-renders the header and fields; the open form is kept and the page says why.
+    record = page.get_by_test_id("record")
+    refresh = record.get_attribute("data-live-refresh")
+    assert record.get_attribute("data-live-record") == f"contact:{contact.pk}"
+    page.evaluate("url => window.htmx.ajax('GET', url, {target: '#record-main', swap: 'outerHTML'})", refresh)
+    expect(page.locator("[data-record-status]")).to_contain_text("Someone else changed this record")
+    assert page.get_by_label("Job title", exact=True).input_value() == "Commodore"
+
+    page.get_by_role("button", name="Save Job title").click()
+    conflict = page.get_by_test_id("field-conflict")
+    conflict.wait_for()
+    assert "Someone else changed this record" in conflict.inner_text()
+    contact.refresh_from_db()
+    assert contact.job_title == "Professor"
+    visitor.check_accessibility()
