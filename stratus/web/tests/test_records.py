@@ -419,8 +419,9 @@ def test_the_timeline_pages_by_keyset_and_shows_who_changed_what() -> None:
 def test_user_text_is_escaped_on_the_record_page() -> None:
     org = make_organization()
     me = _member(org)
+    CustomField.objects.create(organization=org, entity="contact", key="motto", label=XSS, field_type="text")
     company = _company(org, name=XSS, description=XSS)
-    contact = _contact(org, first_name=XSS, job_title=XSS, company=company.pk)
+    contact = _contact(org, first_name=XSS, job_title=XSS, company=company.pk, custom_fields={"motto": XSS})
     crm_services.activity_create(org=org, actor=me, contact=contact.pk, kind="note", subject=XSS, body=XSS)
     client = _client(me)
     for url in (f"/contacts/{contact.pk}", f"/companies/{company.pk}"):
