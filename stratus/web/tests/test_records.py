@@ -561,3 +561,21 @@ def test_without_javascript_a_refused_field_comes_back_in_the_page_with_what_was
     assert client.post(url, {"value": "x"}).status_code == 404  # contacts have no website field
     contact.refresh_from_db()
     assert contact.email == "ada@example.com"
+
+
+def test_a_deals_contacts_value_and_close_date_are_edited_in_place() -> None:
+    org = make_organization()
+    me = _member(org)
+    first, second = _contact(org), _contact(org, email="second@example.com")
+    deal = _deal(org)
+    client = _client(me)
+    assert _save(client, deal, "deal", "contacts", [str(first.pk), str(second.pk)]).status_code == 200
+    assert _save(client, deal, "deal", "value", "1250.50").status_code == 200
+    assert _save(client, deal, "deal", "expected_close_date", "2027-03-31").status_code == 200
+    refused = _save(client, deal, "deal", "value", "a lot")
+    assert refused.status_code == 400
+    assert "A valid number is required." in refused.content.decode()
+    deal.refresh_from_db()
+    assert sorted(deal.contacts.values_list("pk", flat=True)) == sorted([first.pk, second.pk])
+    assert deal.value == Decimal("1250.50")
+    assert deal.expected_close_date == datetime.date(2027, 3, 31)
