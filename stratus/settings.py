@@ -331,6 +331,19 @@ API_TOKEN_CACHE_SECONDS = read_int(env, requirements, "API_TOKEN_CACHE_SECONDS",
 # API paths get problem details (JSON) for CSRF failures too; other paths keep Django's page.
 CSRF_FAILURE_VIEW = "stratus.api.errors.csrf_failure"
 
+
+def _storage_origins() -> list[str]:
+    """Where a record page's direct-to-storage upload POSTs go (the bucket's endpoint), if any."""
+    if not AWS_STORAGE_BUCKET_NAME:
+        return []
+    if not AWS_S3_ENDPOINT_URL:
+        return ["https://*.amazonaws.com"]
+    scheme, _sep, rest = AWS_S3_ENDPOINT_URL.partition("://")
+    host = rest.split("/", 1)[0]
+    # Virtual-hosted addressing puts the bucket in a subdomain of the endpoint.
+    return [f"{scheme}://{host}", f"{scheme}://*.{host}"]
+
+
 # Browser pages: scripts only from this site (no inline script, no eval), no framing. The API's
 # JSON and its Swagger/ReDoc pages, and the admin, keep the policy Nginx sets for them.
 CONTENT_SECURITY_POLICY = {
@@ -341,7 +354,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [csp_constants.SELF],
         "img-src": [csp_constants.SELF, "data:"],
         "font-src": [csp_constants.SELF],
-        "connect-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF, *_storage_origins()],
         "form-action": [csp_constants.SELF],
         "frame-ancestors": [csp_constants.NONE],
         "base-uri": [csp_constants.NONE],
