@@ -166,8 +166,17 @@ class Replica:
     def start(self) -> None:
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "stratus.asgi:application", "--host", "127.0.0.1"]
-                + ["--port", str(self.port), "--no-access-log"],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "stratus.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-access-log",
+                ],
                 cwd=PROJECT_DIR,
                 env=child_env(self.env),
                 stdout=sink,
