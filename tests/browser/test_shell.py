@@ -332,6 +332,23 @@ def test_a_change_served_by_one_process_updates_a_page_served_by_the_other_and_c
     assert watcher.page.evaluate("window.__marker") == "same page"
     watcher.check_accessibility()
 
+    # A fragment of that record holding an open edit form is not overwritten: it says so.
+    watcher.page.evaluate(
+        """([id]) => document.getElementById('main').insertAdjacentHTML('beforeend',
+        `<section id="task-editor" data-live-record="activity:${id}" data-live-refresh="/tasks">
+        <form data-edit-form><label for="draft">Subject</label><input id="draft" value="My draft"></form>
+        </section>`)""",
+        [task.pk],
+    )
+    rename("Call the procurement office before Thursday")
+    expect(tasks).to_contain_text("before Thursday", timeout=LIVE_WAIT_MS)
+    editor_box = watcher.page.locator("#task-editor")
+    expect(editor_box.get_by_test_id("live-notice")).to_contain_text("Changed by someone else")
+    expect(editor_box.get_by_label("Subject")).to_have_value("My draft")
+    watcher.check_accessibility()
+    editor_box.get_by_role("button", name="Reload").click()
+    expect(watcher.page.locator("#task-editor")).to_have_count(0)  # replaced by what the server renders
+
     # Process B restarts: a change made meanwhile reaches the page once it has reconnected.
     cluster.b.stop()
     rename("Call the procurement office on Monday")
@@ -341,5 +358,5 @@ def test_a_change_served_by_one_process_updates_a_page_served_by_the_other_and_c
     expect(tasks).to_contain_text("on Monday", timeout=LIVE_WAIT_MS)
     assert watcher.page.evaluate("window.__marker") == "same page"
     events = watcher.page.evaluate("window.__liveEvents")
-    assert events.count("activity.updated") == 2, events
+    assert events.count("activity.updated") == 3, events
     watcher.check_accessibility()
