@@ -11,11 +11,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, expect
 
@@ -122,9 +124,35 @@ def test_question_mark_lists_the_shortcuts_and_g_then_c_goes_to_contacts(visitor
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 
+    # n asks the page to create (the list and board modules handle the event).
+    page.evaluate(
+        "document.addEventListener('stratus:create', (e) => { window.__created = e.detail.kind || 'page'; })"
+    )
+    page.keyboard.press("n")
+    assert page.evaluate("window.__created") == "page"
+
     page.keyboard.press("g")
     page.keyboard.press("c")
     page.wait_for_url(visitor.base_url + "/contacts")
+
+
+def test_a_session_that_ended_sends_a_boosted_navigation_to_sign_in_and_back(visitor: Visitor) -> None:
+    org = make_organization("Acme")
+    user = _user(org, "Ada Lovelace")
+    _sign_in(visitor, user)
+    store = import_module(django_settings.SESSION_ENGINE).SessionStore
+    for key in Session.objects.values_list("session_key", flat=True):
+        store(session_key=key).delete()  # the session ends (expired, or signed out elsewhere)
+
+    visitor.page.get_by_test_id("nav-notifications").click()
+    visitor.page.wait_for_url(re.compile(r"/login\?next=%2Fnotifications$"))
+    expect(visitor.page).to_have_title("Sign in · Stratus")
+    visitor.page.get_by_label("E-mail").fill(user.email)
+    visitor.page.get_by_label("Password").fill(PASSWORD)
+    visitor.page.get_by_role("button", name="Sign in").click()
+    visitor.page.wait_for_url(visitor.base_url + "/notifications")
+    expect(visitor.page).to_have_title("Notifications · Stratus")
+    visitor.check_accessibility()
 
 
 def test_shortcuts_are_ignored_while_typing(visitor: Visitor) -> None:

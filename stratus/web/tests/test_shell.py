@@ -338,3 +338,13 @@ def test_signing_in_after_an_expired_session_returns_to_the_page() -> None:
     )
     assert response.status_code == 302
     assert response["Location"] == "/notifications"
+
+
+def test_notification_text_is_escaped() -> None:
+    acme = make_organization("Acme")
+    user = _member(acme)
+    Notification.objects.create(organization=acme, user=user, title=XSS, body=XSS)
+    body = _signed_in(user).get(reverse("web:notifications")).content.decode()
+    assert "<script>alert(2)" not in body
+    assert "<img src=x" not in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
