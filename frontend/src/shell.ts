@@ -182,34 +182,73 @@ document.addEventListener("keydown", (event) => {
 
 // --- notifications: the badge and a toast on every open page of the user -----------------------
 
-function toast(title: string): void {
+function toast(title: string, action?: HTMLElement, testid = "toast"): HTMLElement | null {
   const region = document.getElementById("toasts");
-  if (!region) return;
+  if (!region) return null;
   const item = document.createElement("div");
   item.className = "toast";
-  item.dataset.testid = "toast";
+  item.dataset.testid = testid;
   const words = document.createElement("p");
   words.className = "toast-title";
   words.textContent = title;
-  const link = document.createElement("a");
-  link.href = "/notifications";
-  link.textContent = text("textOpenNotifications", "Open notifications");
   const dismiss = document.createElement("button");
   dismiss.type = "button";
   dismiss.className = "button button-plain toast-dismiss";
   dismiss.textContent = text("textDismiss", "Dismiss");
   dismiss.addEventListener("click", () => item.remove());
-  item.append(words, link, dismiss);
+  item.append(words, ...(action ? [action] : []), dismiss);
   region.append(item);
-  htmx.process(item); // the link is boosted like the others
+  htmx.process(item); // a link in it is boosted like the others
   window.setTimeout(() => item.remove(), 30_000);
+  return item;
 }
+
+function notificationToast(title: string): void {
+  const link = document.createElement("a");
+  link.href = "/notifications";
+  link.textContent = text("textOpenNotifications", "Open notifications");
+  toast(title, link);
+}
+
+// --- a server or network error: a message, and a retry for what only reads -----------------------
+
+interface FailedRequest {
+  elt: Element;
+  target: Element;
+  requestConfig: { verb: string; path: string };
+}
+
+function requestFailed(event: Event, message: string): void {
+  const detail = (event as CustomEvent<FailedRequest>).detail;
+  const { verb, path } = detail.requestConfig;
+  let retry: HTMLElement | undefined;
+  if (verb === "get") {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button";
+    button.textContent = text("textRetry", "Retry");
+    retry = button;
+  }
+  const item = toast(message, retry, "request-error");
+  item?.setAttribute("role", "alert");
+  retry?.addEventListener("click", () => {
+    item?.remove();
+    void htmx.ajax("get", path, { source: detail.elt, target: detail.target });
+  });
+}
+
+document.addEventListener("htmx:responseError", (event) =>
+  requestFailed(event, text("textServerError", "The server could not answer. Nothing was changed.")),
+);
+document.addEventListener("htmx:sendError", (event) =>
+  requestFailed(event, text("textNetworkError", "No connection to the server. Nothing was changed.")),
+);
 
 document.addEventListener("stratus:live", (event) => {
   const { event: name, data } = (event as CustomEvent<LiveDetail>).detail;
   if (name !== "notification.created") return;
   if (String(data.user_id) !== shell()?.dataset.user) return;
-  toast(String(data.title ?? ""));
+  notificationToast(String(data.title ?? ""));
   if (document.getElementById("notification-badge")) {
     void htmx.ajax("get", "/notifications/badge", { target: "#notification-badge", swap: "outerHTML" });
   }

@@ -388,3 +388,37 @@ def test_a_change_served_by_one_process_updates_a_page_served_by_the_other_and_c
     events = watcher.page.evaluate("window.__liveEvents")
     assert events.count("activity.updated") == 3, events
     watcher.check_accessibility()
+
+
+def test_a_refused_password_change_shows_the_message_beside_the_field_and_changes_nothing(
+    visitor: Visitor,
+) -> None:
+    org = make_organization("Acme")
+    user = _user(org, "Ada Lovelace")
+    _sign_in(visitor, user)
+    page = visitor.page
+    page.evaluate("window.__marker = 'same page'")
+    page.get_by_test_id("user-menu").locator("summary").click()
+    page.get_by_role("link", name="Profile").click()
+    page.wait_for_url(visitor.base_url + "/profile")
+    expect(page).to_have_title("Profile · Stratus")
+
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password").fill("a brand new passphrase 7")
+    page.get_by_role("button", name="Change password").click()
+    error = page.get_by_test_id("error-current_password")
+    expect(error).to_have_text("The current password is wrong.")
+    expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    assert page.evaluate("window.__marker") == "same page"  # the refusal was swapped in by htmx
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    visitor.check_accessibility()
+
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password").fill("a brand new passphrase 7")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_test_id("messages")).to_contain_text("Your password was changed.")
+    user.refresh_from_db()
+    assert user.check_password("a brand new passphrase 7")
+    page.reload()
+    expect(page).to_have_title("Profile · Stratus")  # still signed in after the change
