@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "stratus.web.shell.middleware.HtmxSignInRedirectMiddleware",
     # --- API: after sessions and auth, so both can resolve the organization ---
     "stratus.api.middleware.ApiGuardMiddleware",
     "stratus.api.middleware.IdempotencyMiddleware",

@@ -122,6 +122,50 @@ def user_set_default_organization(*, user: User, slug: str) -> User:
     return user
 
 
+FULL_NAME_MAX_LENGTH = 200
+
+
+@transaction.atomic
+def user_profile_update(*, user: User, full_name: str) -> User:
+    """The user's own name (the profile page)."""
+    full_name = full_name.strip()
+    if len(full_name) > FULL_NAME_MAX_LENGTH:
+        raise Invalid(
+            "The name is too long.",
+            field_errors={"full_name": [f"At most {FULL_NAME_MAX_LENGTH} characters."]},
+            code="too_long",
+        )
+    user.full_name = full_name
+    user.save(update_fields=["full_name"])
+    return user
+
+
+@transaction.atomic
+def user_password_change(*, user: User, current_password: str, new_password: str) -> User:
+    """A new password for a signed-in user who proves they know the current one.
+
+    Saving the password announces an access change: the user's other sessions (and their live
+    sockets) end; the caller keeps its own session with ``update_session_auth_hash``.
+    """
+    if not user.check_password(current_password):
+        raise Invalid(
+            "The current password is wrong.",
+            field_errors={"current_password": ["The current password is wrong."]},
+            code="wrong_password",
+        )
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as error:
+        raise Unprocessable(
+            "The password is too weak.",
+            field_errors={"new_password": error.messages},
+            code="weak_password",
+        ) from None
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    return user
+
+
 @transaction.atomic
 def organization_update(*, organization: Organization, name: str) -> Organization:
     organization.name = name

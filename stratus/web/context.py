@@ -1,4 +1,5 @@
-"""Which organization a browser page acts in: the one chosen in this session, else the first."""
+"""Which organization a browser page acts in: the one chosen in this session, else the user's
+default organization, else the first."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ def current_membership(request: SignedInRequest) -> Membership:
     mine = memberships(request)
     if not mine:
         raise Http404("You are not a member of any organization.")
-    chosen = request.session.get(SESSION_ORGANIZATION)
-    for membership in mine:
-        if membership.organization_id == chosen:
-            return membership
+    by_organization = {membership.organization_id: membership for membership in mine}
+    for chosen in (request.session.get(SESSION_ORGANIZATION), request.user.default_organization_id):
+        if chosen in by_organization:
+            return by_organization[chosen]
     return mine[0]

@@ -38,7 +38,9 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str:
     return reverse("web:home")
 
 
-def _shell(request: SignedInRequest, template: str, context: dict[str, Any], *, section: str) -> HttpResponse:
+def _shell(
+    request: SignedInRequest, template: str, context: dict[str, Any], *, section: str, status: int = 200
+) -> HttpResponse:
     membership = current_membership(request)
     return render(
         request,
@@ -51,6 +53,7 @@ def _shell(request: SignedInRequest, template: str, context: dict[str, Any], *, 
             "can_edit": membership.has_role(Role.MEMBER),
             **context,
         },
+        status=status,
     )
 
 

@@ -72,6 +72,7 @@ def test_sign_in_see_my_tasks_and_mark_one_done(visitor: Visitor) -> None:
     assert "Plan the renewal call" in visitor.page.get_by_test_id("tasks").inner_text()
     visitor.check_accessibility()
 
+    visitor.page.get_by_test_id("user-menu").locator("summary").click()
     visitor.page.get_by_test_id("logout").click()
     visitor.page.wait_for_url(visitor.base_url + "/login")
     visitor.goto("/")
@@ -98,7 +99,8 @@ def test_the_theme_toggle_switches_and_remembers_dark_mode(visitor: Visitor) -> 
     visitor.page.wait_for_url(visitor.base_url + "/")
     background = "getComputedStyle(document.body).backgroundColor"
     light = visitor.page.evaluate(background)
-    visitor.page.get_by_role("button", name="Theme").click()
+    visitor.page.get_by_test_id("user-menu").locator("summary").click()
+    visitor.page.get_by_role("button", name="Dark theme").click()
     dark = visitor.page.evaluate(background)
     assert dark != light
     visitor.page.reload()

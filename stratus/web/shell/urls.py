@@ -1,3 +1,13 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from stratus.web.shell import views
+
+urlpatterns = [
+    path("profile", views.profile, name="profile"),
+    path("notifications", views.notifications, name="notifications"),
+    path("notifications/badge", views.notifications_badge, name="notifications-badge"),
+    path("notifications/read-all", views.notifications_read_all, name="notifications-read-all"),
+    path("notifications/<int:pk>/read", views.notification_read, name="notification-read"),
+    path("search", views.search, name="search"),
+    path("tasks", views.tasks, name="tasks"),
+]
