@@ -189,7 +189,8 @@ def task_reschedule(request: SignedInRequest, pk: int) -> HttpResponse:
         if not membership.has_role(Role.MEMBER):
             raise Forbidden(_("Viewers cannot change tasks."))
         if not form.is_valid():
-            raise Invalid(form.errors["due_at"][0], field_errors={"due_at": form.errors["due_at"]})
+            messages = [str(message) for message in form.errors["due_at"]]
+            raise Invalid(messages[0], field_errors={"due_at": messages})
         crm_services.activity_update(
             org=membership.organization, actor=request.user, activity=pk, due_at=form.cleaned_data["due_at"]
         )

@@ -158,7 +158,8 @@ def _move(request: SignedInRequest, membership: Membership, deal: Deal, form: Mo
     if not membership.has_role(Role.MEMBER):
         raise Forbidden(_("Viewers cannot move deals."))
     if not form.is_valid():
-        raise Invalid(_("Check the move."), field_errors={k: list(v) for k, v in form.errors.items()})
+        errors = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+        raise Invalid(_("Check the move."), field_errors=errors)
     return crm_services.deal_move(
         org=membership.organization,
         actor=request.user,
