@@ -239,3 +239,24 @@ def test_the_board_scrolls_sideways_on_a_phone(phone: Visitor) -> None:
     board.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
     assert board.evaluate("b => b.scrollLeft") > 0
     phone.check_accessibility()
+
+
+def test_a_long_column_loads_more_cards_on_demand(visitor: Visitor) -> None:
+    org = make_organization()
+    user = _user(org)
+    pipeline, stages = _pipeline(org)
+    lead = stages["Lead"]
+    Deal.objects.bulk_create(
+        Deal(organization=org, pipeline=pipeline, stage=lead, title=f"Lead {n}", value=1) for n in range(40)
+    )
+    _sign_in(visitor, user, f"/pipeline/{pipeline.pk}")
+    column = visitor.page.get_by_test_id(f"stage-{lead.pk}")
+    assert column.locator(".deal-card").count() == 25
+    assert visitor.page.get_by_test_id(f"stage-{lead.pk}-count").inner_text() == "40 deals"
+    # Scrolling the column to its end brings the next cards (htmx), without leaving the page.
+    visitor.page.get_by_test_id(f"stage-{lead.pk}-more").scroll_into_view_if_needed()
+    column.locator(".deal-card").nth(39).wait_for()
+    assert column.locator(".deal-card").count() == 40
+    assert visitor.page.get_by_test_id(f"stage-{lead.pk}-more").count() == 0
+    assert visitor.page.url == f"{visitor.base_url}/pipeline/{pipeline.pk}"
+    visitor.check_accessibility()

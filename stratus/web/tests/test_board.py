@@ -403,3 +403,25 @@ def test_a_viewer_cannot_reschedule_and_another_organizations_task_is_untouched(
         before = task.due_at
         task.refresh_from_db()
         assert task.due_at == before
+
+
+def test_without_javascript_the_move_and_the_next_cards_are_pages_of_their_own() -> None:
+    org = make_organization()
+    me = _member(org)
+    pipeline = _pipeline(org)
+    lead = _stage(pipeline, "Lead")
+    deals = Deal.objects.bulk_create(
+        Deal(organization=org, pipeline=pipeline, stage=lead, title=f"Deal {n}") for n in range(30)
+    )
+    client = _signed_in(me)
+    page = client.get(reverse("web:deal-move", args=[deals[0].pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'data-testid="move-page-form"' in body
+    assert f'<option value="{lead.pk}" selected>' in body
+    column = client.get(reverse("web:pipeline-column", args=[pipeline.pk, lead.pk]), {"after": deals[-1].pk})
+    assert column.status_code == 200
+    text = column.content.decode()
+    assert "<title>Lead · Sales · Stratus</title>" in text
+    assert text.count('class="deal-card"') == 25  # the 29 older deals, 25 per page
+    assert f'data-testid="stage-{lead.pk}-more"' in text
