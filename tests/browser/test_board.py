@@ -179,6 +179,7 @@ def test_move_with_the_keyboard_only(visitor: Visitor) -> None:
     visitor.page.keyboard.press("Enter")
     dialog = visitor.page.get_by_test_id("move-dialog")
     dialog.wait_for(state="visible")
+    assert not dialog.get_by_label("Why was it lost?").is_visible()  # asked for a lost stage only
     dialog.get_by_label("Stage").select_option(label="Won")
     dialog.get_by_role("button", name="Move").press("Enter")
     dialog.wait_for(state="hidden")
