@@ -30,6 +30,12 @@ function columnOf(stage: string): HTMLElement | null {
   return document.querySelector<HTMLElement>(`.board-column[data-stage="${CSS.escape(stage)}"]`);
 }
 
+/** A message of the page, translated by the server (data-*-message attributes of the board). */
+function text(name: "moved" | "refused" | "offline", values: Record<string, string> = {}): string {
+  const template = board()?.dataset[`${name}Message`] ?? "";
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
 function say(message: string): void {
   const status = document.getElementById("board-status");
   if (status) status.textContent = message;
@@ -83,7 +89,7 @@ async function send(pending: PendingMove, stage: string, lostReason: string): Pr
     const answer = (await response.json().catch(() => ({}))) as MoveAnswer;
     return { ok: response.ok, ...answer };
   } catch {
-    return { ok: false, message: "The server could not be reached. Try again." };
+    return { ok: false, message: text("offline") };
   }
 }
 
@@ -98,7 +104,7 @@ async function commit(pending: PendingMove, stage: string, lostReason: string): 
   pending.card.removeAttribute("aria-busy");
   if (answer.ok) {
     if (answer.summaries) applySummaries(answer.summaries);
-    say(`${titleOf(pending.card)} → ${column?.dataset.name ?? ""}`);
+    say(text("moved", { title: titleOf(pending.card), stage: column?.dataset.name ?? "" }));
   }
   return answer;
 }
@@ -106,7 +112,7 @@ async function commit(pending: PendingMove, stage: string, lostReason: string): 
 function refused(pending: PendingMove, answer: MoveAnswer): void {
   putBack(pending);
   const detail = answer.errors ? Object.values(answer.errors).flat().join(" ") : "";
-  complain(detail || answer.message || "The move was refused.");
+  complain(detail || answer.message || text("refused"));
   pending.card.querySelector<HTMLElement>("[data-move-link]")?.focus();
 }
 

@@ -94,6 +94,7 @@ def test_drag_a_card_to_another_stage(visitor: Visitor) -> None:
     assert "1,200.00 EUR" in visitor.page.get_by_test_id(f"stage-{qualified.pk}-summary").inner_text()
     assert visitor.page.get_by_test_id(f"stage-{stages['Lead'].pk}-count").inner_text() == "0 deals"
     assert _in_column(visitor, deal, qualified)
+    assert visitor.page.locator("#board-status").text_content() == "Acme renewal moved to Proposal."
     deal.refresh_from_db()
     assert deal.stage == qualified
     assert visitor.page.url == f"{visitor.base_url}/pipeline/{pipeline.pk}"  # no navigation to the deal

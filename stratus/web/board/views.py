@@ -180,6 +180,8 @@ def move(request: SignedInRequest, pk: int) -> HttpResponse:
         deal = crm_selectors.deal_get(org=org, pk=pk)
         pipeline = crm_selectors.pipeline_get(org=org, pk=deal.pipeline_id)
     except NotFound as missing:
+        if _wants_json(request):
+            return JsonResponse({"message": missing.message, "errors": {}}, status=404)
         raise Http404(missing.message) from missing
     filters = _filters(request)
     form = MoveForm(request.POST or None, initial={"stage": deal.stage_id})
