@@ -425,3 +425,21 @@ def test_without_javascript_the_move_and_the_next_cards_are_pages_of_their_own()
     assert "<title>Lead · Sales · Stratus</title>" in text
     assert text.count('class="deal-card"') == 25  # the 29 older deals, 25 per page
     assert f'data-testid="stage-{lead.pk}-more"' in text
+
+
+def test_the_next_cards_of_a_column_cost_the_same_queries_for_few_or_many() -> None:
+    org = make_organization()
+    me = _member(org)
+    pipeline = _pipeline(org)
+    lead = _stage(pipeline, "Lead")
+    client = _signed_in(me)
+    url = reverse("web:pipeline-column", args=[pipeline.pk, lead.pk])
+    _deal(lead, "one", owner=me)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    for n in range(30):
+        company = Company.objects.create(organization=org, name=f"Company {n}")
+        _deal(lead, f"deal {n}", owner=_member(org), company=company)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    assert len(many.captured_queries) == len(few.captured_queries)
