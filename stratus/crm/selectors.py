@@ -709,19 +709,20 @@ class StageTotal:
     sums: tuple[tuple[str, decimal.Decimal], ...] = ()  # (currency, total), by currency code
 
 
+def _board_deals(org: Organization, filters: Mapping[str, Any] | None) -> QuerySet[Deal]:
+    """The deal list's filters without its per-row extras (contact ids): a card shows none."""
+    return _apply_filters(
+        Deal.objects.filter(organization=org), org, filters, DEAL_FILTERS, CustomFieldEntity.DEAL
+    )
+
+
 def deal_stage_totals(
     *, org: Organization, pipeline: Pipeline, filters: Mapping[str, Any] | None = None
 ) -> dict[int, StageTotal]:
     """Per stage of ``pipeline``: the number of deals matching ``filters`` and the sum of their
     values for each currency (amounts in different currencies are never added up). One grouped
     query for the whole board; a stage without deals is missing from the answer."""
-    queryset = _apply_filters(
-        Deal.objects.filter(organization=org, pipeline=pipeline),
-        org,
-        filters,
-        DEAL_FILTERS,
-        CustomFieldEntity.DEAL,
-    )
+    queryset = _board_deals(org, filters).filter(pipeline=pipeline)
     rows = (
         queryset.order_by()
         .values("stage_id", "currency")
@@ -741,7 +742,7 @@ def deal_board(
 ) -> dict[int, list[Deal]]:
     """The first ``per_stage`` deals (``BOARD_ORDERING``) of every stage of ``pipeline`` that match
     ``filters``, in one query whatever the number of stages, with company and owner loaded."""
-    queryset = deal_list(org=org, filters=filters, ordering=BOARD_ORDERING).filter(pipeline=pipeline)
+    queryset = _board_deals(org, filters).filter(pipeline=pipeline)
     ranked = (
         queryset.select_related("company", "owner")
         .annotate(
@@ -752,6 +753,7 @@ def deal_board(
             )
         )
         .filter(board_rank__lte=per_stage)
+        .order_by("stage_id", "-created_at", "-id")
     )
     columns: dict[int, list[Deal]] = {}
     for deal in ranked:
@@ -769,7 +771,7 @@ def deal_board_column(
 ) -> list[Deal]:
     """The next ``limit`` deals of one board column after the deal ``after`` (keyset, so a deal
     moved meanwhile never shifts the pages); an ``after`` that is not a deal of ``org`` gives none."""
-    queryset = deal_list(org=org, filters=filters, ordering=BOARD_ORDERING).filter(stage=stage)
+    queryset = _ordered(_board_deals(org, filters), BOARD_ORDERING, DEAL_ORDERINGS).filter(stage=stage)
     if after is not None:
         cursor = Deal.objects.filter(organization=org, pk=after).values("created_at")[:1]
         queryset = queryset.filter(
