@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from stratus.accounts.models import Invitation, User
+from stratus.accounts.models import Invitation, Membership, Organization, User
 
 
 def invitation_details(*, invitation: Invitation) -> dict[str, Any]:
@@ -22,3 +23,12 @@ def invitation_details(*, invitation: Invitation) -> dict[str, Any]:
         "status": invitation.status(timezone.now()),
         "account_exists": User.objects.filter(email__iexact=invitation.email).exists(),
     }
+
+
+def member_list(*, org: Organization) -> QuerySet[Membership]:
+    """The organization's members with their users, by name then e-mail."""
+    return (
+        Membership.objects.filter(organization=org)
+        .select_related("user")
+        .order_by("user__full_name", "user__email", "id")
+    )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -31,7 +32,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 from django.db.models import OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -693,6 +694,90 @@ def deal_search(
 ) -> QuerySet[Deal]:
     queryset = _apply_filters(_deals(org), org, filters, DEAL_FILTERS, CustomFieldEntity.DEAL)
     return _ranked(queryset, org, search.DEAL, query, limit, ("title",))
+
+
+# --- the pipeline board ---------------------------------------------------------------------------
+
+BOARD_ORDERING = "-created_at"  # newest first, keyset on (created_at, id) like the deal list
+
+
+@dataclass(frozen=True)
+class StageTotal:
+    """A board column's summary for a filter: how many deals and their value, per currency."""
+
+    count: int = 0
+    sums: tuple[tuple[str, decimal.Decimal], ...] = ()  # (currency, total), by currency code
+
+
+def _board_deals(org: Organization, filters: Mapping[str, Any] | None) -> QuerySet[Deal]:
+    """The deal list's filters without its per-row extras (contact ids): a card shows none."""
+    return _apply_filters(
+        Deal.objects.filter(organization=org), org, filters, DEAL_FILTERS, CustomFieldEntity.DEAL
+    )
+
+
+def deal_stage_totals(
+    *, org: Organization, pipeline: Pipeline, filters: Mapping[str, Any] | None = None
+) -> dict[int, StageTotal]:
+    """Per stage of ``pipeline``: the number of deals matching ``filters`` and the sum of their
+    values for each currency (amounts in different currencies are never added up). One grouped
+    query for the whole board; a stage without deals is missing from the answer."""
+    queryset = _board_deals(org, filters).filter(pipeline=pipeline)
+    rows = (
+        queryset.order_by()
+        .values("stage_id", "currency")
+        .annotate(deals=models.Count("id"), total=models.Sum("value"))
+        .order_by("stage_id", "currency")
+    )
+    counts: dict[int, int] = {}
+    sums: dict[int, list[tuple[str, decimal.Decimal]]] = {}
+    for row in rows:
+        counts[row["stage_id"]] = counts.get(row["stage_id"], 0) + row["deals"]
+        sums.setdefault(row["stage_id"], []).append((row["currency"], row["total"]))
+    return {stage: StageTotal(count=counts[stage], sums=tuple(sums[stage])) for stage in counts}
+
+
+def deal_board(
+    *, org: Organization, pipeline: Pipeline, filters: Mapping[str, Any] | None = None, per_stage: int
+) -> dict[int, list[Deal]]:
+    """The first ``per_stage`` deals (``BOARD_ORDERING``) of every stage of ``pipeline`` that match
+    ``filters``, in one query whatever the number of stages, with company and owner loaded."""
+    queryset = _board_deals(org, filters).filter(pipeline=pipeline)
+    ranked = (
+        queryset.select_related("company", "owner")
+        .annotate(
+            board_rank=models.Window(
+                RowNumber(),
+                partition_by=[models.F("stage_id")],
+                order_by=[models.F("created_at").desc(), models.F("id").desc()],
+            )
+        )
+        .filter(board_rank__lte=per_stage)
+        .order_by("stage_id", "-created_at", "-id")
+    )
+    columns: dict[int, list[Deal]] = {}
+    for deal in ranked:
+        columns.setdefault(deal.stage_id, []).append(deal)
+    return columns
+
+
+def deal_board_column(
+    *,
+    org: Organization,
+    stage: Stage,
+    filters: Mapping[str, Any] | None = None,
+    after: int | None = None,
+    limit: int,
+) -> list[Deal]:
+    """The next ``limit`` deals of one board column after the deal ``after`` (keyset, so a deal
+    moved meanwhile never shifts the pages); an ``after`` that is not a deal of ``org`` gives none."""
+    queryset = _ordered(_board_deals(org, filters), BOARD_ORDERING, DEAL_ORDERINGS).filter(stage=stage)
+    if after is not None:
+        cursor = Deal.objects.filter(organization=org, pk=after).values("created_at")[:1]
+        queryset = queryset.filter(
+            Q(created_at__lt=models.Subquery(cursor)) | Q(created_at=models.Subquery(cursor), id__lt=after)
+        )
+    return list(queryset.select_related("company", "owner")[:limit])
 
 
 # --- activities -----------------------------------------------------------------------------------

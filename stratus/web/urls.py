@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout", views.logout_view, name="logout"),
     path("organization", views.switch_organization, name="switch-organization"),
     path("tasks/<int:pk>/done", views.task_done, name="task-done"),
+    path("tasks/<int:pk>/reschedule", views.task_reschedule, name="task-reschedule"),
     # One URL module per area of the app (each area: views, templates/web/<area>/, frontend/src/<area>.ts).
     path("", include("stratus.web.lists.urls")),
     path("", include("stratus.web.records.urls")),

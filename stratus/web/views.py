@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth import login, logout
@@ -25,7 +26,8 @@ from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
 from stratus.crm.models import ActivityKind
 from stratus.lockout import services as lockout
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, Forbidden, Invalid, status_of
+from stratus.web.board.forms import RescheduleForm
 from stratus.web.context import SESSION_ORGANIZATION, SignedInRequest, current_membership, memberships
 from stratus.web.forms import LoginForm
 
@@ -119,7 +121,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return _shell(signed_in, "web/home.html", _my_tasks(signed_in), section="home")
 
 
-def _my_tasks(request: SignedInRequest) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Refusal:
+    """A refused reschedule: the task, the server's message and what the user typed."""
+
+    task: int
+    message: str
+    typed: str
+
+
+def _my_tasks(request: SignedInRequest, refused: Refusal | None = None) -> dict[str, Any]:
+    """The signed-in user's open tasks in sections: overdue, today, upcoming, no due date.
+
+    ``refused`` puts a refused reschedule's message and typed value beside that task's field.
+    """
     org = current_membership(request).organization
     tasks = (
         crm_selectors.activity_list(
@@ -142,7 +157,7 @@ def _my_tasks(request: SignedInRequest) -> dict[str, Any]:
             groups["today"].append(task)
         else:
             groups["upcoming"].append(task)
-    return {"groups": groups, "task_count": sum(len(g) for g in groups.values())}
+    return {"groups": groups, "task_count": sum(len(g) for g in groups.values()), "refused": refused}
 
 
 @require_POST
@@ -162,3 +177,33 @@ def task_done(request: SignedInRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return _shell(request, "web/_tasks.html", {**_my_tasks(request), "error": error}, section="home")
     return redirect("web:home")
+
+
+@require_POST
+@login_required
+def task_reschedule(request: SignedInRequest, pk: int) -> HttpResponse:
+    """A new due time for one of my tasks, through the activity service; a refused value is shown
+    beside the task's field (with what was typed) and nothing is saved."""
+    membership = current_membership(request)
+    form = RescheduleForm(request.POST)
+    refusal: Refusal | None = None
+    status = 200
+    try:
+        if not membership.has_role(Role.MEMBER):
+            raise Forbidden(_("Viewers cannot change tasks."))
+        if not form.is_valid():
+            messages = [str(message) for message in form.errors["due_at"]]
+            raise Invalid(messages[0], field_errors={"due_at": messages})
+        crm_services.activity_update(
+            org=membership.organization, actor=request.user, activity=pk, due_at=form.cleaned_data["due_at"]
+        )
+    except ApplicationError as refused:
+        message = (refused.field_errors.get("due_at") or [refused.message])[0]
+        refusal = Refusal(task=pk, message=message, typed=request.POST.get("due_at", ""))
+        status = status_of(refused)
+    if not request.htmx and refusal is None:
+        return redirect("web:home")
+    template = "web/_tasks.html" if request.htmx else "web/home.html"
+    response = _shell(request, template, _my_tasks(request, refusal), section="home")
+    response.status_code = status
+    return response

@@ -1,3 +1,10 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from stratus.web.board import views
+
+urlpatterns: list[URLPattern] = [
+    path("pipeline", views.board, name="pipeline-default"),
+    path("pipeline/<int:pk>", views.board, name="pipeline"),
+    path("pipeline/<int:pk>/stages/<int:stage>/deals", views.column, name="pipeline-column"),
+    path("pipeline/deals/<int:pk>/move", views.move, name="deal-move"),
+]
