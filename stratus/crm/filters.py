@@ -298,7 +298,9 @@ class ValueFilter(django_filters.Filter):
 
     ``schema`` is its JSON schema in the API's documentation, ``help_text`` its description,
     ``label`` the browser's control label. ``condition(value)`` is the ``Q`` the parsed value
-    stands for; ``where`` names a method of the FilterSet that builds it instead.
+    stands for in the FilterSet ``filters`` (its organization, its ordering); ``where`` names a
+    method of the FilterSet that builds it instead. Filters are declared once per FilterSet
+    class and shared by its instances: they keep nothing of one query.
     """
 
     field_class: type[ValueField] = ValueField
@@ -318,9 +320,9 @@ class ValueFilter(django_filters.Filter):
             self.schema = schema
         self.where = where
 
-    def condition(self, value: Any) -> Q:
+    def condition(self, value: Any, filters: ListFilterSet) -> Q:
         if self.where:
-            built: Q = getattr(self.parent, self.where)(value)
+            built: Q = getattr(filters, self.where)(value)
             return built
         return Q(**{f"{self.field_name}__{self.lookup_expr}": value})
 
@@ -334,9 +336,9 @@ class IdFilter(ValueFilter):
         kwargs.setdefault("schema", IDS_OR_NONE if nullable else IDS)
         super().__init__(field_name, nullable=nullable, **kwargs)
 
-    def condition(self, value: Any) -> Q:
+    def condition(self, value: Any, filters: ListFilterSet) -> Q:
         if self.where:
-            return super().condition(value)
+            return super().condition(value, filters)
         if value is NULL:
             return Q(**{f"{self.field_name}__isnull": True})
         return Q(**{f"{self.field_name}__in": value}) if len(value) > 1 else Q(**{self.field_name: value[0]})
@@ -383,8 +385,8 @@ class TextFilter(ValueFilter):
         super().__init__(field_name, lookup_expr, **kwargs)
         self.normalise = normalise
 
-    def condition(self, value: Any) -> Q:
-        return super().condition(self.normalise(value) if self.normalise else value)
+    def condition(self, value: Any, filters: ListFilterSet) -> Q:
+        return super().condition(self.normalise(value) if self.normalise else value, filters)
 
 
 class TextListFilter(TextFilter):
@@ -392,9 +394,9 @@ class TextListFilter(TextFilter):
 
     field_class = TextListField
 
-    def condition(self, value: Any) -> Q:
+    def condition(self, value: Any, filters: ListFilterSet) -> Q:
         texts = [self.normalise(v) for v in value] if self.normalise else value
-        return ValueFilter.condition(self, texts)
+        return ValueFilter.condition(self, texts, filters)
 
 
 class ChoiceFilter(ValueFilter):
@@ -422,14 +424,14 @@ class TagFilter(ValueFilter):
         super().__init__(**kwargs)
         self.every = every
 
-    def condition(self, value: Any) -> Q:
-        model = self.parent.queryset.model
+    def condition(self, value: Any, filters: ListFilterSet) -> Q:
+        model = filters.queryset.model
         through = model.tags.through
         column = f"{model._meta.model_name}_id"
         wanted = {name.lower() for name in value}
         ids = dict(
             Tag.objects.annotate(key=Lower("name"))
-            .filter(organization=self.parent.org, key__in=wanted)
+            .filter(organization=filters.org, key__in=wanted)
             .values_list("key", "pk")
         )
         tagged = through._default_manager.all()
@@ -452,9 +454,9 @@ class SearchFilter(ValueFilter):
         super().__init__(**kwargs)
         self.spec = spec
 
-    def condition(self, value: Any) -> Q:
-        walk = (self.parent.ordering or DEFAULT_ORDERING).lstrip("-") not in TEXT_ORDERINGS
-        return search.matches(self.spec, value, self.parent.org.pk, walk=walk)
+    def condition(self, value: Any, filters: ListFilterSet) -> Q:
+        walk = (filters.ordering or DEFAULT_ORDERING).lstrip("-") not in TEXT_ORDERINGS
+        return search.matches(self.spec, value, filters.org.pk, walk=walk)
 
 
 # --- filter sets ---------------------------------------------------------------------------------
@@ -478,14 +480,19 @@ class ListFilterSet(django_filters.FilterSet):
         *,
         org: Organization,
         ordering: str | None = None,
-        **kwargs: Any,
+        request: Any = None,
+        prefix: str | None = None,
     ) -> None:
+        # django-filter's own __init__ deep-copies every filter for each instance (most of the
+        # cost of a list request); these filters keep no state, so the instances share them.
         self.org = org
         self.ordering = ordering
-        values = None if data is None else self._values(data)
-        super().__init__(values, queryset, **kwargs)
-        if values is not None:
-            self.data = values  # a plain dict, also when empty (django-filter makes that a QueryDict)
+        self.is_bound = data is not None
+        self.data: dict[str, Any] = {} if data is None else self._values(data)
+        self.queryset = self._meta.model._default_manager.all() if queryset is None else queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = self.base_filters
 
     def _values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Query parameters as typed filters: a QueryDict's repeats as lists, empties and paging
@@ -505,13 +512,26 @@ class ListFilterSet(django_filters.FilterSet):
         return values
 
     def problems(self) -> dict[str, list[str]]:
-        """Each refused parameter with its messages (none: the filters are valid)."""
+        """Each refused parameter with its messages (none: the filters are valid).
+
+        The values sent are cleaned by their filters' form fields, as ``form`` would (without
+        building a form: the browser app renders ``form``, a request only needs the values).
+        """
         if not hasattr(self, "_problems"):
-            problems = {name: [str(m) for m in messages] for name, messages in self.form.errors.items()}
-            for name in self.data:
+            problems: dict[str, list[str]] = {}
+            cleaned: dict[str, Any] = {}
+            for name, value in self.data.items():
+                filter_ = self.filters.get(name)
+                if filter_ is not None:
+                    try:
+                        cleaned[name] = filter_.field.clean(value)
+                    except forms.ValidationError as refused:
+                        problems[name] = list(refused.messages)
+                    continue
                 is_custom = name == "custom_fields" or name.startswith("custom_fields.")
-                if name not in self.filters and not (is_custom and self.custom_fields_of is not None):
+                if not (is_custom and self.custom_fields_of is not None):
                     problems[name] = ["Unknown filter."]
+            self._cleaned = cleaned
             self._custom_condition = self._custom_field_condition(problems)
             self._problems = problems
         return self._problems
@@ -530,9 +550,10 @@ class ListFilterSet(django_filters.FilterSet):
         if problems:
             raise Invalid("Some filters are invalid.", field_errors=problems, code="invalid_filter")
         condition = Q()
-        for name, value in self.form.cleaned_data.items():
+        for name, filter_ in self.filters.items():  # in declared order: the same SQL every time
+            value = self._cleaned.get(name)
             if value is not None:
-                condition &= self.filters[name].condition(value)
+                condition &= filter_.condition(value, self)
         condition &= self._custom_condition
         return queryset.filter(condition) if condition else queryset  # no filter: no clone to build
 
