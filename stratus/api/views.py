@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.http import QueryDict
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -95,12 +96,18 @@ class OrganizationAction(OrganizationEndpoint, ActionView):
 
 
 def query_filters(request: Request) -> dict[str, Any]:
-    """The list filters of a request: one value per name, or a list when the name repeats.
+    """The list filters of a request (see query_values)."""
+    return query_values(request.query_params)
 
-    An empty value filters nothing (``created_after=`` is the same as leaving it out), as forms send.
+
+def query_values(params: QueryDict) -> dict[str, Any]:
+    """List filters from query parameters: one value per name, or a list when the name repeats.
+
+    An empty value filters nothing (``created_after=`` is the same as leaving it out), as forms
+    send; the pagination's parameters are no filters.
     """
     filters: dict[str, Any] = {}
-    for name, sent in request.query_params.lists():
+    for name, sent in params.lists():
         values = [value for value in sent if value != ""]
         if name in RESERVED_QUERY_PARAMS or not values:
             continue

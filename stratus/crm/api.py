@@ -9,18 +9,17 @@ number of queries whatever its length.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
+from django.http import QueryDict
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from stratus.api.pagination import KeysetPagination
 from stratus.api.permissions import ReadViewerWriteAdmin, ReadViewerWriteMember
@@ -43,15 +42,22 @@ from stratus.api.serializers import (
 )
 from stratus.api.views import (
     ID_PARAMETER_SCHEMA,
-    ActionView,
-    actor,
-    organization,
-    query_filters,
+    OrganizationAction,
+    OrganizationEndpoint,
+    OrganizationListEndpoint,
     query_id,
-    validated,
 )
 from stratus.crm import rules, selectors, services
 from stratus.crm.custom_fields import KEY_PATTERN
+from stratus.crm.filters import (
+    ActivityFilterSet,
+    CompanyFilterSet,
+    ContactFilterSet,
+    CustomFieldFilterSet,
+    DealFilterSet,
+    ListFilterSet,
+    TimelineFilterSet,
+)
 from stratus.crm.models import (
     Activity,
     ActivityKind,
@@ -441,370 +447,370 @@ class TimelineEntrySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-# --- generic views ----------------------------------------------------------------------------
+# --- filters in the schema --------------------------------------------------------------------
 
 
-IDS = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"}
-IDS_OR_NONE = {"type": "string", "pattern": r"^(none|null|[0-9]+(,[0-9]+)*)$"}
-FLAG = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
-# Comma-separated names, not all blank.
-TAG_NAMES = {"type": "string", "pattern": r"^[^\x00]*[^\s,\x00][^\x00]*$"}
-DECIMAL = {"type": "string", "pattern": r"^-?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})$"}
-# Days valid in every year (February 29 aside).
-_DAY = r"[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
-DAY = {"type": "string", "description": "ISO 8601 date", "pattern": f"^{_DAY}$"}
-MOMENT = {
-    "type": "string",
-    "description": "ISO 8601 date or date-time",
-    "pattern": (
-        f"^{_DAY}"
-        r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
-    ),
-}
+def _or_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """A filter's schema admitting the empty value, which filters nothing (see query_values)."""
+    if "enum" in schema:
+        return {**schema, "enum": ["", *schema["enum"]]}
+    if "pattern" in schema:
+        return {**schema, "pattern": f"^$|{schema['pattern']}"}
+    return schema
 
 
-def _or_empty(kind: Any) -> Any:
-    """A filter's schema admitting the empty value, which filters nothing (see query_filters)."""
-    if not isinstance(kind, dict):
-        return kind
-    if "enum" in kind:
-        return {**kind, "enum": ["", *kind["enum"]]}
-    if "pattern" in kind:
-        return {**kind, "pattern": f"^$|{kind['pattern']}"}
-    return kind
-
-
-def _filter_parameters(spec: Mapping[str, Any]) -> list[OpenApiParameter]:
+def filter_parameters(filterset: type[ListFilterSet]) -> list[OpenApiParameter]:
+    """The query parameters of a list, as its FilterSet declares them."""
     return [
         OpenApiParameter(
-            name, _or_empty(kind), OpenApiParameter.QUERY, required=False, description=description
+            name,
+            _or_empty(declared.schema),
+            OpenApiParameter.QUERY,
+            required=False,
+            description=declared.extra.get("help_text", ""),
         )
-        for name, (kind, description) in spec.items()
+        for name, declared in filterset.base_filters.items()
     ]
 
 
-COMMON_FILTER_DOCS: dict[str, tuple[Any, str]] = {
-    "created_after": (MOMENT, "Created at or after (ISO date or date-time)."),
-    "created_before": (MOMENT, "Created before (ISO date or date-time)."),
-    "updated_after": (MOMENT, "Updated at or after."),
-    "updated_before": (MOMENT, "Updated before."),
-    "owner": (IDS_OR_NONE, "Owner's user id (repeat for several)."),
-    "q": (OpenApiTypes.STR, "Search text (full-text and similarity on names and emails)."),
-}
-COMPANY_FILTER_DOCS: dict[str, tuple[Any, str]] = {
-    **COMMON_FILTER_DOCS,
-    "tag": (TAG_NAMES, "Has this tag (repeat: has all of them)."),
-    "tags_any": (TAG_NAMES, "Has any of these tags (repeat or comma separate)."),
-    "domain": (OpenApiTypes.STR, "Web domain, ignoring case."),
-    "industry": (OpenApiTypes.STR, "Industry, ignoring case."),
-    "country": (OpenApiTypes.STR, "ISO country code."),
-}
-CONTACT_FILTER_DOCS: dict[str, tuple[Any, str]] = {
-    **COMMON_FILTER_DOCS,
-    "company": (IDS_OR_NONE, "Company id."),
-    "tag": (TAG_NAMES, "Has this tag (repeat: has all of them)."),
-    "tags_any": (TAG_NAMES, "Has any of these tags."),
-    "email": (OpenApiTypes.STR, "Email, ignoring case."),
-    "has_email": (FLAG, "Has an email address."),
-    "deal": (IDS, "Is a contact of this deal."),
-}
-DEAL_FILTER_DOCS: dict[str, tuple[Any, str]] = {
-    **COMMON_FILTER_DOCS,
-    "company": (IDS_OR_NONE, "Company id."),
-    "pipeline": (IDS, "Pipeline id."),
-    "stage": (IDS, "Stage id."),
-    "status": ({"type": "string", "enum": ["open", "won", "lost"]}, "open, won or lost."),
-    "contact": (IDS, "Has this contact."),
-    "value_min": (DECIMAL, "Value at least."),
-    "value_max": (DECIMAL, "Value at most."),
-    "currency": (OpenApiTypes.STR, "ISO 4217 currency."),
-    "expected_close_after": (DAY, "Expected to close on or after."),
-    "expected_close_before": (DAY, "Expected to close on or before."),
-    "closed_after": (MOMENT, "Closed (won or lost) at or after."),
-    "closed_before": (MOMENT, "Closed before."),
-}
 CUSTOM_FILTER_NOTE = (
     " Custom fields filter as `custom_fields.<key>=value`, with suffixes `__gt`, `__gte`, `__lt`, `__lte`, "
     "`__in` (comma separated) and `__isnull`."
 )
 
 
+def _list_description(plural: str, filterset: type[ListFilterSet]) -> str:
+    note = CUSTOM_FILTER_NOTE if filterset.custom_fields_of is not None else ""
+    return f"List {plural}, filtered by the query parameters.{note}"
+
+
 # What an export (stratus.imports) takes: the list's filters and orderings.
-EXPORTS: dict[str, tuple[Mapping[str, tuple[Any, str]], Mapping[str, tuple[str, ...]]]] = {
-    "companies": (COMPANY_FILTER_DOCS, selectors.COMPANY_ORDERINGS),
-    "contacts": (CONTACT_FILTER_DOCS, selectors.CONTACT_ORDERINGS),
-    "deals": (DEAL_FILTER_DOCS, selectors.DEAL_ORDERINGS),
+EXPORTS: dict[str, tuple[type[ListFilterSet], Mapping[str, tuple[str, ...]]]] = {
+    "companies": (CompanyFilterSet, selectors.COMPANY_ORDERINGS),
+    "contacts": (ContactFilterSet, selectors.CONTACT_ORDERINGS),
+    "deals": (DealFilterSet, selectors.DEAL_ORDERINGS),
 }
 
 
 def export_parameters(kind: str) -> list[OpenApiParameter]:
     """The query parameters of the CSV export of ``kind``: the list's filters and orderings."""
-    filters, orderings = EXPORTS[kind]
+    filterset, orderings = EXPORTS[kind]
     ordering = {"type": "string", "enum": ["", *orderings, *(f"-{name}" for name in orderings)]}
     return [
-        *_filter_parameters(filters),
+        *filter_parameters(filterset),
         OpenApiParameter(
             "ordering", ordering, OpenApiParameter.QUERY, description="Sort key; - for descending."
         ),
     ]
 
 
-class RecordListView(generics.GenericAPIView):
+# --- record views (companies, contacts, deals, activities) ---------------------------------------
+
+Record = Company | Contact | Deal | Activity
+
+
+class RecordListView(OrganizationListEndpoint):
     """List (filtered by query parameters, keyset-paginated) and create records of one kind."""
 
+    # A subclass names its serializers, orderings and detail route, and calls its list selector
+    # (``listed``) and create service (``create``). The docstring is the operations' description.
+
     permission_classes = (ReadViewerWriteMember,)
-    list_selector: Callable[..., QuerySet[Any]]
     orderings: Mapping[str, tuple[str, ...]]
-    create_service: Callable[..., Model]
     write_serializer: type[serializers.Serializer]
     detail_route: str
-    get_one: Callable[..., Model]
 
-    def get_queryset(self) -> QuerySet[Any]:
-        # The pagination orders the page (and refuses unknown orderings); the selector is told
-        # the ordering too, since the plan of a search depends on it.
-        sent = self.request.query_params.get(KeysetPagination.ordering_param)
-        ordering = sent if sent and sent.removeprefix("-") in self.orderings else None
-        return self.list_selector(
-            org=organization(self.request), filters=query_filters(self.request), ordering=ordering
-        )
+    def listed(self, filters: QueryDict, ordering: str | None) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def create(self, data: dict[str, Any]) -> Record:
+        """Create the record with the service and read it back with the selector."""
+        raise NotImplementedError
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        # The pagination orders the page (and refuses unknown orderings); the selector is told
+        # the ordering too, since the plan of a search depends on it.
+        sent = request.query_params.get(KeysetPagination.ordering_param)
+        ordering = sent if sent and sent.removeprefix("-") in self.orderings else None
+        page = self.paginate_queryset(self.listed(request.query_params, ordering))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
-        data = validated(self.write_serializer, request)
-        created = self.create_service(org=organization(request), actor=actor(request), **data)
-        fresh = self.get_one(org=organization(request), pk=created.pk)
+        record = self.create(self.validated(self.write_serializer))
         return Response(
-            self.get_serializer(fresh).data,
+            self.get_serializer(record).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": reverse(self.detail_route, args=[created.pk])},
+            headers={"Location": reverse(self.detail_route, args=[record.pk])},
         )
 
 
-class RecordDetailView(generics.GenericAPIView):
+class RecordDetailView(OrganizationEndpoint):
     """Read, change (PATCH: the fields sent; PUT: the whole record) and delete one record."""
 
-    permission_classes = (ReadViewerWriteMember,)
-    get_one: Callable[..., Model]
-    update_service: Callable[..., Model]
-    delete_service: Callable[..., None]
-    write_serializer: type[serializers.Serializer]
-    record_argument: str
-    allow_put = True
+    # A subclass reads the record with its selector (``read``) and calls its update and delete
+    # services (``change``, ``remove``). The docstring is the operations' description.
 
-    def _record(self, pk: int) -> Any:
-        return self.get_one(org=organization(self.request), pk=pk)
+    permission_classes = (ReadViewerWriteMember,)
+    serializer_class: type[serializers.Serializer]
+    write_serializer: type[serializers.Serializer]
+
+    def read(self, pk: int) -> Record:
+        raise NotImplementedError
+
+    def change(self, record: Any, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def remove(self, record: Any) -> None:
+        raise NotImplementedError
 
     def get(self, request: Request, pk: int) -> Response:
-        return Response(self.get_serializer(self._record(pk)).data)
+        return Response(self.serializer_class(self.read(pk)).data)
 
-    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
-        record = self._record(pk)
-        data = validated(self.write_serializer, request, partial=partial)
+    def _update(self, pk: int, *, partial: bool) -> Response:
+        record = self.read(pk)
+        data = self.validated(self.write_serializer, partial=partial)
         if not partial and "custom_fields" in data:
             # PUT replaces: custom values not sent are removed.
-            data["custom_fields"] = {**dict.fromkeys(record.custom_fields or {}), **data["custom_fields"]}
-        self.update_service(
-            org=organization(request), actor=actor(request), **{self.record_argument: record.pk}, **data
-        )
-        return Response(self.get_serializer(self._record(pk)).data)
+            current = getattr(record, "custom_fields", None) or {}
+            data["custom_fields"] = {**dict.fromkeys(current), **data["custom_fields"]}
+        self.change(record, data)
+        return Response(self.serializer_class(self.read(pk)).data)
 
     def patch(self, request: Request, pk: int) -> Response:
-        return self._update(request, pk, partial=True)
+        return self._update(pk, partial=True)
 
     def put(self, request: Request, pk: int) -> Response:
-        return self._update(request, pk, partial=False)
+        return self._update(pk, partial=False)
 
     def delete(self, request: Request, pk: int) -> Response:
-        record = self._record(pk)
-        self.delete_service(
-            org=organization(request), actor=actor(request), **{self.record_argument: record.pk}
-        )
+        self.remove(self.read(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RecordTimelineView(generics.GenericAPIView):
+class RecordTimelineView(OrganizationListEndpoint):
     """What happened to one record (and its activities), newest first."""
 
     permission_classes = (ReadViewerWriteMember,)
     serializer_class = TimelineEntrySerializer
     queryset = TimelineEntry.objects.none()
     orderings = {"created_at": ("created_at",)}
-    get_one: Callable[..., Model]
+
+    def read(self, pk: int) -> Record | Pipeline:
+        raise NotImplementedError
 
     @extend_schema(responses={200: TimelineEntrySerializer(many=True)})
     def get(self, request: Request, pk: int) -> Response:
-        record = self.get_one(org=organization(request), pk=pk)
-        entries = selectors.timeline_for_record(org=organization(request), record=record)  # type: ignore[arg-type]
+        entries = selectors.timeline_for_record(org=self.org, record=self.read(pk))
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-def _record_views(
-    *,
-    model: type[Model],
+def _list_schema(
+    tag: str,
+    plural: str,
     read: type[serializers.Serializer],
     write: type[serializers.Serializer],
-    name: str,
-    list_selector: Callable[..., QuerySet[Any]],
-    get_one: Callable[..., Model],
-    create: Callable[..., Model],
-    update: Callable[..., Model],
-    delete: Callable[..., None],
-    orderings: Mapping[str, tuple[str, ...]],
-    filters: Mapping[str, tuple[Any, str]],
-    filter_note: str = "",
-) -> tuple[type[RecordListView], type[RecordDetailView], type[RecordTimelineView]]:
-    """The list, detail and timeline views of one record type."""
-    tag = str(model._meta.verbose_name_plural).title()
-    list_view = extend_schema_view(
+    filterset: type[ListFilterSet],
+) -> Any:
+    return extend_schema_view(
         get=extend_schema(
             tags=[tag],
-            parameters=_filter_parameters(filters),
+            parameters=filter_parameters(filterset),
             responses={200: read(many=True)},
-            description=f"List {model._meta.verbose_name_plural}, filtered by the query parameters."
-            + filter_note,
+            description=_list_description(plural, filterset),
         ),
         post=extend_schema(tags=[tag], request=write, responses={201: read}),
-    )(
-        type(
-            f"{model.__name__}ListView",
-            (RecordListView,),
-            {
-                "serializer_class": read,
-                "queryset": model._default_manager.none(),
-                "orderings": orderings,
-                "list_selector": staticmethod(list_selector),
-                "get_one": staticmethod(get_one),
-                "create_service": staticmethod(create),
-                "write_serializer": write,
-                "detail_route": f"api-{name}-detail",
-            },
-        )
     )
-    detail_view = extend_schema_view(
+
+
+def _detail_schema(tag: str, read: type[serializers.Serializer], write: type[serializers.Serializer]) -> Any:
+    return extend_schema_view(
         get=extend_schema(tags=[tag], responses={200: read}),
         patch=extend_schema(tags=[tag], request=write, responses={200: read}),
         put=extend_schema(tags=[tag], request=write, responses={200: read}),
         delete=extend_schema(tags=[tag], responses={204: None}),
-    )(
-        type(
-            f"{model.__name__}DetailView",
-            (RecordDetailView,),
-            {
-                "serializer_class": read,
-                "queryset": model._default_manager.none(),
-                "get_one": staticmethod(get_one),
-                "update_service": staticmethod(update),
-                "delete_service": staticmethod(delete),
-                "write_serializer": write,
-                "record_argument": name,
-            },
-        )
     )
-    timeline_view = extend_schema_view(get=extend_schema(tags=[tag]))(
-        type(f"{model.__name__}TimelineView", (RecordTimelineView,), {"get_one": staticmethod(get_one)})
-    )
-    return list_view, detail_view, timeline_view
 
 
-CompanyListView, CompanyDetailView, CompanyTimelineView = _record_views(
-    model=Company,
-    read=CompanySerializer,
-    write=CompanyWriteSerializer,
-    name="company",
-    list_selector=selectors.company_list,
-    get_one=selectors.company_get,
-    create=services.company_create,
-    update=services.company_update,
-    delete=services.company_delete,
-    orderings=selectors.COMPANY_ORDERINGS,
-    filters=COMPANY_FILTER_DOCS,
-    filter_note=CUSTOM_FILTER_NOTE,
-)
-
-ContactListView, ContactDetailView, ContactTimelineView = _record_views(
-    model=Contact,
-    read=ContactSerializer,
-    write=ContactWriteSerializer,
-    name="contact",
-    list_selector=selectors.contact_list,
-    get_one=selectors.contact_get,
-    create=services.contact_create,
-    update=services.contact_update,
-    delete=services.contact_delete,
-    orderings=selectors.CONTACT_ORDERINGS,
-    filters=CONTACT_FILTER_DOCS,
-    filter_note=CUSTOM_FILTER_NOTE,
-)
-
-DealListView, DealDetailView, DealTimelineView = _record_views(
-    model=Deal,
-    read=DealSerializer,
-    write=DealWriteSerializer,
-    name="deal",
-    list_selector=selectors.deal_list,
-    get_one=selectors.deal_get,
-    create=services.deal_create,
-    update=services.deal_update,
-    delete=services.deal_delete,
-    orderings=selectors.DEAL_ORDERINGS,
-    filters=DEAL_FILTER_DOCS,
-    filter_note=CUSTOM_FILTER_NOTE,
-)
-
-ActivityListView, ActivityDetailView, ActivityTimelineView = _record_views(
-    model=Activity,
-    read=ActivitySerializer,
-    write=ActivityWriteSerializer,
-    name="activity",
-    list_selector=selectors.activity_list,
-    get_one=selectors.activity_get,
-    create=services.activity_create,
-    update=services.activity_update,
-    delete=services.activity_delete,
-    orderings=selectors.ACTIVITY_ORDERINGS,
-    filters={
-        "created_after": COMMON_FILTER_DOCS["created_after"],
-        "created_before": COMMON_FILTER_DOCS["created_before"],
-        "kind": ({"type": "string", "enum": ["task", "call", "meeting", "note"]}, "Kind of activity."),
-        "done": (FLAG, "Done or not."),
-        "assignee": (IDS_OR_NONE, "Assignee's user id."),
-        "contact": (IDS, "Contact id."),
-        "company": (IDS, "Company id."),
-        "deal": (IDS, "Deal id."),
-        "due_after": (MOMENT, "Due at or after."),
-        "due_before": (MOMENT, "Due before."),
-        "overdue": (FLAG, "Not done and due in the past."),
-        "q": (OpenApiTypes.STR, "Text in subject or body."),
-    },
-)
+# --- companies
 
 
-class DealMoveView(ActionView):
+@_list_schema("Companies", "companies", CompanySerializer, CompanyWriteSerializer, CompanyFilterSet)
+class CompanyListView(RecordListView):
+    serializer_class = CompanySerializer
+    write_serializer = CompanyWriteSerializer
+    queryset = Company.objects.none()
+    orderings = selectors.COMPANY_ORDERINGS
+    detail_route = "api-company-detail"
+
+    def listed(self, filters: QueryDict, ordering: str | None) -> QuerySet[Company]:
+        return selectors.company_list(org=self.org, filters=filters, ordering=ordering)
+
+    def create(self, data: dict[str, Any]) -> Company:
+        company = services.company_create(org=self.org, actor=self.actor, **data)
+        return selectors.company_get(org=self.org, pk=company.pk)
+
+
+@_detail_schema("Companies", CompanySerializer, CompanyWriteSerializer)
+class CompanyDetailView(RecordDetailView):
+    serializer_class = CompanySerializer
+    write_serializer = CompanyWriteSerializer
+
+    def read(self, pk: int) -> Company:
+        return selectors.company_get(org=self.org, pk=pk)
+
+    def change(self, record: Company, data: dict[str, Any]) -> None:
+        services.company_update(org=self.org, actor=self.actor, company=record.pk, **data)
+
+    def remove(self, record: Company) -> None:
+        services.company_delete(org=self.org, actor=self.actor, company=record.pk)
+
+
+@extend_schema_view(get=extend_schema(tags=["Companies"]))
+class CompanyTimelineView(RecordTimelineView):
+    def read(self, pk: int) -> Company:
+        return selectors.company_get(org=self.org, pk=pk)
+
+
+# --- contacts
+
+
+@_list_schema("Contacts", "contacts", ContactSerializer, ContactWriteSerializer, ContactFilterSet)
+class ContactListView(RecordListView):
+    serializer_class = ContactSerializer
+    write_serializer = ContactWriteSerializer
+    queryset = Contact.objects.none()
+    orderings = selectors.CONTACT_ORDERINGS
+    detail_route = "api-contact-detail"
+
+    def listed(self, filters: QueryDict, ordering: str | None) -> QuerySet[Contact]:
+        return selectors.contact_list(org=self.org, filters=filters, ordering=ordering)
+
+    def create(self, data: dict[str, Any]) -> Contact:
+        contact = services.contact_create(org=self.org, actor=self.actor, **data)
+        return selectors.contact_get(org=self.org, pk=contact.pk)
+
+
+@_detail_schema("Contacts", ContactSerializer, ContactWriteSerializer)
+class ContactDetailView(RecordDetailView):
+    serializer_class = ContactSerializer
+    write_serializer = ContactWriteSerializer
+
+    def read(self, pk: int) -> Contact:
+        return selectors.contact_get(org=self.org, pk=pk)
+
+    def change(self, record: Contact, data: dict[str, Any]) -> None:
+        services.contact_update(org=self.org, actor=self.actor, contact=record.pk, **data)
+
+    def remove(self, record: Contact) -> None:
+        services.contact_delete(org=self.org, actor=self.actor, contact=record.pk)
+
+
+@extend_schema_view(get=extend_schema(tags=["Contacts"]))
+class ContactTimelineView(RecordTimelineView):
+    def read(self, pk: int) -> Contact:
+        return selectors.contact_get(org=self.org, pk=pk)
+
+
+# --- deals
+
+
+@_list_schema("Deals", "deals", DealSerializer, DealWriteSerializer, DealFilterSet)
+class DealListView(RecordListView):
+    serializer_class = DealSerializer
+    write_serializer = DealWriteSerializer
+    queryset = Deal.objects.none()
+    orderings = selectors.DEAL_ORDERINGS
+    detail_route = "api-deal-detail"
+
+    def listed(self, filters: QueryDict, ordering: str | None) -> QuerySet[Deal]:
+        return selectors.deal_list(org=self.org, filters=filters, ordering=ordering)
+
+    def create(self, data: dict[str, Any]) -> Deal:
+        deal = services.deal_create(org=self.org, actor=self.actor, **data)
+        return selectors.deal_get(org=self.org, pk=deal.pk)
+
+
+@_detail_schema("Deals", DealSerializer, DealWriteSerializer)
+class DealDetailView(RecordDetailView):
+    serializer_class = DealSerializer
+    write_serializer = DealWriteSerializer
+
+    def read(self, pk: int) -> Deal:
+        return selectors.deal_get(org=self.org, pk=pk)
+
+    def change(self, record: Deal, data: dict[str, Any]) -> None:
+        services.deal_update(org=self.org, actor=self.actor, deal=record.pk, **data)
+
+    def remove(self, record: Deal) -> None:
+        services.deal_delete(org=self.org, actor=self.actor, deal=record.pk)
+
+
+@extend_schema_view(get=extend_schema(tags=["Deals"]))
+class DealTimelineView(RecordTimelineView):
+    def read(self, pk: int) -> Deal:
+        return selectors.deal_get(org=self.org, pk=pk)
+
+
+class DealMoveView(OrganizationAction):
     """Move a deal to another stage (of any pipeline); answers with the updated deal."""
 
     @extend_schema(tags=["Deals"], request=DealMoveSerializer, responses={200: DealSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        deal = selectors.deal_get(org=organization(request), pk=pk)
-        data = validated(DealMoveSerializer, request)
+        deal = selectors.deal_get(org=self.org, pk=pk)
+        data = self.validated(DealMoveSerializer)
         services.deal_move(
-            org=organization(request),
-            actor=actor(request),
-            deal=deal.pk,
-            stage=data["stage"],
-            lost_reason=data["lost_reason"],
+            org=self.org, actor=self.actor, deal=deal.pk, stage=data["stage"], lost_reason=data["lost_reason"]
         )
-        return Response(DealSerializer(selectors.deal_get(org=organization(request), pk=pk)).data)
+        return Response(DealSerializer(selectors.deal_get(org=self.org, pk=pk)).data)
+
+
+# --- activities
+
+
+@_list_schema("Activities", "activities", ActivitySerializer, ActivityWriteSerializer, ActivityFilterSet)
+class ActivityListView(RecordListView):
+    serializer_class = ActivitySerializer
+    write_serializer = ActivityWriteSerializer
+    queryset = Activity.objects.none()
+    orderings = selectors.ACTIVITY_ORDERINGS
+    detail_route = "api-activity-detail"
+
+    def listed(self, filters: QueryDict, ordering: str | None) -> QuerySet[Activity]:
+        return selectors.activity_list(org=self.org, filters=filters, ordering=ordering)
+
+    def create(self, data: dict[str, Any]) -> Activity:
+        activity = services.activity_create(org=self.org, actor=self.actor, **data)
+        return selectors.activity_get(org=self.org, pk=activity.pk)
+
+
+@_detail_schema("Activities", ActivitySerializer, ActivityWriteSerializer)
+class ActivityDetailView(RecordDetailView):
+    serializer_class = ActivitySerializer
+    write_serializer = ActivityWriteSerializer
+
+    def read(self, pk: int) -> Activity:
+        return selectors.activity_get(org=self.org, pk=pk)
+
+    def change(self, record: Activity, data: dict[str, Any]) -> None:
+        services.activity_update(org=self.org, actor=self.actor, activity=record.pk, **data)
+
+    def remove(self, record: Activity) -> None:
+        services.activity_delete(org=self.org, actor=self.actor, activity=record.pk)
+
+
+@extend_schema_view(get=extend_schema(tags=["Activities"]))
+class ActivityTimelineView(RecordTimelineView):
+    def read(self, pk: int) -> Activity:
+        return selectors.activity_get(org=self.org, pk=pk)
 
 
 # --- pipelines, stages, custom fields (admins change them) -----------------------------------
 
 
-class PipelineListView(generics.GenericAPIView):
+class PipelineListView(OrganizationListEndpoint):
+    """The organization's pipelines with their stages, in board order; admins add pipelines."""
+
     permission_classes = (ReadViewerWriteAdmin,)
     serializer_class = PipelineSerializer
     queryset = Pipeline.objects.none()
@@ -813,14 +819,14 @@ class PipelineListView(generics.GenericAPIView):
 
     @extend_schema(tags=["Pipelines"], responses={200: PipelineSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.pipeline_list(org=organization(request)))
+        page = self.paginate_queryset(selectors.pipeline_list(org=self.org))
         return self.get_paginated_response(PipelineSerializer(page, many=True).data)
 
     @extend_schema(tags=["Pipelines"], request=PipelineCreateSerializer, responses={201: PipelineSerializer})
     def post(self, request: Request) -> Response:
-        data = validated(PipelineCreateSerializer, request)
-        pipeline = services.pipeline_create(org=organization(request), actor=actor(request), **data)
-        fresh = selectors.pipeline_get(org=organization(request), pk=pipeline.pk)
+        data = self.validated(PipelineCreateSerializer)
+        pipeline = services.pipeline_create(org=self.org, actor=self.actor, **data)
+        fresh = selectors.pipeline_get(org=self.org, pk=pipeline.pk)
         return Response(
             PipelineSerializer(fresh).data,
             status=status.HTTP_201_CREATED,
@@ -828,40 +834,40 @@ class PipelineListView(generics.GenericAPIView):
         )
 
 
-class PipelineDetailView(APIView):
+class PipelineDetailView(OrganizationEndpoint):
+    """One pipeline with its stages; admins rename, reorder, make default or delete it."""
+
     permission_classes = (ReadViewerWriteAdmin,)
 
     @extend_schema(tags=["Pipelines"], responses={200: PipelineSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(PipelineSerializer(selectors.pipeline_get(org=organization(request), pk=pk)).data)
+        return Response(PipelineSerializer(selectors.pipeline_get(org=self.org, pk=pk)).data)
 
     @extend_schema(tags=["Pipelines"], request=PipelineUpdateSerializer, responses={200: PipelineSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        pipeline = selectors.pipeline_get(org=organization(request), pk=pk)
-        data = validated(PipelineUpdateSerializer, request, partial=True)
-        services.pipeline_update(
-            org=organization(request), actor=actor(request), pipeline=pipeline.pk, **data
-        )
-        return Response(PipelineSerializer(selectors.pipeline_get(org=organization(request), pk=pk)).data)
+        pipeline = selectors.pipeline_get(org=self.org, pk=pk)
+        data = self.validated(PipelineUpdateSerializer, partial=True)
+        services.pipeline_update(org=self.org, actor=self.actor, pipeline=pipeline.pk, **data)
+        return Response(PipelineSerializer(selectors.pipeline_get(org=self.org, pk=pk)).data)
 
     @extend_schema(tags=["Pipelines"], responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        pipeline = selectors.pipeline_get(org=organization(request), pk=pk)
-        services.pipeline_delete(org=organization(request), actor=actor(request), pipeline=pipeline.pk)
+        pipeline = selectors.pipeline_get(org=self.org, pk=pk)
+        services.pipeline_delete(org=self.org, actor=self.actor, pipeline=pipeline.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PipelineStageCreateView(ActionView):
+class PipelineStageCreateView(OrganizationAction):
+    """Add a stage to a pipeline (admins)."""
+
     permission_classes = (ReadViewerWriteAdmin,)
 
     @extend_schema(tags=["Pipelines"], request=StageCreateSerializer, responses={201: StageSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        pipeline = selectors.pipeline_get(org=organization(request), pk=pk)
-        data = validated(StageCreateSerializer, request)
-        stage = services.stage_create(
-            org=organization(request), actor=actor(request), pipeline=pipeline.pk, **data
-        )
-        fresh = selectors.stage_get(org=organization(request), pk=stage.pk)
+        pipeline = selectors.pipeline_get(org=self.org, pk=pk)
+        data = self.validated(StageCreateSerializer)
+        stage = services.stage_create(org=self.org, actor=self.actor, pipeline=pipeline.pk, **data)
+        fresh = selectors.stage_get(org=self.org, pk=stage.pk)
         return Response(
             StageSerializer(fresh).data,
             status=status.HTTP_201_CREATED,
@@ -869,19 +875,21 @@ class PipelineStageCreateView(ActionView):
         )
 
 
-class StageDetailView(APIView):
+class StageDetailView(OrganizationEndpoint):
+    """One stage of a pipeline; admins change or delete it."""
+
     permission_classes = (ReadViewerWriteAdmin,)
 
     @extend_schema(tags=["Pipelines"], responses={200: StageSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(StageSerializer(selectors.stage_get(org=organization(request), pk=pk)).data)
+        return Response(StageSerializer(selectors.stage_get(org=self.org, pk=pk)).data)
 
     @extend_schema(tags=["Pipelines"], request=StageUpdateSerializer, responses={200: StageSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        stage = selectors.stage_get(org=organization(request), pk=pk)
-        data = validated(StageUpdateSerializer, request, partial=True)
-        services.stage_update(org=organization(request), actor=actor(request), stage=stage.pk, **data)
-        return Response(StageSerializer(selectors.stage_get(org=organization(request), pk=pk)).data)
+        stage = selectors.stage_get(org=self.org, pk=pk)
+        data = self.validated(StageUpdateSerializer, partial=True)
+        services.stage_update(org=self.org, actor=self.actor, stage=stage.pk, **data)
+        return Response(StageSerializer(selectors.stage_get(org=self.org, pk=pk)).data)
 
     @extend_schema(
         tags=["Pipelines"],
@@ -896,21 +904,23 @@ class StageDetailView(APIView):
         responses={204: None},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        stage = selectors.stage_get(org=organization(request), pk=pk)
+        stage = selectors.stage_get(org=self.org, pk=pk)
         services.stage_delete(
-            org=organization(request),
-            actor=actor(request),
-            stage=stage.pk,
-            move_deals_to=query_id(request, "move_deals_to"),
+            org=self.org, actor=self.actor, stage=stage.pk, move_deals_to=query_id(request, "move_deals_to")
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PipelineTimelineView(RecordTimelineView):
-    get_one = staticmethod(selectors.pipeline_get)
+    """What happened to one pipeline, newest first."""
+
+    def read(self, pk: int) -> Pipeline:
+        return selectors.pipeline_get(org=self.org, pk=pk)
 
 
-class CustomFieldListView(generics.GenericAPIView):
+class CustomFieldListView(OrganizationListEndpoint):
+    """The custom fields defined for each record type; admins define new ones."""
+
     permission_classes = (ReadViewerWriteAdmin,)
     serializer_class = CustomFieldSerializer
     queryset = CustomField.objects.none()
@@ -919,21 +929,11 @@ class CustomFieldListView(generics.GenericAPIView):
 
     @extend_schema(
         tags=["Custom fields"],
-        parameters=[
-            OpenApiParameter(
-                "entity",
-                OpenApiTypes.STR,
-                OpenApiParameter.QUERY,
-                enum=CustomFieldEntity.values,
-                description="Only the fields of this record type.",
-            )
-        ],
+        parameters=filter_parameters(CustomFieldFilterSet),
         responses={200: CustomFieldSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        fields = selectors.custom_field_list(
-            org=organization(request), entity=request.query_params.get("entity")
-        )
+        fields = selectors.custom_field_list(org=self.org, entity=request.query_params.get("entity") or None)
         page = self.paginate_queryset(fields)
         return self.get_paginated_response(CustomFieldSerializer(page, many=True).data)
 
@@ -941,8 +941,8 @@ class CustomFieldListView(generics.GenericAPIView):
         tags=["Custom fields"], request=CustomFieldCreateSerializer, responses={201: CustomFieldSerializer}
     )
     def post(self, request: Request) -> Response:
-        data = validated(CustomFieldCreateSerializer, request)
-        field = services.custom_field_create(org=organization(request), actor=actor(request), **data)
+        data = self.validated(CustomFieldCreateSerializer)
+        field = services.custom_field_create(org=self.org, actor=self.actor, **data)
         return Response(
             CustomFieldSerializer(field).data,
             status=status.HTTP_201_CREATED,
@@ -950,34 +950,34 @@ class CustomFieldListView(generics.GenericAPIView):
         )
 
 
-class CustomFieldDetailView(APIView):
+class CustomFieldDetailView(OrganizationEndpoint):
+    """One custom field definition; admins change or delete it."""
+
     permission_classes = (ReadViewerWriteAdmin,)
 
     @extend_schema(tags=["Custom fields"], responses={200: CustomFieldSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(
-            CustomFieldSerializer(selectors.custom_field_get(org=organization(request), pk=pk)).data
-        )
+        return Response(CustomFieldSerializer(selectors.custom_field_get(org=self.org, pk=pk)).data)
 
     @extend_schema(
         tags=["Custom fields"], request=CustomFieldUpdateSerializer, responses={200: CustomFieldSerializer}
     )
     def patch(self, request: Request, pk: int) -> Response:
-        field = selectors.custom_field_get(org=organization(request), pk=pk)
-        data = validated(CustomFieldUpdateSerializer, request, partial=True)
-        updated = services.custom_field_update(
-            org=organization(request), actor=actor(request), field=field.pk, **data
-        )
+        field = selectors.custom_field_get(org=self.org, pk=pk)
+        data = self.validated(CustomFieldUpdateSerializer, partial=True)
+        updated = services.custom_field_update(org=self.org, actor=self.actor, field=field.pk, **data)
         return Response(CustomFieldSerializer(updated).data)
 
     @extend_schema(tags=["Custom fields"], responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        field = selectors.custom_field_get(org=organization(request), pk=pk)
-        services.custom_field_delete(org=organization(request), actor=actor(request), field=field.pk)
+        field = selectors.custom_field_get(org=self.org, pk=pk)
+        services.custom_field_delete(org=self.org, actor=self.actor, field=field.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TagListView(generics.GenericAPIView):
+class TagListView(OrganizationListEndpoint):
+    """The organization's tags, by name."""
+
     serializer_class = TagSerializer
     queryset = Tag.objects.none()
     orderings = {"name": ("name",), "created_at": ("created_at",)}
@@ -985,11 +985,11 @@ class TagListView(generics.GenericAPIView):
 
     @extend_schema(tags=["Tags"], responses={200: TagSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.tag_list(org=organization(request)))
+        page = self.paginate_queryset(selectors.tag_list(org=self.org))
         return self.get_paginated_response(TagSerializer(page, many=True).data)
 
 
-class TimelineListView(generics.GenericAPIView):
+class TimelineListView(OrganizationListEndpoint):
     """The organization's audit trail: every create, update, delete and stage move."""
 
     serializer_class = TimelineEntrySerializer
@@ -998,19 +998,10 @@ class TimelineListView(generics.GenericAPIView):
 
     @extend_schema(
         tags=["Timeline"],
-        parameters=_filter_parameters(
-            {
-                "created_after": COMMON_FILTER_DOCS["created_after"],
-                "created_before": COMMON_FILTER_DOCS["created_before"],
-                "actor": (IDS_OR_NONE, "Actor's user id."),
-                "action": (OpenApiTypes.STR, "created, updated, deleted, moved, ..."),
-                "target_type": (OpenApiTypes.STR, "contact, company, deal, activity, pipeline, customfield"),
-                "target_id": (IDS, "Record id (with target_type)."),
-            }
-        ),
+        parameters=filter_parameters(TimelineFilterSet),
         responses={200: TimelineEntrySerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        entries = selectors.timeline_list(org=organization(request), filters=query_filters(request))
+        entries = selectors.timeline_list(org=self.org, filters=request.query_params)
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)

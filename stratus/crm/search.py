@@ -1,23 +1,13 @@
-"""Search over names and emails.
+"""Search over names and emails: the ``q`` filter of the contact, company and deal lists.
 
-On PostgreSQL, in two steps:
-
-1. A query that looks like part of an address (it has ``@``, ``.``, ``_``, ``-`` or a
-   digit: ``@acme.co``, ``mary.garcia``) matches records whose lower-cased name/email
-   text contains it, answered by the trigram (pg_trgm) GIN index. Any other query is
-   full-text: every word must be in the record's stored ``search_document`` tsvector
-   (names, job title, domain; see migration ``crm.0003``), as a prefix for words of
-   three or more letters (``ann smi`` finds Ann Smith).
-2. Only when that finds nothing, trigram similarity (``smitth`` finds Smith; threshold
-   ``pg_trgm.word_similarity_threshold``, 0.6) is tried: similarity scans cost more, so
-   they do not run for queries that already have answers.
-
-Ranked search (``best``) scores at most ``SEARCH_CANDIDATES`` matching rows (see
-``_score``): a one-word query can match thousands of
-rows in a large organization, and scoring all of them made search slow without changing
-the page a person looks at. List filtering by ``q`` (``matches``) is exact and unbounded; how
-it is planned depends on how common the query is (see ``matches``).
-The text expression must stay identical to the trigram index of migration ``crm.0002``.
+On PostgreSQL a query that looks like part of an address (it has ``@``, ``.``, ``_``, ``-``
+or a digit: ``@acme.co``, ``mary.garcia``) matches records whose lower-cased name/email
+text contains it, answered by the trigram (pg_trgm) GIN index. Any other query is
+full-text: every word must be in the record's stored ``search_document`` tsvector (names,
+job title, domain; see migration ``crm.0003``), as a prefix for words of three or more
+letters (``ann smi`` finds Ann Smith). How a list filtered by ``q`` is planned depends on
+how common the query is (see ``matches``). The text expression must stay identical to the
+trigram index of migration ``crm.0002``.
 
 Elsewhere (SQLite, the embedded default) every word must be contained, ignoring case, in
 one of the searched fields.
@@ -34,14 +24,12 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection, models
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 
 COMMON_SHARE = 0.001  # share of rows matching from which walking the list's index is cheaper
 WORD_SHARES_SECONDS = 300
 PREFIX_MIN_LENGTH = 3  # shorter words match whole words only (a prefix of one letter matches most rows)
 TRIGRAM_MIN_LENGTH = 3
 MAX_QUERY_LENGTH = 200
-SEARCH_CANDIDATES = 500
 
 
 @dataclass(frozen=True)
@@ -89,30 +77,18 @@ def _is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def is_ranked() -> bool:
-    """Whether search results come with a relevance score (PostgreSQL) or in name order."""
-    return _is_postgresql()
-
-
 def _looks_like_address(query: str) -> bool:
     return re.search(r"[@._\-\d]", query) is not None
 
 
 def _condition(spec: SearchSpec, query: str, qualified: bool) -> tuple[str, list[Any]] | None:
-    """SQL (and parameters) true for the rows ``query`` finds (step 1); None if it can find nothing."""
+    """SQL (and parameters) true for the rows ``query`` finds; None if it can find nothing."""
     if len(query) >= TRIGRAM_MIN_LENGTH and _looks_like_address(query):
         return f"{spec.text(qualified)} LIKE %s", [_like_pattern(query)]
     tsquery = _tsquery(query)
     if tsquery:
         return f"{spec.document(qualified)} @@ to_tsquery('simple'::regconfig, %s)", [tsquery]
     return None
-
-
-def _similar_condition(spec: SearchSpec, query: str) -> tuple[str, list[Any]] | None:
-    """SQL for the rows trigram-similar to ``query`` (step 2); None for queries too short."""
-    if len(query) < TRIGRAM_MIN_LENGTH:
-        return None
-    return f"{spec.text(qualified=False)} %%> %s", [query]
 
 
 def _fallback(spec: SearchSpec, query: str) -> Q:
@@ -251,86 +227,3 @@ def matches(spec: SearchSpec, query: str, organization_id: int, *, walk: bool = 
         return Q(_Condition(*qualified))
     subquery = f"SELECT id FROM {spec.table} WHERE organization_id = %s AND {sql}"  # noqa: S608
     return Q(_IdIn(subquery, [organization_id, *params]))
-
-
-def _top(
-    spec: SearchSpec,
-    query: str,
-    condition: tuple[str, list[Any]] | None,
-    organization_id: int,
-    limit: int,
-    similar: bool = False,
-) -> Q:
-    """A filter: the ``limit`` best of at most ``SEARCH_CANDIDATES`` rows meeting ``condition``.
-
-    Scoring and cutting to ``limit`` happen on the searched table alone, before any join.
-    """
-    if condition is None:
-        return Q(pk__in=[])
-    sql, params = condition
-    score_sql, score_params = _score(spec, query, qualified=False, similar=similar)
-    # MATERIALIZED hides the LIMIT from the planner of the inner scan, which would otherwise
-    # expect a sequential scan to meet enough matches soon (it reads far more rows than the
-    # GIN index does); the scan still stops after SEARCH_CANDIDATES rows.
-    subquery = (
-        f"WITH matched AS MATERIALIZED (SELECT id, {score_sql} AS score FROM {spec.table} "  # noqa: S608
-        f"WHERE organization_id = %s AND {sql}) "
-        "SELECT id FROM (SELECT id, score FROM matched LIMIT %s) AS candidates "
-        "ORDER BY score DESC, id DESC LIMIT %s"
-    )
-    values = [*score_params, organization_id, *params, SEARCH_CANDIDATES, limit]
-    return Q(pk__in=RawSQL(subquery, values))  # noqa: S611
-
-
-def best(spec: SearchSpec, query: str, organization_id: int, limit: int) -> Q:
-    """A filter: the ``limit`` most relevant records of the organization that ``query`` finds.
-
-    Elsewhere than PostgreSQL: every record it finds (order them by name).
-    """
-    query = normalize(query)
-    if not query:
-        return Q()
-    if not _is_postgresql():
-        return _fallback(spec, query)
-    return _top(spec, query, _condition(spec, query, qualified=False), organization_id, limit)
-
-
-def best_similar(spec: SearchSpec, query: str, organization_id: int, limit: int) -> Q | None:
-    """Like ``best`` for trigram-similar records (PostgreSQL; None elsewhere or if too short)."""
-    query = normalize(query)
-    if not _is_postgresql() or len(query) < TRIGRAM_MIN_LENGTH:
-        return None
-    return _top(spec, query, _similar_condition(spec, query), organization_id, limit, similar=True)
-
-
-def _score(spec: SearchSpec, query: str, qualified: bool, similar: bool = False) -> tuple[str, list[Any]]:
-    """The relevance of a row found by ``query`` (higher is better); cheap to compute.
-
-    Full-text: ``ts_rank`` against the words as typed (whole-word matches first) plus
-    against their prefixes. Address fragments: earlier occurrences first. Trigram
-    similarity (step 2 only: computing it costs more): ``word_similarity``.
-    """
-    text = spec.text(qualified)
-    if similar:
-        return f"word_similarity(%s, {text})", [query]
-    if len(query) >= TRIGRAM_MIN_LENGTH and _looks_like_address(query):
-        return f"(1.0 / strpos({text}, %s))", [query]
-    words = _words(query)
-    document = spec.document(qualified)
-    exact = " & ".join(words)
-    return (
-        f"(ts_rank({document}, to_tsquery('simple'::regconfig, %s)) "
-        f"+ ts_rank({document}, to_tsquery('simple'::regconfig, %s)))",
-        [exact, _tsquery(query)],
-    )
-
-
-def rank(spec: SearchSpec, query: str, similar: bool = False) -> RawSQL | None:
-    """The relevance score ``best`` (or ``best_similar``) orders by; None on SQLite."""
-    query = normalize(query)
-    if not query or not _is_postgresql():
-        return None
-    if not similar and _condition(spec, query, qualified=True) is None:
-        return None
-    sql, params = _score(spec, query, qualified=True, similar=similar)
-    return RawSQL(sql, params, output_field=models.FloatField())  # noqa: S611

@@ -13,11 +13,11 @@ from stratus.accounts.models import Organization
 from stratus.crm import selectors
 org = Organization.objects.get(slug="demo")
 print(json.dumps({
-    "prefix": [c.email for c in selectors.contact_search(org=org, query="ada mor")],
-    "email": [c.email for c in selectors.contact_search(org=org, query="@globex")],
+    "prefix": [c.email for c in selectors.contact_list(org=org, filters={"q": "ada mor"})],
+    "email": [c.email for c in selectors.contact_list(org=org, filters={"q": "@globex"}, ordering="name")],
     "list_q": selectors.contact_list(org=org, filters={"q": "WEBER"}).count(),
     "custom": selectors.contact_list(org=org, filters={"custom_fields.lead_source": "Event"}).count(),
-    "company": [c.name for c in selectors.company_search(org=org, query="initech")],
+    "company": [c.name for c in selectors.company_list(org=org, filters={"q": "initech"})],
 }))
 """
 
@@ -36,7 +36,7 @@ def test_sqlite_migrate_demo_and_search(tmp_path) -> None:
             "david.keller@globex.example",
             "clara.schmidt@globex.example",
             "jonas.weber@globex.example",
-        ],
+        ],  # by last name
         "list_q": 1,
         "custom": 2,
         "company": ["Initech"],
