@@ -131,7 +131,8 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   lastSentinel = direction === "next" || direction === "previous" ? direction : null;
 });
 
-document.addEventListener("htmx:afterSettle", (event) => {
+/** After a page of rows arrives: restore kept selections and drop pages far away. */
+function afterPage(): void {
   const list = table();
   if (list && lastSentinel) {
     const direction = lastSentinel;
@@ -139,6 +140,13 @@ document.addEventListener("htmx:afterSettle", (event) => {
     restoreSelection(list);
     trim(list, direction);
   }
+}
+
+// On swap (before the browser paints the new rows) so the DOM never holds more than the window.
+document.addEventListener("htmx:afterSwap", afterPage);
+
+document.addEventListener("htmx:afterSettle", (event) => {
+  afterPage();
   const target = (event as CustomEvent<{ target: Element }>).detail.target;
   const editor = target?.closest?.("td")?.querySelector<HTMLElement>(".cell-form input, .cell-form select");
   if (editor && document.activeElement !== editor) editor.focus();
