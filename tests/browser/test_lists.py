@@ -29,7 +29,7 @@ def _sign_in(visitor: Visitor, user: User, path: str) -> None:
 def _many_contacts(org: Organization, count: int) -> None:
     now = timezone.now()
     Contact.objects.bulk_create(
-        Contact(organization=org, first_name=f"Person{i:04d}", last_name="Doe", created_at=now, updated_at=now)
+        Contact(organization=org, first_name=f"Person{i:04d}", last_name="Doe", created_at=now)
         for i in range(count)
     )
 
@@ -207,7 +207,7 @@ def test_a_phone_shows_rows_as_cards_without_sideways_scrolling(phone: Visitor) 
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     wide = phone.page.evaluate(
         "Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 376)"
-        ".slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ':' + e.getBoundingClientRect().right)"
+        ".slice(0, 8).map(e => `${e.tagName}.${e.className}#${e.id}`)"
     )
     assert width <= 375, f"the page is {width} px wide on a 375 px screen: {wide}"
     display = phone.page.evaluate("getComputedStyle(document.querySelector('tr[data-row]')).display")
