@@ -108,7 +108,9 @@ class BulkJob(models.Model):
     ids = models.JSONField(null=True, blank=True, help_text="The chosen rows; null means every matching row.")
     filters = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=BulkState.choices, default=BulkState.QUEUED)
-    total = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rows to do; counted by the worker for a job on every matching row."
+    )
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     last_id = models.BigIntegerField(default=0)
@@ -128,4 +130,6 @@ class BulkJob(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else min(100, (self.done + self.failed) * 100 // self.total)
+        if self.state == BulkState.DONE:
+            return 100
+        return 0 if not self.total else min(100, (self.done + self.failed) * 100 // self.total)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -33,6 +34,7 @@ BULK_CHUNK = 100
 BULK_MAX_IDS = 10_000
 NAME_MAX = 80
 KEPT_ERRORS = 20
+BULK_STALE_AFTER = 300  # seconds without a committed chunk before a running job is queued again
 
 
 def _spec(kind: str) -> ListSpec:
@@ -245,7 +247,9 @@ def bulk_job_create(
         total = len(chosen)
     else:
         chosen = None
-        total = spec.list_selector(org=org, filters=clean_filters).order_by().values("pk").count()
+        # Counted no further than the limit here: a job on more rows is counted by its worker.
+        matching = spec.list_selector(org=org, filters=clean_filters).order_by().values("pk")
+        total = matching[: BULK_INLINE_LIMIT + 1].count()
     with transaction.atomic():
         job = BulkJob.objects.create(
             organization=org,
@@ -258,10 +262,12 @@ def bulk_job_create(
             total=total,
         )
         if total > BULK_INLINE_LIMIT:
+            if chosen is None:
+                BulkJob.objects.filter(pk=job.pk).update(total=None)
             enqueue_on_commit(tasks.bulk_run, job.pk)
     if total <= BULK_INLINE_LIMIT:
         bulk_run(job_id=job.pk)
-        job.refresh_from_db()
+    job.refresh_from_db()
     return job
 
 
@@ -290,6 +296,9 @@ def bulk_run(*, job_id: int) -> str:
     if job is None or job.state in (BulkState.DONE, BulkState.FAILED):
         return job.state if job else "missing"
     spec = SPECS[job.kind]
+    if job.total is None:
+        total = spec.list_selector(org=job.organization, filters=job.filters).order_by().values("pk").count()
+        BulkJob.objects.filter(pk=job.pk, total__isnull=True).update(total=total)
     while True:
         with transaction.atomic():
             current = BulkJob.objects.select_for_update().get(pk=job.pk)
@@ -316,7 +325,7 @@ def bulk_run(*, job_id: int) -> str:
             finished = len(rows) < BULK_CHUNK
             if finished:
                 # Chosen ids that are gone (deleted meanwhile, or another organization's) count as refused.
-                if current.ids is not None:
+                if current.ids is not None and current.total is not None:
                     current.failed = max(current.failed, current.total - current.done)
                 current.state = BulkState.DONE
                 current.finished_at = timezone.now()
@@ -339,3 +348,25 @@ def bulk_run(*, job_id: int) -> str:
             )
         if finished:
             return str(current.state)
+
+
+def bulk_jobs_sweep(*, now: datetime | None = None) -> list[int]:
+    """Queue again bulk jobs whose message was lost or whose worker went silent."""
+    from stratus.web import tasks
+
+    now = now or timezone.now()
+    waiting = list(
+        BulkJob.objects.filter(state=BulkState.QUEUED, created_at__lt=now - timedelta(seconds=30))
+        .values_list("pk", flat=True)
+        .union(
+            BulkJob.objects.filter(
+                state=BulkState.RUNNING, heartbeat_at__lt=now - timedelta(seconds=BULK_STALE_AFTER)
+            ).values_list("pk", flat=True)
+        )
+    )
+    for job_id in waiting:
+        try:
+            tasks.bulk_run.apply_async(args=(job_id,))
+        except Exception:
+            logger.warning("could not enqueue bulk job %s; the next sweep retries", job_id, exc_info=True)
+    return waiting

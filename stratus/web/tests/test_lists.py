@@ -3,6 +3,7 @@ bulk edits, permissions and tenant isolation."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from stratus.accounts.models import Organization, Role, User
 from stratus.api.fixtures import make_member, make_organization
@@ -560,6 +562,7 @@ def test_a_large_bulk_action_is_a_background_job_that_resumes(
 
     job = BulkJob.objects.get(organization=org)
     assert job.state == BulkState.QUEUED
+    assert job.total is None  # the request counted no further than the limit; the worker counts
     assert sent == [(job.pk,)]
     body = response.content.decode()
     assert "<progress" in body
@@ -622,3 +625,23 @@ def test_activity_inline_edit_of_done_and_due_time() -> None:
     assert task.due_at is not None
     assert task.due_at.year == 2030
     assert CustomField.objects.count() == 0
+
+
+def test_the_sweep_queues_again_a_bulk_job_whose_message_was_lost(monkeypatch: Any) -> None:
+    org = _org()
+    user = _member(org)
+    lost = BulkJob.objects.create(
+        organization=org,
+        created_by=user,
+        kind="contacts",
+        action="delete",
+        ids=[1],
+        total=1,
+        created_at=timezone.now() - datetime.timedelta(minutes=5),
+    )
+    fresh = {"organization": org, "created_by": user, "kind": "contacts", "action": "delete", "ids": [1]}
+    BulkJob.objects.create(**fresh, total=1)  # just queued: its message is still on the way
+    sent: list[Any] = []
+    monkeypatch.setattr("stratus.web.tasks.bulk_run.apply_async", lambda args: sent.append(args))
+    assert list_services.bulk_jobs_sweep() == [lost.pk]
+    assert sent == [(lost.pk,)]
