@@ -513,6 +513,7 @@ def _view_input(request: SignedInRequest) -> tuple[QueryDict, dict[str, Any]]:
         "columns": state.column_keys(query.getlist("columns")),
         "shared": request.POST.get("shared") == "on",
         "make_default": request.POST.get("default") == "on",
+        "view": int(request.POST["view"]) if request.POST.get("view", "").isdigit() else None,
     }
 
 
@@ -526,6 +527,8 @@ def view_save(request: SignedInRequest, kind: str) -> HttpResponse:
         saved = services.saved_view_save(
             org=membership.organization, actor=request.user, kind=spec.kind, **data
         )
+    except NotFound:
+        raise Http404("No such view.") from None
     except Invalid as refused:
         return _page(
             request,

@@ -645,3 +645,20 @@ def test_the_sweep_queues_again_a_bulk_job_whose_message_was_lost(monkeypatch: A
     monkeypatch.setattr("stratus.web.tasks.bulk_run.apply_async", lambda args: sent.append(args))
     assert list_services.bulk_jobs_sweep() == [lost.pk]
     assert sent == [(lost.pk,)]
+
+
+def test_the_owner_changes_a_view_and_nobody_else_can() -> None:
+    org = _org()
+    user, colleague = _member(org), _member(org)
+    view = list_services.saved_view_save(
+        org=org, actor=user, kind="deals", name="Open", filters={"status": "open"}, shared=True
+    )
+    url = reverse("web:list-view-save", args=["deals"])
+    wanted = {"view": view.pk, "name": "Open", "query": "status=won&ordering=-value"}
+    changed = _client(user).post(url, wanted)
+    refused = _client(colleague).post(url, {"view": view.pk, "name": "Mine", "query": "status=lost"})
+    view.refresh_from_db()
+    assert changed.status_code == 302
+    assert refused.status_code == 404
+    assert (view.name, view.filters, view.ordering) == ("Open", {"status": "won"}, "-value")
+    assert SavedView.objects.count() == 1
