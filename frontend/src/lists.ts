@@ -125,6 +125,16 @@ function showBulkField(): void {
 
 // --- events --------------------------------------------------------------------------------------
 
+// A filter form leaves its empty fields out of the URL it pushes (they filter nothing anyway).
+document.addEventListener("htmx:configRequest", (event) => {
+  const detail = (event as CustomEvent<{ elt: Element; formData: FormData }>).detail;
+  if (!detail.elt?.matches?.(".list-filters")) return;
+  const empty = Array.from(detail.formData.entries())
+    .filter(([, value]) => value === "")
+    .map(([name]) => name);
+  empty.forEach((name) => detail.formData.delete(name));
+});
+
 document.addEventListener("htmx:beforeRequest", (event) => {
   const elt = (event as CustomEvent<{ elt: Element }>).detail.elt as HTMLElement;
   const direction = elt?.dataset?.sentinel;
