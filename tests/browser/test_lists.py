@@ -160,6 +160,12 @@ def test_a_saved_view_keeps_filters_and_columns(visitor: Visitor) -> None:
     assert "CEO" in page.get_by_test_id(f"row-{vip.pk}").inner_text()
     visitor.check_accessibility()
 
+    # j focuses the first row, Enter opens its record page.
+    page.locator("h1").click()
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/contacts/{vip.pk}")
+
 
 def test_bulk_edit_with_a_shift_click_range_changes_the_database(visitor: Visitor) -> None:
     org = make_organization()
