@@ -23,6 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -566,9 +567,9 @@ def view_default(request: SignedInRequest, kind: str) -> HttpResponse:
     except (NotFound, Invalid):
         raise Http404("No such view.") from None
     target = request.POST.get("next", "")
-    return HttpResponseRedirect(
-        target if target.startswith("/") and not target.startswith("//") else reverse(f"web:list-{spec.kind}")
-    )
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        target = reverse(f"web:list-{spec.kind}")
+    return HttpResponseRedirect(target)
 
 
 # --- bulk actions ---------------------------------------------------------------------------------

@@ -662,3 +662,17 @@ def test_the_owner_changes_a_view_and_nobody_else_can() -> None:
     assert refused.status_code == 404
     assert (view.name, view.filters, view.ordering) == ("Open", {"status": "won"}, "-value")
     assert SavedView.objects.count() == 1
+
+
+def test_choosing_a_default_view_goes_back_to_the_list_never_to_another_site() -> None:
+    org = _org()
+    user = _member(org)
+    view = list_services.saved_view_save(org=org, actor=user, kind="contacts", name="Mine", filters={})
+    client = _client(user)
+    url = reverse("web:list-view-default", args=["contacts"])
+    away = client.post(url, {"view": view.pk, "next": "https://evil.example/"})
+    assert away["Location"] == "/contacts"
+    assert DefaultView.objects.get(user=user).view == view
+    back = client.post(url, {"view": "", "next": f"/contacts?view={view.pk}"})
+    assert back["Location"] == f"/contacts?view={view.pk}"
+    assert not DefaultView.objects.exists()
