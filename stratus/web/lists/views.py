@@ -194,10 +194,16 @@ def _count_text(spec: ListSpec, count: int) -> str:
             "count": formats.number_format(COUNT_BOUND, force_grouping=True),
             "noun": spec.noun,
         }
-    return ngettext("%(count)s record", "%(count)s %(noun)s", count) % {
-        "count": formats.number_format(count, force_grouping=True),
-        "noun": spec.noun,
-    }
+    number = formats.number_format(count, force_grouping=True)
+    if spec.kind == "contacts":
+        text = ngettext("%(count)s contact", "%(count)s contacts", count)
+    elif spec.kind == "companies":
+        text = ngettext("%(count)s company", "%(count)s companies", count)
+    elif spec.kind == "deals":
+        text = ngettext("%(count)s deal", "%(count)s deals", count)
+    else:
+        text = ngettext("%(count)s activity", "%(count)s activities", count)
+    return text % {"count": number}
 
 
 def _bounded_count(queryset: QuerySet[Any]) -> int:
