@@ -135,11 +135,29 @@ document.addEventListener("htmx:configRequest", (event) => {
   empty.forEach((name) => detail.formData.delete(name));
 });
 
+/** The cell whose editor was saved or cancelled: its edit button gets the focus back. */
+let leftEditor: { row: string; column: string } | null = null;
+
 document.addEventListener("htmx:beforeRequest", (event) => {
   const elt = (event as CustomEvent<{ elt: Element }>).detail.elt as HTMLElement;
   const direction = elt?.dataset?.sentinel;
   lastSentinel = direction === "next" || direction === "previous" ? direction : null;
+  const cell = elt?.closest?.(".cell-form")?.closest("td");
+  const row = cell?.closest<HTMLElement>("tr[data-row]");
+  leftEditor = cell && row ? { row: row.dataset.row ?? "", column: cell.dataset.column ?? "" } : null;
 });
+
+function refocusCell(): void {
+  if (!leftEditor) return;
+  const { row, column } = leftEditor;
+  const cell = document.querySelector(
+    `tr[data-row="${CSS.escape(row)}"] td[data-column="${CSS.escape(column)}"]`,
+  );
+  if (!cell || cell.querySelector(".cell-form")) return; // still editing: the message is shown
+  leftEditor = null;
+  const active = document.activeElement;
+  if (!active || active === document.body) cell.querySelector<HTMLElement>("[data-cell-edit]")?.focus();
+}
 
 /** After a page of rows arrives: restore kept selections and drop pages far away. */
 function afterPage(): void {
@@ -157,6 +175,7 @@ document.addEventListener("htmx:afterSwap", afterPage);
 
 document.addEventListener("htmx:afterSettle", (event) => {
   afterPage();
+  refocusCell();
   const target = (event as CustomEvent<{ target: Element }>).detail.target;
   const editor = target?.closest?.("td")?.querySelector<HTMLElement>(".cell-form input, .cell-form select");
   if (editor && document.activeElement !== editor) editor.focus();

@@ -110,6 +110,9 @@ def test_inline_edit_saves_and_a_refused_value_shows_the_message(visitor: Visito
     row.get_by_label("E-mail of Ada").press("Escape")
     row.get_by_test_id("cell-form").wait_for(state="detached")
     assert "ada@lovelace.example" in row.inner_text()
+    # The focus goes back to the cell's edit button, for the keyboard.
+    focused = "document.activeElement?.matches('[data-column=email] [data-cell-edit]')"
+    page.wait_for_function(focused)
 
     # The keyboard: j focuses the first row, e edits its first editable cell.
     page.locator("h1").click()
