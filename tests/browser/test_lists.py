@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from stratus.accounts.models import Organization, Role, User
 from stratus.api.fixtures import make_member_who_signs_in, make_organization
@@ -111,15 +112,14 @@ def test_inline_edit_saves_and_a_refused_value_shows_the_message(visitor: Visito
     row.get_by_test_id("cell-form").wait_for(state="detached")
     assert "ada@lovelace.example" in row.inner_text()
     # The focus goes back to the cell's edit button, for the keyboard.
-    focused = "document.activeElement?.matches('[data-column=email] [data-cell-edit]')"
-    page.wait_for_function(focused)
+    expect(row.locator("td[data-column=email] [data-cell-edit]")).to_be_focused()
 
     # The keyboard: j focuses the first row, e edits its first editable cell.
     page.locator("h1").click()
     page.keyboard.press("j")
     page.keyboard.press("j")
     page.keyboard.press("e")
-    page.get_by_test_id("cell-form").wait_for()
+    expect(page.get_by_test_id("cell-form").locator("[name=value]")).to_be_focused()
     page.keyboard.press("Escape")
     page.get_by_test_id("cell-form").wait_for(state="detached")
 
@@ -187,7 +187,7 @@ def test_bulk_edit_with_a_shift_click_range_changes_the_database(visitor: Visito
     page.get_by_label("New owner").select_option(label="Olivia Owner")
     page.get_by_test_id("bulk-apply").click()
     page.get_by_test_id("bulk-progress").wait_for()
-    page.wait_for_function("document.querySelector('[data-testid=bulk-progress]').dataset.state === 'done'")
+    expect(page.get_by_test_id("bulk-progress")).to_have_attribute("data-state", "done")
     changed = set(Contact.objects.filter(owner=owner).values_list("first_name", flat=True))
     assert changed == {"P1", "P2", "P3"}
     # The list refreshed in place and shows the new owner.
