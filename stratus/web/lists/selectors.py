@@ -1,0 +1,56 @@
+"""Reads for the list pages: saved views a member may use, their default view, bulk jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from stratus.accounts.models import Organization, User
+from stratus.platform.errors import NotFound
+from stratus.web.models import BulkJob, DefaultView, SavedView
+
+
+def saved_view_list(*, org: Organization, user: User, kind: str) -> QuerySet[SavedView]:
+    """The member's own views of ``kind`` and those shared with the organization, by name."""
+    return SavedView.objects.filter(Q(owner=user) | Q(shared=True), organization=org, kind=kind).order_by(
+        "name", "id"
+    )
+
+
+def saved_view_get(*, org: Organization, user: User, pk: Any) -> SavedView:
+    """A view the member may use (their own or a shared one); anything else is not found."""
+    try:
+        key = int(pk)
+    except (TypeError, ValueError):
+        key = None
+    found = (
+        SavedView.objects.filter(Q(owner=user) | Q(shared=True), organization=org, pk=key).first()
+        if key is not None
+        else None
+    )
+    if found is None:
+        raise NotFound("View not found.", code="not_found")
+    return found
+
+
+def default_view_for(*, org: Organization, user: User, kind: str) -> SavedView | None:
+    """The view the member's ``kind`` list opens with, if they chose one they may still use."""
+    default = (
+        DefaultView.objects.filter(organization=org, user=user, kind=kind)
+        .filter(Q(view__owner=user) | Q(view__shared=True))
+        .select_related("view")
+        .first()
+    )
+    return default.view if default else None
+
+
+def bulk_job_get(*, org: Organization, pk: Any) -> BulkJob:
+    try:
+        key = int(pk)
+    except (TypeError, ValueError):
+        key = None
+    found = BulkJob.objects.filter(organization=org, pk=key).first() if key is not None else None
+    if found is None:
+        raise NotFound("Bulk job not found.", code="not_found")
+    return found
