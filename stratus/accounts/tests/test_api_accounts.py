@@ -170,9 +170,7 @@ def test_removing_a_member_revokes_their_tokens(api_client, organization) -> Non
     colleague = make_member(organization, Role.MEMBER)
     from stratus.accounts.services import token_create
 
-    issued = token_create(
-        organization=organization, actor=colleague.user, actor_role=Role.MEMBER, name="x", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=colleague.user, name="x", role=Role.MEMBER)
     assert admin.delete(f"/api/v1/members/{colleague.pk}").status_code == 204
     issued.token.refresh_from_db()
     assert issued.token.revoked_at is not None
@@ -207,9 +205,7 @@ def test_me_through_a_token_shows_only_the_tokens_organization(organization, oth
     Membership.objects.create(organization=other_organization, user=person, role=Role.OWNER)
     from stratus.accounts.services import token_create
 
-    issued = token_create(
-        organization=organization, actor=person, actor_role=Role.ADMIN, name="x", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=person, name="x", role=Role.MEMBER)
     me = token_client(issued.secret).get("/api/v1/me").json()
     assert [m["organization"]["slug"] for m in me["memberships"]] == [organization.slug]
     assert me["memberships"][0]["role"] == Role.MEMBER  # the token's effective role

@@ -97,7 +97,7 @@ def test_due_reminders_fire_once_with_a_notification_and_email_for_opted_in_user
     org, owner, activity, deal
 ) -> None:
     colleague = User.objects.create_user("colleague@example.com", "pw-123456789")
-    membership_set(organization=org, user=colleague, role=Role.MEMBER)
+    membership_set(org=org, user=colleague, role=Role.MEMBER)
     services.notification_preference_set(user=colleague, email_reminders=True)
     now = timezone.now()
     first = services.reminder_create(
