@@ -42,3 +42,10 @@ def document_get(*, org: Organization, document_id: Any, include_pending: bool =
     if document is None:
         raise _not_found()
     return document
+
+
+def upload_pending(*, key: str) -> bool:
+    """Whether a direct upload was started for ``key`` and not finished, cancelled or cleaned up.
+
+    The caller holds a signed grant for the key, which already names the organization."""
+    return Document.objects.filter(key=key, status=DocumentStatus.PENDING).exists()

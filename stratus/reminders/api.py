@@ -106,9 +106,9 @@ def _offset(data: dict[str, Any]) -> timedelta | Unset | None:
     return None if minutes is None else timedelta(minutes=minutes)
 
 
+# The caller's reminders; with ``?user=all``, an admin's view takes in everyone's. (No docstring:
+# the schema would show it on every reminder endpoint.)
 class ReminderEndpoint(OrganizationEndpoint):
-    """The caller's reminders; with ``?user=all``, an admin's view takes in everyone's."""
-
     @property
     def everyone(self) -> bool:
         return (
