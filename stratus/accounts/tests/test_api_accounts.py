@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from stratus.accounts.models import ApiToken, Membership, Organization, Role, SignupRequest, User
+from stratus.accounts.models import ApiToken, Invitation, Membership, Organization, Role, SignupRequest, User
 from stratus.accounts.tests.helpers import PASSWORD, link_token, session_client
 from stratus.api.fixtures import make_member, make_user, token_client
 
@@ -229,3 +229,38 @@ def test_one_address_gets_at_most_five_signup_emails_an_hour(
     assert [m.to[0] for m in mail.outbox].count("new@example.com") == 5
     assert [m.to[0] for m in mail.outbox].count("taken@example.com") == 5
     assert SignupRequest.objects.filter(email="new@example.com").count() == 5
+
+
+def test_a_tokens_role_caps_what_its_creator_grants_through_it(organization) -> None:
+    """An owner's admin-role token acts as an admin: the owner's own role is not used."""
+    owner = Membership.objects.get(organization=organization, role=Role.OWNER).user
+    from stratus.accounts.services import token_create
+
+    admin_token = token_create(org=organization, actor=owner, name="integration", role=Role.ADMIN)
+    through_token = token_client(admin_token.secret)
+    before = ApiToken.objects.count()
+    refused = through_token.post("/api/v1/tokens", {"name": "x", "role": "owner"}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("role_not_grantable")
+    assert ApiToken.objects.count() == before
+    granted = through_token.post("/api/v1/tokens", {"name": "y", "role": "admin"}, format="json")
+    assert granted.status_code == 201
+    assert ApiToken.objects.get(pk=granted.json()["id"]).role == Role.ADMIN
+
+
+def test_services_read_the_actors_role_from_the_membership(organization) -> None:
+    from stratus.accounts.services import acting_role, invitation_create
+    from stratus.platform.errors import Forbidden
+
+    member = make_member(organization, Role.MEMBER)
+    assert (
+        acting_role(org=organization, actor=member.user, role_cap=Role.OWNER) == Role.MEMBER
+    )  # never raised
+    with pytest.raises(Forbidden) as refused:
+        invitation_create(org=organization, actor=member.user, email="x@example.com", role=Role.VIEWER)
+    assert refused.value.code == "role_not_grantable"
+    stranger = make_user("stranger")
+    with pytest.raises(Forbidden) as not_member:
+        invitation_create(org=organization, actor=stranger, email="x@example.com", role=Role.VIEWER)
+    assert not_member.value.code == "not_a_member"
+    assert not Invitation.objects.filter(organization=organization).exists()

@@ -159,3 +159,15 @@ def test_notifications_are_marked_read_per_user(org, owner, activity) -> None:
         services.notification_mark_read(org=org, actor=stranger, notification_id=second.pk)
     assert services.notifications_mark_all_read(org=org, actor=owner) == 1
     assert not Notification.objects.filter(read_at__isnull=True).exists()
+
+
+def test_an_update_keeps_the_timing_it_is_not_given(org, owner, activity) -> None:
+    reminder = services.reminder_create(org=org, actor=owner, activity=activity, offset=timedelta(minutes=30))
+    due = reminder.remind_at
+    services.reminder_update(org=org, reminder=reminder, note="  call first  ")
+    reminder.refresh_from_db()
+    assert (reminder.note, reminder.offset, reminder.remind_at) == ("call first", timedelta(minutes=30), due)
+    at = timezone.now() + timedelta(hours=2)
+    services.reminder_update(org=org, reminder=reminder, remind_at=at)
+    reminder.refresh_from_db()
+    assert (reminder.offset, reminder.remind_at, reminder.note) == (None, at, "call first")
