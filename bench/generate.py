@@ -249,7 +249,7 @@ def main() -> None:
             f"member{i}@bench.example", None, full_name=f"Member {i}"
         )
         if not Membership.objects.filter(organization=org, user=user).exists():
-            membership_set(organization=org, user=user, role=Role.MEMBER)
+            membership_set(org=org, user=user, role=Role.MEMBER)
         members.append(user)
     member_ids = [m.pk for m in members]
     pipeline = Pipeline.objects.filter(organization=org, is_default=True).first() or services.pipeline_create(

@@ -91,7 +91,7 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     org = Organization.objects.get(slug="bench")
     owner = Membership.objects.filter(organization=org, role="owner").select_related("user").first()
     assert owner is not None
-    issued = token_create(organization=org, actor=owner.user, actor_role="owner", name="bench", role="member")
+    issued = token_create(org=org, actor=owner.user, name="bench", role="member")
     rng = random.Random(7)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -47,10 +47,7 @@ class Organization:
         membership = make_member(self.org, Role.OWNER)
         self.user = membership.user
         self.authorization = (
-            "Bearer "
-            + token_create(
-                organization=self.org, actor=self.user, actor_role=Role.OWNER, name="race", role=Role.OWNER
-            ).secret
+            "Bearer " + token_create(org=self.org, actor=self.user, name="race", role=Role.OWNER).secret
         )
         self.contact = self.post("/api/v1/contacts", {"first_name": "Ada", "email": "ada@race.example"})["id"]
         self.activity = self.post("/api/v1/activities", {"subject": "Call", "contact": self.contact})["id"]

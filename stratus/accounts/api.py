@@ -8,18 +8,17 @@ from django.conf import settings
 from django.contrib.auth import login, logout
 from django.db.models import QuerySet
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from stratus.accounts import selectors, services
+from stratus.accounts.errors import AccountCode
 from stratus.accounts.models import (
     ApiToken,
     Invitation,
@@ -46,8 +45,15 @@ from stratus.api.serializers import (
     StrictSlugField,
 )
 from stratus.api.throttling import AnonymousRateThrottle
+from stratus.api.views import (
+    OrganizationAction,
+    OrganizationEndpoint,
+    OrganizationListEndpoint,
+    actor,
+    validated,
+)
 from stratus.lockout import services as lockout
-from stratus.platform.errors import Invalid
+from stratus.platform.errors import Forbidden, Invalid
 
 # --- serializers ------------------------------------------------------------------------------
 
@@ -214,23 +220,16 @@ class TokenCreateSerializer(StrictSerializer):
 
 
 class TokenCreatedSerializer(TokenSerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown once: store it now.")
+    secret = serializers.SerializerMethodField(help_text="Shown once: store it now.")
 
     class Meta(TokenSerializer.Meta):
         fields = (*TOKEN_FIELDS, "secret")
         read_only_fields = fields
 
-
-def _role(request: Request) -> str:
-    return str(request.membership.role)  # type: ignore[attr-defined]
-
-
-def _validated(
-    serializer_class: type[serializers.Serializer], request: Request, **kwargs: Any
-) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, context={"request": request}, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    @extend_schema_field(serializers.CharField())
+    def get_secret(self, token: ApiToken) -> str:
+        """The secret is never stored: the view passes it in the context, once."""
+        return str(self.context["secret"])
 
 
 # --- sign-up and sessions ---------------------------------------------------------------------
@@ -244,7 +243,17 @@ SIGNUP_ACCEPTED = (
 def _session_only(request: Request, what: str) -> None:
     access = request.auth
     if isinstance(access, Access) and access.token is not None:
-        raise PermissionDenied(f"{what} needs a signed-in session; API tokens act for integrations.")
+        raise Forbidden(
+            f"{what} needs a signed-in session; API tokens act for integrations.",
+            code=AccountCode.SESSION_REQUIRED,
+        )
+
+
+def _signup_enabled() -> None:
+    if not settings.SIGNUP_ENABLED:
+        raise Forbidden(
+            "Sign-up is switched off on this server (SIGNUP_ENABLED=false).", code=AccountCode.SIGNUP_DISABLED
+        )
 
 
 class SignupView(APIView):
@@ -266,9 +275,8 @@ class SignupView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        if not settings.SIGNUP_ENABLED:
-            raise PermissionDenied("Sign-up is switched off on this server (SIGNUP_ENABLED=false).")
-        data = _validated(SignupSerializer, request)
+        _signup_enabled()
+        data = validated(SignupSerializer, request)
         services.signup_request(
             email=data["email"],
             password=data["password"],
@@ -297,14 +305,12 @@ class SignupConfirmView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        if not settings.SIGNUP_ENABLED:
-            raise PermissionDenied("Sign-up is switched off on this server (SIGNUP_ENABLED=false).")
-        data = _validated(LinkTokenSerializer, request)
+        _signup_enabled()
+        data = validated(LinkTokenSerializer, request)
         result = services.signup_confirm(token=data["token"])
         issued = services.token_create(
-            organization=result.organization,
+            org=result.organization,
             actor=result.user,
-            actor_role=Role.OWNER,
             name="Created at sign-up",
             role=Role.OWNER,
         )
@@ -326,9 +332,7 @@ def _me(user: User, access: Access | None = None) -> dict[str, Any]:
             "memberships": [OrganizationMembershipSerializer(membership).data],
             "default_organization": membership.organization.slug,
         }
-    memberships = (
-        Membership.objects.select_related("organization").filter(user=user).order_by("organization__name")
-    )
+    memberships = list(selectors.user_memberships(user=user))
     default = next(
         (m.organization.slug for m in memberships if m.organization_id == user.default_organization_id), None
     )
@@ -350,7 +354,7 @@ class LoginView(APIView):
 
     @extend_schema(request=LoginSerializer, responses={200: MeSerializer}, auth=[])
     def post(self, request: Request) -> Response:
-        data = _validated(LoginSerializer, request)
+        data = validated(LoginSerializer, request)
         user = lockout.authenticate_with_lockout(
             request=request._request, email=data["email"], password=data["password"]
         )
@@ -358,7 +362,7 @@ class LoginView(APIView):
             raise Invalid(
                 "Wrong email or password.",
                 field_errors={"password": ["Wrong email or password."]},
-                code="invalid_credentials",
+                code=AccountCode.INVALID_CREDENTIALS,
             )
         login(request._request, user)
         get_token(request._request)  # sets the csrftoken cookie
@@ -383,7 +387,7 @@ class MeView(APIView):
     @extend_schema(responses={200: MeSerializer})
     def get(self, request: Request) -> Response:
         access = request.auth if isinstance(request.auth, Access) else None
-        return Response(_me(request.user, access))  # type: ignore[arg-type]
+        return Response(_me(actor(request), access))
 
     @extend_schema(
         request=MeUpdateSerializer,
@@ -392,30 +396,27 @@ class MeView(APIView):
     )
     def patch(self, request: Request) -> Response:
         _session_only(request, "Choosing the default organization")
-        data = _validated(MeUpdateSerializer, request)
-        user = services.user_set_default_organization(
-            user=request.user,  # type: ignore[arg-type]
-            slug=data["default_organization"],
-        )
+        data = validated(MeUpdateSerializer, request)
+        user = services.user_set_default_organization(actor=actor(request), slug=data["default_organization"])
         return Response(_me(user))
 
 
 # --- the current organization -----------------------------------------------------------------
 
 
-class OrganizationView(APIView):
+class OrganizationView(OrganizationEndpoint):
     permission_classes = (ReadViewerWriteOwner,)
 
     @extend_schema(responses={200: OrganizationSerializer})
     def get(self, request: Request) -> Response:
-        return Response(OrganizationSerializer(request.organization).data)  # type: ignore[attr-defined]
+        return Response(OrganizationSerializer(self.org).data)
 
     @extend_schema(request=OrganizationSerializer, responses={200: OrganizationSerializer})
     def patch(self, request: Request) -> Response:
-        data = _validated(OrganizationSerializer, request, partial=True)
-        organization = request.organization  # type: ignore[attr-defined]
+        data = self.validated(OrganizationSerializer, partial=True)
+        organization = self.org
         if "name" in data:
-            organization = services.organization_update(organization=organization, name=data["name"])
+            organization = services.organization_update(org=organization, name=data["name"])
         return Response(OrganizationSerializer(organization).data)
 
 
@@ -425,7 +426,7 @@ class AnyMember(OrganizationRolePermission):
     write_role = Role.VIEWER
 
 
-class OrganizationLeaveView(APIView):
+class OrganizationLeaveView(OrganizationAction):
     """Leave the current organization (any role, signed in): your API tokens there are revoked.
     The last owner cannot leave (409)."""
 
@@ -441,24 +442,17 @@ class OrganizationLeaveView(APIView):
     )
     def post(self, request: Request) -> Response:
         _session_only(request, "Leaving an organization")
-        services.membership_leave(
-            organization=request.organization,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
-        )
+        services.membership_leave(org=self.org, actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- members ----------------------------------------------------------------------------------
 
 
-def _memberships(request: Request) -> QuerySet[Membership]:
-    return Membership.objects.select_related("user").filter(organization=request.organization)  # type: ignore[attr-defined]
-
-
 def _invitation_response(
-    request: Request, invitation: Invitation, status_code: int, location: bool = False
+    view: OrganizationEndpoint, invitation: Invitation, status_code: int, location: bool = False
 ) -> Response:
-    invitation = _invitations(request).get(pk=invitation.pk)
+    invitation = selectors.invitation_get(org=view.org, invitation_id=invitation.pk)
     headers = {"Location": reverse("api-invitation-detail", args=[invitation.pk])} if location else None
     return Response(
         InvitationSerializer(invitation, context={"now": timezone.now()}).data,
@@ -467,20 +461,16 @@ def _invitation_response(
     )
 
 
-def _invite(request: Request, answer: int) -> Response:
+def _invite(view: OrganizationEndpoint, answer: int) -> Response:
     """Invite the body's e-mail with its role (POST /invitations, and POST /members)."""
-    data = _validated(InvitationCreateSerializer, request)
+    data = view.validated(InvitationCreateSerializer)
     issued = services.invitation_create(
-        organization=request.organization,  # type: ignore[attr-defined]
-        actor=request.user,  # type: ignore[arg-type]
-        actor_role=_role(request),
-        email=data["email"],
-        role=data["role"],
+        org=view.org, actor=view.actor, role_cap=view.role, email=data["email"], role=data["role"]
     )
-    return _invitation_response(request, issued.invitation, answer, location=True)
+    return _invitation_response(view, issued.invitation, answer, location=True)
 
 
-class MemberListView(generics.ListAPIView):
+class MemberListView(OrganizationListEndpoint, generics.ListAPIView):
     permission_classes = (ReadViewerWriteAdmin,)
     serializer_class = MemberSerializer
     queryset = Membership.objects.none()  # for the schema; requests use get_queryset
@@ -488,7 +478,7 @@ class MemberListView(generics.ListAPIView):
     ordering = "created_at"
 
     def get_queryset(self) -> QuerySet[Membership]:
-        return _memberships(self.request)
+        return selectors.member_list(org=self.org)
 
     @extend_schema(
         request=InvitationCreateSerializer,
@@ -504,7 +494,7 @@ class MemberListView(generics.ListAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        return _invite(request, status.HTTP_202_ACCEPTED)
+        return _invite(self, status.HTTP_202_ACCEPTED)
 
 
 class MemberPermission(ReadViewerWriteAdmin):
@@ -522,15 +512,15 @@ class MemberPermission(ReadViewerWriteAdmin):
         return super().has_permission(request, view)
 
 
-class MemberDetailView(APIView):
+class MemberDetailView(OrganizationEndpoint):
     permission_classes = (MemberPermission,)
 
-    def _get(self, request: Request, pk: int) -> Membership:
-        return get_object_or_404(_memberships(request), pk=pk)
+    def _get(self, pk: int) -> Membership:
+        return selectors.member_get(org=self.org, membership_id=pk)
 
     @extend_schema(responses={200: MemberSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(MemberSerializer(self._get(request, pk)).data)
+        return Response(MemberSerializer(self._get(pk)).data)
 
     @extend_schema(
         request=MemberUpdateSerializer,
@@ -541,15 +531,12 @@ class MemberDetailView(APIView):
         },
     )
     def patch(self, request: Request, pk: int) -> Response:
-        self._get(request, pk)
-        data = _validated(MemberUpdateSerializer, request)
+        self._get(pk)
+        data = self.validated(MemberUpdateSerializer)
         services.member_update(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor_role=_role(request),
-            membership_id=pk,
-            role=data["role"],
+            org=self.org, actor=self.actor, role_cap=self.role, membership_id=pk, role=data["role"]
         )
-        return Response(MemberSerializer(self._get(request, pk)).data)
+        return Response(MemberSerializer(self._get(pk)).data)
 
     @extend_schema(
         responses={
@@ -564,26 +551,17 @@ class MemberDetailView(APIView):
         ),
     )
     def delete(self, request: Request, pk: int) -> Response:
-        membership = self._get(request, pk)
-        if membership.user_id == request.user.pk:
+        membership = self._get(pk)
+        if membership.user_id == self.actor.pk:
             _session_only(request, "Leaving an organization")
-        services.member_remove(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
-            actor_role=_role(request),
-            membership_id=pk,
-        )
+        services.member_remove(org=self.org, actor=self.actor, role_cap=self.role, membership_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- invitations ------------------------------------------------------------------------------
 
 
-def _invitations(request: Request) -> QuerySet[Invitation]:
-    return Invitation.objects.select_related("invited_by").filter(organization=request.organization)  # type: ignore[attr-defined]
-
-
-class InvitationListView(generics.ListAPIView):
+class InvitationListView(OrganizationListEndpoint, generics.ListAPIView):
     """Invitations of the organization, newest first (admins)."""
 
     permission_classes = (AdminOnly,)
@@ -593,7 +571,7 @@ class InvitationListView(generics.ListAPIView):
     ordering = "-created_at"
 
     def get_queryset(self) -> QuerySet[Invitation]:
-        return _invitations(self.request)
+        return selectors.invitation_list(org=self.org)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "now": timezone.now()}
@@ -612,19 +590,19 @@ class InvitationListView(generics.ListAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        return _invite(request, status.HTTP_201_CREATED)
+        return _invite(self, status.HTTP_201_CREATED)
 
 
-class InvitationDetailView(APIView):
+class InvitationDetailView(OrganizationEndpoint):
     permission_classes = (AdminOnly,)
 
     @extend_schema(responses={200: InvitationSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        invitation = get_object_or_404(_invitations(request), pk=pk)
+        invitation = selectors.invitation_get(org=self.org, invitation_id=pk)
         return Response(InvitationSerializer(invitation, context={"now": timezone.now()}).data)
 
 
-class InvitationRevokeView(APIView):
+class InvitationRevokeView(OrganizationAction):
     permission_classes = (AdminOnly,)
 
     @extend_schema(
@@ -637,16 +615,14 @@ class InvitationRevokeView(APIView):
         description="Revoke the invitation: its link stops working at once (it stays listed, revoked).",
     )
     def post(self, request: Request, pk: int) -> Response:
-        get_object_or_404(_invitations(request), pk=pk)
+        selectors.invitation_get(org=self.org, invitation_id=pk)
         invitation = services.invitation_revoke(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor_role=_role(request),
-            invitation_id=pk,
+            org=self.org, actor=self.actor, role_cap=self.role, invitation_id=pk
         )
-        return _invitation_response(request, invitation, status.HTTP_200_OK)
+        return _invitation_response(self, invitation, status.HTTP_200_OK)
 
 
-class InvitationResendView(APIView):
+class InvitationResendView(OrganizationAction):
     permission_classes = (AdminOnly,)
 
     @extend_schema(
@@ -659,14 +635,11 @@ class InvitationResendView(APIView):
         description="Email a new link with a new expiry; the previous link stops working.",
     )
     def post(self, request: Request, pk: int) -> Response:
-        get_object_or_404(_invitations(request), pk=pk)
+        selectors.invitation_get(org=self.org, invitation_id=pk)
         issued = services.invitation_resend(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
-            actor_role=_role(request),
-            invitation_id=pk,
+            org=self.org, actor=self.actor, role_cap=self.role, invitation_id=pk
         )
-        return _invitation_response(request, issued.invitation, status.HTTP_200_OK)
+        return _invitation_response(self, issued.invitation, status.HTTP_200_OK)
 
 
 INVITATION_LINK_RESPONSES = {
@@ -688,7 +661,7 @@ class InvitationInspectView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        data = _validated(LinkTokenSerializer, request)
+        data = validated(LinkTokenSerializer, request)
         invitation = services.invitation_from_token(data["token"])
         return Response(selectors.invitation_details(invitation=invitation))
 
@@ -712,9 +685,8 @@ class InvitationAcceptView(APIView):
     )
     def post(self, request: Request) -> Response:
         _session_only(request, "Accepting an invitation")
-        data = _validated(LinkTokenSerializer, request)
-        membership = services.invitation_accept(token=data["token"], user=request.user)  # type: ignore[arg-type]
-        membership = Membership.objects.select_related("organization").get(pk=membership.pk)
+        data = validated(LinkTokenSerializer, request)
+        membership = services.invitation_accept(token=data["token"], actor=actor(request))
         return Response(OrganizationMembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -738,11 +710,11 @@ class InvitationSignupView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        data = _validated(InvitationSignupSerializer, request)
+        data = validated(InvitationSignupSerializer, request)
         membership = services.invitation_signup(
             token=data["token"], password=data["password"], full_name=data["full_name"]
         )
-        user = User.objects.get(pk=membership.user_id)
+        user = membership.user
         login(request._request, user)
         get_token(request._request)
         return Response(_me(user), status=status.HTTP_201_CREATED)
@@ -751,14 +723,7 @@ class InvitationSignupView(APIView):
 # --- API tokens -------------------------------------------------------------------------------
 
 
-def _tokens(request: Request) -> QuerySet[ApiToken]:
-    return ApiToken.objects.select_related("created_by").filter(
-        organization=request.organization,  # type: ignore[attr-defined]
-        revoked_at=None,
-    )
-
-
-class TokenListView(generics.ListAPIView):
+class TokenListView(OrganizationListEndpoint, generics.ListAPIView):
     """API tokens of the organization (admins). Revoked tokens are not listed."""
 
     permission_classes = (AdminOnly,)
@@ -768,40 +733,35 @@ class TokenListView(generics.ListAPIView):
     ordering = "-created_at"
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return _tokens(self.request)
+        return selectors.token_list(org=self.org)
 
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
     def post(self, request: Request) -> Response:
-        data = _validated(TokenCreateSerializer, request)
+        data = self.validated(TokenCreateSerializer)
         issued = services.token_create(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
-            actor_role=_role(request),
+            org=self.org,
+            actor=self.actor,
+            role_cap=self.role,
             name=data["name"],
             role=data["role"],
             expires_at=data["expires_at"],
         )
-        issued.token.secret = issued.secret  # type: ignore[attr-defined]
         return Response(
-            TokenCreatedSerializer(issued.token).data,
+            TokenCreatedSerializer(issued.token, context={"secret": issued.secret}).data,
             status=status.HTTP_201_CREATED,
             headers={"Location": reverse("api-token-detail", args=[issued.token.pk])},
         )
 
 
-class TokenDetailView(APIView):
+class TokenDetailView(OrganizationEndpoint):
     permission_classes = (AdminOnly,)
 
     @extend_schema(responses={200: TokenSerializer})
     def get(self, request: Request, pk: str) -> Response:
-        return Response(TokenSerializer(get_object_or_404(_tokens(request), pk=pk)).data)
+        return Response(TokenSerializer(selectors.token_get(org=self.org, token_id=pk)).data)
 
     @extend_schema(responses={204: None}, description="Revoke the token: it stops working at once.")
     def delete(self, request: Request, pk: str) -> Response:
-        get_object_or_404(_tokens(request), pk=pk)
-        services.token_revoke(
-            organization=request.organization,  # type: ignore[attr-defined]
-            actor_role=_role(request),
-            token_id=pk,
-        )
+        selectors.token_get(org=self.org, token_id=pk)
+        services.token_revoke(org=self.org, actor=self.actor, role_cap=self.role, token_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

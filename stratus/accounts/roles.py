@@ -3,7 +3,8 @@
 Paths: adding or inviting a member (``POST /members``, ``POST /invitations``), re-sending an
 invitation, accepting one (checked again against the inviter's role at that moment), changing
 a member's role, and creating an API token. Each calls :func:`role_grant_check`, which raises
-``PermissionDenied`` with the reason; nothing is written before it is called.
+:class:`~stratus.platform.errors.Forbidden` with the reason; nothing is written before it is
+called.
 
 The rule:
 
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.core.exceptions import PermissionDenied
-
+from stratus.accounts.errors import AccountCode
 from stratus.accounts.models import ROLE_RANK, Role
+from stratus.platform.errors import Forbidden
 
 
 class GrantTarget(StrEnum):
@@ -38,6 +39,11 @@ OWNER_ONLY_FROM = Role.ADMIN
 
 def _rank(role: str) -> int:
     return ROLE_RANK[Role(role)]
+
+
+def lower_role(a: str, b: str | None) -> Role:
+    """The lower of two roles (``b`` None: ``a``)."""
+    return Role(a) if b is None else min(Role(a), Role(b), key=_rank)
 
 
 def role_grant_refusal(
@@ -69,12 +75,18 @@ def role_grant_check(
 ) -> None:
     reason = role_grant_refusal(actor_role=actor_role, role=role, target=target, current_role=current_role)
     if reason is not None:
-        raise PermissionDenied(reason)
+        raise Forbidden(reason, code=AccountCode.ROLE_NOT_GRANTABLE)
 
 
 def role_manage_check(*, actor_role: str, current_role: str) -> None:
     """Removing a member or revoking an invitation: the same reach as changing that role."""
     if actor_role != Role.OWNER and _rank(current_role) >= _rank(OWNER_ONLY_FROM):
-        raise PermissionDenied(f"Only owners can change or remove a member with the {current_role} role.")
+        raise Forbidden(
+            f"Only owners can change or remove a member with the {current_role} role.",
+            code=AccountCode.ROLE_NOT_GRANTABLE,
+        )
     if _rank(actor_role) < _rank(GRANTING_ROLE):
-        raise PermissionDenied(f"Your role ({actor_role}) cannot manage members; admins and owners can.")
+        raise Forbidden(
+            f"Your role ({actor_role}) cannot manage members; admins and owners can.",
+            code=AccountCode.ROLE_TOO_LOW,
+        )

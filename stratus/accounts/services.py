@@ -1,6 +1,9 @@
 """Writes for users, organizations, memberships, invitations, API tokens and sign-up.
 
-Every path that gives someone a role goes through ``roles.role_grant_check``.
+Every path that gives someone a role goes through ``roles.role_grant_check``. A service that
+acts for a member takes ``org`` and ``actor`` and reads the actor's role from their membership
+(:func:`acting_role`); ``role_cap`` lowers it for a request made with an API token, whose role
+caps its creator's (it can never raise it).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -21,6 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from stratus.accounts import emails
+from stratus.accounts.errors import AccountCode
 from stratus.accounts.models import (
     ApiToken,
     Invitation,
@@ -31,7 +34,13 @@ from stratus.accounts.models import (
     SignupRequest,
     User,
 )
-from stratus.accounts.roles import GrantTarget, role_grant_check, role_grant_refusal, role_manage_check
+from stratus.accounts.roles import (
+    GrantTarget,
+    lower_role,
+    role_grant_check,
+    role_grant_refusal,
+    role_manage_check,
+)
 from stratus.accounts.tokens import (
     INVITATION_SALT,
     SIGNUP_SALT,
@@ -43,11 +52,19 @@ from stratus.accounts.tokens import (
     sign_link,
     unsign_link,
 )
-from stratus.platform.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
+from stratus.platform.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unprocessable
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def acting_role(*, org: Organization, actor: User, role_cap: str | None = None) -> Role:
+    """The role ``actor`` acts with in ``org``: their membership's, lowered to ``role_cap``."""
+    role = Membership.objects.filter(organization=org, user=actor).values_list("role", flat=True).first()
+    if role is None:
+        raise Forbidden("You are not a member of this organization.", code=AccountCode.NOT_A_MEMBER)
+    return lower_role(role, role_cap)
 
 
 def _unique_slug(name: str) -> str:
@@ -93,33 +110,33 @@ def organization_create(*, name: str, owner: User, slug: str | None = None) -> O
 
 
 @transaction.atomic
-def membership_set(*, organization: Organization, user: User, role: Role) -> Membership:
+def membership_set(*, org: Organization, user: User, role: Role) -> Membership:
     """Give ``user`` ``role`` with no acting member (management commands, data loaders, tests).
 
     Requests never call this: they invite (``invitation_create``) or change roles
     (``member_update``), both under the grant rule.
     """
     membership, _created = Membership.objects.update_or_create(
-        organization=organization, user=user, defaults={"role": role}
+        organization=org, user=user, defaults={"role": role}
     )
-    _adopt_default(user, organization)
+    _adopt_default(user, org)
     return membership
 
 
 @transaction.atomic
-def user_set_default_organization(*, user: User, slug: str) -> User:
+def user_set_default_organization(*, actor: User, slug: str) -> User:
     membership = (
-        Membership.objects.select_related("organization").filter(user=user, organization__slug=slug).first()
+        Membership.objects.select_related("organization").filter(user=actor, organization__slug=slug).first()
     )
     if membership is None:
         raise Invalid(
             f"You are not a member of an organization '{slug}'.",
             field_errors={"default_organization": ["Not one of your organizations."]},
-            code="not_a_member",
+            code=AccountCode.NOT_A_MEMBER,
         )
-    User.objects.filter(pk=user.pk).update(default_organization=membership.organization)
-    user.default_organization = membership.organization
-    return user
+    User.objects.filter(pk=actor.pk).update(default_organization=membership.organization)
+    actor.default_organization = membership.organization
+    return actor
 
 
 FULL_NAME_MAX_LENGTH = 200
@@ -167,10 +184,10 @@ def user_password_change(*, user: User, current_password: str, new_password: str
 
 
 @transaction.atomic
-def organization_update(*, organization: Organization, name: str) -> Organization:
-    organization.name = name
-    organization.save(update_fields=["name"])
-    return organization
+def organization_update(*, org: Organization, name: str) -> Organization:
+    org.name = name
+    org.save(update_fields=["name"])
+    return org
 
 
 # --- API tokens -------------------------------------------------------------------------------
@@ -187,21 +204,24 @@ class IssuedToken:
 @transaction.atomic
 def token_create(
     *,
-    organization: Organization,
+    org: Organization,
     actor: User,
-    actor_role: str,
     name: str,
     role: str,
     expires_at: datetime | None = None,
+    role_cap: str | None = None,
 ) -> IssuedToken:
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
     role_grant_check(actor_role=actor_role, role=role, target=GrantTarget.TOKEN)
     if expires_at is not None and expires_at <= timezone.now():
         raise Invalid(
-            "The expiry time must be in the future.", field_errors={"expires_at": ["Must be in the future."]}
+            "The expiry time must be in the future.",
+            field_errors={"expires_at": ["Must be in the future."]},
+            code=AccountCode.EXPIRY_IN_PAST,
         )
     secret = generate_token_secret()
     token = ApiToken.objects.create(
-        organization=organization,
+        organization=org,
         created_by=actor,
         name=name,
         role=role,
@@ -219,10 +239,19 @@ def _revoke(token: ApiToken) -> None:
 
 
 @transaction.atomic
-def token_revoke(*, organization: Organization, actor_role: str, token_id: Any) -> ApiToken:
-    token = ApiToken.objects.select_for_update().get(organization=organization, pk=token_id)
+def token_revoke(*, org: Organization, actor: User, token_id: Any, role_cap: str | None = None) -> ApiToken:
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
+    token = _get(
+        ApiToken.objects.select_for_update().filter(organization=org),
+        token_id,
+        "API token",
+        AccountCode.TOKEN_NOT_FOUND,
+    )
     if actor_role != Role.OWNER and Role(token.role) == Role.OWNER:
-        raise PermissionDenied(f"Your role ({actor_role}) cannot revoke a token with the owner role.")
+        raise Forbidden(
+            f"Your role ({actor_role}) cannot revoke a token with the owner role.",
+            code=AccountCode.ROLE_NOT_GRANTABLE,
+        )
     _revoke(token)
     return token
 
@@ -243,6 +272,20 @@ def _revoke_tokens_of(*, organization: Organization, user_id: int) -> int:
 # --- members ----------------------------------------------------------------------------------
 
 
+def _get(rows: Any, pk: Any, label: str, code: AccountCode) -> Any:
+    """The row ``pk`` of ``rows`` (already scoped to one organization); NotFound otherwise."""
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"{label} not found.", code=code)
+    return row
+
+
+def _locked_member(org: Organization, membership_id: int) -> Membership:
+    rows = Membership.objects.select_for_update().select_related("user").filter(organization=org)
+    member: Membership = _get(rows, membership_id, "Member", AccountCode.MEMBER_NOT_FOUND)
+    return member
+
+
 def _owner_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
 
@@ -254,22 +297,19 @@ def _lock_owners(organization: Organization) -> None:
 
 @transaction.atomic
 def member_update(
-    *, organization: Organization, actor_role: str, membership_id: int, role: str
+    *, org: Organization, actor: User, membership_id: int, role: str, role_cap: str | None = None
 ) -> Membership:
-    _lock_owners(organization)
-    membership = (
-        Membership.objects.select_for_update()
-        .select_related("user")
-        .get(organization=organization, pk=membership_id)
-    )
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
+    _lock_owners(org)
+    membership = _locked_member(org, membership_id)
     role_grant_check(
         actor_role=actor_role, role=role, target=GrantTarget.MEMBERSHIP, current_role=membership.role
     )
-    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(organization) == 1:
+    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(org) == 1:
         raise Unprocessable(
             "The organization needs at least one owner.",
             field_errors={"role": ["The last owner cannot be demoted."]},
-            code="last_owner",
+            code=AccountCode.LAST_OWNER,
         )
     membership.role = role
     membership.save(update_fields=["role"])
@@ -289,36 +329,33 @@ LAST_OWNER_LEAVING = (
 
 
 @transaction.atomic
-def membership_leave(*, organization: Organization, user: User) -> None:
-    """``user`` leaves ``organization``: their tokens there are revoked; the last owner cannot."""
-    _lock_owners(organization)
+def membership_leave(*, org: Organization, actor: User) -> None:
+    """``actor`` leaves ``org``: their tokens there are revoked; the last owner cannot."""
+    _lock_owners(org)
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")
-        .filter(organization=organization, user=user)
+        .filter(organization=org, user=actor)
         .first()
     )
     if membership is None:
-        raise NotFound("You are not a member of this organization.", code="not_a_member")
-    if membership.role == Role.OWNER and _owner_count(organization) == 1:
-        raise Conflict(LAST_OWNER_LEAVING, code="last_owner")
-    _depart(organization, membership)
+        raise NotFound("You are not a member of this organization.", code=AccountCode.NOT_A_MEMBER)
+    if membership.role == Role.OWNER and _owner_count(org) == 1:
+        raise Conflict(LAST_OWNER_LEAVING, code=AccountCode.LAST_OWNER)
+    _depart(org, membership)
 
 
 @transaction.atomic
-def member_remove(*, organization: Organization, actor: User, actor_role: str, membership_id: int) -> None:
+def member_remove(*, org: Organization, actor: User, membership_id: int, role_cap: str | None = None) -> None:
     """Remove a member (admins: members and viewers; owners: anyone). Removing yourself is leaving."""
-    _lock_owners(organization)
-    membership = (
-        Membership.objects.select_for_update()
-        .select_related("user")
-        .get(organization=organization, pk=membership_id)
-    )
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
+    _lock_owners(org)
+    membership = _locked_member(org, membership_id)
     if membership.user_id == actor.pk:
-        membership_leave(organization=organization, user=actor)
+        membership_leave(org=org, actor=actor)
         return
     role_manage_check(actor_role=actor_role, current_role=membership.role)
-    _depart(organization, membership)
+    _depart(org, membership)
 
 
 # --- invitations ------------------------------------------------------------------------------
@@ -359,33 +396,34 @@ def _issue(invitation: Invitation, actor: User) -> IssuedInvitation:
 
 @transaction.atomic
 def invitation_create(
-    *, organization: Organization, actor: User, actor_role: str, email: str, role: str
+    *, org: Organization, actor: User, email: str, role: str, role_cap: str | None = None
 ) -> IssuedInvitation:
     """Invite ``email`` with ``role``. The answer is the same whether or not the address has an
     account; only an existing member or a pending invitation of this organization is refused
     (both are visible to the organization's admins anyway)."""
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
     role_grant_check(actor_role=actor_role, role=role, target=GrantTarget.MEMBERSHIP)
     email = normalize_email(email)
-    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+    if Membership.objects.filter(organization=org, user__email__iexact=email).exists():
         raise Conflict(
             "This person is already a member.",
             field_errors={"email": ["Already a member."]},
-            code="already_member",
+            code=AccountCode.ALREADY_MEMBER,
         )
     now = timezone.now()
     open_ones = Invitation.objects.select_for_update().filter(
-        organization=organization, email=email, accepted_at=None, revoked_at=None
+        organization=org, email=email, accepted_at=None, revoked_at=None
     )
     for existing in open_ones:
         if existing.expires_at > now:
             raise Conflict(
                 f"An invitation to this address is pending (id {existing.pk}): re-send or revoke it.",
                 field_errors={"email": ["Already invited."]},
-                code="already_invited",
+                code=AccountCode.ALREADY_INVITED,
             )
         existing.revoked_at = now  # expired: superseded by the new one
         existing.save(update_fields=["revoked_at"])
-    invitation = Invitation(organization=organization, email=email, role=role, created_at=now)
+    invitation = Invitation(organization=org, email=email, role=role, created_at=now)
     try:
         with transaction.atomic():
             return _issue(invitation, actor)
@@ -393,41 +431,51 @@ def invitation_create(
         raise Conflict(
             "An invitation to this address is pending: re-send or revoke it.",
             field_errors={"email": ["Already invited."]},
-            code="already_invited",
+            code=AccountCode.ALREADY_INVITED,
         ) from None
 
 
-def _open_invitation(organization: Organization, invitation_id: int) -> Invitation:
-    invitation = (
-        Invitation.objects.select_for_update()
-        .select_related("organization")
-        .get(organization=organization, pk=invitation_id)
+def _locked_invitation(
+    org: Organization, invitation_id: int, *, rows: Any = Invitation.objects
+) -> Invitation:
+    rows = rows.select_for_update().filter(organization=org)
+    invitation: Invitation = _get(rows, invitation_id, "Invitation", AccountCode.INVITATION_NOT_FOUND)
+    return invitation
+
+
+def _open_invitation(org: Organization, invitation_id: int) -> Invitation:
+    invitation = _locked_invitation(
+        org, invitation_id, rows=Invitation.objects.select_related("organization")
     )
     if invitation.accepted_at is not None:
-        raise Conflict("This invitation was accepted already.", code="invitation_used")
+        raise Conflict("This invitation was accepted already.", code=AccountCode.INVITATION_USED)
     if invitation.revoked_at is not None:
-        raise Conflict("This invitation was revoked.", code="invitation_revoked")
+        raise Conflict("This invitation was revoked.", code=AccountCode.INVITATION_REVOKED)
     return invitation
 
 
 @transaction.atomic
 def invitation_resend(
-    *, organization: Organization, actor: User, actor_role: str, invitation_id: int
+    *, org: Organization, actor: User, invitation_id: int, role_cap: str | None = None
 ) -> IssuedInvitation:
     """A new link (and expiry) for a pending or expired invitation; the old link stops working."""
-    invitation = _open_invitation(organization, invitation_id)
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
+    invitation = _open_invitation(org, invitation_id)
     role_grant_check(actor_role=actor_role, role=invitation.role, target=GrantTarget.MEMBERSHIP)
     return _issue(invitation, actor)
 
 
 @transaction.atomic
-def invitation_revoke(*, organization: Organization, actor_role: str, invitation_id: int) -> Invitation:
-    invitation = Invitation.objects.select_for_update().get(organization=organization, pk=invitation_id)
+def invitation_revoke(
+    *, org: Organization, actor: User, invitation_id: int, role_cap: str | None = None
+) -> Invitation:
+    actor_role = acting_role(org=org, actor=actor, role_cap=role_cap)
+    invitation = _locked_invitation(org, invitation_id)
     role_manage_check(actor_role=actor_role, current_role=invitation.role)
     if invitation.accepted_at is not None:
         raise Conflict(
             "This invitation was accepted already: remove the member instead.",
-            code="invitation_used",
+            code=AccountCode.INVITATION_USED,
         )
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
@@ -444,14 +492,16 @@ def invitation_from_token(token: str, *, lock: bool = False) -> Invitation:
         invitation_id, key_hash = unsign_link(INVITATION_SALT, token)
     except BadLink:
         raise NotFound(
-            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid"
+            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code=AccountCode.INVITATION_INVALID
         ) from None
     rows = Invitation.objects.select_related("organization", "invited_by")
     if lock:
         rows = rows.select_for_update(of=("self",))
     invitation = rows.filter(pk=invitation_id, key_hash=key_hash).first()
     if invitation is None:
-        raise NotFound(INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code="invitation_invalid")
+        raise NotFound(
+            INVALID_LINK, field_errors={"token": [INVALID_LINK]}, code=AccountCode.INVITATION_INVALID
+        )
     return invitation
 
 
@@ -459,11 +509,11 @@ def invitation_usable(invitation: Invitation) -> None:
     """Raise the clear refusal for an invitation that can no longer be accepted."""
     status = invitation.status(timezone.now())
     if status == InvitationStatus.ACCEPTED:
-        raise Gone("This invitation was used already.", code="invitation_used")
+        raise Gone("This invitation was used already.", code=AccountCode.INVITATION_USED)
     if status == InvitationStatus.REVOKED:
-        raise Gone("This invitation was revoked.", code="invitation_revoked")
+        raise Gone("This invitation was revoked.", code=AccountCode.INVITATION_REVOKED)
     if status == InvitationStatus.EXPIRED:
-        raise Gone("This invitation has expired: ask for a new one.", code="invitation_expired")
+        raise Gone("This invitation has expired: ask for a new one.", code=AccountCode.INVITATION_EXPIRED)
 
 
 def _join(invitation: Invitation, user: User) -> Membership:
@@ -477,12 +527,13 @@ def _join(invitation: Invitation, user: User) -> Membership:
     )
     reason = role_grant_refusal(actor_role=inviter_role, role=invitation.role, target=GrantTarget.MEMBERSHIP)
     if reason is not None:
-        raise PermissionDenied(
+        raise Forbidden(
             f"The person who invited you can no longer grant the {invitation.role} role: {reason} "
-            "Ask for a new invitation."
+            "Ask for a new invitation.",
+            code=AccountCode.ROLE_NOT_GRANTABLE,
         )
     if Membership.objects.filter(organization=organization, user=user).exists():
-        raise Conflict("You are already a member of this organization.", code="already_member")
+        raise Conflict("You are already a member of this organization.", code=AccountCode.ALREADY_MEMBER)
     membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
     now = timezone.now()
     invitation.accepted_at = now
@@ -496,16 +547,17 @@ def _join(invitation: Invitation, user: User) -> Membership:
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, user: User) -> Membership:
-    """The signed-in ``user`` accepts; the invitation must be for their address."""
+def invitation_accept(*, token: str, actor: User) -> Membership:
+    """The signed-in ``actor`` accepts; the invitation must be for their address."""
     invitation = invitation_from_token(token, lock=True)
     invitation_usable(invitation)
-    if normalize_email(user.email) != invitation.email:
-        raise PermissionDenied(
-            f"This invitation was sent to another address; you are signed in as {user.email}. "
-            "Sign in with the invited address to accept it."
+    if normalize_email(actor.email) != invitation.email:
+        raise Forbidden(
+            f"This invitation was sent to another address; you are signed in as {actor.email}. "
+            "Sign in with the invited address to accept it.",
+            code=AccountCode.INVITATION_OTHER_ADDRESS,
         )
-    return _join(invitation, user)
+    return _join(invitation, actor)
 
 
 @transaction.atomic
@@ -516,7 +568,7 @@ def invitation_signup(*, token: str, password: str, full_name: str) -> Membershi
     if User.objects.filter(email__iexact=invitation.email).exists():
         raise Conflict(
             "An account already uses this address: sign in to accept the invitation.",
-            code="account_exists",
+            code=AccountCode.ACCOUNT_EXISTS,
         )
     user = User(email=invitation.email, full_name=full_name, email_verified_at=timezone.now())
     _check_password(password, user)
@@ -527,7 +579,7 @@ def invitation_signup(*, token: str, password: str, full_name: str) -> Membershi
     except IntegrityError:
         raise Conflict(
             "An account already uses this address: sign in to accept the invitation.",
-            code="account_exists",
+            code=AccountCode.ACCOUNT_EXISTS,
         ) from None
     return _join(invitation, user)
 
@@ -542,7 +594,7 @@ def _check_password(password: str, user: User) -> None:
         raise Unprocessable(
             "The password is too weak.",
             field_errors={"password": error.messages},
-            code="weak_password",
+            code=AccountCode.WEAK_PASSWORD,
         ) from None
 
 
@@ -609,7 +661,7 @@ def signup_request_from_token(token: str, *, lock: bool = False) -> SignupReques
         raise NotFound(
             SIGNUP_INVALID_LINK,
             field_errors={"token": [SIGNUP_INVALID_LINK]},
-            code="signup_invalid",
+            code=AccountCode.SIGNUP_INVALID,
         ) from None
     rows = SignupRequest.objects.select_for_update() if lock else SignupRequest.objects.all()
     request = rows.filter(pk=request_id, key_hash=key_hash).first()
@@ -617,7 +669,7 @@ def signup_request_from_token(token: str, *, lock: bool = False) -> SignupReques
         raise NotFound(
             SIGNUP_INVALID_LINK,
             field_errors={"token": [SIGNUP_INVALID_LINK]},
-            code="signup_invalid",
+            code=AccountCode.SIGNUP_INVALID,
         )
     return request
 
@@ -629,11 +681,11 @@ def signup_confirm(*, token: str) -> SignUp:
     if request.confirmed_at is not None:
         raise Gone(
             "This sign-up was confirmed already: sign in with your email and password.",
-            code="signup_used",
+            code=AccountCode.SIGNUP_USED,
         )
     now = timezone.now()
     if request.expires_at <= now:
-        raise Gone("This confirmation link has expired: sign up again.", code="signup_expired")
+        raise Gone("This confirmation link has expired: sign up again.", code=AccountCode.SIGNUP_EXPIRED)
     user = User(
         email=request.email, full_name=request.full_name, password=request.password, email_verified_at=now
     )
@@ -642,7 +694,7 @@ def signup_confirm(*, token: str) -> SignUp:
             user.save()
     except IntegrityError:
         raise Conflict(
-            "An account already uses this address: sign in instead.", code="account_exists"
+            "An account already uses this address: sign in instead.", code=AccountCode.ACCOUNT_EXISTS
         ) from None
     organization = organization_start(name=request.organization_name, owner=user)
     request.confirmed_at = now

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import login, logout
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,20 +18,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import Throttled
 
-from stratus.accounts import services
+from stratus.accounts import selectors, services
+from stratus.accounts.errors import AccountCode
 from stratus.accounts.models import Invitation, SignupRequest, User
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.lockout import services as lockout
 from stratus.platform.errors import ApplicationError, Gone, status_of
 
-TITLES = {
-    "invitation_invalid": "This invitation link is not valid",
-    "invitation_expired": "This invitation has expired",
-    "invitation_revoked": "This invitation was revoked",
-    "invitation_used": "This invitation was used already",
-    "signup_invalid": "This confirmation link is not valid",
-    "signup_expired": "This confirmation link has expired",
-    "signup_used": "This sign-up was confirmed already",
+TITLES: dict[str, str] = {
+    AccountCode.INVITATION_INVALID: "This invitation link is not valid",
+    AccountCode.INVITATION_EXPIRED: "This invitation has expired",
+    AccountCode.INVITATION_REVOKED: "This invitation was revoked",
+    AccountCode.INVITATION_USED: "This invitation was used already",
+    AccountCode.SIGNUP_INVALID: "This confirmation link is not valid",
+    AccountCode.SIGNUP_EXPIRED: "This confirmation link has expired",
+    AccountCode.SIGNUP_USED: "This sign-up was confirmed already",
 }
 
 
@@ -62,7 +62,7 @@ def _invitation_context(request: HttpRequest, invitation: Invitation) -> dict[st
         matches = services.normalize_email(user.email) == invitation.email
         state = "accept" if matches else "wrong_user"
     else:
-        exists = User.objects.filter(email__iexact=invitation.email).exists()
+        exists = selectors.account_exists(email=invitation.email)
         state = "signin" if exists else "signup"
     return {
         "title": f"Join {invitation.organization.name}",
@@ -110,14 +110,15 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
                 )
             if user is None:
                 return _page(request, "invitation", status=400, error="Wrong password.", **context)
-            membership = services.invitation_accept(token=token, user=user)
+            membership = services.invitation_accept(token=token, actor=user)
             login(request, user)
         elif action == "signup":
             full_name = request.POST.get("full_name", "").strip()[:200]
             membership = services.invitation_signup(token=token, password=password, full_name=full_name)
             login(request, membership.user)
         else:
-            membership = services.invitation_accept(token=token, user=request.user)  # type: ignore[arg-type]
+            assert isinstance(request.user, User)  # the "accept" state is for a signed-in user
+            membership = services.invitation_accept(token=token, actor=request.user)
     except ApplicationError as error:
         return _page(
             request,
@@ -127,8 +128,6 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
             password_errors=error.field_errors.get("password", []),
             **context,
         )
-    except PermissionDenied as error:
-        return _page(request, "invitation", status=403, error=str(error), **context)
     return _page(
         request,
         "invitation",
@@ -150,9 +149,9 @@ def signup_confirm_page(request: HttpRequest, token: str) -> HttpResponse:
     try:
         signup = services.signup_request_from_token(token)
         if signup.confirmed_at is not None:
-            raise Gone("Sign in with your email and password.", code="signup_used")
+            raise Gone("Sign in with your email and password.", code=AccountCode.SIGNUP_USED)
         if signup.expires_at <= timezone.now():
-            raise Gone("Sign up again to get a new link.", code="signup_expired")
+            raise Gone("Sign up again to get a new link.", code=AccountCode.SIGNUP_EXPIRED)
     except ApplicationError as error:
         return _refused(request, "signup_confirm", error)
     if request.method == "GET":

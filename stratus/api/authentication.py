@@ -28,7 +28,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from stratus.accounts.models import ROLE_RANK, ApiToken, Membership, Organization, Role, User
+from stratus.accounts.models import ApiToken, Membership, Organization, Role, User
+from stratus.accounts.roles import lower_role
 from stratus.accounts.tokens import hash_token_secret
 
 TOKEN_SCHEME = "Bearer"
@@ -52,10 +53,6 @@ class Access:
     @property
     def role(self) -> Role | None:
         return Role(self.membership.role) if self.membership else None
-
-
-def lower_role(a: str, b: str) -> Role:
-    return min(Role(a), Role(b), key=lambda role: ROLE_RANK[role])
 
 
 def _bind(request: HttpRequest | Request, access: Access) -> None:

@@ -47,9 +47,7 @@ def token_client(secret: str) -> APIClient:
 
 def make_token(organization: Organization, role: str = Role.OWNER) -> str:
     membership = make_member(organization, role)
-    issued = token_create(
-        organization=organization, actor=membership.user, actor_role=role, name=f"test {role}", role=role
-    )
+    issued = token_create(org=organization, actor=membership.user, name=f"test {role}", role=role)
     return issued.secret
 
 

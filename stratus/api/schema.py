@@ -6,8 +6,10 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.views import APIView
 
 from stratus.api.errors import PROBLEM_CONTENT_TYPE
 from stratus.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN
@@ -121,6 +123,20 @@ class AutoSchema(SpectacularAutoSchema):
             )
             schema["pattern"] = f"^{sign}({number})$"
         return schema
+
+    def get_description(self) -> str:  # type: ignore[override]
+        """The handler's docstring, else the nearest view class's; the shared bases of
+        ``stratus.api.views`` describe how views are built, not the endpoint, so they are skipped."""
+        handler = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
+        handler_doc = get_doc(handler) if handler is not None else ""
+        if handler_doc:
+            return handler_doc
+        for cls in type(self.view).__mro__:
+            if cls is APIView:
+                break
+            if cls.__module__ != "stratus.api.views" and cls.__dict__.get("__doc__"):
+                return get_doc(cls)
+        return ""
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())

@@ -9,8 +9,10 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 
 from stratus.accounts.models import Organization
+from stratus.campaigns.errors import CampaignCode
 from stratus.campaigns.models import Campaign, Recipient, RecipientState, Segment, Suppression
 from stratus.crm.models import Contact
+from stratus.platform.errors import NotFound
 
 
 def segment_contacts(*, org: Organization, filters: dict[str, Any]) -> QuerySet[Contact]:
@@ -24,8 +26,15 @@ def segment_list(*, org: Organization) -> QuerySet[Segment]:
     return Segment.objects.filter(organization=org).order_by("name", "pk")
 
 
-def segment_get(*, org: Organization, segment_id: int) -> Segment | None:
-    return Segment.objects.filter(organization=org, pk=segment_id).first()
+def _found(row: Any, label: str) -> Any:
+    if row is None:
+        raise NotFound(f"{label} not found.", code=CampaignCode.NOT_FOUND)
+    return row
+
+
+def segment_get(*, org: Organization, segment_id: int) -> Segment:
+    segment: Segment | None = Segment.objects.filter(organization=org, pk=segment_id).first()
+    return _found(segment, "Segment")
 
 
 @dataclass(frozen=True)
@@ -57,8 +66,9 @@ def campaign_list(*, org: Organization, state: str | None = None) -> QuerySet[Ca
     return campaigns.order_by("-created_at", "-pk")
 
 
-def campaign_get(*, org: Organization, campaign_id: int) -> Campaign | None:
-    return Campaign.objects.filter(organization=org, pk=campaign_id).select_related("segment").first()
+def campaign_get(*, org: Organization, campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.filter(organization=org, pk=campaign_id).select_related("segment").first()
+    return _found(campaign, "Campaign")
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,10 @@ def recipient_list(*, org: Organization, campaign: Campaign, state: str | None =
     if state:
         rows = rows.filter(state=state)
     return rows.order_by("pk")
+
+
+def suppression_get(*, org: Organization, suppression_id: int) -> Suppression:
+    return _found(Suppression.objects.filter(organization=org, pk=suppression_id).first(), "Suppression")
 
 
 def suppression_list(*, org: Organization) -> QuerySet[Suppression]:

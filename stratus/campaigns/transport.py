@@ -5,7 +5,7 @@ sender transmits envelope and content first (``stage``) while the recipient's ro
 claimed as ``sending``; then it records the row as sent and writes the ``.`` (``finish``)
 back to back, and reads the server's answer (``confirm``). A sender that dies before the
 ``.`` leaves an unfinished message, which the server discards, and a ``sending`` row that
-is queued again (see ``services._mark_sent_and_finish``). Other Django mail backends
+is queued again (see ``services.sending._mark_sent_and_finish``). Other Django mail backends
 (console, file, in-memory) have the same interface: ``finish`` hands them the message.
 """
 

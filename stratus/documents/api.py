@@ -15,20 +15,25 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from stratus.accounts.models import Organization, User
+from stratus.accounts.models import Organization
 from stratus.api.permissions import ReadViewerWriteMember
 from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import BIGINT_MAX, ID_MAX, ID_MIN, StrictCharField, StrictSerializer
-from stratus.api.views import ID_PARAMETER_SCHEMA, ActionView, query_id
+from stratus.api.views import (
+    ID_PARAMETER_SCHEMA,
+    OrganizationAction,
+    OrganizationEndpoint,
+    OrganizationListEndpoint,
+    query_id,
+)
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents import selectors, services
+from stratus.documents.errors import DocumentCode
 from stratus.documents.models import Document
 from stratus.documents.storage import document_store
 from stratus.platform.errors import ApplicationError, Invalid, TooLarge
@@ -36,20 +41,15 @@ from stratus.platform.errors import ApplicationError, Invalid, TooLarge
 TARGET_FIELDS = ("contact", "company", "deal")
 
 
-def _org(request: Request) -> Organization:
-    return request.auth.organization  # type: ignore[union-attr]
-
-
-def _actor(request: Request) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) else None
-
-
 def _target(org: Organization, data: Any, *, required: bool) -> Contact | Company | Deal | None:
     given = [field for field in TARGET_FIELDS if data.get(field) not in (None, "")]
     if len(given) > 1 or (required and not given):
         message = "Name exactly one of contact, company or deal."
-        raise Invalid(message, field_errors={field: [message] for field in given or TARGET_FIELDS})
+        raise Invalid(
+            message,
+            field_errors={field: [message] for field in given or TARGET_FIELDS},
+            code=DocumentCode.TARGET_REQUIRED,
+        )
     if not given:
         return None
     field = given[0]
@@ -167,7 +167,7 @@ UPLOAD_RESPONSE = inline_serializer(
 )
 
 
-class DocumentListView(GenericAPIView[Document]):
+class DocumentListView(OrganizationListEndpoint):
     permission_classes = (ReadViewerWriteMember,)
     serializer_class = DocumentSerializer
     queryset = Document.objects.none()  # for the schema; requests use the selectors
@@ -187,7 +187,7 @@ class DocumentListView(GenericAPIView[Document]):
         responses={200: DocumentSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        org = _org(request)
+        org = self.org
         ids = {field: query_id(request, field) for field in TARGET_FIELDS}
         target = _target(org, ids, required=False)
         page = self.paginate_queryset(selectors.document_list(org=org, target=target))
@@ -199,7 +199,7 @@ class DocumentListView(GenericAPIView[Document]):
         responses={201: DocumentSerializer},
     )
     def post(self, request: Request) -> Response:
-        org = _org(request)
+        org = self.org
         limit = settings.DOCUMENTS_INLINE_UPLOAD_MAX_BYTES
         # Refused before the body is read: the declared length already exceeds what is accepted.
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -208,23 +208,18 @@ class DocumentListView(GenericAPIView[Document]):
                 f"The request is {length} bytes; files above {limit} bytes are uploaded directly "
                 "to storage (POST /api/v1/documents/uploads/).",
                 field_errors={"file": [f"Must be at most {limit} bytes."]},
-                code="file_too_large",
+                code=DocumentCode.FILE_TOO_LARGE,
             )
-        payload = UploadSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        target = _target(org, payload.validated_data, required=True)
+        data = self.validated(UploadSerializer)
+        target = _target(org, data, required=True)
         assert target is not None
         document = services.document_upload(
-            org=org,
-            actor=_actor(request),
-            target=target,
-            file=payload.validated_data["file"],
-            name=payload.validated_data.get("name") or None,
+            org=org, actor=self.actor, target=target, file=data["file"], name=data.get("name") or None
         )
         return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
 
 
-class DocumentUploadStartView(APIView):
+class DocumentUploadStartView(OrganizationEndpoint):
     permission_classes = (ReadViewerWriteMember,)
     parser_classes = (JSONParser,)
 
@@ -241,15 +236,13 @@ class DocumentUploadStartView(APIView):
         responses={201: UPLOAD_RESPONSE},
     )
     def post(self, request: Request) -> Response:
-        org = _org(request)
-        payload = UploadStartSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        org = self.org
+        data = self.validated(UploadStartSerializer)
         target = _target(org, data, required=True)
         assert target is not None
         started = services.document_upload_start(
             org=org,
-            actor=_actor(request),
+            actor=self.actor,
             target=target,
             name=data["name"],
             size=data["size"],
@@ -273,7 +266,7 @@ class DocumentUploadStartView(APIView):
         )
 
 
-class DocumentFinishView(ActionView):
+class DocumentFinishView(OrganizationAction):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(
@@ -282,27 +275,25 @@ class DocumentFinishView(ActionView):
         responses={200: DocumentSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
-        document = services.document_upload_finish(org=_org(request), actor=_actor(request), document_id=pk)
+        document = services.document_upload_finish(org=self.org, actor=self.actor, document_id=pk)
         return Response(DocumentSerializer(document, context={"request": request}).data)
 
 
-class DocumentDetailView(APIView):
+class DocumentDetailView(OrganizationEndpoint):
     permission_classes = (ReadViewerWriteMember,)
     parser_classes = (JSONParser,)
 
     @extend_schema(summary="A document's metadata", responses={200: DocumentSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        document = selectors.document_get(org=_org(request), document_id=pk)
+        document = selectors.document_get(org=self.org, document_id=pk)
         return Response(DocumentSerializer(document, context={"request": request}).data)
 
     @extend_schema(summary="Rename a document", request=RenameSerializer, responses={200: DocumentSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        org = _org(request)
-        document = selectors.document_get(org=org, document_id=pk)  # 404 before any input error
-        payload = RenameSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        document = selectors.document_get(org=self.org, document_id=pk)  # 404 before any input error
+        data = self.validated(RenameSerializer)
         renamed = services.document_rename(
-            org=org, actor=_actor(request), document=document, name=payload.validated_data["name"]
+            org=self.org, actor=self.actor, document=document, name=data["name"]
         )
         return Response(DocumentSerializer(renamed, context={"request": request}).data)
 
@@ -310,14 +301,13 @@ class DocumentDetailView(APIView):
         summary="Delete a document (its file is removed once the deletion commits)", responses={204: None}
     )
     def delete(self, request: Request, pk: int) -> Response:
-        org = _org(request)
-        document = selectors.document_get(org=org, document_id=pk, include_pending=True)
-        services.document_delete(org=org, actor=_actor(request), document=document)
+        document = selectors.document_get(org=self.org, document_id=pk, include_pending=True)
+        services.document_delete(org=self.org, actor=self.actor, document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _download_link(request: Request, pk: int) -> tuple[str, Any]:
-    document = selectors.document_get(org=_org(request), document_id=pk)
+def _download_link(view: OrganizationEndpoint, request: Request, pk: int) -> tuple[str, Any]:
+    document = selectors.document_get(org=view.org, document_id=pk)
     expires = settings.AWS_QUERYSTRING_EXPIRE
     url = document_store().download_url(
         document.key, filename=document.name, content_type=document.content_type, expires=expires
@@ -325,7 +315,7 @@ def _download_link(request: Request, pk: int) -> tuple[str, Any]:
     return request.build_absolute_uri(url), timezone.now() + timedelta(seconds=expires)
 
 
-class DocumentDownloadView(ActionView):
+class DocumentDownloadView(OrganizationAction):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(
@@ -334,13 +324,13 @@ class DocumentDownloadView(ActionView):
         responses={302: OpenApiResponse(description="Location: the short-lived download URL")},
     )
     def get(self, request: Request, pk: int) -> HttpResponseRedirect:
-        url, _expires_at = _download_link(request, pk)
+        url, _expires_at = _download_link(self, request, pk)
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response
 
 
-class DocumentDownloadUrlView(ActionView):
+class DocumentDownloadUrlView(OrganizationAction):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(
@@ -353,7 +343,7 @@ class DocumentDownloadUrlView(ActionView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        url, expires_at = _download_link(request, pk)
+        url, expires_at = _download_link(self, request, pk)
         response = Response({"url": url, "expires_at": expires_at})
         response["Cache-Control"] = "no-store"
         return response

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from stratus.accounts.models import Organization
 from stratus.crm.models import Company, Contact, Deal
+from stratus.documents.errors import DocumentCode
 from stratus.documents.models import Document, DocumentStatus
 from stratus.platform.errors import ApplicationError, NotFound
 
@@ -25,7 +26,7 @@ def document_list(*, org: Organization, target: Contact | Company | Deal | None 
 
 
 def _not_found() -> ApplicationError:
-    return NotFound("Document not found.", code="not_found")
+    return NotFound("Document not found.", code=DocumentCode.NOT_FOUND)
 
 
 def document_get(*, org: Organization, document_id: Any, include_pending: bool = False) -> Document:
@@ -41,3 +42,10 @@ def document_get(*, org: Organization, document_id: Any, include_pending: bool =
     if document is None:
         raise _not_found()
     return document
+
+
+def upload_pending(*, key: str) -> bool:
+    """Whether a direct upload was started for ``key`` and not finished, cancelled or cleaned up.
+
+    The caller holds a signed grant for the key, which already names the organization."""
+    return Document.objects.filter(key=key, status=DocumentStatus.PENDING).exists()

@@ -26,6 +26,7 @@ from django.utils import timezone
 from stratus.accounts.models import Organization, User
 from stratus.crm import timeline
 from stratus.crm.models import Company, Contact, Deal
+from stratus.documents.errors import DocumentCode
 from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.selectors import document_get
 from stratus.documents.storage import UploadTarget, document_store, new_key, staging_key
@@ -55,7 +56,7 @@ def _max_size_error(size: int, field: str) -> ApplicationError:
     return TooLarge(
         f"The file is {size} bytes; the largest accepted is {limit} bytes.",
         field_errors={field: [f"Must be at most {limit} bytes."]},
-        code="file_too_large",
+        code=DocumentCode.FILE_TOO_LARGE,
     )
 
 
@@ -65,7 +66,7 @@ def _type_error(detected: str | None, field: str) -> ApplicationError:
     return UnsupportedMedia(
         f"The file's content is {what}, which is not accepted.",
         field_errors={field: [f"Content must be one of: {allowed}."]},
-        code="unsupported_type",
+        code=DocumentCode.UNSUPPORTED_TYPE,
     )
 
 
@@ -75,6 +76,7 @@ def clean_name(raw: str, field: str = "name") -> str:
         raise Invalid(
             "The file name is empty once path and control characters are removed.",
             field_errors={field: ["Give the file a name with at least one visible character."]},
+            code=DocumentCode.NAME_INVALID,
         )
     return name
 
@@ -142,7 +144,9 @@ def document_upload(
             )
         raise error
     if size == 0:
-        raise Invalid("The file is empty.", field_errors={"file": ["Must not be empty."]})
+        raise Invalid(
+            "The file is empty.", field_errors={"file": ["Must not be empty."]}, code=DocumentCode.EMPTY_FILE
+        )
     display_name = clean_name(name if name else (file.name or ""), "name" if name else "file")
     file.seek(0)
     head = file.read(HEAD_BYTES)
@@ -199,7 +203,11 @@ def document_upload_start(
     _check_target(org, target)
     display_name = clean_name(name)
     if size <= 0:
-        raise Invalid("The file is empty.", field_errors={"size": ["Must be at least 1 byte."]})
+        raise Invalid(
+            "The file is empty.",
+            field_errors={"size": ["Must be at least 1 byte."]},
+            code=DocumentCode.EMPTY_FILE,
+        )
     if size > settings.DOCUMENTS_MAX_UPLOAD_BYTES:
         raise _max_size_error(size, "size")
     if content_type not in settings.DOCUMENTS_ALLOWED_TYPES:
@@ -208,13 +216,14 @@ def document_upload_start(
             field_errors={
                 "content_type": [f"Must be one of: {', '.join(settings.DOCUMENTS_ALLOWED_TYPES)}."]
             },
-            code="unsupported_type",
+            code=DocumentCode.UNSUPPORTED_TYPE,
         )
     checksum = sha256.strip().lower()
     if not SHA256.match(checksum):
         raise Invalid(
             "The checksum is malformed.",
             field_errors={"sha256": ["Must be the file's SHA-256 as 64 hexadecimal characters."]},
+            code=DocumentCode.CHECKSUM_INVALID,
         )
     with transaction.atomic():
         document = Document.objects.create(
@@ -249,7 +258,7 @@ def _verify(document: Document) -> str | ApplicationError | None:
         return Unprocessable(
             f"The stored file is {size} bytes, not the {document.size} announced.",
             field_errors={"size": ["The uploaded file does not have the announced size."]},
-            code="upload_mismatch",
+            code=DocumentCode.UPLOAD_MISMATCH,
         )
     detected = detect_type(store.head(document.key, HEAD_BYTES), document.name)
     if detected is None or detected not in settings.DOCUMENTS_ALLOWED_TYPES:
@@ -258,13 +267,13 @@ def _verify(document: Document) -> str | ApplicationError | None:
         return Unprocessable(
             f"The file's content is {detected}, not the {document.content_type} announced.",
             field_errors={"content_type": [f"The uploaded content is {detected}."]},
-            code="upload_mismatch",
+            code=DocumentCode.UPLOAD_MISMATCH,
         )
     if store.sha256(document.key) != document.sha256:
         return Unprocessable(
             "The stored file's SHA-256 differs from the one announced.",
             field_errors={"sha256": ["The uploaded file does not match the announced checksum."]},
-            code="upload_mismatch",
+            code=DocumentCode.UPLOAD_MISMATCH,
         )
     return detected
 
@@ -289,12 +298,12 @@ def document_upload_finish(*, org: Organization, actor: User | None, document_id
             field_errors={
                 "file": ["Upload the file to the URL returned when the upload started, then finish."]
             },
-            code="upload_missing",
+            code=DocumentCode.UPLOAD_MISSING,
         )
     with transaction.atomic():
         locked = Document.objects.select_for_update().filter(organization=org, pk=document_id).first()
         if locked is None:  # removed meanwhile (cleanup of an abandoned upload)
-            raise NotFound("Document not found.", code="not_found")
+            raise NotFound("Document not found.", code=DocumentCode.NOT_FOUND)
         if locked.is_ready:
             return locked
         if isinstance(outcome, ApplicationError):
@@ -319,7 +328,7 @@ def _lock(org: Organization, document: Document, *, ready: bool) -> Document:
         documents = documents.filter(status=DocumentStatus.READY)
     locked = documents.first()
     if locked is None:  # deleted meanwhile
-        raise NotFound("Document not found.", code="not_found")
+        raise NotFound("Document not found.", code=DocumentCode.NOT_FOUND)
     return locked
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from stratus.documents.models import Document, DocumentStatus
+from stratus.documents import selectors
 from stratus.documents.storage import DOWNLOAD_SALT, UPLOAD_SALT, document_store
 from stratus.platform.storage import is_s3
 
@@ -45,7 +45,7 @@ def local_upload(request: HttpRequest, token: str) -> HttpResponse:
     declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared_length > grant["size"] + MULTIPART_OVERHEAD:
         return _refuse(413, "File too large", f"This upload accepts exactly {grant['size']} bytes.")
-    if not Document.objects.filter(key=grant["document"], status=DocumentStatus.PENDING).exists():
+    if not selectors.upload_pending(key=grant["document"]):
         return _refuse(404, "Upload not found", "The upload was finished, cancelled or cleaned up.")
     upload = request.FILES.get("file")
     if upload is None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -22,18 +22,18 @@ from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from stratus.api.schema import AutoSchema
-from stratus.api.views import ActionView, query_filters
+from stratus.api.views import (
+    OrganizationAction,
+    OrganizationEndpoint,
+    OrganizationListEndpoint,
+    query_filters,
+)
 from stratus.crm.api import export_parameters
-from stratus.imports import exports, mapping, services
+from stratus.imports import exports, mapping, selectors, services
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind
 from stratus.platform import json_depth
-
-
-def _org(request: Request) -> Any:
-    return request.organization  # type: ignore[attr-defined]
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -117,10 +117,8 @@ class AnalysisSerializer(serializers.Serializer):
     )
 
 
-def _upload_options(request: Request) -> dict[str, Any]:
-    serializer = ImportUploadSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = dict(serializer.validated_data)
+def _upload_options(view: OrganizationEndpoint) -> dict[str, Any]:
+    data = view.validated(ImportUploadSerializer)
     return {
         "kind": data["kind"],
         "upload": data["file"],
@@ -131,26 +129,26 @@ def _upload_options(request: Request) -> dict[str, Any]:
     }
 
 
-class ImportListView(generics.ListAPIView):
+class ImportListView(OrganizationListEndpoint, generics.ListAPIView):
     serializer_class = ImportJobSerializer
     queryset = ImportJob.objects.none()
     parser_classes = (MultiPartParser, FormParser)
-    ordering_fields = ("created_at",)
+    orderings = {"created_at": ("created_at",)}
     ordering = "-created_at"
 
-    def get_queryset(self) -> Any:
-        return ImportJob.objects.filter(organization=_org(self.request))
+    def get_queryset(self) -> QuerySet[ImportJob]:
+        return selectors.import_list(org=self.org)
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer}, responses={202: ImportJobSerializer}
     )
     def post(self, request: Request) -> Response:
-        options = _upload_options(request)
-        job = services.import_create(org=_org(request), actor=request.user, **options)  # type: ignore[arg-type]
+        options = _upload_options(self)
+        job = services.import_create(org=self.org, actor=self.actor, **options)
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ImportAnalyseView(ActionView):
+class ImportAnalyseView(OrganizationAction):
     """The encoding, delimiter and column mapping an import of this file would use."""
 
     parser_classes = (MultiPartParser, FormParser)
@@ -159,11 +157,11 @@ class ImportAnalyseView(ActionView):
         request={"multipart/form-data": ImportUploadSerializer}, responses={200: AnalysisSerializer}
     )
     def post(self, request: Request) -> Response:
-        options = _upload_options(request)
+        options = _upload_options(self)
         upload = options.pop("upload")
         sample = upload.read(mapping.SAMPLE_BYTES)
         analysis = services.import_analyse(
-            org=_org(request),
+            org=self.org,
             kind=options["kind"],
             sample=sample,
             encoding=options["encoding"],
@@ -171,8 +169,6 @@ class ImportAnalyseView(ActionView):
             overrides=options["mapping"],
             dedup_policy=options["dedup_policy"],
         )
-        custom = services.custom_field_definitions(_org(request), options["kind"])
-        fields = [*mapping.fields_for(options["kind"]), *(mapping.CUSTOM_PREFIX + key for key in custom)]
         return Response(
             {
                 "encoding": analysis.encoding,
@@ -181,39 +177,35 @@ class ImportAnalyseView(ActionView):
                     {"column": h, "field": f or None}
                     for h, f in zip(analysis.headers, analysis.mapping, strict=True)
                 ],
-                "available_fields": fields,
+                "available_fields": analysis.available_fields,
             }
         )
 
 
-def _job(request: Request, pk: int) -> ImportJob:
-    return get_object_or_404(ImportJob.objects.filter(organization=_org(request)), pk=pk)
-
-
-class ImportDetailView(APIView):
+class ImportDetailView(OrganizationEndpoint):
     @extend_schema(responses={200: ImportJobSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ImportJobSerializer(_job(request, pk)).data)
+        return Response(ImportJobSerializer(selectors.import_get(org=self.org, job_id=pk)).data)
 
 
-class ImportCancelView(ActionView):
+class ImportCancelView(OrganizationAction):
     @extend_schema(request=None, responses={200: ImportJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        job = services.import_cancel(org=_org(request), job=_job(request, pk))
+        job = services.import_cancel(org=self.org, job=selectors.import_get(org=self.org, job_id=pk))
         return Response(ImportJobSerializer(job).data)
 
 
 def _error_report(job: ImportJob) -> Iterator[list[Any]]:
-    for error in job.row_errors.order_by("row_number").iterator(chunk_size=2000):
+    for error in selectors.import_row_errors(job=job):
         yield [error.row_number, error.reason, *error.values]
 
 
-class ImportErrorReportView(ActionView):
+class ImportErrorReportView(OrganizationAction):
     """Every row that was not imported: its row number in the file, the reason, its cells."""
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
-        job = _job(request, pk)
+        job = selectors.import_get(org=self.org, job_id=pk)
         rows = exports.stream_csv(["row", "reason", *job.headers], _error_report(job))
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
@@ -228,7 +220,7 @@ class ExportSchema(AutoSchema):
         return [*super().get_override_parameters(), *export_parameters(view.kind)]
 
 
-class ExportView(APIView):
+class ExportView(OrganizationEndpoint):
     """A filtered list as CSV, streamed; query parameters are the list endpoint's filters."""
 
     kind = "contacts"
@@ -237,7 +229,7 @@ class ExportView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request) -> StreamingHttpResponse:
         rows = exports.export_csv(
-            org=_org(request),
+            org=self.org,
             kind=self.kind,
             filters=query_filters(request),
             ordering=request.query_params.get("ordering") or None,

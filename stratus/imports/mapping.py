@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from stratus.imports.errors import ImportCode
 from stratus.imports.models import DedupPolicy, ImportKind
 from stratus.platform.errors import ApplicationError, Invalid
 
@@ -70,7 +71,7 @@ def _encoding_error(error: UnicodeDecodeError, encoding: str, sample: bytes) -> 
         f"The file is not valid {encoding}: byte 0x{byte} on line {line}. Save it as UTF-8, or give its "
         "encoding (for example windows-1252, latin-1 or utf-16).",
         field_errors={"encoding": [f"The file is not {encoding} (byte 0x{byte} on line {line})."]},
-        code="encoding",
+        code=ImportCode.ENCODING,
     )
 
 
@@ -97,7 +98,7 @@ def text_encoding(name: str) -> str:
             f"Unknown or unsupported encoding {name!r}: give a character set such as utf-8, "
             "windows-1252, latin-1 or utf-16.",
             field_errors={"encoding": [f"{name!r} is not a text encoding (e.g. utf-8, windows-1252)."]},
-            code="encoding",
+            code=ImportCode.ENCODING,
         )
     return info.name
 
@@ -105,7 +106,9 @@ def text_encoding(name: str) -> str:
 def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> Head:
     """Encoding, delimiter and header of a file from its first bytes."""
     if not sample.strip():
-        raise Invalid("The file is empty.", field_errors={"file": ["The file is empty."]}, code="empty_file")
+        raise Invalid(
+            "The file is empty.", field_errors={"file": ["The file is empty."]}, code=ImportCode.EMPTY_FILE
+        )
     if encoding:
         encoding = text_encoding(encoding)
     elif sample.startswith(codecs.BOM_UTF8):
@@ -123,7 +126,7 @@ def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> 
         raise Invalid(
             "The file contains NUL characters: it is not a text CSV file (or its encoding is wrong).",
             field_errors={"file": ["Not a CSV text file."]},
-            code="not_csv",
+            code=ImportCode.NOT_CSV,
         )
     lines = text.splitlines()
     if delimiter is None:
@@ -133,7 +136,9 @@ def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> 
             delimiter = ","
     elif len(delimiter) != 1:
         raise Invalid(
-            "The delimiter is one character.", field_errors={"delimiter": ["Give one character, e.g. , or ;"]}
+            "The delimiter is one character.",
+            field_errors={"delimiter": ["Give one character, e.g. , or ;"]},
+            code=ImportCode.DELIMITER_INVALID,
         )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers = next(reader, [])
@@ -142,12 +147,13 @@ def read_head(sample: bytes, *, encoding: str | None, delimiter: str | None) -> 
         raise Invalid(
             "The first row must name the columns.",
             field_errors={"file": ["The header row is empty."]},
-            code="no_header",
+            code=ImportCode.NO_HEADER,
         )
     if len(headers) > MAX_COLUMNS:
         raise Invalid(
             f"The file has {len(headers)} columns; at most {MAX_COLUMNS} are supported.",
             field_errors={"file": ["Too many columns."]},
+            code=ImportCode.TOO_MANY_COLUMNS,
         )
     has_rows = any(any(cell.strip() for cell in row) for row in reader)
     return Head(encoding=encoding, delimiter=delimiter, headers=headers, has_rows=has_rows)
@@ -194,13 +200,16 @@ def apply_overrides(
             continue
         result[headers.index(header)] = field or ""
     if errors:
-        raise Invalid("The column mapping is not valid.", field_errors=errors)
+        raise Invalid(
+            "The column mapping is not valid.", field_errors=errors, code=ImportCode.MAPPING_INVALID
+        )
     targets = [f for f in result if f]
     duplicates = sorted({f for f in targets if targets.count(f) > 1})
     if duplicates:
         raise Invalid(
             "Two columns map to the same field.",
             field_errors={"mapping": [f"{f} is mapped from more than one column" for f in duplicates]},
+            code=ImportCode.MAPPING_DUPLICATE,
         )
     return result
 
@@ -213,18 +222,18 @@ def check_required(kind: str, mapping: list[str], policy: str, headers: list[str
             raise Invalid(
                 f"Missing column: contacts need an email or a name column (columns found: {found}).",
                 field_errors={"mapping": ["Map a column to email, first_name, last_name or full_name."]},
-                code="missing_column",
+                code=ImportCode.MISSING_COLUMN,
             )
         if policy != DedupPolicy.CREATE and "email" not in mapped:
             raise Invalid(
                 f"Missing column: email (duplicates are matched by email; columns found: {found}). "
                 "Map a column to email or choose the create policy.",
                 field_errors={"mapping": ["No column maps to email."]},
-                code="missing_column",
+                code=ImportCode.MISSING_COLUMN,
             )
     elif "name" not in mapped:
         raise Invalid(
             f"Missing column: name (companies need a name; columns found: {found}).",
             field_errors={"mapping": ["No column maps to name."]},
-            code="missing_column",
+            code=ImportCode.MISSING_COLUMN,
         )

@@ -29,6 +29,7 @@ from stratus.crm import rules
 from stratus.crm import services as crm
 from stratus.crm.models import Company, Contact, CustomField
 from stratus.imports import mapping as columns
+from stratus.imports.errors import ImportCode
 from stratus.imports.models import DedupPolicy, ImportJob, ImportKind, ImportRowError, ImportState
 from stratus.imports.rows import ParsedRow, RowError, parse_row
 from stratus.platform.errors import Invalid
@@ -51,6 +52,7 @@ class Analysis:
     delimiter: str
     headers: list[str]
     mapping: list[str]
+    available_fields: list[str]  # the fields a column may map to, custom fields included
 
 
 def import_analyse(
@@ -66,25 +68,34 @@ def import_analyse(
     """Read the head of a file and check that it can be imported; raises ``ApplicationError``."""
     if kind not in ImportKind.values:
         raise Invalid(
-            "Unknown import kind.", field_errors={"kind": [f"Choose {', '.join(ImportKind.values)}."]}
+            "Unknown import kind.",
+            field_errors={"kind": [f"Choose {', '.join(ImportKind.values)}."]},
+            code=ImportCode.KIND_UNKNOWN,
         )
     if dedup_policy not in DedupPolicy.values:
         raise Invalid(
             "Unknown duplicate policy.",
             field_errors={"dedup_policy": [f"Choose {', '.join(DedupPolicy.values)}."]},
+            code=ImportCode.POLICY_UNKNOWN,
         )
     head = columns.read_head(sample, encoding=encoding, delimiter=delimiter)
     if not head.has_rows:
         raise Invalid(
             "The file has a header row but no data rows.",
             field_errors={"file": ["No data rows after the header."]},
-            code="empty_file",
+            code=ImportCode.EMPTY_FILE,
         )
     custom = custom_field_definitions(org, kind)
     detected = columns.detect_mapping(kind, head.headers, custom)
     final = columns.apply_overrides(kind, head.headers, detected, overrides or {}, set(custom))
     columns.check_required(kind, final, dedup_policy, head.headers)
-    return Analysis(encoding=head.encoding, delimiter=head.delimiter, headers=head.headers, mapping=final)
+    return Analysis(
+        encoding=head.encoding,
+        delimiter=head.delimiter,
+        headers=head.headers,
+        mapping=final,
+        available_fields=[*columns.fields_for(kind), *(columns.CUSTOM_PREFIX + key for key in custom)],
+    )
 
 
 def import_create(
@@ -106,6 +117,7 @@ def import_create(
         raise Invalid(
             f"The file is larger than {settings.IMPORT_MAX_FILE_BYTES} bytes.",
             field_errors={"file": ["Too large."]},
+            code=ImportCode.FILE_TOO_LARGE,
         )
     upload.seek(0)
     sample = upload.read(columns.SAMPLE_BYTES)

@@ -10,15 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from stratus.accounts.models import Role, User
-from stratus.api.permissions import ReadViewerWriteMember, ReadViewerWriteViewer, has_role
+from stratus.accounts.models import ROLE_RANK, Role, User
+from stratus.api.permissions import ReadViewerWriteMember, ReadViewerWriteViewer
 from stratus.api.schema import exactly_one_of
 from stratus.api.serializers import (
     OrganizationPrimaryKeyRelatedField,
@@ -28,10 +26,19 @@ from stratus.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
 )
-from stratus.api.views import ID_PARAMETER_SCHEMA, ActionView, query_choice, query_flag, query_id
+from stratus.api.views import (
+    ID_PARAMETER_SCHEMA,
+    OrganizationAction,
+    OrganizationEndpoint,
+    OrganizationListEndpoint,
+    query_choice,
+    query_flag,
+    query_id,
+)
 from stratus.crm.models import Activity, Deal
-from stratus.reminders import services
-from stratus.reminders.models import Notification, NotificationPreference, Reminder, ReminderState
+from stratus.platform.unset import UNSET, Unset
+from stratus.reminders import selectors, services
+from stratus.reminders.models import Notification, Reminder, ReminderState
 
 
 class ReminderSerializer(serializers.ModelSerializer):
@@ -92,35 +99,28 @@ class ReminderUpdateSerializer(StrictSerializer):
     note = StrictCharField(required=False, allow_blank=True, max_length=500)
 
 
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the permission class admits authenticated users only
-    return user
-
-
-def _offset(data: dict[str, Any]) -> timedelta | None:
-    minutes = data.get("offset_minutes")
+def _offset(data: dict[str, Any]) -> timedelta | Unset | None:
+    if "offset_minutes" not in data:
+        return UNSET
+    minutes = data["offset_minutes"]
     return None if minutes is None else timedelta(minutes=minutes)
 
 
-def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, context={"request": request})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+# The caller's reminders; with ``?user=all``, an admin's view takes in everyone's. (No docstring:
+# the schema would show it on every reminder endpoint.)
+class ReminderEndpoint(OrganizationEndpoint):
+    @property
+    def everyone(self) -> bool:
+        return (
+            self.request.query_params.get("user") == "all" and ROLE_RANK[self.role] >= ROLE_RANK[Role.ADMIN]
+        )
 
 
-def _reminders(request: Request) -> QuerySet[Reminder]:
-    reminders = Reminder.objects.filter(organization=request.organization)  # type: ignore[attr-defined]
-    if request.query_params.get("user") == "all" and has_role(request, Role.ADMIN):
-        return reminders
-    return reminders.filter(user=_user(request))
-
-
-class ReminderListView(generics.ListAPIView):
+class ReminderListView(ReminderEndpoint, OrganizationListEndpoint, generics.ListAPIView):
     permission_classes = (ReadViewerWriteMember,)
     serializer_class = ReminderSerializer
     queryset = Reminder.objects.none()
-    ordering_fields = ("created_at",)
+    orderings = {"created_at": ("created_at",)}
     ordering = "-created_at"
 
     @extend_schema(
@@ -135,61 +135,58 @@ class ReminderListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Reminder]:
-        reminders = _reminders(self.request)
-        state = query_choice(self.request, "state", ReminderState.values)
-        if state:
-            reminders = reminders.filter(state=state)
-        for name in ("activity", "deal"):
-            target = query_id(self.request, name)
-            if target is not None:
-                reminders = reminders.filter(**{f"{name}_id": target})
-        return reminders
+        return selectors.reminder_list(
+            org=self.org,
+            actor=self.actor,
+            everyone=self.everyone,
+            state=query_choice(self.request, "state", ReminderState.values),
+            activity_id=query_id(self.request, "activity"),
+            deal_id=query_id(self.request, "deal"),
+        )
 
     @extend_schema(request=ReminderCreateSerializer, responses={201: ReminderSerializer})
     def post(self, request: Request) -> Response:
-        data = _validated(ReminderCreateSerializer, request)
+        data = self.validated(ReminderCreateSerializer)
+        offset = _offset(data)
         reminder = services.reminder_create(
-            org=request.organization,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
+            org=self.org,
+            actor=self.actor,
             activity=data.get("activity"),
             deal=data.get("deal"),
             remind_at=data.get("remind_at"),
-            offset=_offset(data),
+            offset=None if offset is UNSET else offset,
             user=data.get("user"),
             note=data.get("note", ""),
         )
         return Response(ReminderSerializer(reminder).data, status=status.HTTP_201_CREATED)
 
 
-class ReminderDetailView(APIView):
+class ReminderDetailView(ReminderEndpoint):
     permission_classes = (ReadViewerWriteMember,)
 
-    def _get(self, request: Request, pk: int) -> Reminder:
-        return get_object_or_404(_reminders(request), pk=pk)
+    def _get(self, pk: int) -> Reminder:
+        return selectors.reminder_get(org=self.org, actor=self.actor, reminder_id=pk, everyone=self.everyone)
 
     @extend_schema(responses={200: ReminderSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ReminderSerializer(self._get(request, pk)).data)
+        return Response(ReminderSerializer(self._get(pk)).data)
 
     @extend_schema(request=ReminderUpdateSerializer, responses={200: ReminderSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        reminder = self._get(request, pk)
-        data = _validated(ReminderUpdateSerializer, request)
+        reminder = self._get(pk)
+        data = self.validated(ReminderUpdateSerializer)
         reminder = services.reminder_update(
-            org=request.organization,  # type: ignore[attr-defined]
+            org=self.org,
             reminder=reminder,
-            remind_at=data.get("remind_at"),
+            remind_at=data.get("remind_at", UNSET),
             offset=_offset(data),
-            note=data.get("note"),
+            note=data.get("note", UNSET),
         )
         return Response(ReminderSerializer(reminder).data)
 
     @extend_schema(responses={200: ReminderSerializer}, description="Cancels the reminder.")
     def delete(self, request: Request, pk: int) -> Response:
-        reminder = services.reminder_cancel(
-            org=request.organization,  # type: ignore[attr-defined]
-            reminder=self._get(request, pk),
-        )
+        reminder = services.reminder_cancel(org=self.org, reminder=self._get(pk))
         return Response(ReminderSerializer(reminder).data)
 
 
@@ -214,48 +211,39 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _notifications(request: Request) -> QuerySet[Notification]:
-    return Notification.objects.filter(
-        organization=request.organization,  # type: ignore[attr-defined]
-        user=_user(request),
-    )
-
-
-class NotificationListView(generics.ListAPIView):
+class NotificationListView(OrganizationListEndpoint, generics.ListAPIView):
     """The caller's notifications, newest first; ``?unread=true`` for unread ones only."""
 
     permission_classes = (ReadViewerWriteMember,)
     serializer_class = NotificationSerializer
     queryset = Notification.objects.none()
-    ordering_fields = ("created_at",)
+    orderings = {"created_at": ("created_at",)}
     ordering = "-created_at"
 
     @extend_schema(parameters=[OpenApiParameter("unread", bool)])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
-        response["X-Unread-Count"] = str(_notifications(request).filter(read_at__isnull=True).count())
+        response["X-Unread-Count"] = str(selectors.notification_unread_count(org=self.org, actor=self.actor))
         return response
 
     def get_queryset(self) -> QuerySet[Notification]:
-        notifications = _notifications(self.request)
-        if query_flag(self.request, "unread"):
-            notifications = notifications.filter(read_at__isnull=True)
-        return notifications
+        unread = bool(query_flag(self.request, "unread"))
+        return selectors.notification_list(org=self.org, actor=self.actor, unread=unread)
 
 
 class UnreadCountSerializer(serializers.Serializer):
     unread = serializers.IntegerField()
 
 
-class NotificationUnreadCountView(APIView):
+class NotificationUnreadCountView(OrganizationEndpoint):
     permission_classes = (ReadViewerWriteMember,)
 
     @extend_schema(responses={200: UnreadCountSerializer})
     def get(self, request: Request) -> Response:
-        return Response({"unread": _notifications(request).filter(read_at__isnull=True).count()})
+        return Response({"unread": selectors.notification_unread_count(org=self.org, actor=self.actor)})
 
 
-class PersonalView(ActionView):
+class PersonalView(OrganizationAction):
     """A member's own state (any role may change it for itself); each view serves only the
     methods it defines."""
 
@@ -267,20 +255,12 @@ class NotificationReadView(PersonalView):
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        notification = services.notification_mark_read(
-            org=request.organization,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
-            notification_id=pk,
-        )
+        notification = services.notification_mark_read(org=self.org, actor=self.actor, notification_id=pk)
         return Response(NotificationSerializer(notification).data)
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     def delete(self, request: Request, pk: int) -> Response:
-        notification = services.notification_mark_unread(
-            org=request.organization,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
-            notification_id=pk,
-        )
+        notification = services.notification_mark_unread(org=self.org, actor=self.actor, notification_id=pk)
         return Response(NotificationSerializer(notification).data)
 
 
@@ -291,10 +271,7 @@ class MarkedSerializer(serializers.Serializer):
 class NotificationReadAllView(PersonalView):
     @extend_schema(request=None, responses={200: MarkedSerializer})
     def post(self, request: Request) -> Response:
-        marked = services.notifications_mark_all_read(
-            org=request.organization,  # type: ignore[attr-defined]
-            user=request.user,  # type: ignore[arg-type]
-        )
+        marked = services.notifications_mark_all_read(org=self.org, actor=self.actor)
         return Response({"marked": marked})
 
 
@@ -305,14 +282,12 @@ class PreferenceSerializer(StrictSerializer):
 class NotificationPreferenceView(PersonalView):
     @extend_schema(responses={200: PreferenceSerializer})
     def get(self, request: Request) -> Response:
-        preference = NotificationPreference.objects.filter(user=_user(request)).first()
-        return Response({"email_reminders": bool(preference and preference.email_reminders)})
+        return Response({"email_reminders": selectors.email_reminders_enabled(actor=self.actor)})
 
     @extend_schema(request=PreferenceSerializer, responses={200: PreferenceSerializer})
     def put(self, request: Request) -> Response:
-        data = _validated(PreferenceSerializer, request)
+        data = self.validated(PreferenceSerializer)
         preference = services.notification_preference_set(
-            user=request.user,  # type: ignore[arg-type]
-            email_reminders=data["email_reminders"],
+            actor=self.actor, email_reminders=data["email_reminders"]
         )
         return Response({"email_reminders": preference.email_reminders})

@@ -23,7 +23,9 @@ from stratus.accounts.models import Membership, Organization, User
 from stratus.crm.models import Activity, Deal
 from stratus.platform.errors import Conflict, Invalid, NotFound
 from stratus.platform.locks import lock_row
+from stratus.platform.unset import UNSET, Unset
 from stratus.realtime.events import publish
+from stratus.reminders.errors import ReminderCode
 from stratus.reminders.models import (
     EmailState,
     Notification,
@@ -68,11 +70,13 @@ def _validate_timing(remind_at: datetime | None, offset: timedelta | None) -> No
                 "remind_at": ["Give remind_at or offset."],
                 "offset": ["Give remind_at or offset."],
             },
+            code=ReminderCode.TIMING_INVALID,
         )
     if offset is not None and not (timedelta(0) <= offset <= MAX_OFFSET):
         raise Invalid(
             "The offset must be between 0 and 366 days.",
             field_errors={"offset": ["Must be between 0 and 366 days before the due date."]},
+            code=ReminderCode.TIMING_INVALID,
         )
 
 
@@ -92,12 +96,17 @@ def reminder_create(
         raise Invalid(
             "A reminder belongs to exactly one activity or deal.",
             field_errors={"activity": ["Give activity or deal."], "deal": ["Give activity or deal."]},
+            code=ReminderCode.TARGET_REQUIRED,
         )
     target = activity or deal
     assert target is not None
     if target.organization_id != org.pk:
         field = "activity" if activity is not None else "deal"
-        raise Invalid("Unknown record.", field_errors={field: ["Not found in this organization."]})
+        raise Invalid(
+            "Unknown record.",
+            field_errors={field: ["Not found in this organization."]},
+            code=ReminderCode.UNKNOWN_RECORD,
+        )
     _validate_timing(remind_at, offset)
     if user is None:
         user = (
@@ -105,7 +114,9 @@ def reminder_create(
         ) or actor
     if not Membership.objects.filter(organization=org, user=user).exists():
         raise Invalid(
-            "The user is not a member of this organization.", field_errors={"user": ["Not a member."]}
+            "The user is not a member of this organization.",
+            field_errors={"user": ["Not a member."]},
+            code=ReminderCode.NOT_A_MEMBER,
         )
     reminder = Reminder(
         organization=org,
@@ -127,10 +138,12 @@ def reminder_update(
     *,
     org: Organization,
     reminder: Reminder,
-    remind_at: datetime | None = None,
-    offset: timedelta | None = None,
-    note: str | None = None,
+    remind_at: datetime | Unset | None = UNSET,
+    offset: timedelta | Unset | None = UNSET,
+    note: str | Unset = UNSET,
 ) -> Reminder:
+    """Change a pending reminder. A time or an offset replaces the timing (the other becomes
+    None); null for both leaves the timing as it is."""
     reminder = lock_row(
         Reminder.objects.filter(organization=org).select_related("activity", "deal"),
         pk=reminder.pk,
@@ -140,13 +153,16 @@ def reminder_update(
         raise Conflict(
             f"A {reminder.state} reminder cannot be changed.",
             field_errors={"state": [reminder.state]},
+            code=ReminderCode.INVALID_STATE,
         )
-    if remind_at is not None or offset is not None:
-        _validate_timing(remind_at, offset)
-        reminder.offset = offset
-        reminder.remind_at = remind_at
+    new_remind_at = None if remind_at is UNSET else remind_at
+    new_offset = None if offset is UNSET else offset
+    if new_remind_at is not None or new_offset is not None:
+        _validate_timing(new_remind_at, new_offset)
+        reminder.offset = new_offset
+        reminder.remind_at = new_remind_at
         reminder.remind_at = _remind_at(reminder)
-    if note is not None:
+    if note is not UNSET:
         reminder.note = note.strip()
     reminder.save()
     return reminder
@@ -156,7 +172,11 @@ def reminder_update(
 def reminder_cancel(*, org: Organization, reminder: Reminder) -> Reminder:
     reminder = lock_row(Reminder.objects.filter(organization=org), pk=reminder.pk, label="Reminder")
     if reminder.state == ReminderState.FIRED:
-        raise Conflict("The reminder has already fired.", field_errors={"state": ["fired"]})
+        raise Conflict(
+            "The reminder has already fired.",
+            field_errors={"state": ["fired"]},
+            code=ReminderCode.INVALID_STATE,
+        )
     reminder.state = ReminderState.CANCELLED
     reminder.save(update_fields=["state", "updated_at"])
     return reminder
@@ -301,15 +321,21 @@ def reminders_fire_due(
 # --- Notifications --------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def notification_mark_read(*, org: Organization, user: User, notification_id: int) -> Notification:
+def _own_notification(org: Organization, actor: User, notification_id: int) -> Notification:
+    """One of ``actor``'s own notifications in ``org``, locked; another person's is not found."""
     notification = (
         Notification.objects.select_for_update()
-        .filter(organization=org, user=user, pk=notification_id)
+        .filter(organization=org, user=actor, pk=notification_id)
         .first()
     )
     if notification is None:
-        raise NotFound("Not found.", code="not_found")
+        raise NotFound("Not found.", code=ReminderCode.NOT_FOUND)
+    return notification
+
+
+@transaction.atomic
+def notification_mark_read(*, org: Organization, actor: User, notification_id: int) -> Notification:
+    notification = _own_notification(org, actor, notification_id)
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
@@ -317,30 +343,24 @@ def notification_mark_read(*, org: Organization, user: User, notification_id: in
 
 
 @transaction.atomic
-def notification_mark_unread(*, org: Organization, user: User, notification_id: int) -> Notification:
-    notification = (
-        Notification.objects.select_for_update()
-        .filter(organization=org, user=user, pk=notification_id)
-        .first()
-    )
-    if notification is None:
-        raise NotFound("Not found.", code="not_found")
+def notification_mark_unread(*, org: Organization, actor: User, notification_id: int) -> Notification:
+    notification = _own_notification(org, actor, notification_id)
     notification.read_at = None
     notification.save(update_fields=["read_at"])
     return notification
 
 
 @transaction.atomic
-def notifications_mark_all_read(*, org: Organization, user: User) -> int:
-    return Notification.objects.filter(organization=org, user=user, read_at__isnull=True).update(
+def notifications_mark_all_read(*, org: Organization, actor: User) -> int:
+    return Notification.objects.filter(organization=org, user=actor, read_at__isnull=True).update(
         read_at=timezone.now()
     )
 
 
 @transaction.atomic
-def notification_preference_set(*, user: User, email_reminders: bool) -> NotificationPreference:
+def notification_preference_set(*, actor: User, email_reminders: bool) -> NotificationPreference:
     preference, _ = NotificationPreference.objects.update_or_create(
-        user=user, defaults={"email_reminders": email_reminders}
+        user=actor, defaults={"email_reminders": email_reminders}
     )
     return preference
 

@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from stratus.accounts.models import ApiToken, Membership, Organization, Role, SignupRequest, User
+from stratus.accounts.models import ApiToken, Invitation, Membership, Organization, Role, SignupRequest, User
 from stratus.accounts.tests.helpers import PASSWORD, link_token, session_client
 from stratus.api.fixtures import make_member, make_user, token_client
 
@@ -170,9 +170,7 @@ def test_removing_a_member_revokes_their_tokens(api_client, organization) -> Non
     colleague = make_member(organization, Role.MEMBER)
     from stratus.accounts.services import token_create
 
-    issued = token_create(
-        organization=organization, actor=colleague.user, actor_role=Role.MEMBER, name="x", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=colleague.user, name="x", role=Role.MEMBER)
     assert admin.delete(f"/api/v1/members/{colleague.pk}").status_code == 204
     issued.token.refresh_from_db()
     assert issued.token.revoked_at is not None
@@ -207,9 +205,7 @@ def test_me_through_a_token_shows_only_the_tokens_organization(organization, oth
     Membership.objects.create(organization=other_organization, user=person, role=Role.OWNER)
     from stratus.accounts.services import token_create
 
-    issued = token_create(
-        organization=organization, actor=person, actor_role=Role.ADMIN, name="x", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=person, name="x", role=Role.MEMBER)
     me = token_client(issued.secret).get("/api/v1/me").json()
     assert [m["organization"]["slug"] for m in me["memberships"]] == [organization.slug]
     assert me["memberships"][0]["role"] == Role.MEMBER  # the token's effective role
@@ -233,3 +229,38 @@ def test_one_address_gets_at_most_five_signup_emails_an_hour(
     assert [m.to[0] for m in mail.outbox].count("new@example.com") == 5
     assert [m.to[0] for m in mail.outbox].count("taken@example.com") == 5
     assert SignupRequest.objects.filter(email="new@example.com").count() == 5
+
+
+def test_a_tokens_role_caps_what_its_creator_grants_through_it(organization) -> None:
+    """An owner's admin-role token acts as an admin: the owner's own role is not used."""
+    owner = Membership.objects.get(organization=organization, role=Role.OWNER).user
+    from stratus.accounts.services import token_create
+
+    admin_token = token_create(org=organization, actor=owner, name="integration", role=Role.ADMIN)
+    through_token = token_client(admin_token.secret)
+    before = ApiToken.objects.count()
+    refused = through_token.post("/api/v1/tokens", {"name": "x", "role": "owner"}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("role_not_grantable")
+    assert ApiToken.objects.count() == before
+    granted = through_token.post("/api/v1/tokens", {"name": "y", "role": "admin"}, format="json")
+    assert granted.status_code == 201
+    assert ApiToken.objects.get(pk=granted.json()["id"]).role == Role.ADMIN
+
+
+def test_services_read_the_actors_role_from_the_membership(organization) -> None:
+    from stratus.accounts.services import acting_role, invitation_create
+    from stratus.platform.errors import Forbidden
+
+    member = make_member(organization, Role.MEMBER)
+    assert (
+        acting_role(org=organization, actor=member.user, role_cap=Role.OWNER) == Role.MEMBER
+    )  # never raised
+    with pytest.raises(Forbidden) as refused:
+        invitation_create(org=organization, actor=member.user, email="x@example.com", role=Role.VIEWER)
+    assert refused.value.code == "role_not_grantable"
+    stranger = make_user("stranger")
+    with pytest.raises(Forbidden) as not_member:
+        invitation_create(org=organization, actor=stranger, email="x@example.com", role=Role.VIEWER)
+    assert not_member.value.code == "not_a_member"
+    assert not Invitation.objects.filter(organization=organization).exists()

@@ -27,8 +27,8 @@ def test_any_member_can_leave_and_their_tokens_there_are_revoked(person, how, ro
     home = organization_create(name="Home", owner=person)
     joined = make_organization("Joined")
     membership = _join(joined, person, role)
-    kept = token_create(organization=home, actor=person, actor_role=Role.OWNER, name="home", role=Role.OWNER)
-    lost = token_create(organization=joined, actor=person, actor_role=role, name="joined", role=role)
+    kept = token_create(org=home, actor=person, name="home", role=Role.OWNER)
+    lost = token_create(org=joined, actor=person, name="joined", role=role)
     client = session_client(person)
     if how == "leave endpoint":
         response = client.post("/api/v1/organization/leave", HTTP_X_ORGANIZATION=joined.slug)
@@ -60,7 +60,7 @@ def test_the_last_owner_cannot_leave(person) -> None:
 def test_a_token_cannot_make_its_creator_leave(person) -> None:
     joined = make_organization("Joined")
     membership = _join(joined, person, Role.ADMIN)
-    issued = token_create(organization=joined, actor=person, actor_role=Role.ADMIN, name="t", role=Role.ADMIN)
+    issued = token_create(org=joined, actor=person, name="t", role=Role.ADMIN)
     client = token_client(issued.secret)
     assert client.post("/api/v1/organization/leave").status_code == 403
     assert client.delete(f"/api/v1/members/{membership.pk}").status_code == 403
@@ -113,7 +113,7 @@ def test_leaving_the_default_organization_moves_the_default(person) -> None:
 
 def test_a_token_cannot_change_the_default_organization(person) -> None:
     home = organization_create(name="Home", owner=person)
-    issued = token_create(organization=home, actor=person, actor_role=Role.OWNER, name="t", role=Role.OWNER)
+    issued = token_create(org=home, actor=person, name="t", role=Role.OWNER)
     response = token_client(issued.secret).patch(
         "/api/v1/me", {"default_organization": home.slug}, format="json"
     )

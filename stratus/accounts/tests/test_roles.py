@@ -43,9 +43,7 @@ class Case:
         self.org = make_organization("Matrix")
         make_member(self.org, Role.OWNER)
         self.actor = make_member(self.org, actor_role)
-        issued = token_create(
-            organization=self.org, actor=self.actor.user, actor_role=actor_role, name="actor", role=actor_role
-        )
+        issued = token_create(org=self.org, actor=self.actor.user, name="actor", role=actor_role)
         self.client = token_client(issued.secret)
 
 
@@ -76,7 +74,7 @@ def _token(case: Case, granted: Role) -> Request:
 def _resend(case: Case, granted: Role) -> Request:
     owner = Membership.objects.filter(organization=case.org, role=Role.OWNER).order_by("pk")[0]
     invitation = invitation_create(
-        organization=case.org, actor=owner.user, actor_role=Role.OWNER, email="new@example.com", role=granted
+        org=case.org, actor=owner.user, email="new@example.com", role=granted
     ).invitation
     return lambda: case.client.post(f"/api/v1/invitations/{invitation.pk}/resend")
 
@@ -84,9 +82,9 @@ def _resend(case: Case, granted: Role) -> Request:
 def _accept(case: Case, granted: Role) -> Request:
     """The actor invited someone (as an owner could) and has the actor's role when it is accepted."""
     invitee = user_with_password("invitee@example.com")
-    with_link = invitation_create(
-        organization=case.org, actor=case.actor.user, actor_role=Role.OWNER, email=invitee.email, role=granted
-    )
+    owner = Membership.objects.filter(organization=case.org, role=Role.OWNER).order_by("pk")[0]
+    with_link = invitation_create(org=case.org, actor=owner.user, email=invitee.email, role=granted)
+    Invitation.objects.filter(pk=with_link.invitation.pk).update(invited_by=case.actor.user)
     client = session_client(invitee)
     return lambda: client.post("/api/v1/invitations/accept", {"token": with_link.token}, format="json")
 
@@ -198,8 +196,6 @@ def test_link_helper_reads_the_last_link(django_capture_on_commit_callbacks) -> 
     org = make_organization("Links")
     owner = Membership.objects.get(organization=org).user
     with django_capture_on_commit_callbacks(execute=True):
-        first = invitation_create(
-            organization=org, actor=owner, actor_role=Role.OWNER, email="l@example.com", role=Role.MEMBER
-        )
+        first = invitation_create(org=org, actor=owner, email="l@example.com", role=Role.MEMBER)
     assert link_token("invitations", "l@example.com") == first.token
     assert make_user("x").default_organization is None

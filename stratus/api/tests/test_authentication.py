@@ -22,9 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def test_token_is_stored_hashed_and_works(organization) -> None:
     owner = Membership.objects.get(organization=organization, role=Role.OWNER)
-    issued = token_create(
-        organization=organization, actor=owner.user, actor_role=Role.OWNER, name="ci", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=owner.user, name="ci", role=Role.MEMBER)
     stored = ApiToken.objects.get(pk=issued.token.pk)
     assert issued.secret.startswith("st_")
     assert len(issued.secret) > 40
@@ -61,22 +59,19 @@ def test_secret_is_shown_only_at_creation(api_client) -> None:
 
 def test_token_role_is_capped_by_its_creators_current_role(organization) -> None:
     admin = make_member(organization, Role.ADMIN)
-    issued = token_create(
-        organization=organization, actor=admin.user, actor_role=Role.ADMIN, name="t", role=Role.ADMIN
-    )
+    issued = token_create(org=organization, actor=admin.user, name="t", role=Role.ADMIN)
     client = token_client(issued.secret)
     assert client.get("/api/v1/tokens").status_code == 200
     assert client.get("/api/v1/tokens").status_code == 200  # now from the cache
-    member_update(organization=organization, actor_role=Role.OWNER, membership_id=admin.pk, role=Role.VIEWER)
+    owner = Membership.objects.get(organization=organization, role=Role.OWNER)
+    member_update(org=organization, actor=owner.user, membership_id=admin.pk, role=Role.VIEWER)
     assert client.get("/api/v1/tokens").status_code == 403
     assert client.get("/api/v1/organization").status_code == 200
 
 
 def test_removing_a_member_revokes_their_tokens(api_client, organization) -> None:
     member = make_member(organization, Role.ADMIN)
-    issued = token_create(
-        organization=organization, actor=member.user, actor_role=Role.ADMIN, name="t", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=member.user, name="t", role=Role.MEMBER)
     for _ in range(2):  # the second time from the cache
         assert token_client(issued.secret).get("/api/v1/organization").status_code == 200
     owner = api_client(Role.OWNER)
@@ -123,9 +118,7 @@ def cache_keys() -> list[str]:
 
 def test_deactivating_the_creator_refuses_a_cached_token(organization) -> None:
     member = make_member(organization, Role.ADMIN)
-    issued = token_create(
-        organization=organization, actor=member.user, actor_role=Role.ADMIN, name="t", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=member.user, name="t", role=Role.MEMBER)
     client = token_client(issued.secret)
     assert client.get("/api/v1/organization").status_code == 200
     assert client.get("/api/v1/organization").status_code == 200
@@ -143,13 +136,11 @@ def test_renaming_the_organization_shows_through_a_cached_token(api_client, orga
 
 def test_revoking_a_cached_token_takes_effect_in_the_next_request(organization) -> None:
     owner = Membership.objects.get(organization=organization, role=Role.OWNER)
-    issued = token_create(
-        organization=organization, actor=owner.user, actor_role=Role.OWNER, name="t", role=Role.MEMBER
-    )
+    issued = token_create(org=organization, actor=owner.user, name="t", role=Role.MEMBER)
     client = token_client(issued.secret)
     assert client.get("/api/v1/contacts").status_code == 200
     assert client.get("/api/v1/contacts").status_code == 200
-    token_revoke(organization=organization, actor_role=Role.OWNER, token_id=issued.token.pk)
+    token_revoke(org=organization, actor=owner.user, token_id=issued.token.pk)
     assert client.get("/api/v1/contacts").status_code == 401
 
 

@@ -65,9 +65,8 @@ def _second_token_of(secret: str) -> str:
         key_hash=hash_token_secret(secret)
     )
     return token_create(
-        organization=first.organization,
+        org=first.organization,
         actor=first.created_by,
-        actor_role=first.role,
         name="second",
         role=first.role,
     ).secret
@@ -125,9 +124,7 @@ def test_two_tokens_of_one_member_have_separate_keys(api_client, organization) -
 
 def test_a_session_and_a_token_of_one_user_have_separate_keys(organization: Organization) -> None:
     membership = make_member(organization, Role.ADMIN)
-    issued = token_create(
-        organization=organization, actor=membership.user, actor_role=Role.ADMIN, name="cli", role=Role.ADMIN
-    )
+    issued = token_create(org=organization, actor=membership.user, name="cli", role=Role.ADMIN)
     session = _session_client(membership)
     body = {"name": "per-credential", "role": "viewer"}
     by_session = _post(session, "same-user", body)

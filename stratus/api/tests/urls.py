@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
 from stratus.accounts.services import token_create
+from stratus.api.views import actor, organization
 from stratus.urls import handler400, handler403, handler404, handler500
 from stratus.urls import urlpatterns as real_patterns
 
@@ -27,9 +28,8 @@ def plain_crash(request: HttpRequest) -> HttpResponse:
 def write_then_crash(request: Request) -> HttpResponse:
     """Writes (outside any service transaction), then fails: the write must not survive a key."""
     token_create(
-        organization=request.organization,  # type: ignore[attr-defined]
-        actor=request.user,  # type: ignore[arg-type]
-        actor_role="owner",
+        org=organization(request),
+        actor=actor(request),
         name="half-written",
         role="viewer",
     )

@@ -235,3 +235,35 @@ def test_a_segment_in_use_cannot_be_deleted_and_a_campaign_never_falls_back_to_e
     campaign.refresh_from_db()
     assert campaign.state == CampaignState.CANCELLED
     assert not Recipient.objects.filter(campaign=campaign).exists()
+
+
+def test_an_update_changes_only_what_it_is_given(org, owner) -> None:
+    campaign = make_campaign(org, owner)
+    segment_id = campaign.segment_id
+    services.campaign_update(org=org, campaign=campaign, subject="Autumn news")
+    campaign.refresh_from_db()
+    assert (campaign.subject, campaign.name, campaign.from_name) == ("Autumn news", "Spring", "Olive")
+    assert campaign.segment_id == segment_id
+    services.campaign_update(org=org, campaign=campaign, segment=None)
+    campaign.refresh_from_db()
+    assert campaign.segment_id is None
+    assert campaign.subject == "Autumn news"
+
+
+def test_a_preview_without_a_contact_or_a_segment_names_the_field(org, owner) -> None:
+    campaign = make_campaign(org, owner)
+    services.campaign_update(org=org, campaign=campaign, segment=None)
+    with pytest.raises(ApplicationError) as refused:
+        services.campaign_preview(org=org, campaign=campaign)
+    assert (status_of(refused.value), refused.value.code) == (400, "contact_required")
+    assert list(refused.value.field_errors) == ["contact"]
+
+
+def test_every_refused_state_change_has_one_code(org, owner) -> None:
+    campaign = make_campaign(org, owner)
+    services.campaign_cancel(org=org, campaign=campaign)
+    for change in (services.campaign_pause, services.campaign_resume, services.campaign_cancel):
+        with pytest.raises(ApplicationError) as refused:
+            change(org=org, campaign=campaign)
+        assert (status_of(refused.value), refused.value.code) == (409, "invalid_state")
+    assert Campaign.objects.get(pk=campaign.pk).state == CampaignState.CANCELLED

@@ -20,5 +20,5 @@ def make_org(name: str | None = None, owner: User | None = None) -> Organization
 
 def make_member(org: Organization, role: Role = Role.MEMBER) -> User:
     user = make_user()
-    membership_set(organization=org, user=user, role=role)
+    membership_set(org=org, user=user, role=role)
     return user

@@ -115,9 +115,7 @@ def test_notifications_are_listed_and_marked_read_by_their_user_only(api_client,
 
     member_view = client.get("/api/v1/notifications").json()
     assert member_view["results"] == []
-    issued = token_create(
-        organization=organization, actor=owner, actor_role=Role.OWNER, name="owner", role=Role.OWNER
-    )
+    issued = token_create(org=organization, actor=owner, name="owner", role=Role.OWNER)
     owner_client = token_client(issued.secret)
     listed = owner_client.get("/api/v1/notifications?unread=true")
     assert listed["X-Unread-Count"] == "1"

@@ -193,11 +193,12 @@ REVOKE_ELSEWHERE = """
 import os
 import django
 django.setup()
-from stratus.accounts.models import Organization, Role
+from stratus.accounts.models import Membership, Organization, Role
 from stratus.accounts.services import token_revoke
 
 org = Organization.objects.get(slug="embedded")
-token_revoke(organization=org, actor_role=Role.OWNER, token_id=os.environ["REVOKED_TOKEN_ID"])
+owner = Membership.objects.filter(organization=org, role=Role.OWNER).first().user
+token_revoke(org=org, actor=owner, token_id=os.environ["REVOKED_TOKEN_ID"])
 """
 
 

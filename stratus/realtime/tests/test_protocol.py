@@ -178,7 +178,7 @@ def test_idle_sockets_hold_no_database_connection(realm: Realm) -> None:
 def test_events_for_one_user_reach_only_that_users_sockets(realm: Realm) -> None:
     org = realm.alice.organization
     carol = User.objects.create_user("carol@acme.example", "a-long-password-1")
-    membership_set(organization=org, user=carol, role=Role.VIEWER)
+    membership_set(org=org, user=carol, role=Role.VIEWER)
     carol_cookie = sign_in(carol)
     server = realm.replicas.b
 

@@ -48,9 +48,7 @@ def test_bookkeeping_saves_and_new_grants_announce_nothing(
     def bookkeeping() -> None:
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])  # what signing in saves
-        issued = token_create(
-            organization=organization, actor=user, actor_role=Role.ADMIN, name="ci", role=Role.MEMBER
-        )
+        issued = token_create(org=organization, actor=user, name="ci", role=Role.MEMBER)
         issued.token.last_used_at = timezone.now()
         issued.token.save(update_fields=["last_used_at"])
         make_member(organization, Role.VIEWER)  # a new user and membership take nothing away
@@ -67,9 +65,7 @@ def test_access_changes_announce_one_notice_per_organization_after_commit(
     member = make_member(organization, Role.MEMBER)
     Membership.objects.create(organization=other_organization, user=member.user, role=Role.VIEWER)
     user = member.user
-    token = token_create(
-        organization=organization, actor=user, actor_role=Role.MEMBER, name="ci", role=Role.MEMBER
-    ).token
+    token = token_create(org=organization, actor=user, name="ci", role=Role.MEMBER).token
 
     def deactivate() -> None:
         user.is_active = False

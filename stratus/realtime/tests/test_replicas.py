@@ -39,12 +39,8 @@ def test_api_write_on_one_replica_reaches_sockets_on_the_other_only_for_its_orga
 ) -> None:
     acme, globex = realm.alice.organization, realm.bob.organization
     server_a, server_b = realm.replicas.a, realm.replicas.b
-    acme_token = token_create(
-        organization=acme, actor=realm.alice.user, actor_role=Role.OWNER, name="it", role=Role.MEMBER
-    ).secret
-    globex_token = token_create(
-        organization=globex, actor=realm.bob.user, actor_role=Role.OWNER, name="it", role=Role.MEMBER
-    ).secret
+    acme_token = token_create(org=acme, actor=realm.alice.user, name="it", role=Role.MEMBER).secret
+    globex_token = token_create(org=globex, actor=realm.bob.user, name="it", role=Role.MEMBER).secret
 
     def create_contact(token: str, email: str) -> tuple[int, dict[str, Any]]:
         body = {"first_name": "Ada", "last_name": "Lovelace", "email": email}

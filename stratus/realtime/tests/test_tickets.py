@@ -68,9 +68,7 @@ def test_access_is_rechecked_for_revoked_tokens_removed_members_and_signed_out_s
     organization: Organization,
 ) -> None:
     member = make_member(organization, Role.ADMIN)
-    issued = token_create(
-        organization=organization, actor=member.user, actor_role=Role.ADMIN, name="ci", role=Role.VIEWER
-    )
+    issued = token_create(org=organization, actor=member.user, name="ci", role=Role.VIEWER)
     by_ticket = auth.authenticate_ticket(
         auth.read_ticket(
             auth.issue_ticket(
@@ -81,7 +79,7 @@ def test_access_is_rechecked_for_revoked_tokens_removed_members_and_signed_out_s
     )
     assert by_ticket.role == Role.VIEWER  # the token's role caps its creator's
     assert auth.recheck(by_ticket) == by_ticket
-    token_revoke(organization=organization, actor_role=Role.ADMIN, token_id=issued.token.pk)
+    token_revoke(org=organization, actor=member.user, token_id=issued.token.pk)
     assert _refused(by_ticket) == (4401, "the API token was revoked or expired")
     with pytest.raises(Refused, match="revoked or expired"):
         auth.authenticate_ticket(
@@ -130,9 +128,7 @@ def _post(url: str, token: str) -> dict[str, Any]:
 @pytest.mark.cluster
 def test_ticket_from_one_replica_opens_a_socket_on_the_other_once(realm: Realm) -> None:
     org = realm.alice.organization
-    issued = token_create(
-        organization=org, actor=realm.alice.user, actor_role=Role.OWNER, name="integration", role=Role.MEMBER
-    )
+    issued = token_create(org=org, actor=realm.alice.user, name="integration", role=Role.MEMBER)
     server_a, server_b = realm.replicas.a, realm.replicas.b
 
     async def scenario() -> None:

@@ -97,8 +97,8 @@ def test_due_reminders_fire_once_with_a_notification_and_email_for_opted_in_user
     org, owner, activity, deal
 ) -> None:
     colleague = User.objects.create_user("colleague@example.com", "pw-123456789")
-    membership_set(organization=org, user=colleague, role=Role.MEMBER)
-    services.notification_preference_set(user=colleague, email_reminders=True)
+    membership_set(org=org, user=colleague, role=Role.MEMBER)
+    services.notification_preference_set(actor=colleague, email_reminders=True)
     now = timezone.now()
     first = services.reminder_create(
         org=org, actor=owner, activity=activity, remind_at=now - timedelta(minutes=1)
@@ -151,11 +151,23 @@ def test_notifications_are_marked_read_per_user(org, owner, activity) -> None:
     services.reminder_create(org=org, actor=owner, activity=activity, remind_at=timezone.now())
     services.reminders_fire_due()
     first, second = Notification.objects.order_by("pk")
-    services.notification_mark_read(org=org, user=owner, notification_id=first.pk)
+    services.notification_mark_read(org=org, actor=owner, notification_id=first.pk)
     first.refresh_from_db()
     assert first.read_at is not None
     stranger = User.objects.create_user("stranger@example.com", "pw-123456789")
     with pytest.raises(ApplicationError):
-        services.notification_mark_read(org=org, user=stranger, notification_id=second.pk)
-    assert services.notifications_mark_all_read(org=org, user=owner) == 1
+        services.notification_mark_read(org=org, actor=stranger, notification_id=second.pk)
+    assert services.notifications_mark_all_read(org=org, actor=owner) == 1
     assert not Notification.objects.filter(read_at__isnull=True).exists()
+
+
+def test_an_update_keeps_the_timing_it_is_not_given(org, owner, activity) -> None:
+    reminder = services.reminder_create(org=org, actor=owner, activity=activity, offset=timedelta(minutes=30))
+    due = reminder.remind_at
+    services.reminder_update(org=org, reminder=reminder, note="  call first  ")
+    reminder.refresh_from_db()
+    assert (reminder.note, reminder.offset, reminder.remind_at) == ("call first", timedelta(minutes=30), due)
+    at = timezone.now() + timedelta(hours=2)
+    services.reminder_update(org=org, reminder=reminder, remind_at=at)
+    reminder.refresh_from_db()
+    assert (reminder.offset, reminder.remind_at, reminder.note) == (None, at, "call first")

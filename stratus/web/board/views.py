@@ -89,7 +89,7 @@ def board(request: SignedInRequest, pk: int | None = None) -> HttpResponse:
             "pipeline": pipeline,
             "pipelines": pipelines,
             "columns": columns,
-            "members": accounts_selectors.member_list(org=org),
+            "members": accounts_selectors.member_choices(org=org),
             "filters": filters,
             "filter_query": urlencode(filters),
             "errors": errors,

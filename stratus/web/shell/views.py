@@ -79,7 +79,7 @@ def profile(request: SignedInRequest) -> HttpResponse:
                 reminders_form = ReminderEmailsForm(request.POST, prefix="reminders")
                 if reminders_form.is_valid():
                     reminder_services.notification_preference_set(
-                        user=user, email_reminders=reminders_form.cleaned_data["email_reminders"]
+                        actor=user, email_reminders=reminders_form.cleaned_data["email_reminders"]
                     )
                     messages.success(request, _("Your reminder e-mail setting was saved."))
                     return redirect("web:profile")
@@ -142,7 +142,7 @@ def notifications(request: SignedInRequest) -> HttpResponse:
 def notification_read(request: SignedInRequest, pk: int) -> HttpResponse:
     try:
         reminder_services.notification_mark_read(
-            org=current_membership(request).organization, user=request.user, notification_id=pk
+            org=current_membership(request).organization, actor=request.user, notification_id=pk
         )
     except ApplicationError as error:
         messages.error(request, error.message)
@@ -153,7 +153,7 @@ def notification_read(request: SignedInRequest, pk: int) -> HttpResponse:
 @login_required
 def notifications_read_all(request: SignedInRequest) -> HttpResponse:
     reminder_services.notifications_mark_all_read(
-        org=current_membership(request).organization, user=request.user
+        org=current_membership(request).organization, actor=request.user
     )
     return redirect("web:notifications")
 

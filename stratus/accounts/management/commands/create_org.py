@@ -34,9 +34,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--slug: an organization '{options['slug']}' already exists")
             organization = organization_start(name=options["name"], owner=user, slug=options["slug"])
             issued = token_create(
-                organization=organization,
+                org=organization,
                 actor=user,
-                actor_role=Role.OWNER,
                 name=options["token_name"],
                 role=Role.OWNER,
             )
