@@ -16,7 +16,6 @@ import redis
 from django.conf import settings as django_settings
 from django.db import transaction
 
-from stratus.platform.testing import redis_server
 from stratus.realtime.events import publish
 from stratus.realtime.store import DatabaseEventStore, EventStore, RedisEventStore, get_store
 
@@ -184,9 +183,9 @@ def test_write_commits_when_live_updates_are_unreachable(
     settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     from stratus.accounts.models import Organization
-    from stratus.platform.testing import closed_port
+    from testsupport.processes import free_port
 
-    settings.REALTIME_REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.REALTIME_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     with transaction.atomic():
         Organization.objects.create(name="Initech", slug="initech")
@@ -225,8 +224,11 @@ def test_imports_announce_their_progress_per_committed_chunk(redis_log: EventSto
     assert progress[-1]["created"] == 5
 
 
+@pytest.mark.subprocess
 def test_a_restarted_redis_serves_the_first_commands_on_the_pooled_connections(tmp_path: Path) -> None:
     """After a Redis restart the pooled connections are closed sockets; no command may fail on them."""
+    from testsupport.servers import redis_server
+
     with redis_server(tmp_path / "redis") as server:
         store = RedisEventStore(server.url, "restart", 100, 600)
 
