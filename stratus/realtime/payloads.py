@@ -86,6 +86,11 @@ class CustomFieldDeclared(TypedDict):
     key: str
 
 
+class TagRenamed(TypedDict):
+    id: int
+    name: str
+
+
 # --- Documents, notifications, background work ----------------------------------------------------
 
 
@@ -158,6 +163,8 @@ EVENTS: dict[str, type] = {
     "custom_field.created": CustomFieldDeclared,
     "custom_field.updated": RecordChanged,
     "custom_field.deleted": CustomFieldDeclared,
+    "tag.updated": TagRenamed,
+    "tag.deleted": RecordDeleted,
     "document.created": DocumentEvent,
     "document.updated": DocumentEvent,
     "document.deleted": DocumentEvent,
