@@ -240,7 +240,7 @@ def test_every_password_check_goes_through_the_lockout() -> None:
     authenticate() with a password, which counts the try before checking it."""
     checks = []
     for path in (PROJECT_DIR / "stratus").rglob("*.py"):
-        if "tests" in path.parts:
+        if "tests" in path.relative_to(PROJECT_DIR).parts:
             continue
         text = path.read_text()
         if re.search(r"\bauthenticate\(.*\bpassword=", text):
