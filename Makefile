@@ -21,7 +21,7 @@ NPM := $(RUN) $(NODE_GROUP) python frontend/npm.py --prefix frontend --no-audit 
 ASSETS := stratus/web/static/web/build/.built
 ASSET_SOURCES := frontend/package.json frontend/build.mjs frontend/tsconfig.json $(wildcard frontend/src/*)
 
-.PHONY: help install assets run test lint format docs local-migrate local-createsuperuser local-shell
+.PHONY: help install assets run test test-fast lint format docs local-migrate local-createsuperuser local-shell
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,14 @@ run: install assets ## build the assets, migrate, load the demo, serve at http:/
 
 test: install assets ## the whole suite on real PostgreSQL and Redis, plus the embedded-default smoke run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(RUN) pytest $(PYTEST_ARGS)
+
+# The inner loop: every test that stays in this process (no servers, children, workers or browser:
+# `-m "not subprocess"`, see testsupport/marks.py), spread over CPUs by pytest-xdist. Each xdist
+# worker has its own test database and its own Redis key prefixes (testsupport/workers.py).
+FAST_WORKERS ?= auto
+test-fast: install assets ## the in-process tests only, in parallel (pytest-xdist); `make test` is the whole suite
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(RUN) pytest -m "not subprocess" \
+		-n $(FAST_WORKERS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format) and mypy
 	$(RUN) ruff check .

@@ -45,9 +45,9 @@ from stratus.campaigns.models import Campaign, Recipient, Segment, Suppression  
 from stratus.crm.models import Activity, Company, Contact, Tag  # noqa: E402
 from stratus.imports import services as imports  # noqa: E402
 from stratus.imports.models import ImportJob  # noqa: E402
-from stratus.platform.testing import smtp_server  # noqa: E402
 from stratus.reminders import services as reminders  # noqa: E402
 from stratus.reminders.models import Notification, Reminder  # noqa: E402
+from testsupport.servers import smtp_server  # noqa: E402
 
 
 def peak_memory_mb() -> float:

@@ -24,13 +24,13 @@ from rest_framework.test import APIClient
 
 from stratus.accounts.models import ApiToken, Membership, Role
 from stratus.accounts.services import token_create
-from stratus.api.fixtures import make_member, make_organization
 from stratus.campaigns.models import Campaign, Segment, Suppression
 from stratus.crm.models import Activity, Company, Contact, CustomField, Deal, Pipeline, Stage, TimelineEntry
 from stratus.documents.models import Document
 from stratus.reminders.models import Notification, Reminder, ReminderState
 from tests.test_api_isolation import api_patterns
 from tests.test_api_methods import BODIES
+from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,9 +25,9 @@ from django.urls import get_resolver
 
 from stratus.accounts.models import Membership, Role
 from stratus.accounts.services import _starter_pipeline
-from stratus.api.fixtures import make_organization, make_token
-from stratus.api.testing import gunicorn_server
-from stratus.platform.testing import PROJECT_DIR
+from testsupport.factories import make_organization, make_token
+from testsupport.processes import PROJECT_DIR
+from testsupport.servers import gunicorn_server
 
 pytestmark = pytest.mark.cluster
 

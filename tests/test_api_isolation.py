@@ -25,8 +25,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Membership, Organization, Role
-from stratus.api.fixtures import make_member, make_organization, make_token, token_client
 from stratus.reminders.models import Notification
+from testsupport.factories import make_member, make_organization, make_token, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_token, token_client
 from stratus.api.middleware import JSON_TOO_DEEP_TYPE
+from testsupport.factories import make_token, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -29,9 +29,9 @@ from django.urls import get_resolver, reverse
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_member, make_token, make_user, token_client
 from tests.test_api_isolation import OBJECTS, World, api_patterns, tenant_fingerprint
 from tests.test_api_isolation import _walk as walk
+from testsupport.factories import make_member, make_token, make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -79,6 +78,8 @@ PROFILES = {
 
 @pytest.mark.cluster
 def test_docs_build_strict(tmp_path: Path) -> None:
+    import subprocess
+
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
         cwd=ROOT,
@@ -111,6 +112,8 @@ def test_every_variable_gunicorn_reads_is_described_and_nothing_else() -> None:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_parser_finds_every_variable_the_settings_read_when_run(profile: str, tmp_path: Path) -> None:
     """Guards the parser: a new way of reading a variable must not slip past the table."""
+    import subprocess
+
     parsed = set(hooks.read_settings_variables())
     env = {k: v for k, v in os.environ.items() if k not in parsed and not k.startswith("DJANGO_")}
     env.update(PROFILES[profile], DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, manage
+from testsupport.processes import PROJECT_DIR, child_env, free_port, manage
 
 pytestmark = pytest.mark.cluster
 

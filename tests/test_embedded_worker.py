@@ -8,13 +8,12 @@ file mail backend (DATA_DIR/mail). Sweeps every second (SWEEP_INTERVAL=1).
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
-from stratus.platform.testing import manage, run_python
-from tests.background import processes, wait_for, worker
+from testsupport.background import processes, sweeps_done, wait_for, worker
+from testsupport.processes import manage, run_python
 
 pytestmark = pytest.mark.cluster
 
@@ -60,7 +59,9 @@ def test_the_embedded_worker_fires_reminders_and_sends_campaigns_to_files(tmp_pa
         started.append(embedded)
         wait_for(lambda: state()["campaigns"] == ["sent"], 90, "the campaign to be sent", interval=0.5)
         wait_for(lambda: state()["notifications"], 90, "the reminder to fire", interval=0.5)
-        time.sleep(2)  # later sweeps find nothing more
+        # Two more sweeps find nothing more to do.
+        done = sweeps_done(embedded)
+        wait_for(lambda: sweeps_done(embedded) >= done + 2, 30, "two more sweeps", interval=0.5)
     assert state()["notifications"] == ["Reminder: Call Ada"]
     assert "filesystem://" in embedded.output()
     mails = [path.read_text() for path in (data / "mail").glob("*.log")]

@@ -7,13 +7,12 @@
 - The Redis broker stopped while a campaign batch runs (its message unacknowledged), then
   started again: the worker stays up throughout and every recipient got exactly one message.
 
-Durations (see tests.background.FAST): sweeps every 1 s, a dead sender's lease expires after
+Durations (see testsupport.background.FAST): sweeps every 1 s, a dead sender's lease expires after
 10 s, unacknowledged messages are redelivered after 10 s.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -23,14 +22,14 @@ from django.utils import timezone
 
 from stratus.accounts.models import User
 from stratus.accounts.services import organization_create
-from stratus.api.testing import live_database_url
 from stratus.campaigns import services as campaigns
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState
 from stratus.crm.models import Activity, Contact, Tag
-from stratus.platform.testing import redis_server, smtp_server
 from stratus.reminders import services as reminders
 from stratus.reminders.models import Notification, Reminder, ReminderState
-from tests.background import Process, beat, processes, wait_for, worker
+from testsupport.background import Process, beat, processes, sweeps_done, wait_for, worker
+from testsupport.processes import live_database_url
+from testsupport.servers import redis_server, smtp_server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -143,7 +142,9 @@ def test_reminders_that_come_due_while_the_broker_is_down_fire_once_it_is_back(t
             )
             for i in range(20)
         ]
-        time.sleep(6)  # they all come due with the broker down
+        last_due = due_at + timedelta(milliseconds=100 * (len(during) - 1))
+        # They all come due with the broker down, and a sweep passes after the last one.
+        wait_for(lambda: timezone.now() > last_due + timedelta(seconds=1.5), 30, "the reminders to come due")
         assert not Notification.objects.filter(reminder__in=during).exists()
 
         broker.start()
@@ -153,7 +154,9 @@ def test_reminders_that_come_due_while_the_broker_is_down_fire_once_it_is_back(t
             "the reminders to fire after the broker came back",
             interval=0.5,
         )
-        time.sleep(3)  # further sweeps find nothing more to do
+        # Two further sweeps find nothing more to do.
+        done = sweeps_done(started[0])
+        wait_for(lambda: sweeps_done(started[0]) >= done + 2, 30, "two more sweeps", interval=0.5)
 
     per_reminder = Counter(Notification.objects.values_list("reminder_id", flat=True))
     assert per_reminder == {r.pk: 1 for r in [early, *during]}
@@ -188,7 +191,8 @@ def test_a_worker_survives_the_broker_stopping_in_the_middle_of_a_batch(tmp_path
 
         wait_for(lambda: len(sink.messages()) >= 5, 60, "the first messages")
         broker.stop()
-        time.sleep(3)  # the running batch finishes with the broker down; its ack cannot be sent
+        # The running batch finishes with the broker down; its ack cannot be sent.
+        wait_for(lambda: len(sink.messages()) >= 20, 30, "the running batch to finish")
         assert only.process.poll() is None, only.output()[-3000:]
         broker.start()
         wait_for(

@@ -81,3 +81,30 @@ def member_choices(*, org: Organization) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("user__full_name", "user__email", "id")
     )
+
+
+def members_of(*, org: Organization) -> QuerySet[Membership]:
+    """The organization's memberships with their users, oldest first."""
+    return (
+        Membership.objects.select_related("user")
+        .filter(organization=org)
+        .order_by("created_at", "pk")
+    )
+
+
+def pending_invitations_of(*, org: Organization) -> QuerySet[Invitation]:
+    """Invitations not accepted nor revoked (expired ones included: they can be re-sent)."""
+    return (
+        Invitation.objects.select_related("invited_by")
+        .filter(organization=org, accepted_at=None, revoked_at=None)
+        .order_by("-created_at", "-pk")
+    )
+
+
+def live_tokens_of(*, org: Organization) -> QuerySet[ApiToken]:
+    """API tokens that are not revoked, newest first."""
+    return (
+        ApiToken.objects.select_related("created_by")
+        .filter(organization=org, revoked_at=None)
+        .order_by("-created_at", "-pk")
+    )

@@ -41,6 +41,7 @@ from stratus.platform.errors import (
     UnsupportedMedia,
 )
 from stratus.realtime.events import publish
+from stratus.realtime.payloads import DocumentEvent
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _target_fields(target: Target) -> dict[str, Any]:
     return {timeline.target_type(target): target}
 
 
-def _event_data(document: Document) -> dict[str, Any]:
+def _event_data(document: Document) -> DocumentEvent:
     target = document.target
     return {
         "id": document.pk,

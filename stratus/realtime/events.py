@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from stratus.realtime import payloads
 from stratus.realtime.store import RedisEventStore, get_store
 
 logger = logging.getLogger("stratus.realtime")
@@ -39,7 +40,10 @@ def publish(*, organization_id: int, event: str, data: Mapping[str, Any], user_i
     """Announce ``event`` (e.g. ``contact.created``) with a JSON-serialisable ``data`` to the org.
 
     With ``user_id`` (e.g. a reminder's notification) only that member's sockets receive it.
+    ``event`` must be declared in ``stratus.realtime.payloads`` and ``data`` match its
+    declaration (``PayloadError`` otherwise, which rolls back the caller's transaction).
     """
+    payloads.check(event, data)
     # Serialised now, so data that cannot be sent fails inside the caller's transaction.
     data_json = json.dumps(dict(data), cls=DjangoJSONEncoder, separators=(",", ":"))
     event_json = json.dumps(event)

@@ -26,6 +26,7 @@ from stratus.platform.locks import lock_row
 from stratus.platform.unset import UNSET, Unset
 from stratus.realtime.events import publish
 from stratus.reminders.errors import ReminderCode
+from stratus.realtime.payloads import NotificationCreated
 from stratus.reminders.models import (
     EmailState,
     Notification,
@@ -226,7 +227,7 @@ def _notification_text(reminder: Reminder) -> tuple[str, str, str, int]:
     return f"Reminder: deal {deal.title}{closing}"[:300], reminder.note, "deal", deal.pk
 
 
-def notification_payload(notification: Notification) -> dict[str, object]:
+def notification_payload(notification: Notification) -> NotificationCreated:
     return {
         "id": notification.pk,
         "user_id": notification.user_id,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from deploy.cluster import Cluster
-from stratus.platform.testing import PROJECT_DIR, free_port
+from testsupport.processes import PROJECT_DIR, free_port
 
 RESULTS: list[tuple[str, str, bool]] = []
 # The 1-minute load average before the run and after each test: the machine may be shared.

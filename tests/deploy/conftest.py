@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from stratus.platform.testing import PROJECT_DIR, S3Endpoint, child_env, manage, scratch_database
+from testsupport.processes import PROJECT_DIR, child_env, manage, scratch_database
+from testsupport.servers import S3Endpoint
 
 DEPLOY = PROJECT_DIR / "deploy"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy import nginx_config
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port
+from testsupport.processes import PROJECT_DIR, child_env, free_port
 
 ENTRYPOINT = PROJECT_DIR / "deploy" / "entrypoint.sh"
 

@@ -14,8 +14,9 @@ import psycopg
 import pytest
 
 from deploy import backup as backups_module
-from stratus.platform.testing import PROJECT_DIR, S3Endpoint, child_env, manage, scratch_database
 from tests.deploy.conftest import SECRET_KEY
+from testsupport.processes import PROJECT_DIR, child_env, manage, scratch_database
+from testsupport.servers import S3Endpoint
 
 pytestmark = pytest.mark.cluster
 

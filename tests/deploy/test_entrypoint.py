@@ -10,8 +10,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from stratus.platform.testing import PROJECT_DIR, S3Endpoint, child_env, closed_port, scratch_database
 from tests.deploy.conftest import SECRET_KEY
+from testsupport.processes import PROJECT_DIR, child_env, free_port, scratch_database
+from testsupport.servers import S3Endpoint
 
 pytestmark = pytest.mark.cluster
 
@@ -61,7 +62,7 @@ def test_migrate_waits_applies_migrations_and_runs_the_deploy_checks(production:
 
 def test_app_processes_do_not_start_before_their_migrations(production: dict[str, str]) -> None:
     with scratch_database() as url:
-        env = {**production, "DATABASE_URL": url, "STARTUP_WAIT_TIMEOUT": "2", "PORT": str(closed_port())}
+        env = {**production, "DATABASE_URL": url, "STARTUP_WAIT_TIMEOUT": "2", "PORT": str(free_port())}
         result = run(["web"], env, timeout=120)
     assert result.returncode != 0
     assert "migrations" in result.stderr
@@ -72,7 +73,7 @@ def test_app_processes_do_not_start_before_their_migrations(production: dict[str
 def test_migrate_gives_up_naming_an_unreachable_database(production: dict[str, str]) -> None:
     env = {
         **production,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/x",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/x",
         "STARTUP_WAIT_TIMEOUT": "2",
     }
     result = run(["migrate"], env, timeout=120)

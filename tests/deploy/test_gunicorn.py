@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port
 from tests.deploy.helpers import entrypoint_process, request, wait_until_answers
+from testsupport.processes import PROJECT_DIR, child_env, free_port
 
 pytestmark = pytest.mark.cluster
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from deploy import nginx_config
-from stratus.platform.testing import closed_port, free_port
 from tests.deploy.helpers import Nginx, entrypoint_process, nginx, nginx_test, request, wait_until_answers
+from testsupport.processes import free_port
 
 pytestmark = pytest.mark.cluster
 
@@ -115,7 +115,7 @@ def replicas(production_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
 @pytest.fixture
 def proxy(replicas: list[int], tmp_path: Path) -> Iterator[Nginx]:
     with nginx(
-        tmp_path, web=[f"127.0.0.1:{p}" for p in replicas], ws=[f"127.0.0.1:{closed_port()}"]
+        tmp_path, web=[f"127.0.0.1:{p}" for p in replicas], ws=[f"127.0.0.1:{free_port()}"]
     ) as running:
         yield running
 
@@ -257,7 +257,7 @@ def dropping() -> Iterator[DroppingServer]:
 def test_idempotent_requests_fail_over_to_a_healthy_replica(
     replicas: list[int], dropping: DroppingServer, tmp_path: Path
 ) -> None:
-    upstreams = [f"127.0.0.1:{dropping.port}", f"127.0.0.1:{replicas[0]}", f"127.0.0.1:{closed_port()}"]
+    upstreams = [f"127.0.0.1:{dropping.port}", f"127.0.0.1:{replicas[0]}", f"127.0.0.1:{free_port()}"]
     with nginx(tmp_path, web=upstreams, ws=["127.0.0.1:1"]) as proxy:
         statuses = [request(proxy.port, f"/admin/login/?n={i}").status for i in range(6)]
         statuses += [request(proxy.port, f"/static/admin/css/base.css?n={i}").status for i in range(3)]

@@ -21,8 +21,10 @@ import pytest
 import yaml
 
 from stratus.platform.probes import PROBES
-from stratus.platform.testing import PROJECT_DIR
 from tests.deploy.conftest import dockerfile_collectstatic
+from testsupport.processes import PROJECT_DIR
+
+pytestmark = pytest.mark.subprocess
 
 DEPLOY = PROJECT_DIR / "deploy"
 ENTRYPOINT = DEPLOY / "entrypoint.sh"
@@ -360,7 +362,7 @@ def test_the_programs_behind_the_entrypoint_commands_exist() -> None:
     assert "celery -A stratus beat" in text
     for module in ("gunicorn", "uvicorn", "celery", "redbeat"):
         assert shutil.which(module, path=str(BIN)) or __import__(module), module
-    from stratus.platform.testing import run_python
+    from testsupport.processes import run_python
 
     checked = run_python(
         "import stratus.wsgi, stratus.asgi; print(callable(stratus.wsgi.application), "

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from stratus.accounts.models import ApiToken, Invitation, Membership, Organization, Role, SignupRequest, User
 from stratus.accounts.tests.helpers import PASSWORD, link_token, session_client
-from stratus.api.fixtures import make_member, make_user, token_client
+from testsupport.factories import make_member, make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from stratus.accounts.models import Invitation, Membership, Role, User
 from stratus.accounts.tests.helpers import PASSWORD, link_token, session_client, user_with_password
-from stratus.api.fixtures import make_organization, make_token, token_client
+from testsupport.factories import make_organization, make_token, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -257,8 +257,9 @@ def test_a_forged_link_page_is_404(client) -> None:
     assert b"not valid" in page.content
 
 
+@pytest.mark.subprocess
 def test_invitation_email_goes_out_through_smtp(invite, settings, tmp_path) -> None:
-    from stratus.platform.testing import smtp_server
+    from testsupport.servers import smtp_server
 
     with smtp_server(tmp_path / "mail") as sink:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

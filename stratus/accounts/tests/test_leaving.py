@@ -7,7 +7,7 @@ import pytest
 from stratus.accounts.models import ApiToken, Membership, Role
 from stratus.accounts.services import organization_create, token_create
 from stratus.accounts.tests.helpers import session_client, user_with_password
-from stratus.api.fixtures import make_organization, token_client
+from testsupport.factories import make_organization, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Membership, Role, User
-from stratus.api.fixtures import make_organization, make_token, token_client
+from testsupport.factories import make_organization, make_token, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from drf_spectacular.generators import SchemaGenerator
 from stratus.accounts.models import Invitation, Membership, Role
 from stratus.accounts.services import invitation_create, token_create
 from stratus.accounts.tests.helpers import grants_snapshot, link_token, session_client, user_with_password
-from stratus.api.fixtures import make_member, make_organization, make_user, token_client
+from testsupport.factories import make_member, make_organization, make_user, token_client
 
 pytestmark = pytest.mark.django_db
 

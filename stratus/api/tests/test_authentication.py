@@ -15,7 +15,7 @@ from stratus.accounts.models import ApiToken, Membership, Role, User
 from stratus.accounts.services import member_update, organization_create, token_create, token_revoke
 from stratus.accounts.tokens import hash_token_secret
 from stratus.api.authentication import TOKEN_CACHE_PREFIX
-from stratus.api.fixtures import make_member, make_organization, token_client
+from testsupport.factories import make_member, make_organization, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from rest_framework.test import APIClient
 from stratus.accounts.models import ApiToken, Membership, Organization, Role
 from stratus.accounts.services import token_create
 from stratus.accounts.tokens import hash_token_secret
-from stratus.api.fixtures import make_member, make_organization, make_token, token_client
 from stratus.api.models import IdempotencyKey
-from stratus.api.testing import gunicorn_server, live_database_url
+from testsupport.factories import make_member, make_organization, make_token, token_client
+from testsupport.processes import live_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -237,6 +237,8 @@ def _wait_for(predicate, what: str) -> None:
 @pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_on_two_servers_make_one_effect() -> None:
+    from testsupport.servers import gunicorn_server
+
     organization = make_organization("Race")
     secret = make_token(organization, Role.ADMIN)
     ApiToken.objects.filter(organization=organization).update(last_used_at=timezone.now())

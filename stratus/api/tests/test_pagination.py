@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_member
+from testsupport.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core.cache import cache, caches
 
 from stratus.accounts.models import Role
 from stratus.api.throttling import WINDOW_SECONDS
-from stratus.platform.testing import closed_port
+from testsupport.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_limits_fail_open_when_redis_is_down(api_client, settings) -> None:
     settings.CACHES = {
         "default": {
             "BACKEND": "stratus.platform.cache.FailOpenRedisCache",
-            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
     }

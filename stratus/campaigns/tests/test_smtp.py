@@ -11,9 +11,9 @@ from django.utils import timezone
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Recipient, RecipientState, Suppression
 from stratus.crm import services as crm
-from stratus.platform.testing import smtp_server
+from testsupport.servers import smtp_server
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.subprocess]
 
 
 def test_smtp_sending_retries_temporary_failures_and_suppresses_bounces(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from stratus.accounts.models import ApiToken, Organization, Role, User
-from stratus.api.fixtures import make_organization, make_token, token_client
 from stratus.campaigns import selectors, services
 from stratus.campaigns.models import Suppression, SuppressionReason
 from stratus.crm import services as crm
 from stratus.crm.models import TimelineEntry
 from stratus.platform.errors import ApplicationError, status_of
+from testsupport.factories import make_organization, make_token, token_client
 
 pytestmark = pytest.mark.django_db
 

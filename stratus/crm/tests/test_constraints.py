@@ -7,13 +7,13 @@ from django.db import IntegrityError, transaction
 
 from stratus.crm import timeline
 from stratus.crm.models import Activity, Company, Contact, Pipeline, Stage, StageKind, TimelineEntry
-from stratus.crm.tests.factories import make_org, make_user
+from testsupport.factories import make_organization, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 def test_contact_email_unique_per_organization_ignoring_case() -> None:
-    org, other = make_org(), make_org()
+    org, other = make_organization(), make_organization()
     Contact.objects.create(organization=org, email="Ann@Example.com")
     Contact.objects.create(organization=other, email="ann@example.com")
     Contact.objects.create(organization=org, first_name="No email")
@@ -24,14 +24,14 @@ def test_contact_email_unique_per_organization_ignoring_case() -> None:
 
 
 def test_contact_needs_a_name_or_an_email() -> None:
-    org = make_org()
+    org = make_organization()
     with pytest.raises(IntegrityError), transaction.atomic():
         Contact.objects.create(organization=org)
     assert not Contact.objects.filter(organization=org).exists()
 
 
 def test_stage_positions_and_names_unique_within_a_pipeline() -> None:
-    org = make_org()
+    org = make_organization()
     pipeline = Pipeline.objects.create(organization=org, name="Sales")
     Stage.objects.create(organization=org, pipeline=pipeline, name="Lead", position=0)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -47,7 +47,7 @@ def test_stage_positions_and_names_unique_within_a_pipeline() -> None:
 
 
 def test_one_default_pipeline_per_organization() -> None:
-    org = make_org()
+    org = make_organization()
     Pipeline.objects.create(organization=org, name="A", is_default=True)
     Pipeline.objects.create(organization=org, name="B")
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -55,7 +55,7 @@ def test_one_default_pipeline_per_organization() -> None:
 
 
 def test_activity_has_exactly_one_target() -> None:
-    org = make_org()
+    org = make_organization()
     company = Company.objects.create(organization=org, name="Acme")
     contact = Contact.objects.create(organization=org, first_name="Ann", company=company)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -67,7 +67,7 @@ def test_activity_has_exactly_one_target() -> None:
 
 
 def test_timeline_record_stores_changes_as_json_and_the_parent_of_activities() -> None:
-    org = make_org()
+    org = make_organization()
     actor = make_user()
     contact = Contact.objects.create(organization=org, first_name="Ann")
     activity = Activity.objects.create(organization=org, subject="Call", contact=contact)
@@ -84,5 +84,5 @@ def test_timeline_record_stores_changes_as_json_and_the_parent_of_activities() -
     assert (entry.parent_type, entry.parent_id) == ("contact", contact.pk)
     assert entry.actor == actor
     with pytest.raises(ValueError, match="does not belong"):
-        timeline.record(organization=make_org(), actor=actor, target=contact, action="updated")
+        timeline.record(organization=make_organization(), actor=actor, target=contact, action="updated")
     assert TimelineEntry.objects.filter(organization=org).count() == 1

@@ -10,8 +10,8 @@ import pytest
 
 from stratus.crm import services
 from stratus.crm.models import Deal, Pipeline, Stage, TimelineEntry
-from stratus.crm.tests.factories import make_member, make_org
 from stratus.realtime import events
+from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,8 @@ def by_stage_delete(org: Any, actor: Any, deal: Deal, target: Stage) -> None:
 def test_every_stage_change_records_the_same_entry_and_event(
     change: Callable[..., None], monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    org = make_org()
-    actor = make_member(org)
+    org = make_organization()
+    actor = make_member(org).user
     pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
     deal = services.deal_create(org=org, actor=actor, title="Deal", stage=stage(pipeline, "Proposal"))
     old, lost = stage(pipeline, "Proposal"), stage(pipeline, "Lost")

@@ -14,8 +14,8 @@ from django.utils import timezone
 from stratus.accounts.models import Role
 from stratus.crm import filters, search, selectors, services
 from stratus.crm.models import Company, Contact, Deal
-from stratus.crm.tests.factories import make_member, make_org
 from stratus.platform.errors import ApplicationError, status_of
+from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,8 @@ def emails(queryset) -> list[str]:
 
 @pytest.fixture
 def crm():
-    org = make_org()
-    owner = make_member(org)
+    org = make_organization()
+    owner = make_member(org).user
     services.custom_field_create(
         org=org, actor=None, entity="contact", key="seats", label="Seats", field_type="number"
     )
@@ -64,7 +64,7 @@ def crm():
     services.contact_create(
         org=org, actor=None, first_name="Johanna", last_name="Berg", email="jb@initech.example"
     )
-    other = make_org()
+    other = make_organization()
     services.contact_create(
         org=other, actor=None, first_name="John", last_name="Smith", email="john@other.example"
     )
@@ -279,8 +279,8 @@ def queries(fn) -> int:
 
 
 def test_list_query_count_is_the_same_for_1_and_50_rows() -> None:
-    org = make_org()
-    owner = make_member(org)
+    org = make_organization()
+    owner = make_member(org).user
     acme = services.company_create(org=org, actor=None, name="Acme", tags=["x"])
     services.pipeline_create(org=org, actor=None, name="Sales")
     for i in range(50):
@@ -320,7 +320,7 @@ def test_list_query_count_is_the_same_for_1_and_50_rows() -> None:
 
 
 def test_record_timeline_includes_its_activities() -> None:
-    org = make_org()
+    org = make_organization()
     contact = services.contact_create(org=org, actor=None, email="a@example.com")
     services.activity_create(org=org, actor=None, subject="Call", contact=contact)
     services.contact_update(org=org, actor=None, contact=contact, first_name="Ann")

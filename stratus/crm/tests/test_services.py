@@ -21,8 +21,8 @@ from stratus.crm.models import (
     Tag,
     TimelineEntry,
 )
-from stratus.crm.tests.factories import make_member, make_org, make_user
 from stratus.platform.errors import ApplicationError, status_of
+from testsupport.factories import make_member, make_organization, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +35,8 @@ def counts() -> tuple[int, ...]:
 
 
 def test_contact_create_records_every_set_field_and_tags() -> None:
-    org = make_org()
-    actor = make_member(org)
+    org = make_organization()
+    actor = make_member(org).user
     company = services.company_create(org=org, actor=actor, name="Acme", domain="HTTPS://Acme.example/about")
     assert company.domain == "acme.example"
     contact = services.contact_create(
@@ -62,8 +62,8 @@ def test_contact_create_records_every_set_field_and_tags() -> None:
 
 
 def test_contact_update_records_old_and_new_values_only_for_changed_fields() -> None:
-    org = make_org()
-    actor = make_member(org)
+    org = make_organization()
+    actor = make_member(org).user
     contact = services.contact_create(
         org=org, actor=actor, first_name="Ann", email="ann@x.example", tags=["a"]
     )
@@ -80,19 +80,19 @@ def test_contact_update_records_old_and_new_values_only_for_changed_fields() -> 
 
 
 def test_duplicate_email_is_a_field_error_ignoring_case_and_writes_nothing() -> None:
-    org = make_org()
+    org = make_organization()
     services.contact_create(org=org, actor=None, email="ann@example.com")
     before = counts()
     with pytest.raises(ApplicationError) as caught:
         services.contact_create(org=org, actor=None, email="ANN@example.com", tags=["new-tag"])
     assert "email" in caught.value.field_errors
     assert counts() == before
-    other = make_org()
+    other = make_organization()
     services.contact_create(org=other, actor=None, email="ann@example.com")
 
 
 def test_every_bad_field_is_reported_at_once() -> None:
-    org = make_org()
+    org = make_organization()
     with pytest.raises(ApplicationError) as caught:
         services.contact_create(
             org=org, actor=None, first_name="x" * 101, email="not-an-email", phones="123", colour="red"
@@ -102,8 +102,8 @@ def test_every_bad_field_is_reported_at_once() -> None:
 
 
 def test_references_from_another_organization_are_refused_with_nothing_written() -> None:
-    org, other = make_org(), make_org()
-    actor = make_member(org)
+    org, other = make_organization(), make_organization()
+    actor = make_member(org).user
     foreign_company = services.company_create(org=other, actor=None, name="Foreign")
     foreign_contact = services.contact_create(org=other, actor=None, email="f@example.com")
     foreign_pipeline = services.pipeline_create(org=other, actor=None, name="Theirs")
@@ -133,7 +133,7 @@ def test_references_from_another_organization_are_refused_with_nothing_written()
 
 
 def test_records_of_another_organization_cannot_be_changed() -> None:
-    org, other = make_org(), make_org()
+    org, other = make_organization(), make_organization()
     contact = services.contact_create(org=other, actor=None, email="f@example.com")
     before = counts()
     for call in (
@@ -150,7 +150,7 @@ def test_records_of_another_organization_cannot_be_changed() -> None:
 
 
 def test_delete_records_a_snapshot() -> None:
-    org = make_org()
+    org = make_organization()
     contact = services.contact_create(org=org, actor=None, first_name="Ann", email="ann@example.com")
     services.contact_delete(org=org, actor=None, contact=contact.pk)
     assert not Contact.objects.filter(pk=contact.pk).exists()
@@ -165,7 +165,7 @@ def test_delete_records_a_snapshot() -> None:
 
 @pytest.fixture
 def org_with_fields():
-    org = make_org()
+    org = make_organization()
     for key, field_type, extra in (
         ("plan", "choice", ["free", "pro"]),
         ("seats", "number", None),
@@ -244,7 +244,7 @@ def test_custom_field_update_is_a_patch_with_old_and_new_in_the_timeline(org_wit
 
 
 def test_required_custom_field_and_definition_rules() -> None:
-    org = make_org()
+    org = make_organization()
     services.custom_field_create(
         org=org, actor=None, entity="deal", key="source", label="Source", field_type="text", required=True
     )
@@ -286,7 +286,7 @@ def stage(pipeline: Pipeline, name: str) -> Stage:
 
 
 def test_first_pipeline_is_default_with_standard_stages_and_deals_start_in_its_first_stage() -> None:
-    org = make_org()
+    org = make_organization()
     pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
     assert pipeline.is_default
     assert [(s.name, s.position, s.kind) for s in pipeline.stages.order_by("position")][-2:] == [
@@ -307,8 +307,8 @@ def test_first_pipeline_is_default_with_standard_stages_and_deals_start_in_its_f
 
 
 def test_deal_move_handles_won_lost_and_reopen_with_timeline() -> None:
-    org = make_org()
-    actor = make_member(org)
+    org = make_organization()
+    actor = make_member(org).user
     pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
     deal = services.deal_create(org=org, actor=actor, title="Deal")
     with pytest.raises(ApplicationError) as caught:
@@ -334,7 +334,7 @@ def test_deal_move_handles_won_lost_and_reopen_with_timeline() -> None:
 
 
 def test_deal_move_to_another_organizations_stage_is_refused() -> None:
-    org, other = make_org(), make_org()
+    org, other = make_organization(), make_organization()
     services.pipeline_create(org=org, actor=None, name="Sales")
     theirs = services.pipeline_create(org=other, actor=None, name="Sales")
     deal = services.deal_create(org=org, actor=None, title="Deal")
@@ -346,7 +346,7 @@ def test_deal_move_to_another_organizations_stage_is_refused() -> None:
 
 
 def test_deal_update_with_a_new_stage_is_also_a_move_and_contacts_are_tracked() -> None:
-    org = make_org()
+    org = make_organization()
     pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
     ann = services.contact_create(org=org, actor=None, email="ann@example.com")
     deal = services.deal_create(org=org, actor=None, title="Deal", contacts=[ann.pk])
@@ -362,7 +362,7 @@ def test_deal_update_with_a_new_stage_is_also_a_move_and_contacts_are_tracked() 
 
 
 def test_stage_insert_reorder_and_delete_moving_deals() -> None:
-    org = make_org()
+    org = make_organization()
     pipeline = services.pipeline_create(
         org=org, actor=None, name="Simple", stages=[{"name": "New"}, {"name": "Done", "kind": "won"}]
     )
@@ -396,8 +396,8 @@ def test_stage_insert_reorder_and_delete_moving_deals() -> None:
 
 
 def test_activity_needs_exactly_one_target_and_done_sets_done_at() -> None:
-    org = make_org()
-    assignee = make_member(org, Role.VIEWER)
+    org = make_organization()
+    assignee = make_member(org, Role.VIEWER).user
     contact = services.contact_create(org=org, actor=None, email="a@example.com")
     company = services.company_create(org=org, actor=None, name="Acme")
     with pytest.raises(ApplicationError) as caught:

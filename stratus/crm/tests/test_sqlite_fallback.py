@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from stratus.platform.testing import manage, run_python
+import pytest
+
+from testsupport.processes import manage, run_python
 
 SEARCH = """
 import django, json
@@ -22,6 +24,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.subprocess
 def test_sqlite_migrate_demo_and_search(tmp_path) -> None:
     env = {"DATA_DIR": str(tmp_path)}
     for command in (("migrate", "--noinput"), ("load_demo",)):

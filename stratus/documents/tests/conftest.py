@@ -11,9 +11,9 @@ from requests.structures import CaseInsensitiveDict
 
 from stratus.accounts.models import Organization, User
 from stratus.crm.models import Company, Contact, Deal, Pipeline, Stage
-from stratus.crm.tests.factories import make_org, make_user
 from stratus.documents.storage import DocumentStore, document_store
-from stratus.platform.testing import S3Endpoint
+from testsupport.factories import make_organization, make_user
+from testsupport.servers import S3Endpoint
 
 # Django's test client serves this host in-process (the embedded default's local URLs).
 TEST_SERVER = "http://testserver"
@@ -86,12 +86,6 @@ def s3_backend(s3_endpoint: S3Endpoint, settings: Any) -> Backend:
     return Backend("s3", s3_endpoint, bucket, None)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # Users are created here for ownership only; the default hasher costs a second per user.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def user(db: None) -> User:
     return make_user()
@@ -99,7 +93,7 @@ def user(db: None) -> User:
 
 @pytest.fixture
 def org(user: User) -> Organization:
-    return make_org(owner=user)
+    return make_organization(owner=user)
 
 
 @pytest.fixture

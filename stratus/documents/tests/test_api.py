@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_organization
 from stratus.crm.models import Contact, TimelineEntry
 from stratus.documents.models import Document
 from stratus.documents.tests import samples
 from stratus.documents.tests.conftest import Backend
+from testsupport.factories import make_organization
 
 pytestmark = pytest.mark.django_db
 

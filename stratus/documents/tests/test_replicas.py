@@ -9,12 +9,11 @@ import pytest
 import requests
 
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_organization, make_token
-from stratus.api.testing import gunicorn_server
 from stratus.crm.models import Contact
 from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.tests import samples
-from stratus.platform.testing import S3Endpoint
+from testsupport.factories import make_organization, make_token
+from testsupport.servers import S3Endpoint, gunicorn_server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

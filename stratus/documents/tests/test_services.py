@@ -259,9 +259,9 @@ def test_the_upload_url_cannot_replace_a_finished_document(backend: Backend, org
 
 
 def test_another_organization_cannot_read_or_finish_a_document(backend: Backend, org, user, contact) -> None:
-    from stratus.crm.tests.factories import make_org
+    from testsupport.factories import make_organization
 
-    other = make_org()
+    other = make_organization()
     document = upload(org, user, contact, samples.png(), "a.png")
     with pytest.raises(ApplicationError) as missing:
         selectors.document_get(org=other, document_id=document.pk)

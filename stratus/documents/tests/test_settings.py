@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 import requests
 
-from stratus.platform.testing import S3Endpoint, run_python
+from testsupport.processes import run_python
+from testsupport.servers import S3Endpoint
 
 SHOW = """
 import json
@@ -31,6 +33,7 @@ BAD = [
 ]
 
 
+@pytest.mark.subprocess
 def test_bad_storage_and_document_settings_stop_start_up_naming_each() -> None:
     # Start-up reports every problem at once: one process checks them all.
     result = run_python("import django; django.setup()", env={name: value for name, value, _ in BAD})
@@ -49,6 +52,7 @@ def test_bad_storage_and_document_settings_stop_start_up_naming_each() -> None:
         assert reason in lines[name]
 
 
+@pytest.mark.subprocess
 def test_limits_and_types_are_read_from_the_environment() -> None:
     result = run_python(
         "import django; django.setup()\n" + SHOW,
@@ -77,6 +81,7 @@ print(json.dumps({"backend": type(storages["default"]).__name__, "name": name,
 """
 
 
+@pytest.mark.subprocess
 def test_a_process_configured_only_by_environment_uses_the_bucket_with_a_prefix(
     s3_endpoint: S3Endpoint, s3_bucket: str
 ) -> None:

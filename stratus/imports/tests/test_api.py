@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from stratus.accounts.models import Role
 from stratus.accounts.services import token_create
-from stratus.api.fixtures import token_client
 from stratus.crm import services as crm
 from stratus.crm.models import Activity, Contact
 from stratus.imports import services as imports
 from stratus.reminders import services as reminders
+from testsupport.factories import token_client
 
 pytestmark = pytest.mark.django_db
 

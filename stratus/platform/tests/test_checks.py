@@ -7,7 +7,6 @@ import pytest
 from django.test import override_settings
 
 from stratus.platform import checks
-from stratus.platform.testing import manage
 
 # The checks read DATABASES; overriding it here is deliberate.
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
@@ -115,22 +114,31 @@ def production_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.subprocess
 def test_check_deploy_passes_at_warning_level_in_a_correct_production_environment() -> None:
+    from testsupport.processes import manage
+
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.subprocess
 def test_check_deploy_fails_naming_sqlite_in_production() -> None:
+    from testsupport.processes import manage
+
     result = manage("check", "--deploy", env=production_env(DATABASE_URL="sqlite:////tmp/stratus.sqlite3"))
     assert result.returncode != 0
     assert "stratus.E001" in result.stderr
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "variable",
     ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "AWS_STORAGE_BUCKET_NAME"],
 )
 def test_missing_required_production_variable_stops_start_up_naming_it(variable: str) -> None:
+    from testsupport.processes import manage
+
     env = production_env()
     del env[variable]
     result = manage("check", env=env)
@@ -141,6 +149,7 @@ def test_missing_required_production_variable_stops_start_up_naming_it(variable:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -152,6 +161,8 @@ def test_missing_required_production_variable_stops_start_up_naming_it(variable:
     ],
 )
 def test_malformed_variable_stops_start_up_naming_it(variable: str, value: str) -> None:
+    from testsupport.processes import manage
+
     result = manage("check", env=production_env(**{variable: value}))
     assert result.returncode != 0
     assert f"stratus: configuration error: {variable}: is" in result.stderr

@@ -24,7 +24,7 @@ from stratus.platform.client_address import (
     parse_trusted_proxies,
     resolve_client_address,
 )
-from stratus.platform.testing import PROJECT_DIR, run_python
+from testsupport.processes import PROJECT_DIR
 
 NGINX = parse_trusted_proxies(["10.0.0.0/24"])
 TWO_TIERS = parse_trusted_proxies(["10.0.0.0/24", "192.168.5.7", "fd00::/8"])
@@ -108,7 +108,10 @@ def test_rate_limits_count_ipv6_clients_by_their_64_prefix() -> None:
     assert limit_key("198.51.100.1") == "198.51.100.1"
 
 
+@pytest.mark.subprocess
 def test_a_malformed_setting_stops_start_up_naming_it() -> None:
+    from testsupport.processes import run_python
+
     result = run_python("import django; django.setup()", env={"TRUSTED_PROXIES": "10.0.0.0/8,nginx"})
     assert result.returncode != 0
     assert "TRUSTED_PROXIES: is malformed" in result.stderr
@@ -250,7 +253,7 @@ def test_only_the_client_address_module_reads_forwarding_headers_or_the_peer() -
     roots = [PROJECT_DIR / "stratus", PROJECT_DIR / "deploy"]
     for root in roots:
         for path in root.rglob("*.py"):
-            if "tests" in path.parts or path.name == "client_address.py":
+            if "tests" in path.relative_to(PROJECT_DIR).parts or path.name == "client_address.py":
                 continue
             code = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
             if READS_ADDRESS.search(code):

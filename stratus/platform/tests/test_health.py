@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from stratus.platform.health import draining
-from stratus.platform.testing import closed_port, manage, run_python
+from testsupport.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +55,11 @@ print(json.dumps({"status": response.status_code, "body": response.json()}))
 """
 
 
+@pytest.mark.subprocess
 def test_ready_is_503_naming_the_database_when_its_port_is_closed() -> None:
-    port = closed_port()
+    from testsupport.processes import run_python
+
+    port = free_port()
     result = run_python(
         READY_STATUS_SCRIPT,
         env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/stratus", "REDIS_URL": ""},
@@ -71,10 +74,13 @@ def test_ready_is_503_naming_the_database_when_its_port_is_closed() -> None:
     assert outcome["body"]["checks"]["migrations"]["status"] == "failing"
 
 
+@pytest.mark.subprocess
 def test_redis_outage_degrades_readiness_without_failing_it() -> None:
     from django.conf import settings as live
 
-    port = closed_port()
+    from testsupport.processes import run_python
+
+    port = free_port()
     result = run_python(
         READY_STATUS_SCRIPT,
         env={
@@ -89,10 +95,13 @@ def test_redis_outage_degrades_readiness_without_failing_it() -> None:
     assert outcome["body"]["checks"]["redis"]["status"] == "degraded"
 
 
+@pytest.mark.subprocess
 def test_a_separate_broker_redis_is_checked_and_its_outage_only_degrades() -> None:
     from django.conf import settings as live
 
-    port = closed_port()
+    from testsupport.processes import run_python
+
+    port = free_port()
     env = {"DATABASE_URL": _current_database_url(live), "REDIS_URL": str(live.REDIS_URL)}
     down = run_python(READY_STATUS_SCRIPT, env={**env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0"})
     assert down.returncode == 0, down.stderr
@@ -113,15 +122,21 @@ def test_a_separate_broker_redis_is_checked_and_its_outage_only_degrades() -> No
     assert outcome["body"]["checks"]["broker"]["status"] == "ok"
 
 
+@pytest.mark.subprocess
 def test_health_command_exits_non_zero_when_not_ready() -> None:
-    port = closed_port()
+    from testsupport.processes import manage
+
+    port = free_port()
     result = manage("health", env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/stratus"})
     assert result.returncode == 1
     assert json.loads(result.stdout)["checks"]["database"]["status"] == "failing"
 
 
+@pytest.mark.subprocess
 def test_health_command_exits_zero_when_ready() -> None:
     from django.conf import settings as live
+
+    from testsupport.processes import manage
 
     result = manage(
         "health", env={"DATABASE_URL": _current_database_url(live), "REDIS_URL": str(live.REDIS_URL)}

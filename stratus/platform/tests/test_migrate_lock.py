@@ -8,7 +8,9 @@ import pytest
 from django.db.migrations.loader import MigrationLoader
 
 from stratus.platform.locks import advisory_key
-from stratus.platform.testing import PROJECT_DIR, child_env, scratch_database
+from testsupport.processes import PROJECT_DIR, child_env, scratch_database
+
+pytestmark = pytest.mark.subprocess
 
 
 def test_advisory_keys_are_stable_and_distinct() -> None:

@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 
 from stratus.platform.request_id import accept_or_generate
-from stratus.platform.testing import run_python
 
 LOGGED_REQUEST_SCRIPT = """
 import django
@@ -38,7 +37,10 @@ def test_response_carries_the_incoming_or_a_generated_id(client: Client) -> None
     assert len(first) == 32
 
 
+@pytest.mark.subprocess
 def test_every_json_log_line_of_a_request_carries_its_id() -> None:
+    from testsupport.processes import run_python
+
     result = run_python(LOGGED_REQUEST_SCRIPT, env={"LOG_FORMAT": "json", "REDIS_URL": ""})
     assert result.returncode == 0, result.stderr
     assert "HEADER req-abc.123" in result.stdout
@@ -54,8 +56,10 @@ def test_every_json_log_line_of_a_request_carries_its_id() -> None:
     assert any(r.get("request_id") == generated and r["logger"] == "stratus.request" for r in records)
 
 
+@pytest.mark.subprocess
 def test_production_logs_are_json_by_default() -> None:
     from stratus.platform.tests.test_checks import production_env
+    from testsupport.processes import run_python
 
     result = run_python(
         LOGGED_REQUEST_SCRIPT,

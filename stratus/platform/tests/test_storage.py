@@ -10,9 +10,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from stratus.platform.testing import S3Endpoint, closed_port, run_python, s3_server
+from testsupport.processes import free_port, run_python
+from testsupport.servers import S3Endpoint, s3_server
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.subprocess]
 
 READY_SCRIPT = """
 import json, django
@@ -89,6 +90,6 @@ def test_ready_degrades_without_failing_when_the_endpoint_is_down() -> None:
 
 
 def test_unreachable_endpoint_on_a_closed_port_is_reported(s3_endpoint: S3Endpoint) -> None:
-    env = {**s3_endpoint.env("anything"), "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    env = {**s3_endpoint.env("anything"), "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     outcome = _ready_in_child(env)
     assert outcome["body"]["checks"]["storage"]["status"] == "degraded"

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from stratus.platform.cache import FailOpenRedisCache
-from stratus.platform.testing import closed_port, manage
 from stratus.platform.waits import Service, backoff_delays, wait_for
+from testsupport.processes import free_port
 
 
 def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
@@ -42,21 +42,27 @@ def test_wait_gives_up_at_the_deadline_with_the_last_error() -> None:
         wait_for(Service("down", down), deadline=time.monotonic() + 0.3, report=lambda _: None, base=0.01)
 
 
+@pytest.mark.subprocess
 def test_wait_for_services_command_names_the_service_and_exits_non_zero() -> None:
+    from testsupport.processes import manage
+
     result = manage(
         "wait_for_services",
         "--timeout",
         "2",
-        env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/stratus", "REDIS_URL": ""},
+        env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/stratus", "REDIS_URL": ""},
     )
     assert result.returncode != 0
     assert "gave up after 2s waiting for database" in result.stderr
     assert "retrying in" in result.stderr
 
 
+@pytest.mark.subprocess
 @pytest.mark.django_db
 def test_wait_for_services_command_succeeds_when_everything_is_up() -> None:
     from django.conf import settings
+
+    from testsupport.processes import manage
 
     config = settings.DATABASES["default"]
     url = f"postgres://{config['USER'] or 'postgres'}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
@@ -74,7 +80,7 @@ def test_wait_for_services_command_succeeds_when_everything_is_up() -> None:
 
 def test_cache_fails_open_when_redis_is_unreachable() -> None:
     cache = FailOpenRedisCache(
-        f"redis://127.0.0.1:{closed_port()}/0",
+        f"redis://127.0.0.1:{free_port()}/0",
         {"OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}},
     )
     cache.set("k", "v")

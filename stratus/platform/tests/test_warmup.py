@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from stratus.platform.testing import closed_port, run_python
+import pytest
+
+from testsupport.processes import free_port, run_python
 
 CHECK = """
 import stratus.wsgi
@@ -11,12 +13,13 @@ print("URL tables built:", get_resolver()._populated)
 """
 
 
+@pytest.mark.subprocess
 def test_the_worker_starts_warmed_up_even_with_the_database_down() -> None:
     done = run_python(
         CHECK,
         env={
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/stratus",
-            "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/stratus",
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
             "DB_POOL_TIMEOUT": "1",
             "DB_CONNECT_TIMEOUT": "1",
         },

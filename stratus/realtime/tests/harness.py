@@ -20,7 +20,7 @@ from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, stop_process
+from testsupport.processes import PROJECT_DIR, child_env, free_port, stop_process
 
 WAIT = 15.0  # upper bound for anything the suite waits on; never a speed assertion
 

@@ -78,10 +78,14 @@ async def by_ticket(server: Server, user: User, organization: Organization, toke
 
 async def still_receive(organization: Organization, clients: list[Client], n: int) -> None:
     """A new event of the organization is the next thing each of these sockets receives."""
-    await awrite(organization.id, "contact.updated", {"id": n})
+    await awrite(organization.id, "contact.updated", {"id": n, "fields": ["name"]})
     for client in clients:
         message = await client.next()
-        assert (message["type"], message["event"], message["data"]) == ("event", "contact.updated", {"id": n})
+        assert (message["type"], message["event"], message["data"]) == (
+            "event",
+            "contact.updated",
+            {"id": n, "fields": ["name"]},
+        )
 
 
 def test_revoking_a_token_closes_its_sockets_on_both_replicas_only(realm: Realm) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, manage, run_python
 from stratus.realtime.tests.harness import Client
+from testsupport.processes import PROJECT_DIR, child_env, free_port, manage, run_python
 
 pytestmark = pytest.mark.cluster
 

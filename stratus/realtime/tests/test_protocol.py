@@ -164,7 +164,11 @@ def test_idle_sockets_hold_no_database_connection(realm: Realm) -> None:
         s0 = [(await client.subscribe())["seq"] for client in clients][-1]
         # Authentication used the database; it must have given the connection back.
         idle = await sync_to_async(connections)()
-        await awrite(realm.alice.organization.id, "deal.moved", {"id": 7})
+        await awrite(
+            realm.alice.organization.id,
+            "deal.moved",
+            {"id": 7, "from_stage": 1, "to_stage": 2, "pipeline": 3},
+        )
         for client in clients:
             assert (await client.next())["seq"] == s0 + 1
         delivering = await sync_to_async(connections)()
@@ -188,10 +192,22 @@ def test_events_for_one_user_reach_only_that_users_sockets(realm: Realm) -> None
         s0 = (await alice.subscribe())["seq"]
         assert (await carol_ws.subscribe())["role"] == "viewer"
 
-        await awrite(org.id, "notification.created", {"id": 1, "subject": "Call Ada"}, user_id=carol.pk)
-        await awrite(org.id, "contact.created", {"id": 2})
+        notification = {
+            "id": 1,
+            "user_id": carol.pk,
+            "kind": "reminder",
+            "title": "Call Ada",
+            "body": "",
+            "target_type": "contact",
+            "target_id": 2,
+            "reminder_id": None,
+            "read_at": None,
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+        await awrite(org.id, "notification.created", notification, user_id=carol.pk)
+        await awrite(org.id, "contact.created", {"id": 2, "name": "Ada"})
         mine = await carol_ws.next()
-        assert (mine["seq"], mine["event"], mine["data"]["subject"]) == (
+        assert (mine["seq"], mine["event"], mine["data"]["title"]) == (
             s0 + 1,
             "notification.created",
             "Call Ada",

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from stratus.accounts.models import ApiToken, Membership, Organization, Role
 from stratus.accounts.services import token_create
-from stratus.api.fixtures import make_member
 from stratus.realtime.store import get_store
 from stratus.realtime.tests.harness import unique_prefix
 from stratus.realtime.tests.test_store import redis_url
+from testsupport.factories import make_member
 
 
 @pytest.fixture(autouse=True)

@@ -92,24 +92,24 @@ def test_reconnect_with_last_seq_replays_exactly_the_missed_events_in_order(real
         first = await Client.open(server_a.ws_url, cookie=realm.alice.cookie, origin=server_a.http_url)
         s0 = (await first.subscribe())["seq"]
         for n in (1, 2):
-            await awrite(org.id, "activity.created", {"n": n})
+            await awrite(org.id, "contact.deleted", {"id": n})
         seen = [(await first.next())["seq"] for _ in range(2)]
         assert seen == [s0 + 1, s0 + 2]
         await first.close()
 
         for n in (3, 4, 5):
-            await awrite(org.id, "activity.created", {"n": n})
+            await awrite(org.id, "contact.deleted", {"id": n})
 
         again = await Client.open(server_b.ws_url, cookie=realm.alice.cookie, origin=server_b.http_url)
         subscribed = await again.subscribe(last_seq=seen[-1])
         assert subscribed["seq"] == s0 + 5
         missed = [await again.next() for _ in range(3)]
-        assert [(m["seq"] - s0, m["data"]["n"]) for m in missed] == [(3, 3), (4, 4), (5, 5)]
+        assert [(m["seq"] - s0, m["data"]["id"]) for m in missed] == [(3, 3), (4, 4), (5, 5)]
 
         # Then it continues live, with no duplicate of what was replayed.
-        await awrite(org.id, "activity.created", {"n": 6})
+        await awrite(org.id, "contact.deleted", {"id": 6})
         live = await again.next()
-        assert (live["type"], live["seq"] - s0, live["data"]["n"]) == ("event", 6, 6)
+        assert (live["type"], live["seq"] - s0, live["data"]["id"]) == ("event", 6, 6)
         await again.close()
 
     asyncio.run(scenario())
@@ -123,7 +123,7 @@ def test_gap_older_than_retention_gets_resync(realm: Realm, settings: Any) -> No
     async def scenario() -> None:
         s0 = await get_store().current(org.id)
         for n in range(1, 7):
-            await awrite(org.id, "company.created", {"n": n})
+            await awrite(org.id, "company.deleted", {"id": n})
         # Events 4..6 are retained: a client at 3 catches up, one at 1 must resync.
         caught_up = await Client.open(server.ws_url, cookie=realm.alice.cookie, origin=server.http_url)
         await caught_up.subscribe(last_seq=s0 + 3)
@@ -141,7 +141,7 @@ def test_gap_older_than_retention_gets_resync(realm: Realm, settings: Any) -> No
         assert (await ahead.next())["type"] == "resync"
 
         # After a resync, live events continue from the announced sequence id.
-        await awrite(org.id, "company.created", {"n": 7})
+        await awrite(org.id, "company.deleted", {"id": 7})
         for client in (caught_up, behind, ahead):
             assert (await client.next())["seq"] == s0 + 7
             await client.close()

@@ -14,12 +14,12 @@ from rest_framework.test import APIClient
 
 from stratus.accounts.models import Membership, Organization, Role, User
 from stratus.accounts.services import token_create, token_revoke
-from stratus.api.fixtures import make_member, make_token, token_client
 from stratus.realtime import auth
 from stratus.realtime.auth import Refused
 from stratus.realtime.tests.conftest import Realm
 from stratus.realtime.tests.harness import Client
 from stratus.realtime.tests.test_protocol import awrite
+from testsupport.factories import make_member, make_token, token_client
 
 
 def test_any_member_gets_a_ticket_for_its_organization(organization: Organization) -> None:

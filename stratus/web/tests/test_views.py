@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, Role, User
-from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm.models import Activity, ActivityKind, Contact, TimelineEntry
+from testsupport.factories import make_member_who_signs_in, make_organization
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Helpers for tests that run Stratus in separate processes, as production does."""
+"""Servers a test starts: gunicorn serving Stratus, moto's S3, the SMTP sink, a private Redis."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import email
 import email.message
 import email.policy
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,118 +18,75 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import boto3
-import psycopg
 from botocore.config import Config
 from django.conf import settings
 
 from stratus.platform.storage import s3_client_config
-
-PROJECT_DIR = Path(settings.BASE_DIR)
-
-# Variables that select a configuration; cleared so each child starts from what the test sets.
-CONFIG_VARIABLES = (
-    "STRATUS_ENV",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DEBUG",
-    "AWS_STORAGE_BUCKET_NAME",
-    "AWS_S3_ENDPOINT_URL",
-    "AWS_S3_REGION_NAME",
-    "AWS_S3_ADDRESSING_STYLE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_LOCATION",
-    "LOG_FORMAT",
-    "DATA_DIR",
-    "HTTPS",
-    "CELERY_BROKER_URL",
-    "EMAIL_URL",
-    "SWEEP_INTERVAL",
+from testsupport.processes import (
+    PROJECT_DIR,
+    child_env,
+    free_port,
+    live_database_url,
+    stop_process,
+    wait_for_port,
 )
 
-
-def child_env(overrides: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.update(overrides)
-    return env
+# --- gunicorn serving Stratus against the test database ----------------------------------------
 
 
-def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=child_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def run_python(
-    code: str, *, env: Mapping[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_DIR,
-        env=child_env({"DJANGO_SETTINGS_MODULE": "stratus.settings", **env}),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def closed_port() -> int:
-    """A local port with nothing listening (bound, then released)."""
-    return free_port()
-
-
-def server_database_url() -> str:
-    """The PostgreSQL server the suite runs against, as a URL without a database name."""
-    config = settings.DATABASES["default"]
-    user = config.get("USER") or "postgres"
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    host = config.get("HOST") or "127.0.0.1"
-    port = config.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}"
+def _wait_until_live(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health/live", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not answer")
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """A new empty PostgreSQL database for one test; yields its URL and drops it afterwards."""
-    name = f"stratus_scratch_{uuid.uuid4().hex[:12]}"
-    base = server_database_url()
-    admin_url = urlunsplit(urlsplit(base)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def gunicorn_server(env: Mapping[str, str] | None = None, workers: int = 1) -> Iterator[str]:
+    """A gunicorn process serving Stratus on a free port; yields its base URL.
+
+    Its log goes to a temporary file (a pipe nobody reads would fill up and block the server).
+    """
+    port = free_port()
+    overrides = {
+        "DATABASE_URL": live_database_url(),
+        "DEBUG": "false",
+        "LOG_LEVEL": "warning",
+        **({"REDIS_URL": settings.REDIS_URL} if settings.REDIS_URL else {}),
+        **(env or {}),
+    }
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "stratus.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "120",
+            ],
+            cwd=PROJECT_DIR,
+            env=child_env(overrides),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_live(url, process, time.monotonic() + 60)
+            yield url
+        finally:
+            stop_process(process, 20)
 
 
 # --- S3-compatible endpoint -------------------------------------------------------------------
@@ -208,7 +164,7 @@ class S3Endpoint:
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (http URL we built)
+        with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -263,18 +219,6 @@ class SmtpSink:
         return [email.message_from_bytes(raw, policy=email.policy.default) for raw in self.messages()]
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on port {port}")
-
-
 @contextmanager
 def smtp_server(directory: Path, *, tempfail_times: int = 2) -> Iterator[SmtpSink]:
     """Start an SMTP server process (aiosmtpd) that stores every message it accepts."""
@@ -296,7 +240,7 @@ def smtp_server(directory: Path, *, tempfail_times: int = 2) -> Iterator[SmtpSin
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, process, "the SMTP server")
+        wait_for_port(port, process, "the SMTP server")
         yield SmtpSink(port, directory)
     finally:
         process.terminate()
@@ -335,7 +279,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port, self.process, "redis-server")
+        wait_for_port(self.port, self.process, "redis-server")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from stratus.platform.testing import PROJECT_DIR, child_env
+from testsupport.processes import PROJECT_DIR, child_env
 
 # Durations for the suites: "minutes" of schedule compressed into seconds.
 FAST = {
@@ -89,6 +89,11 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
             return time.monotonic() - start
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def sweeps_done(process: Process, task: str = "stratus.reminders.tasks.sweep") -> int:
+    """How many runs of ``task`` a worker has finished (its INFO log's "succeeded" lines)."""
+    return sum(1 for line in process.output().splitlines() if f"{task}[" in line and "succeeded" in line)
 
 
 def queued_tasks(url: str, queue: str = "celery") -> list[str]:
