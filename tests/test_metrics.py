@@ -19,12 +19,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 import stratus
 from stratus.accounts.models import Role
-from stratus.api.fixtures import make_member, make_organization, make_token, token_client
 from stratus.crm.models import Activity, Contact
 from stratus.monitoring.collector import WorkCollector
 from stratus.platform.cache import FailOpenRedisCache
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, server_database_url, stop_process
 from stratus.reminders.models import Reminder, ReminderState
+from testsupport.factories import make_member, make_organization, make_token, token_client
+from testsupport.processes import PROJECT_DIR, child_env, free_port, server_database_url, stop_process
 
 
 def sample(name: str, **labels: str) -> float:

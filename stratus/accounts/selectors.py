@@ -85,11 +85,7 @@ def member_choices(*, org: Organization) -> QuerySet[Membership]:
 
 def members_of(*, org: Organization) -> QuerySet[Membership]:
     """The organization's memberships with their users, oldest first."""
-    return (
-        Membership.objects.select_related("user")
-        .filter(organization=org)
-        .order_by("created_at", "pk")
-    )
+    return Membership.objects.select_related("user").filter(organization=org).order_by("created_at", "pk")
 
 
 def pending_invitations_of(*, org: Organization) -> QuerySet[Invitation]:

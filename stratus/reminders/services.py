@@ -25,8 +25,8 @@ from stratus.platform.errors import Conflict, Invalid, NotFound
 from stratus.platform.locks import lock_row
 from stratus.platform.unset import UNSET, Unset
 from stratus.realtime.events import publish
-from stratus.reminders.errors import ReminderCode
 from stratus.realtime.payloads import NotificationCreated
+from stratus.reminders.errors import ReminderCode
 from stratus.reminders.models import (
     EmailState,
     Notification,

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, Role, User
-from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm import services
 from stratus.crm.models import Activity, ActivityKind, Contact, Deal, Pipeline, Stage
 from tests.browser.conftest import Visitor
+from testsupport.factories import make_member_who_signs_in, make_organization
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -7,11 +7,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm import services as crm_services
 from stratus.crm.models import Contact
 from stratus.web.models import SavedView
 from tests.browser.conftest import Visitor
+from testsupport.factories import make_member_who_signs_in, make_organization
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -10,11 +10,11 @@ import pytest
 from playwright.sync_api import Dialog, expect
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm import services as crm_services
 from stratus.crm.models import Activity, ActivityKind, Contact
 from stratus.documents.models import Document
 from tests.browser.conftest import Visitor
+from testsupport.factories import make_member_who_signs_in, make_organization
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -22,13 +22,13 @@ from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm.models import Activity, ActivityKind, Contact
-from stratus.platform.testing import PROJECT_DIR, child_env, free_port, stop_process
 from stratus.realtime.tests.harness import realtime_env, unique_prefix
 from stratus.reminders.models import Notification, Reminder
 from stratus.reminders.services import reminders_fire_due
 from tests.browser.conftest import Visitor
+from testsupport.factories import make_member_who_signs_in, make_organization
+from testsupport.processes import PROJECT_DIR, child_env, free_port, stop_process
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -13,7 +13,7 @@ import yaml
 
 from deploy.monitoring import generate
 from stratus.platform import metrics
-from stratus.platform.testing import PROJECT_DIR
+from testsupport.processes import PROJECT_DIR
 
 MONITORING = PROJECT_DIR / "deploy" / "monitoring"
 

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from stratus.crm import selectors, services
 from stratus.crm.models import Deal, Pipeline, Stage
-from stratus.crm.tests.factories import make_member, make_org
-from stratus.platform.testing import manage, run_python
+from testsupport.factories import make_member
+from testsupport.factories import make_organization as make_org
+from testsupport.processes import manage, run_python
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def _deal(stage: Stage, value: str = "0", currency: str = "USD", **fields: objec
 
 def test_stage_totals_add_up_per_currency_only_within_the_filter_and_pipeline() -> None:
     org = make_org()
-    owner = make_member(org)
+    owner = make_member(org).user
     pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
     other = services.pipeline_create(org=org, actor=None, name="Other")
     lead, won = _stages(pipeline)[0], _stages(pipeline)[4]

@@ -150,9 +150,8 @@ def member_invite(request: SignedInRequest) -> HttpResponse:
         issued = _apply(
             form,
             lambda: account_services.invitation_create(
-                organization=membership.organization,
+                org=membership.organization,
                 actor=request.user,
-                actor_role=membership.role,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
             ),
@@ -175,8 +174,8 @@ def member_role(request: SignedInRequest, pk: int) -> HttpResponse:
         _apply(
             form,
             lambda: account_services.member_update(
-                organization=membership.organization,
-                actor_role=membership.role,
+                org=membership.organization,
+                actor=request.user,
                 membership_id=pk,
                 role=form.cleaned_data["role"],
             ),
@@ -204,9 +203,8 @@ def member_remove(request: SignedInRequest, pk: int) -> HttpResponse:
         _apply(
             form,
             lambda: account_services.member_remove(
-                organization=membership.organization,
+                org=membership.organization,
                 actor=request.user,
-                actor_role=membership.role,
                 membership_id=pk,
             ),
         )
@@ -228,7 +226,7 @@ def invitation_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
         _apply(
             form,
             lambda: account_services.invitation_revoke(
-                organization=membership.organization, actor_role=membership.role, invitation_id=pk
+                org=membership.organization, actor=request.user, invitation_id=pk
             ),
         )
     except Refused as refused:
@@ -248,9 +246,7 @@ def _tokens_page(request: SignedInRequest, status: int = 200, **extra: Any) -> H
         "tokens",
         {
             "can_see_tokens": allowed,
-            "tokens": list(account_selectors.live_tokens_of(org=membership.organization))
-            if allowed
-            else [],
+            "tokens": list(account_selectors.live_tokens_of(org=membership.organization)) if allowed else [],
             "token_form": extra.get("token_form") or forms.TokenForm(prefix="token"),
             "issued": extra.get("issued"),
             "refused": extra.get("refused"),
@@ -276,9 +272,8 @@ def token_create(request: SignedInRequest) -> HttpResponse:
         issued = _apply(
             form,
             lambda: account_services.token_create(
-                organization=membership.organization,
+                org=membership.organization,
                 actor=request.user,
-                actor_role=membership.role,
                 name=form.cleaned_data["name"],
                 role=form.cleaned_data["role"],
             ),
@@ -303,7 +298,7 @@ def token_revoke(request: SignedInRequest, pk: uuid.UUID) -> HttpResponse:
         _apply(
             form,
             lambda: account_services.token_revoke(
-                organization=membership.organization, actor_role=membership.role, token_id=pk
+                org=membership.organization, actor=request.user, token_id=pk
             ),
         )
     except Refused as refused:

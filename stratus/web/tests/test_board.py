@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member, make_organization
 from stratus.crm import services
 from stratus.crm.models import (
     Activity,
@@ -28,6 +27,7 @@ from stratus.crm.models import (
     StageKind,
     TimelineEntry,
 )
+from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
 

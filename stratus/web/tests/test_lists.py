@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member, make_organization
 from stratus.crm import services as crm_services
 from stratus.crm.models import (
     Activity,
@@ -32,6 +31,7 @@ from stratus.crm.models import (
 from stratus.web.lists import services as list_services
 from stratus.web.lists import specs
 from stratus.web.models import BulkJob, BulkState, DefaultView, SavedView
+from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.api.fixtures import make_member_who_signs_in, make_organization
 from stratus.crm import services as crm_services
 from stratus.crm.models import (
     Activity,
@@ -30,6 +29,7 @@ from stratus.crm.models import (
 )
 from stratus.documents.models import Document
 from stratus.reminders.models import Reminder
+from testsupport.factories import make_member_who_signs_in, make_organization
 
 pytestmark = pytest.mark.django_db
 

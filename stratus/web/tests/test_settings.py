@@ -88,9 +88,7 @@ def test_members_and_viewers_read_without_edit_controls(page: str, role: Role) -
 def test_the_api_tokens_of_the_organization_are_hidden_from_members() -> None:
     org = make_organization()
     owner = _owner(org)
-    token_create(
-        organization=org, actor=owner, actor_role=Role.OWNER, name="ci-secret-name", role=Role.MEMBER
-    )
+    token_create(org=org, actor=owner, name="ci-secret-name", role=Role.MEMBER)
     member = make_member(org, Role.MEMBER).user
     assert "ci-secret-name" not in _client(member).get(reverse("web:settings-tokens")).content.decode()
     assert "ci-secret-name" in _client(owner).get(reverse("web:settings-tokens")).content.decode()
@@ -165,9 +163,7 @@ def test_another_organizations_member_role_and_token_are_404() -> None:
     mine, theirs = make_organization(), make_organization()
     owner = _owner(mine)
     other = make_member(theirs, Role.MEMBER)
-    issued = token_create(
-        organization=theirs, actor=_owner(theirs), actor_role=Role.OWNER, name="theirs", role=Role.MEMBER
-    )
+    issued = token_create(org=theirs, actor=_owner(theirs), name="theirs", role=Role.MEMBER)
     client = _client(owner)
     before = _state()
     role = client.post(reverse("web:settings-member-role", args=[other.pk]), {f"m{other.pk}-role": "viewer"})
@@ -264,7 +260,7 @@ def test_an_admin_removes_a_member_and_their_tokens_stop() -> None:
     org = make_organization()
     admin = make_member(org, Role.ADMIN).user
     member = make_member(org, Role.MEMBER)
-    token_create(organization=org, actor=member.user, actor_role=Role.MEMBER, name="theirs", role=Role.MEMBER)
+    token_create(org=org, actor=member.user, name="theirs", role=Role.MEMBER)
     response = _client(admin).post(reverse("web:settings-member-remove", args=[member.pk]))
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=member.pk).exists()
@@ -490,7 +486,7 @@ def test_user_text_is_escaped_on_every_settings_page() -> None:
     crm_services.custom_field_create(
         org=org, actor=None, entity="contact", key="xss", label=XSS[:100], field_type="text"
     )
-    token_create(organization=org, actor=owner, actor_role=Role.OWNER, name=XSS[:100], role=Role.MEMBER)
+    token_create(org=org, actor=owner, name=XSS[:100], role=Role.MEMBER)
     owner.full_name = XSS
     owner.save(update_fields=["full_name"])
     client = _client(owner)
@@ -510,7 +506,7 @@ def test_queries_do_not_grow_with_the_rows(page: str) -> None:
         for i in range(n):
             make_member(org, Role.VIEWER)
             Tag.objects.create(organization=org, name=f"tag {Tag.objects.count()}")
-            token_create(organization=org, actor=owner, actor_role=Role.OWNER, name=f"t{i}", role=Role.VIEWER)
+            token_create(org=org, actor=owner, name=f"t{i}", role=Role.VIEWER)
             crm_services.custom_field_create(
                 org=org,
                 actor=None,

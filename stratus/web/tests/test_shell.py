@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, Role, User
-from stratus.api.fixtures import make_member, make_member_who_signs_in, make_organization
 from stratus.crm import services as crm_services
 from stratus.crm.models import Company, Contact, Deal, Pipeline
 from stratus.reminders.models import Notification, NotificationPreference
 from stratus.web.context import SESSION_ORGANIZATION
+from testsupport.factories import make_member, make_member_who_signs_in, make_organization
 
 pytestmark = pytest.mark.django_db
 
