@@ -38,6 +38,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from stratus.accounts.models import Organization
 from stratus.crm import custom_fields as cf
 from stratus.crm import rules, search
+from stratus.crm.errors import not_found
 from stratus.crm.models import (
     Activity,
     ActivityKind,
@@ -503,7 +504,7 @@ def _get(queryset: QuerySet[M], org: Organization, pk: Any, label: str) -> M:
         key = None
     found = queryset.filter(organization=org, pk=key).first() if key is not None else None
     if found is None:
-        raise NotFound(f"{label} not found.", code="not_found")
+        raise not_found(label)
     return found
 
 
