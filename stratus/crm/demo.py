@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -171,6 +172,7 @@ def crm_demo_load(*, organization: Organization, user: User) -> CrmDemo:
     for kind, subject, target_kind, index, due_days, done in ACTIVITIES:
         if Activity.objects.filter(organization=org, subject=subject).exists():
             continue
+        linked: dict[str, Any] = {target_kind: targets[target_kind][index]}  # contact, company or deal
         services.activity_create(
             org=org,
             actor=user,
@@ -179,7 +181,7 @@ def crm_demo_load(*, organization: Organization, user: User) -> CrmDemo:
             assignee=user,
             due_at=None if due_days is None else now + datetime.timedelta(days=due_days),
             done=done,
-            **{target_kind: targets[target_kind][index]},
+            **linked,
         )
         created += 1
     return CrmDemo(created=created)

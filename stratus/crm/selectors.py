@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
 from stratus.accounts.models import Organization
+from stratus.crm.errors import not_found
 from stratus.crm.filters import (
     DEFAULT_ORDERING,
     ActivityFilterSet,
@@ -107,7 +108,7 @@ def _get(queryset: QuerySet[M], org: Organization, pk: Any, label: str) -> M:
     key = _key(pk)
     found = queryset.filter(organization=org, pk=key).first() if key is not None else None
     if found is None:
-        raise NotFound(f"{label} not found.", code="not_found")
+        raise not_found(label)
     return found
 
 

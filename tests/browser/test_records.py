@@ -25,7 +25,7 @@ def _user(org: Organization, role: str = Role.MEMBER) -> User:
     return make_member_who_signs_in(org, role, PASSWORD)
 
 
-def _contact(org: Organization, **data: object) -> Contact:
+def _contact(org: Organization, **data: Any) -> Contact:
     fields = {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com", **data}
     return crm_services.contact_create(org=org, actor=None, **fields)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -48,16 +49,16 @@ def _client(user: User) -> Client:
     return client
 
 
-def _contact(org: Organization, actor: User | None = None, **data: object) -> Contact:
+def _contact(org: Organization, actor: User | None = None, **data: Any) -> Contact:
     fields = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", **data}
     return crm_services.contact_create(org=org, actor=actor, **fields)
 
 
-def _company(org: Organization, **data: object) -> Company:
+def _company(org: Organization, **data: Any) -> Company:
     return crm_services.company_create(org=org, actor=None, **{"name": "Analytical Engines", **data})
 
 
-def _deal(org: Organization, **data: object) -> Deal:
+def _deal(org: Organization, **data: Any) -> Deal:
     if not Pipeline.objects.filter(organization=org).exists():
         crm_services.pipeline_create(org=org, actor=None, name="Sales")
     return crm_services.deal_create(org=org, actor=None, **{"title": "Difference engine", **data})
