@@ -31,6 +31,7 @@ from stratus.campaigns.transport import (
     Transport,
     open_transport,
 )
+from stratus.platform import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ class _Sender:
             if isinstance(error, ConnectionLost):
                 raise
             return "deferred"
+        metrics.CAMPAIGN_MESSAGES_SENT.inc()  # the server accepted it, whoever records the row
         if not held:
             logger.error(
                 "campaign %s: recipient %s was re-claimed while this sender stalled",

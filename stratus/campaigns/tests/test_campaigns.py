@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from stratus.campaigns import selectors, services, templating, tokens
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, RecipientState, Suppression
@@ -84,9 +85,12 @@ def test_a_campaign_sends_one_message_per_contact_with_unsubscribe_headers(org, 
     services.suppression_add(org=org, email="person4@example.com")
     campaign = make_campaign(org, owner)
     services.campaign_schedule(org=org, campaign=campaign)
+    counted = REGISTRY.get_sample_value("stratus_campaign_messages_sent_total") or 0.0
     send_all(campaign)
     send_all_again = services.campaign_send_batch(campaign_id=campaign.pk)
     assert send_all_again.sent == 0
+    # The metric counts each message handed to the mail server once.
+    assert REGISTRY.get_sample_value("stratus_campaign_messages_sent_total") == counted + 4
 
     assert sorted(m.to[0] for m in mail.outbox) == [f"person{i}@example.com" for i in range(4)]
     message = next(m for m in mail.outbox if m.to == ["person0@example.com"])
