@@ -40,6 +40,7 @@ from stratus.accounts.models import Organization
 from stratus.api.views import query_values
 from stratus.crm import custom_fields as cf
 from stratus.crm import rules, search
+from stratus.crm.errors import CrmCode
 from stratus.crm.models import (
     Activity,
     ActivityKind,
@@ -548,7 +549,7 @@ class ListFilterSet(django_filters.FilterSet):
     def filter_queryset(self, queryset: QuerySet[M]) -> QuerySet[M]:
         problems = self.problems()
         if problems:
-            raise Invalid("Some filters are invalid.", field_errors=problems, code="invalid_filter")
+            raise Invalid("Some filters are invalid.", field_errors=problems, code=CrmCode.INVALID_FILTER)
         condition = Q()
         for name, filter_ in self.filters.items():  # in declared order: the same SQL every time
             value = self._cleaned.get(name)

@@ -27,7 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
 from stratus.accounts.models import Organization
-from stratus.crm.errors import not_found
+from stratus.crm.errors import CrmCode, not_found
 from stratus.crm.filters import (
     DEFAULT_ORDERING,
     ActivityFilterSet,
@@ -48,7 +48,7 @@ from stratus.crm.models import (
     Tag,
     TimelineEntry,
 )
-from stratus.platform.errors import Invalid, NotFound
+from stratus.platform.errors import Invalid
 
 M = TypeVar("M", bound=models.Model)
 
@@ -87,7 +87,7 @@ def _ordered(
         raise Invalid(
             "Unknown ordering.",
             field_errors={"ordering": [f"Expected one of: {allowed} (prefix - for descending)."]},
-            code="invalid_filter",
+            code=CrmCode.INVALID_FILTER,
         )
     prefix = "-" if descending else ""
     return queryset.order_by(*(f"{prefix}{f}" for f in (*fields, "id")))
@@ -368,7 +368,7 @@ def timeline_for_record(
 ) -> QuerySet[TimelineEntry]:
     """What happened to ``record`` and to what hangs under it (its activities), newest first."""
     if getattr(record, "organization_id", None) != org.pk:
-        raise NotFound("Record not found.", code="not_found")
+        raise not_found("Record")
     kind = record._meta.model_name or ""
     condition = Q(target_type=kind, target_id=record.pk) | Q(parent_type=kind, parent_id=record.pk)
     return _timeline(org).filter(condition).order_by("-created_at", "-id")

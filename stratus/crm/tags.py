@@ -13,8 +13,9 @@ from django.db import transaction
 
 from stratus.accounts.models import Organization, User
 from stratus.crm import rules
+from stratus.crm.errors import CrmCode, not_found
 from stratus.crm.models import Tag
-from stratus.platform.errors import Conflict, Invalid, NotFound
+from stratus.platform.errors import Conflict, Invalid
 from stratus.realtime.events import publish
 
 
@@ -22,7 +23,7 @@ def _locked(org: Organization, tag: Tag | int) -> Tag:
     pk = tag.pk if isinstance(tag, Tag) else tag
     found = Tag.objects.select_for_update().filter(organization=org, pk=pk).first()
     if found is None:
-        raise NotFound("Tag not found.", code="not_found")
+        raise not_found("Tag")
     return found
 
 
@@ -33,7 +34,7 @@ def tag_rename(*, org: Organization, actor: User | None, tag: Tag | int, name: A
     try:
         checked = rules.tag_name(name)
     except rules.RuleError as problem:
-        raise Invalid(problem.message, field_errors={"name": [problem.message]}) from None
+        raise Invalid(problem.message, field_errors={"name": [problem.message]}, code=CrmCode.INVALID) from None
     taken = Tag.objects.filter(organization=org, name__iexact=checked).exclude(pk=found.pk).exists()
     if taken:
         raise Conflict(

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from stratus.accounts import services as accounts_services
 from stratus.crm import selectors as crm_selectors
 from stratus.platform.errors import ApplicationError
+from stratus.reminders import selectors as reminder_selectors
 from stratus.reminders import services as reminder_services
-from stratus.reminders.models import Notification, NotificationPreference
+from stratus.reminders.models import Notification
 from stratus.web.context import SignedInRequest, current_membership
 from stratus.web.shell import destinations
 from stratus.web.shell.forms import NameForm, PasswordForm, ReminderEmailsForm, SearchForm
@@ -46,11 +47,11 @@ def _refused(form: Any, error: ApplicationError) -> None:
 @login_required
 def profile(request: SignedInRequest) -> HttpResponse:
     user = request.user
-    preference = NotificationPreference.objects.filter(user=user).first()
     name_form = NameForm(initial={"full_name": user.full_name}, prefix="name")
     password_form = PasswordForm(prefix="password")
     reminders_form = ReminderEmailsForm(
-        initial={"email_reminders": bool(preference and preference.email_reminders)}, prefix="reminders"
+        initial={"email_reminders": reminder_selectors.email_reminders_enabled(actor=user)},
+        prefix="reminders",
     )
     status = 200
     if request.method == "POST":
@@ -101,8 +102,8 @@ def profile(request: SignedInRequest) -> HttpResponse:
 
 def _notifications(request: SignedInRequest) -> QuerySet[Notification]:
     """The signed-in user's notifications in the current organization (as the API's inbox)."""
-    return Notification.objects.filter(
-        organization=current_membership(request).organization, user=request.user
+    return reminder_selectors.notification_list(
+        org=current_membership(request).organization, actor=request.user
     )
 
 

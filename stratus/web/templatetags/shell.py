@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from stratus.reminders.models import Notification
+from stratus.reminders.selectors import notification_unread_count
 
 register = template.Library()
 
@@ -16,9 +16,5 @@ def unread_badge(context: template.Context) -> dict[str, Any]:
     """The sidebar's count of the user's unread notifications in the current organization."""
     organization = context.get("organization")
     user = context["request"].user
-    unread = (
-        Notification.objects.filter(organization=organization, user=user, read_at__isnull=True).count()
-        if organization is not None
-        else 0
-    )
+    unread = notification_unread_count(org=organization, actor=user) if organization is not None else 0
     return {"unread": unread}
