@@ -131,6 +131,17 @@ class ImportProgress(TypedDict):
     failed: int
 
 
+class BulkProgress(TypedDict):
+    """A list page's bulk action run by the worker (sent to the user who started it)."""
+
+    id: int
+    kind: str
+    state: str
+    total: int | None
+    done: int
+    failed: int
+
+
 class CampaignProgress(TypedDict):
     id: int
     state: str
@@ -171,6 +182,7 @@ EVENTS: dict[str, type] = {
     "notification.created": NotificationCreated,
     "import.progress": ImportProgress,
     "campaign.progress": CampaignProgress,
+    "bulk.progress": BulkProgress,
 }
 
 # Payload keys that are Python keywords are declared with a trailing underscore.

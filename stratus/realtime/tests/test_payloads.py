@@ -17,7 +17,25 @@ from stratus.realtime import events, payloads
 from testsupport.factories import make_member, make_organization
 
 STRATUS = Path(__file__).resolve().parents[2]
-PUBLISHERS = {"publish", "_announce"}  # the one door, and the CRM's shorthand for it
+# The one door, and the CRM's shorthands for it: ``kit.announce(org, event, data)`` and an
+# entity's ``ENTITY.announce(org, record, action)`` (event ``<entity event>.<action>``).
+PUBLISHERS = {"publish", "_announce", "announce"}
+
+
+def _entity_events() -> set[str]:
+    """The ``event=`` of every CRM entity description (``kit.Entity(..., event="contact")``)."""
+    found: set[str] = set()
+    for path in sorted((STRATUS / "crm" / "services").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Entity":
+                found.update(
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "event"
+                    and isinstance(k.value, ast.Constant)
+                    and isinstance(k.value.value, str)
+                )
+    return found
 
 
 def _module_dicts(tree: ast.Module) -> dict[str, list[str]]:
@@ -40,6 +58,7 @@ def published_event_names() -> tuple[set[str], list[str]]:
     whose name could not be read (a literal, or a value of a module-level dict)."""
     names: set[str] = set()
     unreadable: list[str] = []
+    entities = _entity_events()
     for path in sorted(STRATUS.rglob("*.py")):
         parts = path.relative_to(STRATUS).parts
         if "tests" in parts or "migrations" in parts:
@@ -58,10 +77,22 @@ def published_event_names() -> tuple[set[str], list[str]]:
                 continue
             func = node.func
             called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if called not in PUBLISHERS or (called == "_announce" and len(node.args) < 2):
+            if called not in PUBLISHERS or (called != "publish" and len(node.args) < 2):
+                continue
+            on_entity = (
+                called == "announce"
+                and isinstance(func, ast.Attribute)
+                and not (isinstance(func.value, ast.Name) and func.value.id == "kit")
+            )
+            if on_entity:
+                action = node.args[2] if len(node.args) > 2 else None
+                if isinstance(action, ast.Constant) and isinstance(action.value, str) and entities:
+                    names.update(f"{entity}.{action.value}" for entity in entities)
+                elif action is None or id(node) not in forwarding:
+                    unreadable.append(f"{path}:{node.lineno}")
                 continue
             event = next((k.value for k in node.keywords if k.arg == "event"), None)
-            if event is None and called == "_announce":
+            if event is None and called != "publish":
                 event = node.args[1]
             if event is None:
                 unreadable.append(f"{path}:{node.lineno}")
@@ -72,8 +103,8 @@ def published_event_names() -> tuple[set[str], list[str]]:
                 names.update(tables.get(event.value.id, []))
                 if event.value.id not in tables:
                     unreadable.append(f"{path}:{node.lineno}")
-            elif isinstance(event, ast.Name) and id(node) in forwarding:
-                continue
+            elif id(node) in forwarding:
+                continue  # a publisher passing on the name it was given
             else:
                 unreadable.append(f"{path}:{node.lineno}")
     return names, unreadable
