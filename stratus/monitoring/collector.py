@@ -46,8 +46,14 @@ class WorkCollector(Collector):
                     except Exception:
                         logger.exception("metrics: could not read %s", source.__name__.strip("_"))
             finally:
-                connections.close_all()
+                for connection in connections.all(initialized_only=True):
+                    if not connection.in_atomic_block:
+                        connection.close()
         yield from families
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        """Nothing to describe ahead: registering must not query the database."""
+        return []
 
     def _reminders(self) -> Iterable[GaugeMetricFamily]:
         due = backlogs.reminders_due_unsent(now=timezone.now())

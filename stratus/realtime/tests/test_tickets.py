@@ -136,7 +136,7 @@ def test_ticket_from_one_replica_opens_a_socket_on_the_other_once(realm: Realm) 
         client = await Client.open(server_b.ws_url)  # no cookie, no Origin: an integration
         subscribed = await client.subscribe(ticket=ticket["ticket"])
         assert (subscribed["organization"], subscribed["role"]) == (org.slug, "member")
-        await awrite(org.id, "deal.created", {"id": 3})
+        await awrite(org.id, "deal.created", {"id": 3, "title": "Renewal", "stage": 1})
         assert (await client.next())["event"] == "deal.created"
 
         replay = await Client.open(server_a.ws_url)
