@@ -183,7 +183,7 @@ def test_bulk_edit_with_a_shift_click_range_changes_the_database(visitor: Visito
     page.get_by_label("Select P1").click()
     page.get_by_label("Select P3").click(modifiers=["Shift"])
     assert page.get_by_text("3 rows selected.").count() == 1
-    page.get_by_label("Action").select_option("owner")
+    page.get_by_test_id("bulk-form").get_by_label("Action").select_option("owner")
     page.get_by_label("New owner").select_option(label="Olivia Owner")
     page.get_by_test_id("bulk-apply").click()
     page.get_by_test_id("bulk-progress").wait_for()
@@ -196,7 +196,7 @@ def test_bulk_edit_with_a_shift_click_range_changes_the_database(visitor: Visito
 
     # Bulk delete asks first.
     page.get_by_label("Select P0").click()
-    page.get_by_label("Action").select_option("delete")
+    page.get_by_test_id("bulk-form").get_by_label("Action").select_option("delete")
     page.get_by_test_id("bulk-apply").click()
     page.get_by_test_id("bulk-confirm").wait_for()
     visitor.check_accessibility()

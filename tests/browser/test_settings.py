@@ -71,6 +71,8 @@ def test_an_owner_reorders_stages_by_dragging_is_refused_beside_the_field_and_ma
             break
         page.wait_for_timeout(100)
     assert _order(pipeline) == [second, first, *before[2:]]
+    # The reorder refreshes the stage list in place: let it land before editing a row.
+    page.wait_for_load_state("networkidle")
 
     # A won stage must be 100%: the message shows beside the field and nothing is saved.
     won = Stage.objects.get(pipeline=pipeline, kind=StageKind.WON)
@@ -87,6 +89,8 @@ def test_an_owner_reorders_stages_by_dragging_is_refused_beside_the_field_and_ma
 
     # An API token: the secret is shown once, then never again.
     page.get_by_role("link", name="API tokens").click()
+    # The link swaps the page in place (boosted): wait for the tokens page before filling it.
+    page.get_by_role("heading", name="New token").wait_for()
     page.get_by_label("Name").fill("Nightly export")
     page.get_by_label("Role").select_option("viewer")
     page.get_by_role("button", name="Create token").click()
@@ -99,7 +103,8 @@ def test_an_owner_reorders_stages_by_dragging_is_refused_beside_the_field_and_ma
     assert page.get_by_test_id("token-secret").count() == 0
     assert secret not in page.content()
     page.get_by_test_id(f"token-{token.pk}").get_by_role("button", name="Revoke").click()
-    page.wait_for_url(visitor.base_url + "/settings/tokens")
+    # The page is swapped in place (boosted): the revoked token leaves the list.
+    expect(page.get_by_test_id(f"token-{token.pk}")).to_have_count(0)
     token.refresh_from_db()
     assert token.revoked_at is not None
 
