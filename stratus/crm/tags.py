@@ -34,7 +34,9 @@ def tag_rename(*, org: Organization, actor: User | None, tag: Tag | int, name: A
     try:
         checked = rules.tag_name(name)
     except rules.RuleError as problem:
-        raise Invalid(problem.message, field_errors={"name": [problem.message]}, code=CrmCode.INVALID) from None
+        raise Invalid(
+            problem.message, field_errors={"name": [problem.message]}, code=CrmCode.INVALID
+        ) from None
     taken = Tag.objects.filter(organization=org, name__iexact=checked).exclude(pk=found.pk).exists()
     if taken:
         raise Conflict(
