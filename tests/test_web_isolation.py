@@ -192,11 +192,14 @@ def _record_field(kind: str, field: str) -> Callable[[Rows], list[Kwargs]]:
 
 
 def _record_document(kind: str) -> Callable[[Rows], list[Kwargs]]:
-    # A's document under A's record, and A's document under one of B's own records.
-    return lambda r: [
-        {"pk": r.ids[kind], "document_id": r.ids["document"]},
-        {"pk": r.own_contact, "document_id": r.ids["document"]} if kind == "contact" else None,
-    ]
+    # A's document under A's record, and (contacts) A's document under one of B's own records.
+    def fill(r: Rows) -> list[Kwargs]:
+        found = [{"pk": r.ids[kind], "document_id": r.ids["document"]}]
+        if kind == "contact":
+            found.append({"pk": r.own_contact, "document_id": r.ids["document"]})
+        return found
+
+    return fill
 
 
 def _by(key: str) -> Callable[[Rows], list[Kwargs]]:
@@ -205,7 +208,7 @@ def _by(key: str) -> Callable[[Rows], list[Kwargs]]:
 
 RECORD_FIELDS = {"contact": "first_name", "company": "name", "deal": "title"}
 
-FILL: dict[str, Callable[[Rows], list[Kwargs | None]]] = {
+FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "task-done": _by("activity"),
     "task-reschedule": _by("activity"),
     "list-bulk-progress": _by("bulk_job"),
@@ -259,8 +262,7 @@ BODY = {"value": MARKER, "name": MARKER, "due_at": "2030-01-02T10:00", "role": "
 def own_kwargs(rows: Rows, page: Page) -> Kwargs:
     """Path parameters naming organization A's own rows (for A's viewer)."""
     if page.ids:
-        filled = [k for k in FILL[page.name](rows) if k is not None]
-        return filled[0]
+        return FILL[page.name](rows)[0]
     return PLAIN.get(page.name, {})
 
 
@@ -315,7 +317,7 @@ def test_methods_not_listed_are_refused(rows: Rows) -> None:
     """METHODS is the truth: a method not listed for a page answers 405 (checked before any view code)."""
     client = signed_in(rows.b_user)
     for page in web_pages():
-        kwargs = own_kwargs(rows, page) if not page.ids else next(k for k in FILL[page.name](rows) if k)
+        kwargs = own_kwargs(rows, page)
         path = reverse(f"web:{page.name}", kwargs=kwargs)
         for method in ("get", "post"):
             if method in METHODS[page.name]:
@@ -332,8 +334,6 @@ def test_another_organizations_id_is_the_apps_404_and_changes_nothing(rows: Rows
         if not page.ids:
             continue
         for kwargs in FILL[page.name](rows):
-            if kwargs is None:
-                continue
             path = reverse(f"web:{page.name}", kwargs=kwargs)
             for method in METHODS[page.name]:
                 response = getattr(client, method)(path, BODY if method == "post" else {})
