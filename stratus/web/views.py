@@ -9,7 +9,8 @@ from typing import Any, cast
 
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +27,7 @@ from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
 from stratus.crm.models import ActivityKind
 from stratus.lockout import services as lockout
-from stratus.platform.errors import ApplicationError, Forbidden, Invalid, status_of
+from stratus.platform.errors import ApplicationError, Forbidden, Invalid, NotFound, status_of
 from stratus.web.board.forms import RescheduleForm
 from stratus.web.context import SESSION_ORGANIZATION, SignedInRequest, current_membership, memberships
 from stratus.web.forms import LoginForm
@@ -165,18 +166,30 @@ def _my_tasks(request: SignedInRequest, refused: Refusal | None = None) -> dict[
 def task_done(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = current_membership(request)
     error = None
-    if not membership.has_role(Role.MEMBER):
-        error = _("Viewers cannot change tasks.")
-    else:
-        try:
-            crm_services.activity_update(
-                org=membership.organization, actor=request.user, activity=pk, done=True
-            )
-        except ApplicationError as refused:
-            error = str(refused)
+    status = 200
+    try:
+        if not membership.has_role(Role.MEMBER):
+            raise Forbidden(_("Viewers cannot change tasks."))
+        crm_services.activity_update(org=membership.organization, actor=request.user, activity=pk, done=True)
+    except ApplicationError as refused:
+        _refuse_page(request, refused)
+        error, status = str(refused), status_of(refused)
     if request.htmx:
-        return _shell(request, "web/_tasks.html", {**_my_tasks(request), "error": error}, section="home")
+        response = _shell(request, "web/_tasks.html", {**_my_tasks(request), "error": error}, section="home")
+        response.status_code = status
+        return response
     return redirect("web:home")
+
+
+def _refuse_page(request: SignedInRequest, refused: ApplicationError) -> None:
+    """Without htmx, another organization's task is the app's 404 page and a viewer's write its
+    403 page (with htmx the refusal is shown in the tasks fragment)."""
+    if request.htmx:
+        return
+    if isinstance(refused, NotFound):
+        raise Http404(refused.message)
+    if isinstance(refused, Forbidden):
+        raise PermissionDenied(refused.message)
 
 
 @require_POST
@@ -198,6 +211,8 @@ def task_reschedule(request: SignedInRequest, pk: int) -> HttpResponse:
             org=membership.organization, actor=request.user, activity=pk, due_at=form.cleaned_data["due_at"]
         )
     except ApplicationError as refused:
+        if isinstance(refused, NotFound):
+            _refuse_page(request, refused)
         message = (refused.field_errors.get("due_at") or [refused.message])[0]
         refusal = Refusal(task=pk, message=message, typed=request.POST.get("due_at", ""))
         status = status_of(refused)

@@ -714,8 +714,11 @@ def document_upload_finish(request: SignedInRequest, kind: str, pk: int, documen
     record = _record(record_kind, org, pk)
     try:
         pending = document_selectors.document_get(org=org, document_id=document_id, include_pending=True)
-        if pending.target != record:
-            raise Http404
+    except NotFound:
+        raise Http404 from None
+    if pending.target != record:
+        raise Http404
+    try:
         document_services.document_upload_finish(org=org, actor=request.user, document_id=document_id)
     except ApplicationError as refused:
         return _documents_response(

@@ -8,14 +8,14 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stratus.accounts import services as accounts_services
 from stratus.crm import selectors as crm_selectors
-from stratus.platform.errors import ApplicationError
+from stratus.platform.errors import ApplicationError, NotFound
 from stratus.reminders import selectors as reminder_selectors
 from stratus.reminders import services as reminder_services
 from stratus.reminders.models import Notification
@@ -145,6 +145,8 @@ def notification_read(request: SignedInRequest, pk: int) -> HttpResponse:
         reminder_services.notification_mark_read(
             org=current_membership(request).organization, actor=request.user, notification_id=pk
         )
+    except NotFound:
+        raise Http404 from None  # another person's or organization's notification
     except ApplicationError as error:
         messages.error(request, error.message)
     return redirect("web:notifications")

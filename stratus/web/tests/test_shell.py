@@ -251,7 +251,7 @@ def test_marking_a_notification_read_is_refused_for_someone_elses() -> None:
     mine = _notification(acme, user, "Yours")
     client = _signed_in(user)
 
-    client.post(reverse("web:notification-read", args=[theirs.pk]))
+    assert client.post(reverse("web:notification-read", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.read_at is None
 

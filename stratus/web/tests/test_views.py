@@ -150,6 +150,7 @@ def test_a_viewer_sees_no_edit_control_and_is_refused() -> None:
     client = _signed_in(viewer)
     assert "Mark done" not in client.get("/").content.decode()
     response = client.post(reverse("web:task-done", args=[task.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 403
     assert "Viewers cannot change tasks." in response.content.decode()
     task.refresh_from_db()
     assert not task.done
@@ -160,7 +161,7 @@ def test_another_organizations_task_cannot_be_touched() -> None:
     me = _member(org)
     foreign = _task(other_org, _member(other_org), "Foreign", 1)
     response = _signed_in(me).post(reverse("web:task-done", args=[foreign.pk]), HTTP_HX_REQUEST="true")
-    assert response.status_code == 200
+    assert response.status_code == 404
     assert "Foreign" not in response.content.decode()
     foreign.refresh_from_db()
     assert not foreign.done
