@@ -21,7 +21,7 @@ NPM := $(RUN) $(NODE_GROUP) python frontend/npm.py --prefix frontend --no-audit 
 ASSETS := stratus/web/static/web/build/.built
 ASSET_SOURCES := frontend/package.json frontend/build.mjs frontend/tsconfig.json $(wildcard frontend/src/*)
 
-.PHONY: help install assets run test test-fast lint format docs local-migrate local-createsuperuser local-shell
+.PHONY: help install assets run test test-fast lint format docs screenshots local-migrate local-createsuperuser local-shell
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ lint: install ## ruff (lint and format) and mypy
 
 docs: install ## build the documentation site (MkDocs, --strict) into var/site
 	$(RUN) mkdocs build --strict --quiet
+
+screenshots: install assets ## re-make the README's and the user guide's screenshots (docs/images) with Chromium
+	$(RUN) python docs/screenshots.py
 
 format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from stratus.accounts.models import Organization, User
 from stratus.crm import selectors as crm_selectors
-from stratus.crm.models import Company, Contact, Deal, Stage, TimelineEntry
+from stratus.crm.models import Company, Contact, Deal, Pipeline, Stage, TimelineEntry
 from stratus.web.records.fields import CUSTOM_PREFIX, RecordKind
 
 PAGE_SIZE = 20
@@ -43,6 +43,7 @@ REFERENCES: dict[str, type[Any]] = {
     "assignee": User,
     "company": Company,
     "stage": Stage,
+    "pipeline": Pipeline,
     "contact": Contact,
     "contacts": Contact,
     "deal": Deal,
@@ -132,6 +133,8 @@ def _names(org: Organization, rows: list[TimelineEntry]) -> dict[type[Any], dict
 
 
 def _shown(name: str, value: Any, names: Mapping[type[Any], Mapping[int, str]]) -> Any:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")  # as the record's fields show it
     model = REFERENCES.get(name)
     if model is not None:
         known = names.get(model, {})
