@@ -79,6 +79,25 @@ def test_board_gives_the_newest_cards_of_every_stage_in_one_query() -> None:
         assert [pk for pk, _, _ in shown[stage]] == [d.pk for d in newest]
 
 
+def test_board_cards_are_the_newest_matching_the_filter_of_this_pipeline_only() -> None:
+    org = make_org()
+    owner = make_member(org).user
+    pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
+    other_pipeline = services.pipeline_create(org=org, actor=None, name="Renewals")
+    lead, qualified = _stages(pipeline)[:2]
+    mine = [_deal(lead, owner=owner) for _ in range(3)]
+    _deal(lead)  # newest of the stage, but not the owner's
+    _deal(_stages(other_pipeline)[0], owner=owner)
+    _deal(qualified)
+    other_org_deal = _deal(_stages(services.pipeline_create(org=make_org(), actor=None, name="Sales"))[0])
+    board = selectors.deal_board(org=org, pipeline=pipeline, filters={"owner": str(owner.pk)}, per_stage=2)
+    newest = sorted(mine, key=lambda d: (d.created_at, d.pk), reverse=True)[:2]
+    assert {stage: [d.pk for d in deals] for stage, deals in board.items()} == {
+        lead.pk: [d.pk for d in newest]
+    }
+    assert other_org_deal.pk not in {d.pk for deals in board.values() for d in deals}
+
+
 def test_a_column_pages_by_keyset_and_a_foreign_cursor_gives_nothing() -> None:
     org, other = make_org(), make_org()
     pipeline = services.pipeline_create(org=org, actor=None, name="Sales")
