@@ -17,6 +17,8 @@ from testsupport.processes import PROJECT_DIR
 
 MONITORING = PROJECT_DIR / "deploy" / "monitoring"
 
+pytestmark = pytest.mark.subprocess  # promtool
+
 
 def promtool(*args: str, cwd: Path = MONITORING) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("promtool")

@@ -15,7 +15,8 @@ from testsupport.factories import make_member
 from testsupport.factories import make_organization as make_org
 from testsupport.processes import manage, run_python
 
-pytestmark = pytest.mark.django_db
+# The last test runs the selectors on the embedded default in a process of its own.
+pytestmark = [pytest.mark.django_db, pytest.mark.subprocess]
 
 
 def _stages(pipeline: Pipeline) -> list[Stage]:
