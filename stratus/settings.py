@@ -420,6 +420,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stratus.api.schema.postprocess_problem_responses",
+        "stratus.api.schema.postprocess_blank_alternatives",
     ],
 }
 

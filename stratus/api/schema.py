@@ -250,3 +250,30 @@ def postprocess_problem_responses(
         if name.endswith("Request") and schema.get("type") == "object":
             schema.setdefault("additionalProperties", False)
     return result
+
+
+EMPTY_STRING = {"type": "string", "maxLength": 0}
+
+
+def _blank_alternatives_any_of(node: Any) -> None:
+    """``oneOf: [<string rule>, {"type": "string", "maxLength": 0}]`` becomes ``anyOf``.
+
+    drf-spectacular states "or blank" that way for text fields that accept "", but an empty
+    string that also matches the first rule (a pattern such as ``^[^\\x00]*$``) then matches
+    both branches, which ``oneOf`` forbids: the schema would call a valid request invalid.
+    """
+    if isinstance(node, dict):
+        alternatives = node.get("oneOf")
+        if isinstance(alternatives, list) and EMPTY_STRING in alternatives:
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _blank_alternatives_any_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            _blank_alternatives_any_of(value)
+
+
+def postprocess_blank_alternatives(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: see :func:`_blank_alternatives_any_of`."""
+    _blank_alternatives_any_of(result)
+    return result
