@@ -141,6 +141,17 @@ class CampaignProgress(TypedDict):
     pending: int
 
 
+class BulkProgress(TypedDict):
+    """Sent to the member who started a bulk edit or delete from a list, after each chunk."""
+
+    id: int
+    kind: str
+    state: str
+    total: int | None
+    done: int
+    failed: int
+
+
 EVENTS: dict[str, type] = {
     "contact.created": RecordCreated,
     "contact.updated": RecordChanged,
@@ -171,6 +182,7 @@ EVENTS: dict[str, type] = {
     "notification.created": NotificationCreated,
     "import.progress": ImportProgress,
     "campaign.progress": CampaignProgress,
+    "bulk.progress": BulkProgress,
 }
 
 # Payload keys that are Python keywords are declared with a trailing underscore.

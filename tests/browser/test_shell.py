@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, expect
@@ -39,7 +40,9 @@ LIVE_WAIT_MS = 30_000  # an upper bound for live delivery and reconnecting; neve
 def _user(org: Organization, name: str, role: str = Role.MEMBER) -> User:
     user = make_member_who_signs_in(org, role, PASSWORD)
     user.full_name = name
-    user.save(update_fields=["full_name"])
+    # The app processes of the live tests know only the default hashers (not the suite's fast one).
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user.save(update_fields=["full_name", "password"])
     return user
 
 
