@@ -131,6 +131,17 @@ class ImportProgress(TypedDict):
     failed: int
 
 
+class BulkProgress(TypedDict):
+    """A list page's bulk action run by the worker (sent to the user who started it)."""
+
+    id: int
+    kind: str
+    state: str
+    total: int | None
+    done: int
+    failed: int
+
+
 class CampaignProgress(TypedDict):
     id: int
     state: str
@@ -139,17 +150,6 @@ class CampaignProgress(TypedDict):
     failed: int
     skipped: int
     pending: int
-
-
-class BulkProgress(TypedDict):
-    """Sent to the member who started a bulk edit or delete from a list, after each chunk."""
-
-    id: int
-    kind: str
-    state: str
-    total: int | None
-    done: int
-    failed: int
 
 
 EVENTS: dict[str, type] = {
