@@ -4,8 +4,10 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.utils.html import escape
 
-from stratus.accounts.demo import DEMO_EMAIL, DEMO_ORG_SLUG, demo_load
+from stratus.accounts.demo import DEMO_EMAIL, DEMO_ORG_SLUG, DEMO_PASSWORD, demo_load
 from stratus.accounts.models import Membership, Organization
 from stratus.crm import demo, selectors
 from stratus.crm.demo import crm_demo_load
@@ -78,3 +80,25 @@ def test_the_load_demo_command_prints_the_login_and_is_idempotent(capsys: pytest
     call_command("load_demo")
     assert "Demo CRM: 0 records added." in capsys.readouterr().out
     assert _sizes(org) == sizes
+
+
+def test_the_demo_user_sees_the_demo_on_the_list_pages(client: Client) -> None:
+    call_command("load_demo")
+    assert client.login(username=DEMO_EMAIL, password=DEMO_PASSWORD)
+    org = Organization.objects.get(slug=DEMO_ORG_SLUG)
+    pages = {
+        "/contacts": f"{demo.CONTACT_COUNT} contacts",
+        "/companies": f"{demo.COMPANY_COUNT} companies",
+        "/deals": f"{demo.DEAL_COUNT} deals",
+        "/activities": f"{demo.ACTIVITY_COUNT} activities",
+    }
+    for path, count in pages.items():
+        body = client.get(path).content.decode()
+        assert f'data-testid="list-count" aria-live="polite">{count}</p>' in body, path
+    contact = Contact.objects.filter(organization=org).order_by("pk").first()
+    assert contact is not None
+    assert escape(str(contact)) in client.get(f"/contacts?q={contact.last_name}").content.decode()
+    board = client.get("/pipeline").content.decode()
+    for stage in Pipeline.objects.get(organization=org, is_default=True).stages.all():
+        count = Deal.objects.filter(organization=org, stage=stage).count()
+        assert f'data-testid="stage-{stage.pk}-count">{count} deals</span>' in board, stage.name
