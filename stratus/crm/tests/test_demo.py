@@ -100,5 +100,5 @@ def test_the_demo_user_sees_the_demo_on_the_list_pages(client: Client) -> None:
     assert escape(str(contact)) in client.get(f"/contacts?q={contact.last_name}").content.decode()
     board = client.get("/pipeline").content.decode()
     for stage in Pipeline.objects.get(organization=org, is_default=True).stages.all():
-        count = Deal.objects.filter(organization=org, stage=stage).count()
-        assert f'data-testid="stage-{stage.pk}-count">{count} deals</span>' in board, stage.name
+        deals = Deal.objects.filter(organization=org, stage=stage).count()
+        assert f'data-testid="stage-{stage.pk}-count">{deals} deals</span>' in board, stage.name
