@@ -3,6 +3,9 @@
 // if the server refuses, it goes back where it was and the server's message is shown. A lost
 // stage asks for the reason first. Column totals come back from the server after each move.
 
+import htmx from "htmx.org";
+import type { LiveDetail } from "./live";
+
 interface MoveAnswer {
   stage?: number;
   summaries?: Record<string, string>;
@@ -397,6 +400,90 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     detail.shouldSwap = true;
     detail.isError = false;
   }
+});
+
+// --- live updates: a colleague's move, new or changed deal -----------------------------------------
+// On a deal event the board asks the server for that deal's card under the board's filter and for
+// every column summary, then puts the card in its column (or drops it: deleted, filtered out,
+// moved to another pipeline). A card the user is moving or dragging right now is left alone.
+
+interface LiveAnswer {
+  stage: number | null;
+  card: string;
+  summaries: Record<string, string>;
+}
+
+const DEAL_EVENTS = new Set(["deal.created", "deal.updated", "deal.moved", "deal.deleted"]);
+const cardTimers = new Map<string, number>();
+
+function liveBoard(): HTMLElement | null {
+  return document.querySelector<HTMLElement>(".board[data-live-url]");
+}
+
+function cardElement(scope: HTMLElement, id: string): HTMLElement | null {
+  return scope.querySelector<HTMLElement>(`.deal-card[data-deal="${CSS.escape(id)}"]`);
+}
+
+function busy(card: HTMLElement | null): boolean {
+  return Boolean(card && (card.getAttribute("aria-busy") === "true" || drag?.card === card || dialogMove?.card === card));
+}
+
+async function refreshCard(id: string): Promise<void> {
+  const scope = liveBoard();
+  if (!scope?.dataset.liveUrl) return;
+  const url = new URL(scope.dataset.liveUrl, location.href);
+  url.searchParams.set("deal", id);
+  let answer: LiveAnswer;
+  try {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    answer = (await response.json()) as LiveAnswer;
+  } catch {
+    return; // offline: the next event or a resync brings the board up to date
+  }
+  if (!scope.isConnected) return;
+  applySummaries(answer.summaries);
+  const current = cardElement(scope, id);
+  if (busy(current)) return; // the user's own move decides; its answer brings the summaries
+  const template = document.createElement("template");
+  template.innerHTML = answer.card.trim();
+  const fresh = template.content.querySelector<HTMLElement>(".deal-card");
+  if (!fresh || answer.stage === null) {
+    current?.remove();
+    return;
+  }
+  const hadFocus = Boolean(current?.contains(document.activeElement));
+  if (current && current.dataset.stage === String(answer.stage)) {
+    current.replaceWith(fresh); // changed in place: it keeps its position in the column
+  } else {
+    const column = columnOf(String(answer.stage));
+    current?.remove();
+    if (!column) return;
+    placeCard(fresh, column);
+    if (current) say(text("moved", { title: titleOf(fresh), stage: column.dataset.name ?? "" }));
+  }
+  if (hadFocus) fresh.querySelector<HTMLElement>("[data-move-link], .deal-title")?.focus();
+}
+
+document.addEventListener("stratus:live", (event) => {
+  const { event: name, data } = (event as CustomEvent<LiveDetail>).detail;
+  if (!liveBoard()) return;
+  if (name === "live.resync") {
+    // What happened meanwhile is unknown: the board again, same filter (htmx keeps the URL).
+    const url = location.pathname + location.search;
+    void htmx.ajax("get", url, { target: "#main", select: "#main", swap: "outerHTML" });
+    return;
+  }
+  if (!DEAL_EVENTS.has(name) || data.id === undefined) return;
+  const id = String(data.id);
+  window.clearTimeout(cardTimers.get(id));
+  cardTimers.set(
+    id,
+    window.setTimeout(() => {
+      cardTimers.delete(id);
+      void refreshCard(id);
+    }, 100),
+  );
 });
 
 export {};

@@ -2,6 +2,7 @@
 // bulk actions, inline cell editing keys, column ordering, and j/k/Enter/e row navigation.
 // The server renders every row and cell; this module only moves focus and trims the DOM.
 import htmx from "htmx.org";
+import { type LiveDetail, liveUp } from "./live";
 
 /** Pages of rows kept in the DOM; beyond this, pages far from the viewport are dropped. */
 export const MAX_PAGES = 4;
@@ -286,6 +287,168 @@ document.addEventListener("keydown", (event) => {
       event.preventDefault();
       box.click();
     }
+  }
+});
+
+// --- live updates (docs/live-updates.md) ---------------------------------------------------------
+// A row a colleague changed is fetched again and swapped in place (or dropped when it no longer
+// matches the filters); a deleted row disappears; new rows are only announced ("3 new contacts —
+// Show"), so the rows the user is reading never move under them.
+
+const LIST_OF_KIND: Record<string, string> = {
+  contact: "contacts",
+  company: "companies",
+  deal: "deals",
+  activity: "activities",
+};
+
+const announced = new Set<string>();
+const rowTimers = new Map<string, number>();
+
+function liveList(): HTMLElement | null {
+  return document.querySelector<HTMLElement>("[data-live-list]");
+}
+
+function rowElement(id: string): HTMLTableRowElement | null {
+  return document.querySelector<HTMLTableRowElement>(`[data-list-table] tr[data-row="${CSS.escape(id)}"]`);
+}
+
+function showNews(): void {
+  const news = document.getElementById("list-news");
+  const line = news?.querySelector<HTMLElement>("p");
+  const words = news?.querySelector<HTMLElement>("[data-list-news-text]");
+  if (!news || !line || !words) return;
+  const count = announced.size;
+  const template = (count === 1 ? news.dataset.one : news.dataset.many) ?? "";
+  words.textContent = template.replace("{count}", count.toLocaleString());
+  line.hidden = count === 0;
+}
+
+async function refreshRow(list: HTMLElement, id: string): Promise<void> {
+  if (!rowElement(id)) return;
+  const url = (list.dataset.rowUrl ?? "").replace("/0/row", `/${encodeURIComponent(id)}/row`);
+  let response: Response;
+  try {
+    response = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } });
+  } catch {
+    return; // offline: the next event or a resync brings the row
+  }
+  const current = rowElement(id);
+  if (!current || current.querySelector(".cell-form")) return; // the user is editing a cell of it
+  if (response.status === 204 || response.status === 404) {
+    current.remove();
+    return;
+  }
+  if (!response.ok) return;
+  const template = document.createElement("template");
+  template.innerHTML = (await response.text()).trim();
+  const fresh = template.content.querySelector<HTMLTableRowElement>("tr[data-row]");
+  const still = rowElement(id);
+  if (!fresh || !still || still.querySelector(".cell-form")) return;
+  const box = still.querySelector<HTMLInputElement>("input[data-row-select]");
+  const freshBox = fresh.querySelector<HTMLInputElement>("input[data-row-select]");
+  if (box && freshBox) freshBox.checked = box.checked;
+  const hadFocus = still.contains(document.activeElement) || document.activeElement === still;
+  fresh.dataset.liveChanged = "true";
+  still.replaceWith(fresh);
+  htmx.process(fresh);
+  if (hadFocus) focusRow(fresh);
+}
+
+function scheduleRow(list: HTMLElement, id: string): void {
+  // Several events for one record in a burst (a bulk edit) make one request.
+  window.clearTimeout(rowTimers.get(id));
+  rowTimers.set(
+    id,
+    window.setTimeout(() => {
+      rowTimers.delete(id);
+      void refreshRow(list, id);
+    }, 100),
+  );
+}
+
+function ids(data: Record<string, unknown>): string[] {
+  if (Array.isArray(data.ids)) return data.ids.map(String);
+  return data.id === undefined ? [] : [String(data.id)];
+}
+
+function onListEvent(detail: LiveDetail): void {
+  const list = liveList();
+  if (!list) return;
+  const [kind, action] = detail.event.split(".");
+  if (LIST_OF_KIND[kind ?? ""] !== list.dataset.liveList) return;
+  for (const id of ids(detail.data)) {
+    if (action === "deleted") {
+      rowElement(id)?.remove();
+      announced.delete(id);
+    } else if (action === "created" || (action === "imported" && !rowElement(id))) {
+      if (!rowElement(id)) announced.add(id);
+    } else {
+      scheduleRow(list, id); // updated, moved, imported: the row as the list shows it now
+    }
+  }
+  showNews();
+}
+
+function onBulkProgress(data: Record<string, unknown>): void {
+  const bar = document.querySelector<HTMLElement>(`.bulk-progress[data-bulk-job="${CSS.escape(String(data.id))}"]`);
+  if (!bar) return;
+  const state = String(data.state ?? "");
+  if (state === "done" || state === "failed") {
+    // The final word (counts, refusals) and the list refresh come from the server.
+    const url = bar.getAttribute("hx-get");
+    bar.dataset.liveFinal = "true";
+    if (url) void htmx.ajax("get", url, { source: bar, target: bar, swap: "outerHTML" });
+    return;
+  }
+  const total = typeof data.total === "number" ? data.total : null;
+  const done = Number(data.done ?? 0);
+  const failed = Number(data.failed ?? 0);
+  bar.dataset.state = state;
+  const progress = bar.querySelector("progress");
+  if (progress && total) progress.value = Math.min(100, Math.round(((done + failed) * 100) / total));
+  const counts = bar.querySelector<HTMLElement>("[data-bulk-counts]");
+  if (counts && total !== null) {
+    counts.textContent = (bar.dataset.countsText ?? "")
+      .replace("{done}", done.toLocaleString())
+      .replace("{total}", total.toLocaleString())
+      .replace("{failed}", failed.toLocaleString());
+  }
+}
+
+document.addEventListener("stratus:live", (event) => {
+  const detail = (event as CustomEvent<LiveDetail>).detail;
+  if (detail.event === "bulk.progress") onBulkProgress(detail.data);
+  else onListEvent(detail);
+});
+
+// With the socket up, bulk progress arrives as events: the bar polls only every fifth second,
+// as a safety net for an event lost in a reconnect.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const elt = (event as CustomEvent<{ elt: Element }>).detail.elt as HTMLElement;
+  if (!elt?.matches?.(".bulk-progress[data-bulk-job]") || elt.dataset.liveFinal || !liveUp()) return;
+  const skipped = Number(elt.dataset.pollsSkipped ?? "0");
+  if (skipped < 4) {
+    elt.dataset.pollsSkipped = String(skipped + 1);
+    event.preventDefault();
+  } else {
+    elt.dataset.pollsSkipped = "0";
+  }
+});
+
+document.addEventListener("click", (event) => {
+  if (!(event.target as Element | null)?.closest?.("[data-list-news-show]")) return;
+  announced.clear();
+  showNews();
+  htmx.trigger(document.body, "listChanged");
+});
+
+// A list page reached by navigation starts with nothing announced.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = (event as CustomEvent<{ target: Element }>).detail.target;
+  if (target?.querySelector?.("#list-news") && announced.size) {
+    announced.clear();
+    showNews();
   }
 });
 

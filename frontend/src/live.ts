@@ -43,6 +43,7 @@ let attempts = 0;
 let reconnectTimer: number | undefined;
 let watchdog: number | undefined;
 let lastMessageAt = 0;
+let subscribed = false;
 
 function shell(): HTMLElement | null {
   return document.querySelector<HTMLElement>(".shell[data-organization]");
@@ -57,6 +58,11 @@ function setStatus(message: string | null): void {
   if (!status) return;
   status.textContent = message ?? "";
   status.hidden = message === null;
+}
+
+/** True while the page's socket is subscribed (events arrive): pages may stop polling then. */
+export function liveUp(): boolean {
+  return subscribed && socket !== null && socket.readyState === WebSocket.OPEN;
 }
 
 export function dispatchLive(detail: LiveDetail): void {
@@ -84,6 +90,7 @@ function connect(): void {
   ws.addEventListener("close", (closed) => {
     if (socket !== ws) return;
     socket = null;
+    subscribed = false;
     if (FINAL_CLOSE_CODES.has(closed.code)) {
       setStatus(
         closed.code === 4401
@@ -109,6 +116,7 @@ function receive(message: ServerMessage): void {
   switch (message.type) {
     case "subscribed":
       attempts = 0;
+      subscribed = true;
       setStatus(null);
       if (lastSeq === null && typeof message.seq === "number") lastSeq = message.seq;
       dispatchLive({ event: "live.connected", seq: lastSeq, at: null, data: {} });
@@ -154,6 +162,7 @@ export function syncLive(): void {
   if (wanted === organization) return;
   const previous = socket;
   socket = null;
+  subscribed = false;
   previous?.close(1000);
   window.clearTimeout(reconnectTimer);
   reconnectTimer = undefined;

@@ -324,6 +324,15 @@ def deal_board_column(
     return list(queryset.select_related("company", "owner")[:limit])
 
 
+def deal_board_card(
+    *, org: Organization, pipeline: Pipeline, filters: Filters | None = None, pk: int
+) -> Deal | None:
+    """The deal ``pk`` as a card of ``pipeline``'s board for ``filters``; None when it is not on
+    that board (deleted, in another pipeline or organization, or filtered out)."""
+    queryset = _board_deals(org, filters).filter(pipeline=pipeline, pk=pk)
+    return queryset.select_related("company", "owner").first()
+
+
 # --- activities -----------------------------------------------------------------------------------
 
 

@@ -149,6 +149,56 @@ def column(request: SignedInRequest, pk: int, stage: int) -> HttpResponse:
     return _shell(request, "web/board/column.html", context, section="pipeline")
 
 
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def live(request: SignedInRequest, pk: int) -> HttpResponse:
+    """What the board needs after a live event about the deal ``deal``: its card (empty when it
+    is no longer on this board for the filter), its stage, and every column summary."""
+    membership = current_membership(request)
+    org = membership.organization
+    try:
+        pipeline = crm_selectors.pipeline_get(org=org, pk=pk)
+    except NotFound as missing:
+        raise Http404(missing.message) from missing
+    raw = request.GET.get("deal", "")
+    deal_id = int(raw) if raw.isdigit() and len(raw) <= 19 else 0
+    if not ID_MIN <= deal_id <= ID_MAX:
+        return JsonResponse(
+            {"message": _("No such deal."), "errors": {"deal": [_("No such deal.")]}}, status=400
+        )
+    filters = _filters(request)
+    try:
+        totals = _summaries(org, pipeline, filters)
+        deal = crm_selectors.deal_board_card(org=org, pipeline=pipeline, filters=filters, pk=deal_id)
+    except ApplicationError as refused:
+        return JsonResponse(
+            {"message": refused.message, "errors": refused.field_errors}, status=status_of(refused)
+        )
+    stages = list(pipeline.stages.all())
+    card = ""
+    if deal is not None:
+        stage = next(s for s in stages if s.pk == deal.stage_id)
+        card = render_to_string(
+            "web/board/_cards.html",
+            {
+                "pipeline": pipeline,
+                "stage": stage,
+                "deals": [deal],
+                "more": False,
+                "filter_query": urlencode(filters),
+                "can_edit": membership.has_role(Role.MEMBER),
+            },
+            request=request,
+        )
+    return JsonResponse(
+        {
+            "stage": deal.stage_id if deal is not None else None,
+            "card": card,
+            "summaries": {str(stage.pk): _summary_html(stage, totals.get(stage.pk)) for stage in stages},
+        }
+    )
+
+
 def _wants_json(request: SignedInRequest) -> bool:
     return request.headers.get("Accept", "").startswith("application/json")
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("lists/<str:kind>/views", views.view_save, name="list-view-save"),
     path("lists/<str:kind>/views/default", views.view_default, name="list-view-default"),
     path("lists/<str:kind>/views/<int:pk>/delete", views.view_delete, name="list-view-delete"),
+    path("lists/<str:kind>/<int:pk>/row", views.row, name="list-row"),
     path("lists/<str:kind>/<int:pk>/cells/<str:column>", views.cell, name="list-cell"),
     path("lists/<str:kind>/<int:pk>/cells/<str:column>/edit", views.cell_edit, name="list-cell-edit"),
 ]

@@ -443,3 +443,67 @@ def test_the_next_cards_of_a_column_cost_the_same_queries_for_few_or_many() -> N
     with CaptureQueriesContext(connection) as many:
         assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+# --- live updates: one card and the column totals again ---------------------------------------------
+
+
+def _live(client: Client, pipeline: Pipeline, deal: int | str, **query: str) -> Any:
+    return client.get(reverse("web:pipeline-live", args=[pipeline.pk]), {"deal": deal, **query})
+
+
+def test_a_live_update_brings_the_deals_card_in_its_stage_and_every_column_total() -> None:
+    org = make_organization()
+    me = _member(org)
+    pipeline = _pipeline(org)
+    lead, won = _stage(pipeline, "Lead"), _stage(pipeline, "Won")
+    deal = _deal(lead, "<b>Fleet</b> renewal", value=decimal.Decimal("1200"), currency="EUR", owner=me)
+    _deal(won, "Other", value=decimal.Decimal("5"), currency="USD")
+    client = _signed_in(me)
+
+    answer = _live(client, pipeline, deal.pk).json()
+    assert answer["stage"] == lead.pk
+    assert f'data-deal="{deal.pk}"' in answer["card"]
+    assert "&lt;b&gt;Fleet" in answer["card"]
+    assert "data-move-link" in answer["card"]
+    assert set(answer["summaries"]) == {str(s.pk) for s in pipeline.stages.all()}
+    assert "1,200.00 EUR" in answer["summaries"][str(lead.pk)]
+    assert "5.00 USD" in answer["summaries"][str(won.pk)]
+
+    # Filtered out (another owner), gone, or another organization's: no card, totals still come.
+    filtered = _live(client, pipeline, deal.pk, owner=str(_member(org).pk)).json()
+    assert filtered["card"] == ""
+    assert filtered["stage"] is None
+    assert "0 deals" in filtered["summaries"][str(lead.pk)]
+    other = make_organization("Other")
+    foreign = _deal(_stage(_pipeline(other, "Foreign"), "Lead"), "Foreign deal")
+    assert _live(client, pipeline, foreign.pk).json()["card"] == ""
+    assert _live(client, Pipeline.objects.get(organization=other), deal.pk).status_code == 404
+    assert _live(client, pipeline, "not-a-number").status_code == 400
+
+
+def test_a_viewer_gets_the_card_without_move_controls() -> None:
+    org = make_organization()
+    viewer = _member(org, Role.VIEWER)
+    pipeline = _pipeline(org)
+    deal = _deal(_stage(pipeline, "Lead"), "Deal")
+    answer = _live(_signed_in(viewer), pipeline, deal.pk).json()
+    assert f'data-deal="{deal.pk}"' in answer["card"]
+    assert "data-move-link" not in answer["card"]
+
+
+def test_a_live_update_costs_the_same_queries_for_few_or_many_deals() -> None:
+    org = make_organization()
+    me = _member(org)
+    pipeline = _pipeline(org)
+    lead = _stage(pipeline, "Lead")
+    deal = _deal(lead, "one", owner=me, company=Company.objects.create(organization=org, name="Acme"))
+    client = _signed_in(me)
+    with CaptureQueriesContext(connection) as few:
+        assert _live(client, pipeline, deal.pk).status_code == 200
+    for stage in Stage.objects.filter(pipeline=pipeline):
+        for n in range(5):
+            _deal(stage, f"deal {n}", owner=_member(org), currency=("EUR", "USD")[n % 2])
+    with CaptureQueriesContext(connection) as many:
+        assert _live(client, pipeline, deal.pk).status_code == 200
+    assert len(many.captured_queries) == len(few.captured_queries)

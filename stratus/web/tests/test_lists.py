@@ -681,3 +681,57 @@ def test_choosing_a_default_view_goes_back_to_the_list_never_to_another_site() -
     back = client.post(url, {"view": "", "next": f"/contacts?view={view.pk}"})
     assert back["Location"] == f"/contacts?view={view.pk}"
     assert not DefaultView.objects.exists()
+
+
+# --- live updates: one row again -------------------------------------------------------------------
+
+
+def test_one_row_comes_back_with_the_lists_columns_and_filters_for_a_live_update() -> None:
+    org, other = _org(), _org("Other")
+    member, viewer = _member(org), _member(org, Role.VIEWER)
+    contact = crm_services.contact_create(
+        org=org, actor=None, first_name="Ada", last_name="Lovelace", job_title=XSS, tags=["vip"]
+    )
+    foreign = crm_services.contact_create(org=other, actor=None, first_name="Foreign")
+    url = reverse("web:list-row", args=["contacts", contact.pk])
+
+    body = _client(member).get(url, {"columns": "name,job_title", "tag": "vip"}).content.decode()
+    assert _row_ids(body) == [contact.pk]
+    assert 'data-column="job_title"' in body
+    assert 'data-column="email"' not in body
+    assert "<script>alert(2)" not in body
+    assert "&lt;script&gt;alert(2)" in body
+    assert "data-row-select" in body  # a member may select and edit it
+    viewer_body = _client(viewer).get(url, {"columns": "name"}).content.decode()
+    assert _row_ids(viewer_body) == [contact.pk]
+    assert "data-row-select" not in viewer_body
+
+    # No longer matching the filter: 204 (the page drops the row); another organization's: 404.
+    assert _client(member).get(url, {"tag": "customer"}).status_code == 204
+    assert _client(member).get(reverse("web:list-row", args=["contacts", foreign.pk])).status_code == 404
+    assert _client(member).get(reverse("web:list-row", args=["nothing", contact.pk])).status_code == 404
+
+
+def test_the_list_page_carries_what_live_updates_need() -> None:
+    org = _org()
+    member = _member(org)
+    _contacts(org, 1)
+    body = _client(member).get(reverse("web:list-contacts"), {"q": "Person"}).content.decode()
+    assert 'data-live-list="contacts"' in body
+    assert f'data-row-url="{reverse("web:list-row", args=["contacts", 0])}?q=Person"' in body
+    assert 'data-one="{count} new contact"' in body
+    assert 'data-many="{count} new contacts"' in body
+
+
+def test_one_row_costs_the_same_queries_whatever_the_number_of_rows() -> None:
+    org = _org()
+    member = _member(org)
+    client = _client(member)
+    first = _contacts(org, 1, tags=["vip"])[0]
+    url = reverse("web:list-row", args=["contacts", first.pk])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url, {"columns": "name,tags,owner"}).status_code == 200
+    _contacts(org, 30, tags=["vip", "lead"])
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url, {"columns": "name,tags,owner"}).status_code == 200
+    assert len(many.captured_queries) == len(few.captured_queries)
