@@ -94,6 +94,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "list-view-default": POST,
     "list-view-delete": POST,
     "list-cell": GET,
+    "list-row": GET,
     "list-cell-edit": BOTH,
     **{
         f"{kind}{suffix}": methods
@@ -103,6 +104,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "pipeline-default": GET,
     "pipeline": GET,
     "pipeline-column": GET,
+    "pipeline-live": GET,
     "deal-move": BOTH,  # GET: the move form without JavaScript
     "profile": BOTH,
     "notifications": GET,
@@ -214,8 +216,10 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "list-bulk-progress": _by("bulk_job"),
     "list-view-delete": lambda r: [{"kind": "contacts", "pk": r.ids["saved_view"]}],
     "list-cell": lambda r: [{"kind": "contacts", "pk": r.ids["contact"], "column": "email"}],
+    "list-row": lambda r: [{"kind": "contacts", "pk": r.ids["contact"]}],
     "list-cell-edit": lambda r: [{"kind": "contacts", "pk": r.ids["contact"], "column": "email"}],
     "pipeline": _by("pipeline"),
+    "pipeline-live": _by("pipeline"),
     "pipeline-column": lambda r: [
         {"pk": r.ids["pipeline"], "stage": r.ids["stage"]},
         {"pk": r.own_pipeline.pk, "stage": r.ids["stage"]},
