@@ -91,7 +91,9 @@ def test_a_company_is_created() -> None:
     assert response.status_code == 302
     assert response["Location"] == f"/companies/{company.pk}"
     assert (company.name, company.country) == ("Globex", "DE")
-    assert TimelineEntry.objects.filter(target_type="company", target_id=company.pk, action="created").exists()
+    assert TimelineEntry.objects.filter(
+        target_type="company", target_id=company.pk, action="created"
+    ).exists()
 
 
 def test_a_deal_form_preselects_the_default_pipelines_first_stage_and_creates_in_the_chosen_one() -> None:
@@ -200,13 +202,18 @@ def test_viewers_get_no_new_buttons_and_a_403() -> None:
         assert new_url not in viewer.get(f"/{plural}").content.decode()
         assert f'href="{new_url}"' in member.get(f"/{plural}").content.decode()
         assert viewer.get(new_url).status_code == 403
-        assert viewer.post(new_url, {"first_name": "Ada", "name": "Globex", "title": "Engine"}).status_code == 403
+        assert (
+            viewer.post(new_url, {"first_name": "Ada", "name": "Globex", "title": "Engine"}).status_code
+            == 403
+        )
     pipeline = Pipeline.objects.get(organization=org)
     assert "/deals/new" not in viewer.get(f"/pipeline/{pipeline.pk}").content.decode()
     assert 'href="/deals/new"' in member.get(f"/pipeline/{pipeline.pk}").content.decode()
     palette = viewer.get(reverse("web:search"), {"q": "new"}, HTTP_HX_REQUEST="true").content.decode()
     assert "/contacts/new" not in palette
-    assert not (Contact.objects.exists() or Company.objects.exists() or Deal.objects.exists())
+    assert not Contact.objects.exists()
+    assert not Company.objects.exists()
+    assert not Deal.objects.exists()
 
 
 def test_typed_text_is_escaped_when_the_form_is_refused_and_on_the_options() -> None:
