@@ -85,11 +85,13 @@ def _errors_by_field(errors: Mapping[str, Any], names: set[str]) -> tuple[dict[s
 
 def _stage_groups(org: Organization) -> tuple[list[tuple[str, list[tuple[int, str]]]], str]:
     """The stages of every pipeline, grouped, and the default pipeline's first stage."""
+    stages: dict[int, list[tuple[int, str]]] = {}
+    for stage in Stage.objects.filter(organization=org).order_by("position", "id"):
+        stages.setdefault(stage.pipeline_id, []).append((stage.pk, stage.name))
     groups: list[tuple[str, list[tuple[int, str]]]] = []
     first = ""
     for pipeline in crm_selectors.pipeline_list(org=org).order_by("position", "id"):
-        stages = Stage.objects.filter(organization=org, pipeline=pipeline).order_by("position", "id")
-        options = [(s.pk, s.name) for s in stages]
+        options = stages.get(pipeline.pk, [])
         groups.append((pipeline.name, options))
         if options and (pipeline.is_default or not first):
             first = str(options[0][0])

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from stratus.accounts.models import Organization, Role, User
@@ -227,3 +229,18 @@ def test_typed_text_is_escaped_when_the_form_is_refused_and_on_the_options() -> 
     assert "<img src=x" not in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
     assert not Contact.objects.exists()
+
+
+def test_the_deal_form_makes_the_same_number_of_queries_for_one_pipeline_or_many() -> None:
+    org = make_organization()
+    client = _client(_member(org))
+    crm_services.pipeline_create(org=org, actor=None, name="Sales")
+    client.get(reverse("web:deal-new"))  # warm the session and caches
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse("web:deal-new")).status_code == 200
+    for name in ("Partners", "Renewals", "Hardware"):
+        crm_services.pipeline_create(org=org, actor=None, name=name)
+        crm_services.contact_create(org=org, actor=None, first_name=name)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(reverse("web:deal-new")).status_code == 200
+    assert len(many) == len(one)
