@@ -74,6 +74,7 @@ RECORD_METHODS = {
     "-document-rename": POST,
     "-document-delete": POST,
     "-document-download": GET,
+    "-new": BOTH,  # GET: the creation form
 }
 
 METHODS: dict[str, tuple[str, ...]] = {
@@ -420,6 +421,7 @@ class _Targets(HTMLParser):
 EDITORS = (
     {f"{kind}-field-edit" for kind in RECORD_FIELDS}
     | {f"{kind}-delete" for kind in RECORD_FIELDS}
+    | {f"{kind}-new" for kind in RECORD_FIELDS}
     | {"list-cell-edit"}
 )
 

@@ -487,3 +487,11 @@ document.addEventListener("stratus:live", (event) => {
 });
 
 export {};
+
+// `n` (shell.ts): open the creation page of the asked kind, through the page's own "New ..." link
+// (viewers have none, so nothing happens for them).
+document.addEventListener("stratus:create", (event) => {
+  const kind = (event as CustomEvent<{ kind: string | null }>).detail.kind;
+  if (!kind || !document.querySelector(".board-page")) return;
+  document.querySelector<HTMLAnchorElement>(`a[data-create-kind="${CSS.escape(kind)}"]`)?.click();
+});

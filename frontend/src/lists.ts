@@ -456,3 +456,11 @@ document.addEventListener("DOMContentLoaded", () => {
   showBulkField();
 });
 showBulkField();
+
+// `n` (shell.ts): open the creation page of the asked kind, through the page's own "New ..." link
+// (viewers have none, so nothing happens for them).
+document.addEventListener("stratus:create", (event) => {
+  const kind = (event as CustomEvent<{ kind: string | null }>).detail.kind;
+  if (!kind || !document.querySelector(".list-page")) return;
+  document.querySelector<HTMLAnchorElement>(`a[data-create-kind="${CSS.escape(kind)}"]`)?.click();
+});

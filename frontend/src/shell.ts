@@ -4,7 +4,6 @@ import htmx from "htmx.org";
 
 import { type LiveDetail, syncLive } from "./live";
 
-const CREATE_KEY = "stratus-create";
 const GO_TO: Record<string, string> = { c: "/contacts", o: "/companies", d: "/deals", p: "/pipeline" };
 
 function shell(): HTMLElement | null {
@@ -104,8 +103,7 @@ document.addEventListener("click", (event) => {
   const target = event.target as Element | null;
   const option = target?.closest<HTMLElement>('#palette-results [role="option"]');
   if (option) {
-    // htmx has taken the link (boosted); the list page creates on arrival when asked to.
-    if (option.dataset.create) sessionStorage.setItem(CREATE_KEY, option.dataset.create);
+    // htmx has taken the link (boosted).
     palette()?.close();
     return;
   }
@@ -261,11 +259,6 @@ function pageReady(): void {
   const theme = document.documentElement.dataset.theme;
   const dark = theme === "dark" || (!theme && matchMedia("(prefers-color-scheme: dark)").matches);
   document.querySelector("[data-theme-toggle]")?.setAttribute("aria-pressed", String(dark));
-  const create = sessionStorage.getItem(CREATE_KEY);
-  if (create) {
-    sessionStorage.removeItem(CREATE_KEY);
-    requestCreate(create);
-  }
 }
 
 document.addEventListener("htmx:afterSettle", (event) => {

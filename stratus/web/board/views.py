@@ -94,6 +94,7 @@ def board(request: SignedInRequest, pk: int | None = None) -> HttpResponse:
             "filter_query": urlencode(filters),
             "errors": errors,
             "error": error,
+            "can_create": membership.has_role(Role.MEMBER),
         },
         section="pipeline",
     )

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.urls import URLPattern, path
 
-from stratus.web.records import views
+from stratus.web.records import create, views
 from stratus.web.records.fields import KINDS
 
 
@@ -21,6 +21,8 @@ def _for(kind: str, view: Callable[..., Any]) -> Callable[..., Any]:
 def _patterns(kind: str, plural: str) -> list[URLPattern]:
     base = f"{plural}/<int:pk>"
     return [
+        # Before the record patterns (``new`` is not an id, but keep the order obvious).
+        path(f"{plural}/new", _for(kind, create.record_new), name=f"{kind}-new"),
         path(base, _for(kind, views.record_page), name=kind),
         path(f"{base}/main", _for(kind, views.record_main), name=f"{kind}-main"),
         path(f"{base}/timeline", _for(kind, views.record_timeline_page), name=f"{kind}-timeline"),

@@ -1,7 +1,7 @@
 """Where the palette, the shortcuts and the no-JavaScript search page lead.
 
 Record pages live at ``/<kind>/<id>`` (contacts, companies, deals); "New ..." actions open the
-list and ask it to create (the ``stratus:create`` event the list page handles).
+creation pages (``/<kind>/new``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 class Destination:
     label: str | Promise
     href: str
-    create: str = ""  # a record kind the page is asked to create on arrival ("contact", ...)
     keys: str = ""  # the keyboard shortcut, shown in the palette and the shortcuts dialog
 
 
@@ -33,9 +32,9 @@ PAGES = (
 )
 
 ACTIONS = (
-    Destination(_("New contact"), "/contacts", create="contact"),
-    Destination(_("New company"), "/companies", create="company"),
-    Destination(_("New deal"), "/deals", create="deal"),
+    Destination(_("New contact"), "/contacts/new"),
+    Destination(_("New company"), "/companies/new"),
+    Destination(_("New deal"), "/deals/new"),
 )
 
 RECORD_PATHS = {"contact": "/contacts/{id}", "company": "/companies/{id}", "deal": "/deals/{id}"}
@@ -45,7 +44,9 @@ def record_path(kind: str, pk: int) -> str:
     return RECORD_PATHS[kind].format(id=pk)
 
 
-def matching(query: str) -> list[Destination]:
-    """Pages and actions whose label contains every word of ``query`` (all of them when empty)."""
+def matching(query: str, *, can_create: bool = True) -> list[Destination]:
+    """Pages and actions whose label contains every word of ``query`` (all of them when empty);
+    the "New ..." actions only for those who may create (not viewers)."""
     words = query.casefold().split()
-    return [d for d in (*ACTIONS, *PAGES) if all(word in str(d.label).casefold() for word in words)]
+    offered = (*ACTIONS, *PAGES) if can_create else PAGES
+    return [d for d in offered if all(word in str(d.label).casefold() for word in words)]

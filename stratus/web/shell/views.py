@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stratus.accounts import services as accounts_services
+from stratus.accounts.models import Role
 from stratus.crm import selectors as crm_selectors
 from stratus.platform.errors import ApplicationError, NotFound
 from stratus.reminders import selectors as reminder_selectors
@@ -227,7 +228,9 @@ def search(request: SignedInRequest) -> HttpResponse:
         "query": query,
         "form": form,
         "groups": [(name, rows) for name, rows in groups if rows],
-        "destinations": destinations.matching(query),
+        "destinations": destinations.matching(
+            query, can_create=current_membership(request).has_role(Role.MEMBER)
+        ),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "web/shell/_search_results.html", context)

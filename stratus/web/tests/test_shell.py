@@ -81,7 +81,7 @@ def test_palette_search_lists_pages_and_actions_and_escapes_what_it_shows() -> N
 
     client = _signed_in(user)
     actions = client.get(reverse("web:search"), {"q": "new contact"}, HTTP_HX_REQUEST="true").content.decode()
-    assert 'data-create="contact"' in actions
+    assert 'href="/contacts/new"' in actions
     assert "New contact" in actions
     assert "New deal" not in actions
 
