@@ -324,8 +324,38 @@ function showNews(): void {
   line.hidden = count === 0;
 }
 
+// Rows with a cell request in flight (an editor opening, a save), and when this page last saved
+// a cell of each row: the live echo of one's own save is already on screen, and a row replaced
+// under an editor that is opening would leave the editor nowhere to go.
+const busyRows = new Set<string>();
+const savedAt = new Map<string, number>();
+const OWN_ECHO_MS = 3000;
+
+function cellRow(elt: Element | null | undefined): string | null {
+  const row = elt?.closest?.("td")?.closest<HTMLElement>("tr[data-row]");
+  return row?.dataset.row ?? null;
+}
+
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const id = cellRow((event as CustomEvent<{ elt: Element }>).detail.elt);
+  if (id) busyRows.add(id);
+});
+
+document.addEventListener("htmx:afterRequest", (event) => {
+  const detail = (event as CustomEvent<{ elt: Element; successful: boolean; requestConfig?: { verb?: string } }>)
+    .detail;
+  const id = cellRow(detail.elt);
+  if (!id) return;
+  busyRows.delete(id);
+  if (detail.successful && detail.requestConfig?.verb === "post") savedAt.set(id, Date.now());
+});
+
+function settled(id: string): boolean {
+  return !busyRows.has(id) && Date.now() - (savedAt.get(id) ?? 0) > OWN_ECHO_MS;
+}
+
 async function refreshRow(list: HTMLElement, id: string): Promise<void> {
-  if (!rowElement(id)) return;
+  if (!rowElement(id) || !settled(id)) return;
   const url = (list.dataset.rowUrl ?? "").replace("/0/row", `/${encodeURIComponent(id)}/row`);
   let response: Response;
   try {
@@ -334,7 +364,7 @@ async function refreshRow(list: HTMLElement, id: string): Promise<void> {
     return; // offline: the next event or a resync brings the row
   }
   const current = rowElement(id);
-  if (!current || current.querySelector(".cell-form")) return; // the user is editing a cell of it
+  if (!current || current.querySelector(".cell-form") || !settled(id)) return; // being edited
   if (response.status === 204 || response.status === 404) {
     current.remove();
     return;
@@ -344,7 +374,7 @@ async function refreshRow(list: HTMLElement, id: string): Promise<void> {
   template.innerHTML = (await response.text()).trim();
   const fresh = template.content.querySelector<HTMLTableRowElement>("tr[data-row]");
   const still = rowElement(id);
-  if (!fresh || !still || still.querySelector(".cell-form")) return;
+  if (!fresh || !still || still.querySelector(".cell-form") || !settled(id)) return;
   const box = still.querySelector<HTMLInputElement>("input[data-row-select]");
   const freshBox = fresh.querySelector<HTMLInputElement>("input[data-row-select]");
   if (box && freshBox) freshBox.checked = box.checked;
