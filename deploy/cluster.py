@@ -574,16 +574,14 @@ class Cluster:
                 "import django; django.setup()\n"
                 "from stratus.accounts.demo import demo_load, DEMO_EMAIL, DEMO_PASSWORD\n"
                 "from stratus.accounts.services import token_create\n"
-                "from stratus.accounts.models import Membership\n"
                 "demo = demo_load()\n"
                 "try:\n"
                 "    from stratus.crm.demo import crm_demo_load\n"
                 "    crm_demo_load(organization=demo.organization, user=demo.user)\n"
                 "except ImportError:\n"
                 "    pass\n"
-                "m = Membership.objects.get(user=demo.user, organization=demo.organization)\n"
-                "issued = token_create(organization=demo.organization, actor=demo.user, actor_role=m.role,"
-                " name='cluster', role='admin')\n"
+                "issued = token_create(org=demo.organization, actor=demo.user, name='cluster', role='admin')"
+                "\n"
                 "print(DEMO_EMAIL, DEMO_PASSWORD, issued.secret)\n"
             )
             env = self.environ(
