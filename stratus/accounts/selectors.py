@@ -3,6 +3,7 @@ organizations, and what an invitation link shows."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models import QuerySet
@@ -31,7 +32,11 @@ def member_get(*, org: Organization, membership_id: int) -> Membership:
 
 def user_memberships(*, user: User) -> QuerySet[Membership]:
     """Every organization ``user`` belongs to, by name."""
-    return Membership.objects.select_related("organization").filter(user=user).order_by("organization__name")
+    return (
+        Membership.objects.select_related("organization")
+        .filter(user=user)
+        .order_by("organization__name", "organization_id")
+    )
 
 
 def invitation_list(*, org: Organization) -> QuerySet[Invitation]:
@@ -72,6 +77,11 @@ def invitation_details(*, invitation: Invitation) -> dict[str, Any]:
         "status": invitation.status(timezone.now()),
         "account_exists": account_exists(email=invitation.email),
     }
+
+
+def member_users(*, org: Organization, ids: Collection[int]) -> QuerySet[User]:
+    """The users among ``ids`` who are members of ``org`` (an id of anyone else names no one)."""
+    return User.objects.filter(pk__in=ids, memberships__organization=org)
 
 
 def member_choices(*, org: Organization) -> QuerySet[Membership]:

@@ -14,8 +14,9 @@ which is what the API shows: a caller that displays the referenced rows adds
 
 from __future__ import annotations
 
+import datetime
 import decimal
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -154,6 +155,15 @@ def contact_get(*, org: Organization, pk: Any) -> Contact:
     return _get(_contacts(org), org, pk, "Contact")
 
 
+def contact_choices(*, org: Organization, ids: Collection[int] | None = None) -> QuerySet[Contact]:
+    """The organization's contacts (only those of ``ids`` when given) by name, without their tags:
+    the options of a contact select."""
+    contacts = Contact.objects.filter(organization=org)
+    if ids is not None:
+        contacts = contacts.filter(pk__in=ids)
+    return contacts.order_by("last_name", "first_name", "id")
+
+
 def contact_segment(*, org: Organization, filters: Filters | None = None) -> QuerySet[Contact]:
     """The contacts a saved segment (a dict of contact list filters) selects, without related rows.
 
@@ -182,6 +192,11 @@ def company_get(*, org: Organization, pk: Any) -> Company:
     return _get(_companies(org), org, pk, "Company")
 
 
+def company_choices(*, org: Organization) -> QuerySet[Company]:
+    """The organization's companies by name, without their tags: the options of a company select."""
+    return Company.objects.filter(organization=org).order_by("name", "id")
+
+
 # --- pipelines ------------------------------------------------------------------------------------
 
 
@@ -201,6 +216,14 @@ def pipeline_get(*, org: Organization, pk: Any) -> Pipeline:
 
 def stage_get(*, org: Organization, pk: Any) -> Stage:
     return _get(Stage.objects.select_related("pipeline"), org, pk, "Stage")
+
+
+def stage_list(*, org: Organization, pipeline_id: int | None = None) -> QuerySet[Stage]:
+    """The organization's stages (only those of the pipeline ``pipeline_id`` when given), by position."""
+    stages = Stage.objects.filter(organization=org)
+    if pipeline_id is not None:
+        stages = stages.filter(pipeline_id=pipeline_id)
+    return stages.order_by("position", "id")
 
 
 # --- deals ----------------------------------------------------------------------------------------
@@ -351,6 +374,17 @@ def activity_get(*, org: Organization, pk: Any) -> Activity:
     return _get(_activities(org), org, pk, "Activity")
 
 
+# --- names of records -----------------------------------------------------------------------------
+
+Named = Company | Contact | Deal | Pipeline | Stage
+
+
+def record_names(*, org: Organization, model: type[Named], ids: Collection[int]) -> dict[int, str]:
+    """The names (``str``) of the ``model`` rows of ``ids`` in ``org``, by id; an id of another
+    organization, or of nothing, is missing from the answer. One query."""
+    return {row.pk: str(row) for row in model._default_manager.filter(organization=org, pk__in=ids)}
+
+
 # --- custom fields, tags --------------------------------------------------------------------------
 
 
@@ -368,6 +402,10 @@ def tag_list(*, org: Organization) -> QuerySet[Tag]:
     return Tag.objects.filter(organization=org).order_by("name", "id")
 
 
+def tag_get(*, org: Organization, pk: Any) -> Tag:
+    return _get(Tag.objects.all(), org, pk, "Tag")
+
+
 # --- timeline -------------------------------------------------------------------------------------
 
 
@@ -382,11 +420,19 @@ def timeline_list(*, org: Organization, filters: Filters | None = None) -> Query
 
 
 def timeline_for_record(
-    *, org: Organization, record: Contact | Company | Deal | Activity | Pipeline
+    *,
+    org: Organization,
+    record: Contact | Company | Deal | Activity | Pipeline,
+    before: tuple[datetime.datetime, int] | None = None,
 ) -> QuerySet[TimelineEntry]:
-    """What happened to ``record`` and to what hangs under it (its activities), newest first."""
+    """What happened to ``record`` and to what hangs under it (its activities), newest first;
+    with ``before`` (the time and id of an entry), only the entries older than that one (keyset
+    pages)."""
     if getattr(record, "organization_id", None) != org.pk:
         raise not_found("Record")
     kind = record._meta.model_name or ""
     condition = Q(target_type=kind, target_id=record.pk) | Q(parent_type=kind, parent_id=record.pk)
+    if before is not None:
+        moment, pk = before
+        condition &= Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk)
     return _timeline(org).filter(condition).order_by("-created_at", "-id")

@@ -46,6 +46,17 @@ def notification_list(*, org: Organization, actor: User, unread: bool = False) -
     return notifications.filter(read_at__isnull=True) if unread else notifications
 
 
+def notification_page(
+    *, org: Organization, actor: User, before: int | None, limit: int
+) -> list[Notification]:
+    """Up to ``limit`` of ``actor``'s notifications in ``org``, newest first, older than the
+    notification ``before`` when given (keyset pages of the inbox)."""
+    notifications = notification_list(org=org, actor=actor).order_by("-id")
+    if before is not None:
+        notifications = notifications.filter(pk__lt=before)
+    return list(notifications[:limit])
+
+
 def notification_unread_count(*, org: Organization, actor: User) -> int:
     return notification_list(org=org, actor=actor, unread=True).count()
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from stratus.accounts.models import Role
 from stratus.crm import filters, search, selectors, services
-from stratus.crm.models import Company, Contact, Deal
+from stratus.crm.models import Company, Contact, Deal, TimelineEntry
 from stratus.platform.errors import ApplicationError, status_of
 from testsupport.factories import make_member, make_organization
 
@@ -354,3 +354,62 @@ def test_common_queries_are_told_by_the_word_statistics(crm) -> None:
     assert search._is_common(search.CONTACT, "al miller")
     assert not search._is_common(search.CONTACT, "nosuchname")
     assert not search._is_common(search.CONTACT, "@bulk.example")  # address fragments: no statistics
+
+
+def test_choice_selectors_read_only_the_organization_s_rows_by_name() -> None:
+    org, other = make_organization(), make_organization()
+    zeta = services.company_create(org=org, actor=None, name="Zeta")
+    alpha = services.company_create(org=org, actor=None, name="Alpha")
+    services.company_create(org=other, actor=None, name="Beta")
+    assert list(selectors.company_choices(org=org)) == [alpha, zeta]
+
+    smith = services.contact_create(org=org, actor=None, first_name="Ann", last_name="Smith")
+    brown = services.contact_create(org=org, actor=None, first_name="Bob", last_name="Brown")
+    theirs = services.contact_create(org=other, actor=None, first_name="Cy", last_name="Adams")
+    assert list(selectors.contact_choices(org=org)) == [brown, smith]
+    assert list(selectors.contact_choices(org=org, ids=[smith.pk, theirs.pk])) == [smith]
+
+    sales = services.pipeline_create(
+        org=org, actor=None, name="Sales", stages=[{"name": "New"}, {"name": "Won"}]
+    )
+    partners = services.pipeline_create(org=org, actor=None, name="Partners", stages=[{"name": "Met"}])
+    assert [s.name for s in selectors.stage_list(org=org, pipeline_id=sales.pk)] == ["New", "Won"]
+    assert {s.name for s in selectors.stage_list(org=org)} >= {"New", "Won", "Met"}
+    assert not selectors.stage_list(org=other, pipeline_id=partners.pk).exists()
+
+
+def test_record_names_leave_out_another_organization_s_ids() -> None:
+    org, other = make_organization(), make_organization()
+    mine = services.company_create(org=org, actor=None, name="Mine")
+    theirs = services.company_create(org=other, actor=None, name="Theirs")
+    ids = [mine.pk, theirs.pk, theirs.pk + 1000]
+    assert selectors.record_names(org=org, model=Company, ids=ids) == {mine.pk: "Mine"}
+    assert selectors.record_names(org=org, model=Contact, ids=ids) == {}
+
+
+def test_tag_get_is_scoped_by_organization() -> None:
+    org, other = make_organization(), make_organization()
+    company = services.company_create(org=org, actor=None, name="Acme", tags=["vip"])
+    tag = company.tags.get()
+    assert selectors.tag_get(org=org, pk=tag.pk) == tag
+    with pytest.raises(ApplicationError) as refused:
+        selectors.tag_get(org=other, pk=tag.pk)
+    assert status_of(refused.value) == 404
+
+
+def test_record_timeline_pages_by_keyset() -> None:
+    org = make_organization()
+    contact = services.contact_create(org=org, actor=None, email="a@example.com")
+    for name in ("Ann", "Bea", "Cat"):
+        services.contact_update(org=org, actor=None, contact=contact, first_name=name)
+    everything = list(selectors.timeline_for_record(org=org, record=contact))
+    assert len(everything) == 4
+    middle = everything[1]
+    before = (middle.created_at, middle.pk)
+    assert list(selectors.timeline_for_record(org=org, record=contact, before=before)) == everything[2:]
+    # Entries of the same instant are told apart by their id (newest id first).
+    moment = timezone.now()
+    TimelineEntry.objects.filter(pk__in=[e.pk for e in everything]).update(created_at=moment)
+    by_id = sorted((e.pk for e in everything), reverse=True)
+    older = selectors.timeline_for_record(org=org, record=contact, before=(moment, by_id[1]))
+    assert [e.pk for e in older] == by_id[2:]

@@ -10,7 +10,7 @@ from stratus.accounts.models import Organization, Role, User
 from stratus.accounts.services import membership_set, organization_create
 from stratus.crm.models import Activity, Contact, Deal, Pipeline, Stage
 from stratus.platform.errors import ApplicationError
-from stratus.reminders import services
+from stratus.reminders import selectors, services
 from stratus.reminders.models import EmailState, Notification, Reminder, ReminderState
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +171,19 @@ def test_an_update_keeps_the_timing_it_is_not_given(org, owner, activity) -> Non
     services.reminder_update(org=org, reminder=reminder, remind_at=at)
     reminder.refresh_from_db()
     assert (reminder.offset, reminder.remind_at, reminder.note) == (None, at, "call first")
+
+
+def test_notification_pages_are_the_actor_s_newest_first(org, owner) -> None:
+    other = User.objects.create_user("other-reader@example.com")
+    membership_set(org=org, user=other, role=Role.MEMBER)
+    mine = [Notification.objects.create(organization=org, user=owner, title=f"n{i}") for i in range(5)]
+    Notification.objects.create(organization=org, user=other, title="theirs")
+    elsewhere = organization_create(name="Elsewhere", owner=owner)
+    Notification.objects.create(organization=elsewhere, user=owner, title="elsewhere")
+    first = selectors.notification_page(org=org, actor=owner, before=None, limit=3)
+    assert first == mine[::-1][:3]
+    rest = selectors.notification_page(org=org, actor=owner, before=first[-1].pk, limit=3)
+    assert rest == mine[::-1][3:]
+    mine[0].read_at = timezone.now()
+    mine[0].save(update_fields=["read_at"])
+    assert selectors.notification_unread_count(org=org, actor=owner) == 4
