@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
+from stratus.accounts import selectors as account_selectors
 from stratus.accounts.models import Membership, User
 
 SESSION_ORGANIZATION = "web.organization"
@@ -19,11 +20,7 @@ class SignedInRequest(HttpRequest):
 
 
 def memberships(request: SignedInRequest) -> list[Membership]:
-    return list(
-        Membership.objects.filter(user=request.user, organization__isnull=False)
-        .select_related("organization")
-        .order_by("organization__name", "organization_id")
-    )
+    return list(account_selectors.user_memberships(user=request.user))
 
 
 def current_membership(request: SignedInRequest) -> Membership:

@@ -137,15 +137,11 @@ def _my_tasks(request: SignedInRequest, refused: Refusal | None = None) -> dict[
     ``refused`` puts a refused reschedule's message and typed value beside that task's field.
     """
     org = current_membership(request).organization
-    tasks = (
-        crm_selectors.activity_list(
-            org=org,
-            filters={"assignee": [request.user.pk], "done": "false", "kind": [ActivityKind.TASK]},
-            ordering="due_at",
-        )
-        .select_related("contact", "company", "deal")
-        .order_by("due_at", "pk")[:200]
-    )
+    tasks = crm_selectors.activity_list(
+        org=org,
+        filters={"assignee": [request.user.pk], "done": "false", "kind": [ActivityKind.TASK]},
+        ordering="due_at",
+    ).select_related("contact", "company", "deal")[:200]
     now = timezone.localtime()
     start_of_tomorrow = (now + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     groups: dict[str, list[Any]] = {"overdue": [], "today": [], "upcoming": [], "unscheduled": []}

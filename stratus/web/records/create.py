@@ -20,7 +20,6 @@ from django.views.decorators.http import require_http_methods
 from stratus.accounts.models import Organization
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
-from stratus.crm.models import Contact, Stage
 from stratus.platform.errors import ApplicationError, Invalid, status_of
 from stratus.web.context import SignedInRequest
 from stratus.web.records import fields as record_fields
@@ -85,13 +84,10 @@ def _errors_by_field(errors: Mapping[str, Any], names: set[str]) -> tuple[dict[s
 
 def _stage_groups(org: Organization) -> tuple[list[tuple[str, list[tuple[int, str]]]], str]:
     """The stages of every pipeline, grouped, and the default pipeline's first stage."""
-    stages: dict[int, list[tuple[int, str]]] = {}
-    for stage in Stage.objects.filter(organization=org).order_by("position", "id"):
-        stages.setdefault(stage.pipeline_id, []).append((stage.pk, stage.name))
     groups: list[tuple[str, list[tuple[int, str]]]] = []
     first = ""
-    for pipeline in crm_selectors.pipeline_list(org=org).order_by("position", "id"):
-        options = stages.get(pipeline.pk, [])
+    for pipeline in crm_selectors.pipeline_list(org=org):  # its stages come by position
+        options = [(stage.pk, stage.name) for stage in pipeline.stages.all()]
         groups.append((pipeline.name, options))
         if options and (pipeline.is_default or not first):
             first = str(options[0][0])
@@ -118,8 +114,8 @@ def _form_fields(
             typed = [first_stage]
         options: list[tuple[Any, str]] = []
         if spec.name == "contacts":
-            contacts = Contact.objects.filter(organization=org).order_by("last_name", "first_name", "id")
-            options = [(c.pk, str(c)) for c in contacts[: record_fields.CHOICES_LIMIT]]
+            contacts = crm_selectors.contact_choices(org=org)[: record_fields.CHOICES_LIMIT]
+            options = [(c.pk, str(c)) for c in contacts]
         elif spec.widget in ("ref", "refs") and spec.name != "stage":
             options = record_fields.choices(org, blank, spec)
         definition = definitions.get(spec.name.removeprefix(CUSTOM_PREFIX))

@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from stratus.accounts.models import Organization, User
+from stratus.accounts import selectors as account_selectors
+from stratus.accounts.models import Organization
 from stratus.crm import api as crm_api
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
@@ -28,7 +29,6 @@ from stratus.crm.models import (
     CustomFieldEntity,
     CustomFieldType,
     Deal,
-    Stage,
 )
 
 # Choice lists in an edit form are bounded; a record outside the first ones is still shown selected.
@@ -242,25 +242,21 @@ def edit_value(record: Model, spec: FieldSpec, tag_names: list[str]) -> Any:
 def choices(org: Organization, record: Model, spec: FieldSpec) -> list[tuple[Any, str]]:
     """The options of a select for ``spec`` (bounded), the record's current ones included."""
     if spec.name == "owner":
-        members: QuerySet[User] = User.objects.filter(memberships__organization=org).order_by(
-            "full_name", "email"
-        )
-        return [(u.pk, u.full_name or u.email) for u in members[:CHOICES_LIMIT]]
+        members = account_selectors.member_choices(org=org)[:CHOICES_LIMIT]
+        return [(m.user_id, m.user.full_name or m.user.email) for m in members]
     if spec.name == "company":
-        companies = list(Company.objects.filter(organization=org).order_by("name", "id")[:CHOICES_LIMIT])
+        companies = list(crm_selectors.company_choices(org=org)[:CHOICES_LIMIT])
         current = getattr(record, "company", None)
         if current is not None and current not in companies:
             companies.insert(0, current)
         return [(c.pk, c.name) for c in companies]
     if spec.name == "stage" and isinstance(record, Deal):
-        stages = Stage.objects.filter(organization=org, pipeline_id=record.pipeline_id).order_by("position")
+        stages = crm_selectors.stage_list(org=org, pipeline_id=record.pipeline_id)
         return [(s.pk, s.name) for s in stages]
     if spec.name == "contacts" and isinstance(record, Deal):
-        contacts = list(
-            Contact.objects.filter(organization=org).order_by("last_name", "first_name", "id")[:CHOICES_LIMIT]
-        )
-        chosen = set(crm_selectors.contact_ids(record))
-        contacts += [c for c in Contact.objects.filter(organization=org, pk__in=chosen) if c not in contacts]
+        contacts = list(crm_selectors.contact_choices(org=org)[:CHOICES_LIMIT])
+        chosen = crm_selectors.contact_ids(record)
+        contacts += [c for c in crm_selectors.contact_choices(org=org, ids=chosen) if c not in contacts]
         return [(c.pk, str(c)) for c in contacts]
     return []
 

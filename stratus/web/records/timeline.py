@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from stratus.accounts import selectors as account_selectors
 from stratus.accounts.models import Organization, User
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal, Pipeline, Stage, TimelineEntry
@@ -76,23 +76,23 @@ def cursor_of(entry: TimelineEntry) -> str:
     return f"{entry.created_at.isoformat()}_{entry.pk}"
 
 
-def _after_cursor(entries: QuerySet[TimelineEntry], cursor: str | None) -> QuerySet[TimelineEntry]:
-    """Entries older than ``cursor`` (the last entry of the page before); a bad cursor starts over."""
+def _position(cursor: str | None) -> tuple[datetime.datetime, int] | None:
+    """The time and id of the entry ``cursor`` names (the last of the page before); None for a
+    bad cursor, which starts over."""
     if not cursor or "_" not in cursor:
-        return entries
+        return None
     moment_text, _sep, pk_text = cursor.rpartition("_")
     moment = parse_datetime(moment_text.replace(" ", "+"))
     if moment is None or not pk_text.isdigit() or len(pk_text) > 18:
-        return entries
-    pk = int(pk_text)
-    return entries.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=pk))
+        return None
+    return moment, int(pk_text)
 
 
 def page(
     *, org: Organization, kind: RecordKind, record: Any, cursor: str | None, labels: Mapping[str, Any]
 ) -> tuple[list[Entry], str | None]:
     """One page of ``record``'s timeline (newest first) and the cursor of the next, if any."""
-    entries = _after_cursor(crm_selectors.timeline_for_record(org=org, record=record), cursor)
+    entries = crm_selectors.timeline_for_record(org=org, record=record, before=_position(cursor))
     rows = list(entries[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -125,10 +125,10 @@ def _names(org: Organization, rows: list[TimelineEntry]) -> dict[type[Any], dict
         if not ids:
             continue
         if model is User:
-            users = User.objects.filter(pk__in=ids, memberships__organization=org)
+            users = account_selectors.member_users(org=org, ids=ids)
             names[model] = {u.pk: u.full_name or u.email for u in users}
         else:
-            names[model] = {r.pk: str(r) for r in model.objects.filter(organization=org, pk__in=ids)}
+            names[model] = crm_selectors.record_names(org=org, model=model, ids=ids)
     return names
 
 

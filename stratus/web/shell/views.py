@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -19,7 +18,6 @@ from stratus.crm import selectors as crm_selectors
 from stratus.platform.errors import ApplicationError, NotFound
 from stratus.reminders import selectors as reminder_selectors
 from stratus.reminders import services as reminder_services
-from stratus.reminders.models import Notification
 from stratus.web.context import SignedInRequest, current_membership
 from stratus.web.shell import destinations
 from stratus.web.shell.forms import NameForm, PasswordForm, ReminderEmailsForm, SearchForm
@@ -101,13 +99,6 @@ def profile(request: SignedInRequest) -> HttpResponse:
 # --- notifications ----------------------------------------------------------------------------
 
 
-def _notifications(request: SignedInRequest) -> QuerySet[Notification]:
-    """The signed-in user's notifications in the current organization (as the API's inbox)."""
-    return reminder_selectors.notification_list(
-        org=current_membership(request).organization, actor=request.user
-    )
-
-
 def _before(value: str | None) -> int | None:
     try:
         before = int(value or "")
@@ -119,11 +110,12 @@ def _before(value: str | None) -> int | None:
 @require_GET
 @login_required
 def notifications(request: SignedInRequest) -> HttpResponse:
-    inbox = _notifications(request).order_by("-id")
-    before = _before(request.GET.get("before"))
-    if before is not None:
-        inbox = inbox.filter(pk__lt=before)
-    page = list(inbox[: NOTIFICATIONS_PER_PAGE + 1])
+    page = reminder_selectors.notification_page(
+        org=current_membership(request).organization,
+        actor=request.user,
+        before=_before(request.GET.get("before")),
+        limit=NOTIFICATIONS_PER_PAGE + 1,
+    )
     rows = [
         (
             n,
@@ -169,7 +161,11 @@ def notifications_badge(request: SignedInRequest) -> HttpResponse:
     return render(
         request,
         "web/shell/_badge.html",
-        {"unread": _notifications(request).filter(read_at__isnull=True).count()},
+        {
+            "unread": reminder_selectors.notification_unread_count(
+                org=current_membership(request).organization, actor=request.user
+            )
+        },
     )
 
 
