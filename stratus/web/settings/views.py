@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -30,13 +30,16 @@ from stratus.api.permissions import AdminOnly, ReadViewerWriteAdmin
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
 from stratus.crm import tags as crm_tags
-from stratus.crm.models import CustomFieldType
+from stratus.crm.models import CustomFieldType, Pipeline, Stage
 from stratus.platform.errors import ApplicationError, NotFound, status_of
 from stratus.web.context import SignedInRequest, current_membership, memberships
 from stratus.web.settings import forms
 
 WRITE_ROLE = ReadViewerWriteAdmin.write_role  # configuration: the API's rule, not a copy
 TOKENS_ROLE = AdminOnly.read_role  # credentials: hidden from members and viewers
+
+T = TypeVar("T")
+Page = Callable[..., HttpResponse]  # a settings page: (request, status, **forms given) -> response
 
 TABS = (
     ("members", "web:settings-members"),
@@ -77,6 +80,47 @@ def _apply(form: forms.SettingsForm, change: Callable[[], Any]) -> Any:
     except PermissionDenied as error:
         form.refuse(str(error) or _("Your role cannot do this."))
         raise Refused(403) from None
+
+
+def _submit(
+    request: SignedInRequest, form: forms.SettingsForm, change: Callable[[], Any], *, page: Page, slot: str
+) -> tuple[Any, HttpResponse | None]:
+    """Check ``form`` and make ``change`` (a service call): the service's answer and None, or, when
+    the form or the service refuses, None and the ``page`` again with ``form`` in its ``slot``
+    (400 for the form, the refusal's status for the service)."""
+    if not form.is_valid():
+        return None, page(request, 400, **{slot: form})
+    try:
+        return _apply(form, change), None
+    except Refused as refused:
+        return None, page(request, refused.status, **{slot: form})
+
+
+def _save(
+    request: SignedInRequest,
+    form: forms.SettingsForm,
+    change: Callable[[], Any],
+    *,
+    page: Page,
+    slot: str = "refused",
+    done: str | None,
+    then: str,
+) -> HttpResponse:
+    """``_submit``; once saved, the message ``done`` (if any) and back to the page ``then``."""
+    _answer, shown = _submit(request, form, change, page=page, slot=slot)
+    if shown is not None:
+        return shown
+    if done:
+        messages.success(request, done)
+    return redirect(then)
+
+
+def _found(read: Callable[[], T]) -> T:
+    """What a selector reads for the acting organization; 404 when it is not there."""
+    try:
+        return read()
+    except ApplicationError:
+        raise Http404 from None
 
 
 def _page(request: SignedInRequest, tab: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -144,20 +188,17 @@ def members(request: SignedInRequest) -> HttpResponse:
 def member_invite(request: SignedInRequest) -> HttpResponse:
     membership = _admin(request)
     form = forms.InviteForm(request.POST, prefix="invite")
-    if not form.is_valid():
-        return _members_page(request, 400, invite_form=form)
-    try:
-        issued = _apply(
-            form,
-            lambda: account_services.invitation_create(
-                org=membership.organization,
-                actor=request.user,
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-            ),
-        )
-    except Refused as refused:
-        return _members_page(request, refused.status, invite_form=form)
+    issued, shown = _submit(
+        request,
+        form,
+        lambda: account_services.invitation_create(
+            org=membership.organization, actor=request.user, **form.cleaned_data
+        ),
+        page=_members_page,
+        slot="invite_form",
+    )
+    if shown is not None:
+        return shown
     messages.success(request, _("Invitation sent to %(email)s.") % {"email": issued.invitation.email})
     return redirect("web:settings-members")
 
@@ -166,73 +207,51 @@ def member_invite(request: SignedInRequest) -> HttpResponse:
 @login_required
 def member_role(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
+    _found(lambda: account_selectors.member_get(org=membership.organization, membership_id=pk))
     form = forms.RoleForm(request.POST, prefix=f"m{pk}")
-    if not form.is_valid():
-        _member_or_404(membership, pk)
-        return _members_page(request, 400, **{f"role_{pk}": form})
-    try:
-        _apply(
-            form,
-            lambda: account_services.member_update(
-                org=membership.organization,
-                actor=request.user,
-                membership_id=pk,
-                role=form.cleaned_data["role"],
-            ),
-        )
-    except Refused as refused:
-        return _members_page(request, refused.status, **{f"role_{pk}": form})
-    messages.success(request, _("Role changed."))
-    return redirect("web:settings-members")
-
-
-def _member_or_404(membership: Membership, pk: int) -> Membership:
-    found = account_selectors.members_of(org=membership.organization).filter(pk=pk).first()
-    if found is None:
-        raise Http404
-    return found
+    return _save(
+        request,
+        form,
+        lambda: account_services.member_update(
+            org=membership.organization, actor=request.user, membership_id=pk, role=form.cleaned_data["role"]
+        ),
+        page=_members_page,
+        slot=f"role_{pk}",
+        done=_("Role changed."),
+        then="web:settings-members",
+    )
 
 
 @require_POST
 @login_required
 def member_remove(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
-    form = forms.SettingsForm(request.POST)
-    form.is_valid()
-    try:
-        _apply(
-            form,
-            lambda: account_services.member_remove(
-                org=membership.organization,
-                actor=request.user,
-                membership_id=pk,
-            ),
-        )
-    except Refused as refused:
-        return _members_page(request, refused.status, refused=form)
-    messages.success(request, _("Member removed."))
-    if pk == membership.pk:
-        return redirect("web:home")  # removing yourself is leaving
-    return redirect("web:settings-members")
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: account_services.member_remove(
+            org=membership.organization, actor=request.user, membership_id=pk
+        ),
+        page=_members_page,
+        done=_("Member removed."),
+        then="web:home" if pk == membership.pk else "web:settings-members",  # removing yourself is leaving
+    )
 
 
 @require_POST
 @login_required
 def invitation_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
-    form = forms.SettingsForm(request.POST)
-    form.is_valid()
-    try:
-        _apply(
-            form,
-            lambda: account_services.invitation_revoke(
-                org=membership.organization, actor=request.user, invitation_id=pk
-            ),
-        )
-    except Refused as refused:
-        return _members_page(request, refused.status, refused=form)
-    messages.success(request, _("Invitation revoked."))
-    return redirect("web:settings-members")
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: account_services.invitation_revoke(
+            org=membership.organization, actor=request.user, invitation_id=pk
+        ),
+        page=_members_page,
+        done=_("Invitation revoked."),
+        then="web:settings-members",
+    )
 
 
 # --- API tokens -------------------------------------------------------------------------------
@@ -266,20 +285,17 @@ def tokens(request: SignedInRequest) -> HttpResponse:
 def token_create(request: SignedInRequest) -> HttpResponse:
     membership = _admin(request)
     form = forms.TokenForm(request.POST, prefix="token")
-    if not form.is_valid():
-        return _tokens_page(request, 400, token_form=form)
-    try:
-        issued = _apply(
-            form,
-            lambda: account_services.token_create(
-                org=membership.organization,
-                actor=request.user,
-                name=form.cleaned_data["name"],
-                role=form.cleaned_data["role"],
-            ),
-        )
-    except Refused as refused:
-        return _tokens_page(request, refused.status, token_form=form)
+    issued, shown = _submit(
+        request,
+        form,
+        lambda: account_services.token_create(
+            org=membership.organization, actor=request.user, **form.cleaned_data
+        ),
+        page=_tokens_page,
+        slot="token_form",
+    )
+    if shown is not None:
+        return shown
     # The secret is shown in this answer only (no redirect, nothing stored but its hash).
     response = _tokens_page(request, 201, issued=issued)
     response["Cache-Control"] = "no-store"
@@ -290,21 +306,15 @@ def token_create(request: SignedInRequest) -> HttpResponse:
 @login_required
 def token_revoke(request: SignedInRequest, pk: uuid.UUID) -> HttpResponse:
     membership = _admin(request)
-    if not account_selectors.live_tokens_of(org=membership.organization).filter(pk=pk).exists():
-        raise Http404
-    form = forms.SettingsForm(request.POST)
-    form.is_valid()
-    try:
-        _apply(
-            form,
-            lambda: account_services.token_revoke(
-                org=membership.organization, actor=request.user, token_id=pk
-            ),
-        )
-    except Refused as refused:
-        return _tokens_page(request, refused.status, refused=form)
-    messages.success(request, _("Token revoked: it stops working at once."))
-    return redirect("web:settings-tokens")
+    _found(lambda: account_selectors.token_get(org=membership.organization, token_id=pk))
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: account_services.token_revoke(org=membership.organization, actor=request.user, token_id=pk),
+        page=_tokens_page,
+        done=_("Token revoked: it stops working at once."),
+        then="web:settings-tokens",
+    )
 
 
 # --- custom fields ----------------------------------------------------------------------------
@@ -343,70 +353,60 @@ def custom_fields(request: SignedInRequest) -> HttpResponse:
 def custom_field_create(request: SignedInRequest) -> HttpResponse:
     membership = _admin(request)
     form = forms.CustomFieldForm(request.POST, prefix="field")
-    if not form.is_valid():
-        return _fields_page(request, 400, field_form=form)
-    try:
-        _apply(
-            form,
-            lambda: crm_services.custom_field_create(
-                org=membership.organization, actor=request.user, **form.cleaned_data
-            ),
-        )
-    except Refused as refused:
-        return _fields_page(request, refused.status, field_form=form)
-    messages.success(request, _("Custom field added."))
-    return redirect("web:settings-fields")
-
-
-def _field_or_404(membership: Membership, pk: int) -> Any:
-    try:
-        return crm_selectors.custom_field_get(org=membership.organization, pk=pk)
-    except ApplicationError:
-        raise Http404 from None
+    return _save(
+        request,
+        form,
+        lambda: crm_services.custom_field_create(
+            org=membership.organization, actor=request.user, **form.cleaned_data
+        ),
+        page=_fields_page,
+        slot="field_form",
+        done=_("Custom field added."),
+        then="web:settings-fields",
+    )
 
 
 @require_POST
 @login_required
 def custom_field_update(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
-    field = _field_or_404(membership, pk)
+    field = _found(lambda: crm_selectors.custom_field_get(org=membership.organization, pk=pk))
     form = forms.CustomFieldUpdateForm(request.POST, prefix=f"f{pk}")
-    if not form.is_valid():
-        return _fields_page(request, 400, **{f"field_{pk}": form})
-    values = dict(form.cleaned_data)
-    if field.field_type != CustomFieldType.CHOICE:
-        values.pop("choices")  # only a choice field has choices
-    try:
-        _apply(
-            form,
-            lambda: crm_services.custom_field_update(
-                org=membership.organization, actor=request.user, field=field.pk, **values
-            ),
-        )
-    except Refused as refused:
-        return _fields_page(request, refused.status, **{f"field_{pk}": form})
-    messages.success(request, _("Custom field saved."))
-    return redirect("web:settings-fields")
+
+    def values() -> dict[str, Any]:
+        given = dict(form.cleaned_data)
+        if field.field_type != CustomFieldType.CHOICE:
+            given.pop("choices")  # only a choice field has choices
+        return given
+
+    return _save(
+        request,
+        form,
+        lambda: crm_services.custom_field_update(
+            org=membership.organization, actor=request.user, field=field.pk, **values()
+        ),
+        page=_fields_page,
+        slot=f"field_{pk}",
+        done=_("Custom field saved."),
+        then="web:settings-fields",
+    )
 
 
 @require_POST
 @login_required
 def custom_field_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
-    field = _field_or_404(membership, pk)
-    form = forms.SettingsForm(request.POST)
-    form.is_valid()
-    try:
-        _apply(
-            form,
-            lambda: crm_services.custom_field_delete(
-                org=membership.organization, actor=request.user, field=field.pk
-            ),
-        )
-    except Refused as refused:
-        return _fields_page(request, refused.status, refused=form)
-    messages.success(request, _("Custom field deleted, with its values."))
-    return redirect("web:settings-fields")
+    field = _found(lambda: crm_selectors.custom_field_get(org=membership.organization, pk=pk))
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: crm_services.custom_field_delete(
+            org=membership.organization, actor=request.user, field=field.pk
+        ),
+        page=_fields_page,
+        done=_("Custom field deleted, with its values."),
+        then="web:settings-fields",
+    )
 
 
 # --- pipelines and stages ---------------------------------------------------------------------
@@ -460,33 +460,25 @@ def pipelines(request: SignedInRequest) -> HttpResponse:
 def pipeline_create(request: SignedInRequest) -> HttpResponse:
     membership = _admin(request)
     form = forms.PipelineForm(request.POST, prefix="pipeline")
-    if not form.is_valid():
-        return _pipelines_page(request, 400, pipeline_form=form)
-    try:
-        _apply(
-            form,
-            lambda: crm_services.pipeline_create(
-                org=membership.organization, actor=request.user, name=form.cleaned_data["name"]
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, pipeline_form=form)
-    messages.success(request, _("Pipeline added."))
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        form,
+        lambda: crm_services.pipeline_create(
+            org=membership.organization, actor=request.user, **form.cleaned_data
+        ),
+        page=_pipelines_page,
+        slot="pipeline_form",
+        done=_("Pipeline added."),
+        then="web:settings-pipelines",
+    )
 
 
-def _pipeline_or_404(membership: Membership, pk: int) -> Any:
-    try:
-        return crm_selectors.pipeline_get(org=membership.organization, pk=pk)
-    except ApplicationError:
-        raise Http404 from None
+def _pipeline_or_404(membership: Membership, pk: int) -> Pipeline:
+    return _found(lambda: crm_selectors.pipeline_get(org=membership.organization, pk=pk))
 
 
-def _stage_or_404(membership: Membership, pk: int) -> Any:
-    try:
-        return crm_selectors.stage_get(org=membership.organization, pk=pk)
-    except ApplicationError:
-        raise Http404 from None
+def _stage_or_404(membership: Membership, pk: int) -> Stage:
+    return _found(lambda: crm_selectors.stage_get(org=membership.organization, pk=pk))
 
 
 @require_POST
@@ -495,19 +487,17 @@ def pipeline_rename(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     pipeline = _pipeline_or_404(membership, pk)
     form = forms.PipelineForm(request.POST, prefix=f"p{pk}")
-    if not form.is_valid():
-        return _pipelines_page(request, 400, **{f"pipeline_{pk}": form})
-    try:
-        _apply(
-            form,
-            lambda: crm_services.pipeline_update(
-                org=membership.organization, actor=request.user, pipeline=pipeline.pk, **form.cleaned_data
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, **{f"pipeline_{pk}": form})
-    messages.success(request, _("Pipeline renamed."))
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        form,
+        lambda: crm_services.pipeline_update(
+            org=membership.organization, actor=request.user, pipeline=pipeline.pk, **form.cleaned_data
+        ),
+        page=_pipelines_page,
+        slot=f"pipeline_{pk}",
+        done=_("Pipeline renamed."),
+        then="web:settings-pipelines",
+    )
 
 
 @require_POST
@@ -515,19 +505,16 @@ def pipeline_rename(request: SignedInRequest, pk: int) -> HttpResponse:
 def pipeline_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     pipeline = _pipeline_or_404(membership, pk)
-    form = forms.SettingsForm(request.POST)
-    form.is_valid()
-    try:
-        _apply(
-            form,
-            lambda: crm_services.pipeline_delete(
-                org=membership.organization, actor=request.user, pipeline=pipeline.pk
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, refused=form)
-    messages.success(request, _("Pipeline deleted."))
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: crm_services.pipeline_delete(
+            org=membership.organization, actor=request.user, pipeline=pipeline.pk
+        ),
+        page=_pipelines_page,
+        done=_("Pipeline deleted."),
+        then="web:settings-pipelines",
+    )
 
 
 @require_POST
@@ -536,19 +523,17 @@ def stage_create(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     pipeline = _pipeline_or_404(membership, pk)
     form = forms.StageForm(request.POST, prefix=f"n{pk}")
-    if not form.is_valid():
-        return _pipelines_page(request, 400, **{f"new_stage_{pk}": form})
-    try:
-        _apply(
-            form,
-            lambda: crm_services.stage_create(
-                org=membership.organization, actor=request.user, pipeline=pipeline.pk, **form.values()
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, **{f"new_stage_{pk}": form})
-    messages.success(request, _("Stage added."))
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        form,
+        lambda: crm_services.stage_create(
+            org=membership.organization, actor=request.user, pipeline=pipeline.pk, **form.values()
+        ),
+        page=_pipelines_page,
+        slot=f"new_stage_{pk}",
+        done=_("Stage added."),
+        then="web:settings-pipelines",
+    )
 
 
 @require_POST
@@ -557,19 +542,17 @@ def stage_update(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     stage = _stage_or_404(membership, pk)
     form = forms.StageForm(request.POST, prefix=f"s{pk}")
-    if not form.is_valid():
-        return _pipelines_page(request, 400, **{f"stage_{pk}": form})
-    try:
-        _apply(
-            form,
-            lambda: crm_services.stage_update(
-                org=membership.organization, actor=request.user, stage=stage.pk, **form.values()
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, **{f"stage_{pk}": form})
-    messages.success(request, _("Stage saved."))
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        form,
+        lambda: crm_services.stage_update(
+            org=membership.organization, actor=request.user, stage=stage.pk, **form.values()
+        ),
+        page=_pipelines_page,
+        slot=f"stage_{pk}",
+        done=_("Stage saved."),
+        then="web:settings-pipelines",
+    )
 
 
 @require_POST
@@ -579,21 +562,16 @@ def stage_position(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     stage = _stage_or_404(membership, pk)
     form = forms.PositionForm(request.POST)
-    if not form.is_valid():
-        return _pipelines_page(request, 400, refused=form)
-    try:
-        _apply(
-            form,
-            lambda: crm_services.stage_update(
-                org=membership.organization,
-                actor=request.user,
-                stage=stage.pk,
-                position=form.cleaned_data["position"],
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, refused=form)
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        form,
+        lambda: crm_services.stage_update(
+            org=membership.organization, actor=request.user, stage=stage.pk, **form.cleaned_data
+        ),
+        page=_pipelines_page,
+        done=None,
+        then="web:settings-pipelines",
+    )
 
 
 @require_POST
@@ -603,20 +581,17 @@ def stages_reorder(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     pipeline = _pipeline_or_404(membership, pk)
     form = forms.StageOrderForm(request.POST)
-    if not form.is_valid():
-        return _pipelines_page(request, 400, refused=form)
-    try:
-        _apply(
-            form,
-            lambda: crm_services.stages_reorder(
-                org=membership.organization,
-                actor=request.user,
-                pipeline=pipeline.pk,
-                stage_ids=form.cleaned_data["stage_ids"],
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, refused=form)
+    _answer, shown = _submit(
+        request,
+        form,
+        lambda: crm_services.stages_reorder(
+            org=membership.organization, actor=request.user, pipeline=pipeline.pk, **form.cleaned_data
+        ),
+        page=_pipelines_page,
+        slot="refused",
+    )
+    if shown is not None:
+        return shown
     if request.htmx:
         return _pipelines_page(request)
     return redirect("web:settings-pipelines")
@@ -628,20 +603,19 @@ def stage_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
     stage = _stage_or_404(membership, pk)
     form = forms.StageDeleteForm(request.POST)
-    if not form.is_valid():
-        return _pipelines_page(request, 400, refused=form)
-    target = form.cleaned_data.get("move_deals_to")
-    try:
-        _apply(
-            form,
-            lambda: crm_services.stage_delete(
-                org=membership.organization, actor=request.user, stage=stage.pk, move_deals_to=target
-            ),
-        )
-    except Refused as refused:
-        return _pipelines_page(request, refused.status, refused=form)
-    messages.success(request, _("Stage deleted."))
-    return redirect("web:settings-pipelines")
+    return _save(
+        request,
+        form,
+        lambda: crm_services.stage_delete(
+            org=membership.organization,
+            actor=request.user,
+            stage=stage.pk,
+            move_deals_to=form.cleaned_data.get("move_deals_to"),
+        ),
+        page=_pipelines_page,
+        done=_("Stage deleted."),
+        then="web:settings-pipelines",
+    )
 
 
 # --- tags -------------------------------------------------------------------------------------
@@ -666,33 +640,30 @@ def tags(request: SignedInRequest) -> HttpResponse:
 @login_required
 def tag_rename(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
+    _found(lambda: crm_selectors.tag_get(org=membership.organization, pk=pk))
     form = forms.TagForm(request.POST, prefix=f"t{pk}")
-    if not form.is_valid():
-        if not crm_selectors.tag_list(org=membership.organization).filter(pk=pk).exists():
-            raise Http404
-        return _tags_page(request, 400, **{f"tag_{pk}": form})
-    try:
-        _apply(
-            form,
-            lambda: crm_tags.tag_rename(
-                org=membership.organization, actor=request.user, tag=pk, name=form.cleaned_data["name"]
-            ),
-        )
-    except Refused as refused:
-        return _tags_page(request, refused.status, **{f"tag_{pk}": form})
-    messages.success(request, _("Tag renamed."))
-    return redirect("web:settings-tags")
+    return _save(
+        request,
+        form,
+        lambda: crm_tags.tag_rename(
+            org=membership.organization, actor=request.user, tag=pk, **form.cleaned_data
+        ),
+        page=_tags_page,
+        slot=f"tag_{pk}",
+        done=_("Tag renamed."),
+        then="web:settings-tags",
+    )
 
 
 @require_POST
 @login_required
 def tag_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     membership = _admin(request)
-    form = forms.SettingsForm(request.POST)
-    form.is_valid()
-    try:
-        _apply(form, lambda: crm_tags.tag_delete(org=membership.organization, actor=request.user, tag=pk))
-    except Refused as refused:
-        return _tags_page(request, refused.status, refused=form)
-    messages.success(request, _("Tag deleted."))
-    return redirect("web:settings-tags")
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: crm_tags.tag_delete(org=membership.organization, actor=request.user, tag=pk),
+        page=_tags_page,
+        done=_("Tag deleted."),
+        then="web:settings-tags",
+    )
