@@ -123,6 +123,17 @@ CONTACT_TAGS: tuple[list[str], ...] = (
     [],
 )
 LEAD_SOURCES = ("Website", "Referral", "Event", "Outbound")
+CUSTOM_FIELDS: tuple[dict[str, Any], ...] = (
+    {
+        "entity": "contact",
+        "key": "lead_source",
+        "label": "Lead source",
+        "field_type": "choice",
+        "choices": list(LEAD_SOURCES),
+    },
+    {"entity": "company", "key": "employees", "label": "Employees", "field_type": "number"},
+    {"entity": "deal", "key": "renewal", "label": "Renewal", "field_type": "boolean"},
+)
 
 # title, value, currency, company index, stage, days to close, owner index
 DEALS = (
@@ -309,27 +320,33 @@ def _featured_story(org: Organization, people: list[User], deal: Deal, pipeline:
     maya, tom, priya, _lucas = people
     now = timezone.now()
     contact = deal.contacts.first()
-    services.activity_create(
-        org=org,
-        actor=maya,
-        kind="call",
-        subject="Discovery call with Helena",
+
+    def activity(
+        actor: User, kind: str, subject: str, due: datetime.timedelta | None = None, **given: Any
+    ) -> None:
+        """An activity ``actor`` logs on the deal (or on ``given``'s contact); one with a ``due``
+        time from now is assigned to ``actor``. Only the arguments given reach the service."""
+        if due is not None:
+            given.update(assignee=actor, due_at=now + due)
+        if "contact" not in given:
+            given["deal"] = deal
+        services.activity_create(org=org, actor=actor, kind=kind, subject=subject, **given)
+
+    activity(
+        maya,
+        "call",
+        "Discovery call with Helena",
+        datetime.timedelta(days=-20),
         body="40 sites, inverter data every 5 minutes. Wants fleet-wide outage alerts before summer.",
-        deal=deal,
-        assignee=maya,
-        due_at=now - datetime.timedelta(days=20),
         done=True,
     )
     services.deal_update(org=org, actor=tom, deal=deal, value="162000")
-    services.activity_create(
-        org=org,
-        actor=priya,
-        kind="meeting",
-        subject="Architecture workshop at Helios, Denver",
+    activity(
+        priya,
+        "meeting",
+        "Architecture workshop at Helios, Denver",
+        datetime.timedelta(days=-9),
         body="IT wants single sign-on and EU data residency for the Hamburg subsidiary.",
-        deal=deal,
-        assignee=priya,
-        due_at=now - datetime.timedelta(days=9),
         done=True,
     )
     for name, lines in (("Helios - proposal v2.pdf", 4200), ("Security questionnaire.pdf", 1500)):
@@ -341,40 +358,16 @@ def _featured_story(org: Organization, people: list[User], deal: Deal, pipeline:
             file=SimpleUploadedFile(name, body, content_type="application/pdf"),
         )
     services.deal_update(org=org, actor=maya, deal=deal, value="184000")
-    services.activity_create(
-        org=org,
-        actor=tom,
-        kind="note",
-        subject="Procurement wants a three-year term",
+    activity(
+        tom,
+        "note",
+        "Procurement wants a three-year term",
         body="Legal review of the DPA is done; they ask for a 5% discount for a three-year commitment.",
-        deal=deal,
     )
-    services.activity_create(
-        org=org,
-        actor=maya,
-        kind="task",
-        subject="Send the revised order form to Helena",
-        deal=deal,
-        assignee=maya,
-        due_at=now + datetime.timedelta(hours=3),
-    )
-    services.activity_create(
-        org=org,
-        actor=maya,
-        kind="call",
-        subject="Negotiation call with Helena and procurement",
-        deal=deal,
-        assignee=maya,
-        due_at=now + datetime.timedelta(days=2),
-    )
+    activity(maya, "task", "Send the revised order form to Helena", datetime.timedelta(hours=3))
+    activity(maya, "call", "Negotiation call with Helena and procurement", datetime.timedelta(days=2))
     if contact is not None:
-        services.activity_create(
-            org=org,
-            actor=maya,
-            kind="note",
-            subject="Helena prefers e-mail before 10:00 MT",
-            contact=contact,
-        )
+        activity(maya, "note", "Helena prefers e-mail before 10:00 MT", contact=contact)
 
 
 def _activities(org: Organization, people: list[User], deals: list[Deal], rng: random.Random) -> None:
@@ -464,21 +457,8 @@ def seed() -> Seeded:
         owner = User.objects.create_user(email, PASSWORD, full_name=full_name)
         org = organization_start(name=ORGANIZATION, owner=owner)
         people = _members(org, owner)
-        services.custom_field_create(
-            org=org,
-            actor=owner,
-            entity="contact",
-            key="lead_source",
-            label="Lead source",
-            field_type="choice",
-            choices=list(LEAD_SOURCES),
-        )
-        services.custom_field_create(
-            org=org, actor=owner, entity="company", key="employees", label="Employees", field_type="number"
-        )
-        services.custom_field_create(
-            org=org, actor=owner, entity="deal", key="renewal", label="Renewal", field_type="boolean"
-        )
+        for custom_field in CUSTOM_FIELDS:
+            services.custom_field_create(org=org, actor=owner, **custom_field)
         pipeline = Pipeline.objects.get(organization=org)
         companies = _companies(org, people)
         contacts = _contacts(org, people, companies, rng)
