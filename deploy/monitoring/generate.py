@@ -104,6 +104,27 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
                     ("sum(rate(stratus_websocket_catch_up_events_total[5m]))", "replayed events/s"),
                 ],
             ),
+            (
+                "Live-event lag (log to sockets) p95 by ws process",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.95, sum by (instance, le) "
+                        "(rate(stratus_live_event_lag_seconds_bucket[5m])))",
+                        "{{instance}} p95",
+                    ),
+                    (
+                        "histogram_quantile(0.5, sum by (le) "
+                        "(rate(stratus_live_event_lag_seconds_bucket[5m])))",
+                        "all p50",
+                    ),
+                ],
+            ),
+            (
+                "Live events handed to sockets per second",
+                "ops",
+                [("sum by (instance) (rate(stratus_live_event_lag_seconds_count[5m]))", "{{instance}}")],
+            ),
         ],
     ),
     (

@@ -103,6 +103,13 @@ WS_CATCH_UP_EVENTS = Counter(
     "stratus_websocket_catch_up_events",
     "Events replayed to reconnecting clients.",
 )
+LIVE_EVENT_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LIVE_EVENT_LAG = Histogram(
+    "stratus_live_event_lag_seconds",
+    "Time from an event's append to the live-event log until this ws process hands it to its "
+    "sockets (once per event and process, on the first copy that arrives).",
+    buckets=LIVE_EVENT_LAG_BUCKETS,
+)
 
 # --- Celery worker and beat -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,6 +99,8 @@ def _append_and_send(organization_id: int, head: str, tail: str, recipient: int 
                 "seq": seq,
                 "text": text,
                 "recipient": recipient,
+                # When it entered the log (as the script's message says; the ws processes' lag).
+                "logged_at": time.time(),
             }
             async_to_sync(layer.group_send)(organization_group(organization_id), message)
     return seq

@@ -10,6 +10,11 @@ itself.
 Without Redis (the embedded default) the channel layer is in memory and reaches only this
 process; events raised in another process (the Celery worker) are read from the database
 event log instead, by one poll per process every ``REALTIME_POLL_SECONDS``.
+
+The live-event lag (``stratus_live_event_lag_seconds``) is measured here: from the moment an
+event entered the log (``logged_at`` of the message) to the moment this process hands it to its
+sockets, once per event, on the first copy that arrives. It grows when this process's event
+loop cannot keep up, when Redis is slow to deliver, or when the database log is polled late.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from stratus.platform import metrics
 from stratus.realtime.events import EVENT_MESSAGE_TYPE, organization_group
 from stratus.realtime.store import DatabaseEventStore, get_store
 
@@ -43,6 +49,7 @@ class Fanout:
         self._lock = asyncio.Lock()
         self._heads: dict[int, tuple[float, int]] = {}  # organization -> (read at, head of its log)
         self._head_reads: dict[int, asyncio.Task[int]] = {}
+        self._offered: dict[int, int] = {}  # organization -> highest sequence id handed out
 
     async def join(self, organization_id: int, listener: Listener) -> None:
         store = get_store()
@@ -75,6 +82,7 @@ class Fanout:
             if not members:
                 del self._members[organization_id]
                 self._heads.pop(organization_id, None)
+                self._offered.pop(organization_id, None)
                 if layer is not None and self._channel is not None:
                     await layer.group_discard(organization_group(organization_id), self._channel)
 
@@ -120,8 +128,25 @@ class Fanout:
             del self._head_reads[organization_id]
 
     def _offer(self, message: dict[str, Any]) -> None:
-        for listener in tuple(self._members.get(message.get("organization", -1), ())):
+        organization_id = message.get("organization", -1)
+        listeners = tuple(self._members.get(organization_id, ()))
+        if not listeners:
+            return
+        self._observe_lag(organization_id, message)
+        for listener in listeners:
             listener.offer(message)
+
+    def _observe_lag(self, organization_id: int, message: dict[str, Any]) -> None:
+        """Once per event: a second copy (the embedded default's poll of an event the channel
+        layer already brought) is not a delivery, and would count its own delay."""
+        seq, logged_at = message.get("seq"), message.get("logged_at")
+        if not isinstance(seq, int) or not isinstance(logged_at, int | float):
+            return
+        if seq <= self._offered.get(organization_id, 0):
+            return
+        self._offered[organization_id] = seq
+        # Clocks of different hosts may disagree by a little: never a negative lag.
+        metrics.LIVE_EVENT_LAG.observe(max(0.0, time.time() - logged_at))
 
     async def _poll(self, store: DatabaseEventStore, after: int) -> None:
         while True:
@@ -133,7 +158,7 @@ class Fanout:
                 logger.exception("reading the event log failed")
                 await asyncio.sleep(1)
                 continue
-            for organization_id, logged in found:
+            for organization_id, logged, logged_at in found:
                 self._offer(
                     {
                         "type": EVENT_MESSAGE_TYPE,
@@ -141,6 +166,7 @@ class Fanout:
                         "seq": logged.seq,
                         "text": logged.text,
                         "recipient": logged.recipient,
+                        "logged_at": logged_at,
                     }
                 )
             if len(found) < 500:

@@ -80,7 +80,8 @@ class EventStore(Protocol):
 # KEYS: counter, stream. ARGV: head, tail, max events, max age (ms), recipient user id or "",
 # pub/sub channel or "", organization id. Publishing here, in the script, sends events in sequence order and
 # costs no second round trip; the message is what channels_redis's pub/sub layer expects
-# (msgpack of the message dict) on its group channel.
+# (msgpack of the message dict) on its group channel. Its ``logged_at`` (Unix seconds, Redis's
+# clock) is when the event entered the log: the ws processes measure their lag from it.
 # The stream entry id is "<seq>-0", so a catch-up is one XRANGE from "<last+1>-0".
 APPEND_SCRIPT = """
 local seq = redis.call('INCR', KEYS[1])
@@ -111,7 +112,9 @@ if oldest[1] and tonumber(oldest[1][2][2]) < cutoff then
 end
 redis.call('PEXPIRE', KEYS[2], max_age)
 if ARGV[6] ~= '' then
-  local message = {type = 'realtime.event', organization = tonumber(ARGV[7]), seq = seq, text = text}
+  local message = {
+    type = 'realtime.event', organization = tonumber(ARGV[7]), seq = seq, text = text, logged_at = now / 1000
+  }
   if ARGV[5] ~= '' then message['recipient'] = tonumber(ARGV[5]) end
   redis.call('PUBLISH', ARGV[6], cmsgpack.pack(message))
 end
@@ -314,7 +317,7 @@ class DatabaseEventStore:
     async def since(self, organization_id: int, after: int, limit: int) -> Backlog:
         return await database_sync_to_async(self._since)(organization_id, after, limit)
 
-    def _poll(self, after_id: int | None, limit: int) -> tuple[int, list[tuple[int, Logged]]]:
+    def _poll(self, after_id: int | None, limit: int) -> tuple[int, list[tuple[int, Logged, float]]]:
         from stratus.realtime.models import LoggedEvent
 
         if after_id is None:
@@ -323,16 +326,17 @@ class DatabaseEventStore:
         rows = list(
             LoggedEvent.objects.filter(pk__gt=after_id)
             .order_by("pk")
-            .values_list("pk", "organization_id", "seq", "text", "recipient")[:limit]
+            .values_list("pk", "organization_id", "seq", "text", "recipient", "created_at")[:limit]
         )
         found = [
-            (organization_id, Logged(seq, text, recipient))
-            for _pk, organization_id, seq, text, recipient in rows
+            (organization_id, Logged(seq, text, recipient), created_at.timestamp())
+            for _pk, organization_id, seq, text, recipient, created_at in rows
         ]
         return (rows[-1][0] if rows else after_id), found
 
-    async def poll(self, after_id: int | None, limit: int) -> tuple[int, list[tuple[int, Logged]]]:
-        """Events appended (by any process) after row ``after_id``, as (organization id, event).
+    async def poll(self, after_id: int | None, limit: int) -> tuple[int, list[tuple[int, Logged, float]]]:
+        """Events appended (by any process) after row ``after_id``, as (organization id, event,
+        when it was appended in Unix seconds).
 
         Returns the id to pass next time; with ``after_id`` None, only the current newest id.
         """

@@ -102,13 +102,19 @@ def test_database_log_is_polled_in_append_order_from_any_process_view() -> None:
     store = DatabaseEventStore(100, 600)
     start, nothing = asyncio.run(store.poll(None, 10))
     assert nothing == []
+    appended_from = time.time()
     store.append(1, '{"seq":', "}")
     store.append(2, '{"seq":', "}", 42)
     store.append(1, '{"seq":', "}")
+    appended_until = time.time()
     after, found = asyncio.run(store.poll(start, 2))
-    assert found == [(1, (1, '{"seq":1}', None)), (2, (1, '{"seq":1}', 42))]
+    assert [(org, event) for org, event, _at in found] == [
+        (1, (1, '{"seq":1}', None)),
+        (2, (1, '{"seq":1}', 42)),
+    ]
+    assert all(appended_from <= at <= appended_until for _org, _event, at in found)
     last, rest = asyncio.run(store.poll(after, 10))
-    assert rest == [(1, (2, '{"seq":2}', None))]
+    assert [(org, event) for org, event, _at in rest] == [(1, (2, '{"seq":2}', None))]
     assert asyncio.run(store.poll(last, 10)) == (last, [])
 
 
