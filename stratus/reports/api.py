@@ -158,7 +158,10 @@ class ReportView(OrganizationEndpoint):
 
     def get(self, request: Request) -> Response:
         filters = report_filters(
-            org=self.org, contract=self.contract, params=request.query_params, as_of=timezone.now()
+            org=self.org,
+            contract=self.contract,
+            params=dict(request.query_params.lists()),
+            as_of=timezone.now(),
         )
         result = engines.run(self.contract.name, filters)
         accepted = getattr(request, "accepted_renderer", None)

@@ -61,7 +61,7 @@ class DataSet:
     campaigns: dict[str, Campaign] = field(default_factory=dict)
 
 
-class _Builder:
+class Builder:
     def __init__(self, org: Organization, actor: User) -> None:
         self.org, self.actor = org, actor
 
@@ -170,7 +170,7 @@ def build_dataset() -> DataSet:
     org = make_organization("Reports A")
     other = make_organization("Reports B")
     alice, bob = _member(org, "Alice Archer"), _member(org, "Bob Baker")
-    b = _Builder(org, alice)
+    b = Builder(org, alice)
     sales = pipeline_create(org=org, actor=alice, name="Sales")
     partners = pipeline_create(
         org=org,
@@ -258,7 +258,7 @@ def build_dataset() -> DataSet:
 def _noise(org: Organization) -> None:
     """Organization B: deals, activities and a campaign on the same days, which A never counts."""
     owner = _member(org, "Bea Other")
-    b = _Builder(org, owner)
+    b = Builder(org, owner)
     pipeline_create(org=org, actor=owner, name="Sales")
     stages = {s.name: s for s in Stage.objects.filter(organization=org)}
     won = b.deal("B1", stages["Lead"], owner, "EUR", "99999.00", at(1, 5))
