@@ -26,7 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from stratus.api.renderers import FastJSONRenderer
-from stratus.api.views import ID_PARAMETER_SCHEMA, OrganizationEndpoint
+from stratus.api.views import OrganizationEndpoint
+from stratus.crm.filters import DAY
 from stratus.imports.exports import stream_csv
 from stratus.reports import engines
 from stratus.reports.contracts import (
@@ -126,22 +127,21 @@ def _cell(value: Any) -> Any:
 
 # --- views ------------------------------------------------------------------------------------
 
+# As the lists' filters: strings, where an empty value filters nothing.
+_DAY = {"type": "string", "description": "ISO 8601 date", "pattern": f"^$|{DAY['pattern']}"}
+_ID = {"type": "string", "pattern": r"^$|^[0-9]+$"}
 _PARAMETERS = {
-    DATE_FROM: OpenApiParameter(
-        DATE_FROM, OpenApiTypes.DATE, description="First day of the range (UTC), YYYY-MM-DD."
-    ),
-    DATE_TO: OpenApiParameter(
-        DATE_TO, OpenApiTypes.DATE, description="Last day of the range (UTC), YYYY-MM-DD."
-    ),
-    PIPELINE: OpenApiParameter(
-        PIPELINE, ID_PARAMETER_SCHEMA, description="Only deals of this pipeline (id)."
-    ),
+    DATE_FROM: OpenApiParameter(DATE_FROM, _DAY, description="First day of the range (UTC), YYYY-MM-DD."),
+    DATE_TO: OpenApiParameter(DATE_TO, _DAY, description="Last day of the range (UTC), YYYY-MM-DD."),
+    PIPELINE: OpenApiParameter(PIPELINE, _ID, description="Only deals of this pipeline (id)."),
     OWNER: OpenApiParameter(
-        OWNER, ID_PARAMETER_SCHEMA, description="Only records of this member (user id): deal owner, assignee."
+        OWNER,
+        _ID,
+        description="Only records of this member (user id): deal owner, assignee, campaign creator.",
     ),
     CURRENCY: OpenApiParameter(
         CURRENCY,
-        {"type": "string", "pattern": "^[A-Z]{3}$"},
+        {"type": "string", "pattern": "^$|^[A-Z]{3}$"},
         description="Only deals in this currency (ISO 4217).",
     ),
 }
