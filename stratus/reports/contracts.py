@@ -409,8 +409,8 @@ def _rows(value: Any, inherited: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A row per leaf: nested lists are expanded, each child carrying its parents' columns."""
     nested = [f.name for f in dataclasses.fields(value) if isinstance(getattr(value, f.name), list)]
     own = {**inherited, **_scalars(value)}
-    if not nested:
-        yield own
+    if not any(getattr(value, name) for name in nested):
+        yield own  # a parent without children keeps its row
         return
     for name in nested:
         for child in getattr(value, name):
