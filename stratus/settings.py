@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "stratus.reminders",
     "stratus.campaigns",
     "stratus.imports",
+    "stratus.reports",
     # --- Browser app ---
     "django_htmx",
     "csp",
@@ -584,6 +585,8 @@ CAMPAIGN_PROGRESS_SECONDS = read_float(env, requirements, "CAMPAIGN_PROGRESS_SEC
 IMPORT_CHUNK_SIZE = read_int(env, requirements, "IMPORT_CHUNK_SIZE", 500, 1)
 IMPORT_STALE_AFTER = read_int(env, requirements, "IMPORT_STALE_AFTER", 300, 5)
 IMPORT_MAX_FILE_BYTES = read_int(env, requirements, "IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024, 1)
+# The engine that computes reports (stratus.reports.engines): the primary database for now.
+REPORTS_ENGINE = read_choice(env, requirements, "REPORTS_ENGINE", ("database",), "database")
 
 requirements.raise_if_any()
 

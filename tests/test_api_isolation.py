@@ -222,6 +222,12 @@ COLLECTIONS = {
     "api-export-companies",
     "api-export-deals",
     "api-realtime-tickets",
+    "api-report-funnel",
+    "api-report-velocity",
+    "api-report-won-lost",
+    "api-report-forecast",
+    "api-report-activity",
+    "api-report-campaigns",
 }
 
 # Patterns outside tenant data, with the reason.

@@ -138,6 +138,13 @@ ACCESS: dict[str, dict[str, str]] = {
     "api-export-contacts": {"get": VIEWER},
     "api-export-companies": {"get": VIEWER},
     "api-export-deals": {"get": VIEWER},
+    # reports
+    "api-report-funnel": {"get": VIEWER},
+    "api-report-velocity": {"get": VIEWER},
+    "api-report-won-lost": {"get": VIEWER},
+    "api-report-forecast": {"get": VIEWER},
+    "api-report-activity": {"get": VIEWER},
+    "api-report-campaigns": {"get": VIEWER},
 }
 
 # Patterns the OpenAPI document leaves out, with the reason (their methods are still checked).

@@ -1,0 +1,458 @@
+"""The reports computed by the primary database (PostgreSQL, or SQLite in the embedded default).
+
+Each report runs a fixed number of queries whatever the number of rows: counts and sums are
+grouped in the database; the funnel and velocity read each deal of the cohort once, with its
+``moved`` timeline entries (the stage history, as ``crm.services.deals.deal_moved`` records
+it), and replay that history in Python.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Lower, TruncDate, TruncMonth, TruncWeek
+
+from stratus.campaigns.models import Campaign, Recipient, RecipientState, Suppression, SuppressionReason
+from stratus.crm.models import Activity, ActivityKind, Deal, Pipeline, Stage, StageKind, TimelineEntry
+from stratus.reports.contracts import (
+    ActivityOwner,
+    ActivityReport,
+    ActivityWeek,
+    CampaignDay,
+    CampaignRow,
+    CampaignsReport,
+    CampaignTotals,
+    ForecastReport,
+    ForecastRow,
+    ForecastTotals,
+    FunnelPipeline,
+    FunnelReport,
+    FunnelStage,
+    LostReasonRow,
+    MonthOutcome,
+    OutcomeTotals,
+    OverdueOwner,
+    OwnerOutcome,
+    ReportFilters,
+    StageVelocity,
+    VelocityReport,
+    WonLostReport,
+    cents,
+    days,
+    month_label,
+    percentile,
+    ratio,
+    weighted,
+)
+
+UTC = datetime.UTC
+ZERO = decimal.Decimal(0)
+
+
+def _owner_label(full_name: str | None, email: str | None) -> str:
+    return full_name or email or ""
+
+
+def _owner_key(owner_id: int | None) -> tuple[bool, int]:
+    """Owners in id order, deals without an owner last."""
+    return (owner_id is None, owner_id or 0)
+
+
+def _within(rows: QuerySet[Any], field: str, filters: ReportFilters) -> QuerySet[Any]:
+    start, end = filters.window()
+    if start is not None:
+        rows = rows.filter(**{f"{field}__gte": start})
+    if end is not None:
+        rows = rows.filter(**{f"{field}__lt": end})
+    return rows
+
+
+def _deals(filters: ReportFilters) -> QuerySet[Deal]:
+    deals = Deal.objects.filter(organization_id=filters.organization_id)
+    if filters.pipeline_id is not None:
+        deals = deals.filter(pipeline_id=filters.pipeline_id)
+    if filters.owner_id is not None:
+        deals = deals.filter(owner_id=filters.owner_id)
+    if filters.currency is not None:
+        deals = deals.filter(currency=filters.currency)
+    return deals
+
+
+def _pipelines(filters: ReportFilters) -> list[dict[str, Any]]:
+    pipelines = Pipeline.objects.filter(organization_id=filters.organization_id)
+    if filters.pipeline_id is not None:
+        pipelines = pipelines.filter(pk=filters.pipeline_id)
+    return [dict(row) for row in pipelines.order_by("position", "pk").values("pk", "name")]
+
+
+def _stages(filters: ReportFilters) -> dict[int, list[dict[str, Any]]]:
+    stages = Stage.objects.filter(organization_id=filters.organization_id)
+    if filters.pipeline_id is not None:
+        stages = stages.filter(pipeline_id=filters.pipeline_id)
+    by_pipeline: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for stage in stages.order_by("pipeline_id", "position").values(
+        "pk", "pipeline_id", "name", "kind", "position"
+    ):
+        by_pipeline[stage["pipeline_id"]].append(dict(stage))
+    return by_pipeline
+
+
+class _History:
+    """The deals created in the date range with their stage stays, replayed from the timeline."""
+
+    def __init__(self, filters: ReportFilters) -> None:
+        cohort = _within(_deals(filters), "created_at", filters)
+        self.deals = list(
+            cohort.order_by("pk").values(
+                "pk", "pipeline_id", "stage_id", "created_at", "closed_at", "stage__kind"
+            )
+        )
+        moves: dict[int, list[tuple[datetime.datetime, int | None, int | None]]] = defaultdict(list)
+        entries = TimelineEntry.objects.filter(
+            organization_id=filters.organization_id,
+            target_type="deal",
+            action="moved",
+            target_id__in=Subquery(cohort.values("pk")),
+        ).order_by("created_at", "pk")
+        for target_id, changes, moment in entries.values_list("target_id", "changes", "created_at"):
+            stage = (changes or {}).get("stage")
+            if isinstance(stage, dict):
+                moves[target_id].append((moment, stage.get("old"), stage.get("new")))
+        self.moves = moves
+
+    def path(self, deal: dict[str, Any]) -> list[tuple[int, datetime.datetime, datetime.datetime | None]]:
+        """The deal's stays in order: (stage id, entered, left or None for the current one)."""
+        moves = self.moves.get(deal["pk"], [])
+        if not moves:
+            return [(deal["stage_id"], deal["created_at"], None)]
+        stays: list[tuple[int, datetime.datetime, datetime.datetime | None]] = []
+        current, entered = moves[0][1], deal["created_at"]
+        for moment, _, new in moves:
+            if current is not None:
+                stays.append((current, entered, moment))
+            current, entered = new, moment
+        if current is not None:
+            stays.append((current, entered, None))
+        return stays
+
+
+def _no_activity() -> dict[str, int]:
+    return {"tasks": 0, "calls": 0, "meetings": 0, "notes": 0}
+
+
+class DatabaseEngine:
+    name = "database"
+
+    # --- funnel ------------------------------------------------------------------------------
+
+    def funnel(self, filters: ReportFilters) -> FunnelReport:
+        history = _History(filters)
+        stages = _stages(filters)
+        position = {
+            s["pk"]: (s["pipeline_id"], s["position"], s["kind"]) for ss in stages.values() for s in ss
+        }
+        top: dict[int, list[int]] = defaultdict(list)  # pipeline -> highest non-lost position per deal
+        lost: dict[int, int] = defaultdict(int)
+        for deal in history.deals:
+            reached = [
+                position[stage][1]
+                for stage, _, _ in history.path(deal)
+                if stage in position
+                and position[stage][0] == deal["pipeline_id"]
+                and position[stage][2] != StageKind.LOST
+            ]
+            top[deal["pipeline_id"]].append(max(reached) if reached else -1)
+            if deal["stage__kind"] == StageKind.LOST:
+                lost[deal["pipeline_id"]] += 1
+        pipelines = []
+        for pipeline in _pipelines(filters):
+            tops = top.get(pipeline["pk"], [])
+            steps: list[FunnelStage] = []
+            previous: int | None = None
+            for stage in stages.get(pipeline["pk"], []):
+                if stage["kind"] == StageKind.LOST:
+                    continue
+                count = sum(1 for value in tops if value >= stage["position"])
+                conversion = None if previous is None else ratio(count, previous)
+                steps.append(FunnelStage(stage["pk"], stage["name"], stage["kind"], count, conversion))
+                previous = count
+            pipelines.append(
+                FunnelPipeline(
+                    pipeline["pk"], pipeline["name"], len(tops), lost.get(pipeline["pk"], 0), steps
+                )
+            )
+        return FunnelReport(pipelines=pipelines)
+
+    # --- velocity ----------------------------------------------------------------------------
+
+    def velocity(self, filters: ReportFilters) -> VelocityReport:
+        history = _History(filters)
+        stages = _stages(filters)
+        durations: dict[int, list[float]] = defaultdict(list)
+        won: list[float] = []
+        for deal in history.deals:
+            for stage_id, entered, left in history.path(deal):
+                if left is not None:
+                    durations[stage_id].append((left - entered).total_seconds())
+            if deal["stage__kind"] == StageKind.WON and deal["closed_at"] is not None:
+                won.append((deal["closed_at"] - deal["created_at"]).total_seconds())
+        rows = []
+        for pipeline in _pipelines(filters):
+            for stage in stages.get(pipeline["pk"], []):
+                if stage["kind"] != StageKind.OPEN:
+                    continue
+                spent = durations.get(stage["pk"], [])
+                rows.append(
+                    StageVelocity(
+                        pipeline_id=pipeline["pk"],
+                        pipeline=pipeline["name"],
+                        stage_id=stage["pk"],
+                        stage=stage["name"],
+                        stays=len(spent),
+                        median_days=days(percentile(spent, 0.5)),
+                        p90_days=days(percentile(spent, 0.9)),
+                    )
+                )
+        return VelocityReport(
+            stages=rows,
+            won_deals=len(won),
+            won_median_days=days(percentile(won, 0.5)),
+            won_p90_days=days(percentile(won, 0.9)),
+        )
+
+    # --- won and lost ------------------------------------------------------------------------
+
+    def won_lost(self, filters: ReportFilters) -> WonLostReport:
+        closed = _within(
+            _deals(filters).filter(stage__kind__in=(StageKind.WON, StageKind.LOST), closed_at__isnull=False),
+            "closed_at",
+            filters,
+        )
+        measures = {"count": Count("pk"), "value": Sum("value")}
+        months = (
+            closed.annotate(month=TruncMonth("closed_at", tzinfo=UTC))
+            .values("month", "currency", "stage__kind")
+            .annotate(**measures)
+        )
+        owners = closed.values(
+            "owner_id", "owner__full_name", "owner__email", "currency", "stage__kind"
+        ).annotate(**measures)
+        reasons = (
+            closed.filter(stage__kind=StageKind.LOST).values("lost_reason", "currency").annotate(**measures)
+        )
+
+        def outcome(rows: Iterable[dict[str, Any]], key: Any) -> dict[Any, dict[str, Any]]:
+            table: dict[Any, dict[str, Any]] = defaultdict(
+                lambda: {"won_count": 0, "won_value": ZERO, "lost_count": 0, "lost_value": ZERO}
+            )
+            for row in rows:
+                cell = table[key(row)]
+                kind = "won" if row["stage__kind"] == StageKind.WON else "lost"
+                cell[f"{kind}_count"] += row["count"]
+                cell[f"{kind}_value"] += row["value"] or ZERO
+            return table
+
+        def money(cell: dict[str, Any]) -> dict[str, Any]:
+            return {**cell, "won_value": cents(cell["won_value"]), "lost_value": cents(cell["lost_value"])}
+
+        month_rows = list(months)
+        by_month = outcome(month_rows, lambda r: (month_label(r["month"]), r["currency"]))
+        totals = outcome(month_rows, lambda r: r["currency"])
+        owner_rows = list(owners)
+        labels = {r["owner_id"]: _owner_label(r["owner__full_name"], r["owner__email"]) for r in owner_rows}
+        by_owner = outcome(owner_rows, lambda r: (r["owner_id"], r["currency"]))
+        won_count = sum(cell["won_count"] for cell in totals.values())
+        lost_count = sum(cell["lost_count"] for cell in totals.values())
+        return WonLostReport(
+            won_count=won_count,
+            lost_count=lost_count,
+            win_rate=ratio(won_count, won_count + lost_count),
+            totals=[OutcomeTotals(currency=c, **money(totals[c])) for c in sorted(totals)],
+            by_month=[
+                MonthOutcome(month=m, currency=c, **money(by_month[(m, c)])) for m, c in sorted(by_month)
+            ],
+            by_owner=[
+                OwnerOutcome(owner_id=o, owner=labels[o], currency=c, **money(by_owner[(o, c)]))
+                for o, c in sorted(by_owner, key=lambda k: (_owner_key(k[0]), k[1]))
+            ],
+            by_lost_reason=[
+                LostReasonRow(r["lost_reason"], r["currency"], r["count"], cents(r["value"]))
+                for r in sorted(reasons, key=lambda r: (r["lost_reason"], r["currency"]))
+            ],
+        )
+
+    # --- forecast ----------------------------------------------------------------------------
+
+    def forecast(self, filters: ReportFilters) -> ForecastReport:
+        deals = _deals(filters).filter(stage__kind=StageKind.OPEN)
+        if filters.date_from is not None:
+            deals = deals.filter(expected_close_date__gte=filters.date_from)
+        if filters.date_to is not None:
+            deals = deals.filter(expected_close_date__lte=filters.date_to)
+        rows = list(
+            deals.annotate(month=TruncMonth("expected_close_date"))
+            .values("month", "currency")
+            .annotate(
+                deals=Count("pk"),
+                open_value=Sum("value"),
+                value_times_probability=Sum(F("value") * F("stage__probability")),
+            )
+        )
+        rows.sort(key=lambda r: (r["month"] is None, r["month"] or datetime.date.min, r["currency"]))
+        totals: dict[str, dict[str, Any]] = defaultdict(lambda: {"deals": 0, "open": ZERO, "weighted": ZERO})
+        for row in rows:
+            total = totals[row["currency"]]
+            total["deals"] += row["deals"]
+            total["open"] += row["open_value"] or ZERO
+            total["weighted"] += decimal.Decimal(row["value_times_probability"] or 0)
+        return ForecastReport(
+            by_month=[
+                ForecastRow(
+                    month=month_label(r["month"]),
+                    currency=r["currency"],
+                    deals=r["deals"],
+                    open_value=cents(r["open_value"]),
+                    weighted_value=weighted(r["value_times_probability"]),
+                )
+                for r in rows
+            ],
+            totals=[
+                ForecastTotals(
+                    c, totals[c]["deals"], cents(totals[c]["open"]), weighted(totals[c]["weighted"])
+                )
+                for c in sorted(totals)
+            ],
+        )
+
+    # --- activity ----------------------------------------------------------------------------
+
+    def activity(self, filters: ReportFilters) -> ActivityReport:
+        activities = Activity.objects.filter(organization_id=filters.organization_id)
+        if filters.owner_id is not None:
+            activities = activities.filter(assignee_id=filters.owner_id)
+        weeks = (
+            _within(activities, "created_at", filters)
+            .annotate(week=TruncWeek("created_at", tzinfo=UTC))
+            .values("week", "assignee_id", "assignee__full_name", "assignee__email", "kind")
+            .annotate(count=Count("pk"))
+        )
+        overdue = (
+            activities.filter(kind=ActivityKind.TASK, done=False, due_at__lt=filters.as_of)
+            .values("assignee_id", "assignee__full_name", "assignee__email")
+            .annotate(count=Count("pk"))
+        )
+        plural = {ActivityKind.TASK: "tasks", ActivityKind.CALL: "calls", ActivityKind.MEETING: "meetings"}
+        labels: dict[int | None, str] = {}
+        by_week: dict[tuple[datetime.date, int | None], dict[str, int]] = {}
+        by_owner: dict[int | None, dict[str, int]] = {}
+        for row in weeks:
+            owner = row["assignee_id"]
+            labels[owner] = _owner_label(row["assignee__full_name"], row["assignee__email"])
+            week = row["week"].date() if isinstance(row["week"], datetime.datetime) else row["week"]
+            column = plural.get(row["kind"], "notes")
+            by_week.setdefault((week, owner), _no_activity())[column] += row["count"]
+            by_owner.setdefault(owner, _no_activity())[column] += row["count"]
+        overdue_rows = sorted(overdue, key=lambda r: _owner_key(r["assignee_id"]))
+        return ActivityReport(
+            overdue_tasks=sum(r["count"] for r in overdue_rows),
+            by_week=[
+                ActivityWeek(week=w, owner_id=o, owner=labels[o], **by_week[(w, o)])
+                for w, o in sorted(by_week, key=lambda k: (k[0], _owner_key(k[1])))
+            ],
+            by_owner=[
+                ActivityOwner(owner_id=o, owner=labels[o], **by_owner[o])
+                for o in sorted(by_owner, key=_owner_key)
+            ],
+            overdue_by_owner=[
+                OverdueOwner(
+                    r["assignee_id"], _owner_label(r["assignee__full_name"], r["assignee__email"]), r["count"]
+                )
+                for r in overdue_rows
+            ],
+        )
+
+    # --- campaigns ---------------------------------------------------------------------------
+
+    def campaigns(self, filters: ReportFilters) -> CampaignsReport:
+        campaigns = Campaign.objects.filter(organization_id=filters.organization_id)
+        if filters.owner_id is not None:
+            campaigns = campaigns.filter(created_by_id=filters.owner_id)
+        campaigns = _within(campaigns, "started_at", filters)
+        recipients = Recipient.objects.filter(
+            organization_id=filters.organization_id, campaign_id__in=Subquery(campaigns.values("pk"))
+        )
+        bounce = Exists(
+            Suppression.objects.filter(
+                organization_id=OuterRef("organization_id"),
+                campaign_id=OuterRef("campaign_id"),
+                email=Lower(OuterRef("email")),
+                reason=SuppressionReason.BOUNCED,
+            )
+        )
+        sent, failed = Q(state=RecipientState.SENT), Q(state=RecipientState.FAILED)
+        counts = {
+            row["campaign_id"]: row
+            for row in recipients.values("campaign_id").annotate(
+                delivered=Count("pk", filter=sent),
+                opened=Count("pk", filter=Q(opened_at__isnull=False)),
+                clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+                unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+                bounced=Count("pk", filter=failed & Q(bounce)),
+                failed=Count("pk", filter=failed & ~Q(bounce)),
+            )
+        }
+        names = ("delivered", "opened", "clicked", "unsubscribed", "bounced", "failed")
+        rows = []
+        for campaign in campaigns.order_by("pk").values("pk", "name", "state", "started_at"):
+            found = counts.get(campaign["pk"], {})
+            figures = {name: found.get(name, 0) for name in names}
+            rows.append(
+                CampaignRow(
+                    campaign_id=campaign["pk"],
+                    campaign=campaign["name"],
+                    state=campaign["state"],
+                    started_at=campaign["started_at"],
+                    sent=figures["delivered"] + figures["bounced"] + figures["failed"],
+                    **figures,
+                )
+            )
+        days_seen: dict[datetime.date, dict[str, int]] = defaultdict(
+            lambda: {"delivered": 0, "opened": 0, "clicked": 0, "unsubscribed": 0, "bounced": 0}
+        )
+        events = {
+            "delivered": "sent_at",
+            "opened": "opened_at",
+            "clicked": "clicked_at",
+            "unsubscribed": "unsubscribed_at",
+        }
+        for column, field in events.items():
+            for row in (
+                recipients.filter(**{f"{field}__isnull": False})
+                .annotate(day=TruncDate(field, tzinfo=UTC))
+                .values("day")
+                .annotate(count=Count("pk"))
+            ):
+                days_seen[row["day"]][column] += row["count"]
+        bounces = (
+            Suppression.objects.filter(
+                organization_id=filters.organization_id,
+                reason=SuppressionReason.BOUNCED,
+                campaign_id__in=Subquery(campaigns.values("pk")),
+            )
+            .annotate(day=TruncDate("created_at", tzinfo=UTC))
+            .values("day")
+            .annotate(count=Count("pk"))
+        )
+        for row in bounces:
+            days_seen[row["day"]]["bounced"] += row["count"]
+        totals = {name: sum(getattr(row, name) for row in rows) for name in ("sent", *names)}
+        return CampaignsReport(
+            totals=CampaignTotals(**totals),
+            campaigns=rows,
+            by_day=[CampaignDay(day=d, **days_seen[d]) for d in sorted(days_seen)],
+        )
