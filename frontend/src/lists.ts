@@ -350,6 +350,31 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (detail.successful && detail.requestConfig?.verb === "post") savedAt.set(id, Date.now());
 });
 
+// The version (ETag) each open cell editor was rendered from, sent back with its save as
+// If-Match: the server refuses the save when a colleague changed the record meanwhile.
+const cellVersions = new Map<string, string>();
+
+function cellKey(elt: Element | null | undefined): string | null {
+  const id = cellRow(elt);
+  const column = elt?.closest?.("td")?.getAttribute("data-column");
+  return id && column ? `${id}/${column}` : null;
+}
+
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const detail = (event as CustomEvent<{ xhr: XMLHttpRequest; elt?: Element; requestConfig?: { elt?: Element } }>)
+    .detail;
+  const key = cellKey(detail.requestConfig?.elt ?? detail.elt);
+  const version = detail.xhr.getResponseHeader("ETag");
+  if (key && version) cellVersions.set(key, version);
+});
+
+document.addEventListener("htmx:configRequest", (event) => {
+  const detail = (event as CustomEvent<{ elt: Element; verb: string; headers: Record<string, string> }>).detail;
+  if (detail.verb !== "post" || !detail.elt?.matches?.(".cell-form")) return;
+  const version = cellVersions.get(cellKey(detail.elt) ?? "");
+  if (version) detail.headers["If-Match"] = version;
+});
+
 function settled(id: string): boolean {
   return !busyRows.has(id) && Date.now() - (savedAt.get(id) ?? 0) > OWN_ECHO_MS;
 }
