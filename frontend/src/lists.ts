@@ -471,9 +471,47 @@ function onBulkProgress(data: Record<string, unknown>): void {
   }
 }
 
+// After a resync (the events missed while away are no longer kept) the list reloads its results
+// with the same filters and sort, keeping the scroll position and the selected rows. With an
+// editor open it refreshes the other rows in place instead (the save is checked by its version).
+let resynced: { x: number; y: number; left: number; top: number; selected: Set<string> } | null = null;
+
+function onResync(): void {
+  const list = liveList();
+  if (!list) return;
+  if (list.querySelector(".cell-form")) {
+    rows().forEach((row) => scheduleRow(list, row.dataset.row ?? ""));
+    return;
+  }
+  const box = list.querySelector<HTMLElement>(".list-scroll");
+  const selected = new Set(
+    Array.from(list.querySelectorAll<HTMLInputElement>("input[data-row-select]:checked"), (b) => b.value),
+  );
+  const [left, top] = [box?.scrollLeft ?? 0, box?.scrollTop ?? 0];
+  resynced = { x: window.scrollX, y: window.scrollY, left, top, selected };
+  announced.clear();
+  showNews();
+  htmx.trigger(document.body, "listChanged");
+}
+
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = (event as CustomEvent<{ target: Element }>).detail.target;
+  if (!resynced || !target?.matches?.("#list-results, [data-live-list]")) return;
+  const { x, y, left, top, selected } = resynced;
+  resynced = null;
+  const list = liveList();
+  list?.querySelectorAll<HTMLInputElement>("input[data-row-select]").forEach((box) => {
+    box.checked = selected.has(box.value);
+  });
+  updateSelectionCount();
+  list?.querySelector<HTMLElement>(".list-scroll")?.scrollTo(left, top);
+  window.scrollTo(x, y);
+});
+
 document.addEventListener("stratus:live", (event) => {
   const detail = (event as CustomEvent<LiveDetail>).detail;
   if (detail.event === "bulk.progress") onBulkProgress(detail.data);
+  else if (detail.event === "live.resync") onResync();
   else onListEvent(detail);
 });
 
