@@ -14,14 +14,8 @@ REALTIME_POLL_SECONDS. Two users of one organization, each in a browser context 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,13 +23,15 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from stratus.realtime.tests.test_embedded import procfile_command
+from tests.browser import test_shell as shell
 from tests.browser.conftest import Visitor
-from tests.browser.test_shell import LIVE_WAIT_MS, _live, _watch_live
-from testsupport.processes import PROJECT_DIR, child_env, free_port, manage, run_python
+from tests.browser.test_shell import LIVE_WAIT_MS, Replica, _live, _watch_live
+from testsupport.processes import manage, run_python
 
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
 
 PASSWORD = "correct horse battery staple"
+contexts = shell.contexts  # the browser contexts a test opens, closed after it
 RESTART_WAIT_MS = 90_000  # the page reconnects with backoff: an upper bound, never a speed assertion
 CONTACTS = 60  # more than one page of rows (50): the list scrolls
 
@@ -87,53 +83,20 @@ for step in json.loads(os.environ["STEPS"]):
 """
 
 
-@dataclass
-class Embedded:
-    """The Procfile.dev web process on a fixed port (a restart comes back at the same address)."""
+class Embedded(Replica):
+    """The Procfile.dev web line (as `make run` starts it) on a fixed port: a restart comes back at
+    the same address."""
 
-    env: dict[str, str]
-    log: Path
-    port: int
-    contacts: dict[str, int]
-    process: subprocess.Popen[bytes] | None = None
+    def __init__(self, env: dict[str, str], log_dir: Path, contacts: dict[str, int]) -> None:
+        super().__init__(env, log_dir)
+        self.contacts = contacts
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def command(self) -> list[str]:
+        return ["bash", "-c", f"exec {procfile_command('web')}"]  # exec: SIGTERM reaches uvicorn
 
     @property
     def database(self) -> Path:
         return Path(self.env["DATA_DIR"]) / "stratus.sqlite3"
-
-    def start(self) -> None:
-        with self.log.open("ab") as sink:
-            self.process = subprocess.Popen(
-                ["bash", "-c", f"exec {procfile_command('web')}"],
-                cwd=PROJECT_DIR,
-                env=child_env({**self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.process.poll() is None, self.log.read_text(errors="replace")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health/live", timeout=2):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, self.log.read_text(errors="replace")
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
     def elsewhere(self, *steps: tuple[str, dict[str, object]], **env: str) -> list[int]:
         """Run CRM services in a process of its own; the ids of the contacts it created."""
@@ -157,20 +120,12 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     assert migrated.returncode == 0, migrated.stderr
     setup = run_python(SETUP, env=env)
     assert setup.returncode == 0, setup.stderr
-    site = Embedded(env, folder / "web.log", free_port(), json.loads(setup.stdout.strip().splitlines()[-1]))
+    site = Embedded(env, folder, json.loads(setup.stdout.strip().splitlines()[-1]))
     try:
         site.start()
         yield site
     finally:
         site.stop()
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
 
 
 def _person(
