@@ -350,6 +350,31 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (detail.successful && detail.requestConfig?.verb === "post") savedAt.set(id, Date.now());
 });
 
+// The version (ETag) each open cell editor was rendered from, sent back with its save as
+// If-Match: the server refuses the save when a colleague changed the record meanwhile.
+const cellVersions = new Map<string, string>();
+
+function cellKey(elt: Element | null | undefined): string | null {
+  const id = cellRow(elt);
+  const column = elt?.closest?.("td")?.getAttribute("data-column");
+  return id && column ? `${id}/${column}` : null;
+}
+
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const detail = (event as CustomEvent<{ xhr: XMLHttpRequest; elt?: Element; requestConfig?: { elt?: Element } }>)
+    .detail;
+  const key = cellKey(detail.requestConfig?.elt ?? detail.elt);
+  const version = detail.xhr.getResponseHeader("ETag");
+  if (key && version) cellVersions.set(key, version);
+});
+
+document.addEventListener("htmx:configRequest", (event) => {
+  const detail = (event as CustomEvent<{ elt: Element; verb: string; headers: Record<string, string> }>).detail;
+  if (detail.verb !== "post" || !detail.elt?.matches?.(".cell-form")) return;
+  const version = cellVersions.get(cellKey(detail.elt) ?? "");
+  if (version) detail.headers["If-Match"] = version;
+});
+
 function settled(id: string): boolean {
   return !busyRows.has(id) && Date.now() - (savedAt.get(id) ?? 0) > OWN_ECHO_MS;
 }
@@ -446,9 +471,47 @@ function onBulkProgress(data: Record<string, unknown>): void {
   }
 }
 
+// After a resync (the events missed while away are no longer kept) the list reloads its results
+// with the same filters and sort, keeping the scroll position and the selected rows. With an
+// editor open it refreshes the other rows in place instead (the save is checked by its version).
+let resynced: { x: number; y: number; left: number; top: number; selected: Set<string> } | null = null;
+
+function onResync(): void {
+  const list = liveList();
+  if (!list) return;
+  if (list.querySelector(".cell-form")) {
+    rows().forEach((row) => scheduleRow(list, row.dataset.row ?? ""));
+    return;
+  }
+  const box = list.querySelector<HTMLElement>(".list-scroll");
+  const selected = new Set(
+    Array.from(list.querySelectorAll<HTMLInputElement>("input[data-row-select]:checked"), (b) => b.value),
+  );
+  const [left, top] = [box?.scrollLeft ?? 0, box?.scrollTop ?? 0];
+  resynced = { x: window.scrollX, y: window.scrollY, left, top, selected };
+  announced.clear();
+  showNews();
+  htmx.trigger(document.body, "listChanged");
+}
+
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = (event as CustomEvent<{ target: Element }>).detail.target;
+  if (!resynced || !target?.matches?.("#list-results, [data-live-list]")) return;
+  const { x, y, left, top, selected } = resynced;
+  resynced = null;
+  const list = liveList();
+  list?.querySelectorAll<HTMLInputElement>("input[data-row-select]").forEach((box) => {
+    box.checked = selected.has(box.value);
+  });
+  updateSelectionCount();
+  list?.querySelector<HTMLElement>(".list-scroll")?.scrollTo(left, top);
+  window.scrollTo(x, y);
+});
+
 document.addEventListener("stratus:live", (event) => {
   const detail = (event as CustomEvent<LiveDetail>).detail;
   if (detail.event === "bulk.progress") onBulkProgress(detail.data);
+  else if (detail.event === "live.resync") onResync();
   else onListEvent(detail);
 });
 

@@ -64,6 +64,7 @@ ERROR_DESCRIPTIONS = {
     "404": "No such record (in the path, or referred to by the request) in the caller's organization",
     "406": "The Accept header excludes JSON",
     "409": "Conflicting concurrent change; retry",
+    "412": "The record changed since the version named in If-Match; nothing was written",
     "413": "The request body is too large",
     "415": "The body is not JSON",
     "422": (
@@ -195,6 +196,8 @@ def _error_codes(method: str, path: str, operation: dict[str, Any]) -> list[str]
         codes += ["413", "415", "422"]
     if method == "delete":
         codes.append("422")
+    if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in operation.get("parameters", [])):
+        codes.append("412")
     return sorted(codes)
 
 

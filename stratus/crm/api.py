@@ -47,8 +47,9 @@ from stratus.api.views import (
     OrganizationListEndpoint,
     query_id,
 )
-from stratus.crm import rules, selectors, services
+from stratus.crm import rules, selectors, services, versions
 from stratus.crm.custom_fields import KEY_PATTERN
+from stratus.crm.errors import CrmCode
 from stratus.crm.filters import (
     ActivityFilterSet,
     CompanyFilterSet,
@@ -72,6 +73,7 @@ from stratus.crm.models import (
     Tag,
     TimelineEntry,
 )
+from stratus.platform.errors import Conflict, PreconditionFailed
 
 # --- shared fields ----------------------------------------------------------------------------
 
@@ -563,18 +565,33 @@ class RecordDetailView(OrganizationEndpoint):
     def remove(self, record: Any) -> None:
         raise NotImplementedError
 
+    def _answer(self, record: Record) -> Response:
+        return Response(self.serializer_class(record).data, headers={"ETag": versions.etag(record)})
+
     def get(self, request: Request, pk: int) -> Response:
-        return Response(self.serializer_class(self.read(pk)).data)
+        return self._answer(self.read(pk))
 
     def _update(self, pk: int, *, partial: bool) -> Response:
         record = self.read(pk)
-        data = self.validated(self.write_serializer, partial=partial)
-        if not partial and "custom_fields" in data:
-            # PUT replaces: custom values not sent are removed.
-            current = getattr(record, "custom_fields", None) or {}
-            data["custom_fields"] = {**dict.fromkeys(current), **data["custom_fields"]}
-        self.change(record, data)
-        return Response(self.serializer_class(self.read(pk)).data)
+        if_match = self.request.headers.get("If-Match")
+        try:
+            # RFC 9110 §13.2.1: the precondition before the content (a stale write is a 412 even
+            # with invalid input); the service compares again under its row lock.
+            expected = (
+                versions.expected_version(if_match, record.updated_at) if if_match is not None else None
+            )
+            versions.check_unchanged(record, expected)
+            data = self.validated(self.write_serializer, partial=partial)
+            if not partial and "custom_fields" in data:
+                # PUT replaces: custom values not sent are removed.
+                current = getattr(record, "custom_fields", None) or {}
+                data["custom_fields"] = {**dict.fromkeys(current), **data["custom_fields"]}
+            self.change(record, {**data, "expected_updated_at": expected})
+        except Conflict as refused:
+            if if_match is not None and refused.code == CrmCode.STALE:
+                raise PreconditionFailed(refused.message, code=refused.code) from None
+            raise
+        return self._answer(self.read(pk))
 
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(pk, partial=True)
@@ -623,11 +640,34 @@ def _list_schema(
     )
 
 
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="The record's version; send it back in `If-Match` to change only this version.",
+)
+IF_MATCH_HEADER = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Change the record only if it is still at this version (an `ETag` a read returned; "
+        "`*` for any). A record changed since is refused with 412 and nothing is written."
+    ),
+)
+
+
 def _detail_schema(tag: str, read: type[serializers.Serializer], write: type[serializers.Serializer]) -> Any:
     return extend_schema_view(
-        get=extend_schema(tags=[tag], responses={200: read}),
-        patch=extend_schema(tags=[tag], request=write, responses={200: read}),
-        put=extend_schema(tags=[tag], request=write, responses={200: read}),
+        get=extend_schema(tags=[tag], responses={200: read}, parameters=[ETAG_HEADER]),
+        patch=extend_schema(
+            tags=[tag], request=write, responses={200: read}, parameters=[IF_MATCH_HEADER, ETAG_HEADER]
+        ),
+        put=extend_schema(
+            tags=[tag], request=write, responses={200: read}, parameters=[IF_MATCH_HEADER, ETAG_HEADER]
+        ),
         delete=extend_schema(tags=[tag], responses={204: None}),
     )
 

@@ -24,6 +24,9 @@ class CrmCode(StrEnum):
     """The record is still needed (a pipeline with deals, a pipeline's last stage)."""
     INVALID_FILTER = "invalid_filter"
     """A list's query parameters (filters, ordering) are invalid."""
+    STALE = "stale"
+    """The record changed since the version the caller read (a colleague's save came first);
+    nothing was written. Read it again and decide."""
 
 
 def not_found(label: str) -> NotFound:

@@ -69,6 +69,13 @@ class Conflict(ApplicationError):
     default_code = "conflict"
 
 
+class PreconditionFailed(Conflict):
+    """A precondition the client set does not hold (``If-Match`` naming a version that is no longer
+    the stored one); raised by the HTTP layer for a ``Conflict`` the precondition asked for."""
+
+    default_code = "precondition_failed"
+
+
 class Gone(ApplicationError):
     """The thing existed and cannot be used any more (an expired link, a used invitation)."""
 
@@ -109,6 +116,7 @@ STATUS_BY_KIND: dict[type[ApplicationError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     Gone: 410,
     TooLarge: 413,
     UnsupportedMedia: 415,

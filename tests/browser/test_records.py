@@ -241,7 +241,7 @@ def test_a_colleagues_change_while_editing_is_said_and_not_overwritten(visitor: 
     page.get_by_label("Job title", exact=True).fill("Commodore")
     crm_services.contact_update(org=org, actor=colleague, contact=contact.pk, job_title="Professor")
     # The live-update hook re-renders the header and fields; the open form is kept and the page says why.
-    record = page.get_by_test_id("record")
+    record = page.get_by_test_id("record-main")
     refresh = record.get_attribute("data-live-refresh")
     assert record.get_attribute("data-live-record") == f"contact:{contact.pk}"
     page.evaluate("url => window.htmx.ajax('GET', url, {target: '#record-main', swap: 'outerHTML'})", refresh)

@@ -12,6 +12,7 @@ and publish one live event (delivered after commit). An entity is described once
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -24,7 +25,7 @@ from stratus.crm import custom_fields as cf
 from stratus.crm import rules, timeline
 from stratus.crm.errors import CrmCode, not_found
 from stratus.crm.models import Company, Contact, Deal, TenantModel
-from stratus.platform.errors import Invalid
+from stratus.platform.errors import Conflict, Invalid
 from stratus.realtime.events import publish
 
 M = TypeVar("M", bound=models.Model)
@@ -314,6 +315,19 @@ class Updated(Generic[R]):
     changes: dict[str, tuple[Any, Any]]
 
 
+STALE_MESSAGE = (
+    "Someone else changed this record since you read it. Its values now are the stored ones; "
+    "send your change again to replace them."
+)
+
+
+def check_unchanged(record: Any, expected_updated_at: datetime.datetime | None) -> None:
+    """Refuse (``Conflict``, ``CrmCode.STALE``) when the locked ``record`` is no longer the version
+    the caller read: its ``updated_at`` moved on. ``None``: the caller asks for no check."""
+    if expected_updated_at is not None and record.updated_at != expected_updated_at:
+        raise Conflict(STALE_MESSAGE, code=CrmCode.STALE)
+
+
 def update(
     entity: Entity[R],
     *,
@@ -321,10 +335,13 @@ def update(
     actor: User | None,
     record: R | int,
     apply: Apply[R],
+    expected_updated_at: datetime.datetime | None = None,
 ) -> Updated[R]:
-    """Lock ``record``, apply and check the input, and when something changed: save, record
-    ``updated`` with each changed field's old and new value, announce the fields."""
+    """Lock ``record``, refuse it when it changed since ``expected_updated_at`` (the version the
+    caller read, when given), apply and check the input, and when something changed: save,
+    record ``updated`` with each changed field's old and new value, announce the fields."""
     found = load_for_update(entity.model, org, record, entity.label)
+    check_unchanged(found, expected_updated_at)
     links: dict[str, Any] = {}
     if entity.link is not None:
         links[entity.link.name] = entity.link.current(found)

@@ -124,8 +124,11 @@ def activity_update(
     contact: Contact | int | Unset | None = UNSET,
     company: Company | int | Unset | None = UNSET,
     deal: Deal | int | Unset | None = UNSET,
+    expected_updated_at: datetime.datetime | None = None,
 ) -> Activity:
-    """Change the fields given; ``done`` sets (or clears) ``done_at``."""
+    """Change the fields given; ``done`` sets (or clears) ``done_at``.
+    ``expected_updated_at``: the ``updated_at`` the caller read; when the record changed since,
+    nothing is written (``Conflict``, ``CrmCode.STALE``)."""
     data = given(
         subject=subject,
         kind=kind,
@@ -143,6 +146,7 @@ def activity_update(
         actor=actor,
         record=activity,
         apply=lambda found, errors: _apply(found, org, data, False, errors),
+        expected_updated_at=expected_updated_at,
     ).record
 
 

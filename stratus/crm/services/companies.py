@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -114,8 +115,11 @@ def company_update(
     owner: User | int | Unset | None = UNSET,
     tags: Sequence[str] | Unset | None = UNSET,
     custom_fields: Mapping[str, Any] | Unset | None = UNSET,
+    expected_updated_at: datetime.datetime | None = None,
 ) -> Company:
-    """Change the fields given; ``tags`` replaces the tags, ``custom_fields`` is a patch."""
+    """Change the fields given; ``tags`` replaces the tags, ``custom_fields`` is a patch.
+    ``expected_updated_at``: the ``updated_at`` the caller read; when the record changed since,
+    nothing is written (``Conflict``, ``CrmCode.STALE``)."""
     data = given(
         name=name,
         domain=domain,
@@ -135,6 +139,7 @@ def company_update(
         actor=actor,
         record=company,
         apply=lambda found, errors: _apply(found, org, data, False, errors),
+        expected_updated_at=expected_updated_at,
     ).record
 
 

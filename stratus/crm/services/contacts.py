@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -141,8 +142,11 @@ def contact_update(
     owner: User | int | Unset | None = UNSET,
     tags: Sequence[str] | Unset | None = UNSET,
     custom_fields: Mapping[str, Any] | Unset | None = UNSET,
+    expected_updated_at: datetime.datetime | None = None,
 ) -> Contact:
-    """Change the fields given; ``tags`` replaces the tags, ``custom_fields`` is a patch."""
+    """Change the fields given; ``tags`` replaces the tags, ``custom_fields`` is a patch.
+    ``expected_updated_at``: the ``updated_at`` the caller read; when the record changed since,
+    nothing is written (``Conflict``, ``CrmCode.STALE``)."""
     data = given(
         first_name=first_name,
         last_name=last_name,
@@ -160,6 +164,7 @@ def contact_update(
         actor=actor,
         record=contact,
         apply=lambda found, errors: _apply(found, org, data, False, errors),
+        expected_updated_at=expected_updated_at,
     ).record
 
 

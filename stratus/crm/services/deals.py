@@ -280,8 +280,11 @@ def deal_update(
     expected_close_date: datetime.date | str | Unset | None = UNSET,
     lost_reason: str | Unset = UNSET,
     custom_fields: Mapping[str, Any] | Unset | None = UNSET,
+    expected_updated_at: datetime.datetime | None = None,
 ) -> Deal:
-    """Change a deal's fields; a new ``stage`` (or ``pipeline``) is also recorded as a move."""
+    """Change a deal's fields; a new ``stage`` (or ``pipeline``) is also recorded as a move.
+    ``expected_updated_at``: the ``updated_at`` the caller read; when the record changed since,
+    nothing is written (``Conflict``, ``CrmCode.STALE``)."""
     data = given(
         title=title,
         value=value,
@@ -302,7 +305,9 @@ def deal_update(
         contacts, moved.old = _apply(deal, org, data, False, errors, now)
         return contacts
 
-    updated = kit.update(DEALS, org=org, actor=actor, record=deal, apply=apply)
+    updated = kit.update(
+        DEALS, org=org, actor=actor, record=deal, apply=apply, expected_updated_at=expected_updated_at
+    )
     if moved.old is not None:
         deal_moved(org=org, actor=actor, deal=updated.record, old=moved.old, before=updated.before)
     return updated.record

@@ -33,6 +33,8 @@ from rest_framework.request import Request
 from stratus.accounts.models import Membership, Role
 from stratus.api.pagination import KeysetPagination
 from stratus.crm import selectors as crm_selectors
+from stratus.crm import versions
+from stratus.crm.errors import CrmCode
 from stratus.crm.models import Stage
 from stratus.platform.errors import ApplicationError, Invalid, NotFound
 from stratus.web.context import SignedInRequest, current_membership
@@ -530,7 +532,12 @@ def cell(request: SignedInRequest, kind: str, pk: int, column: str) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 @login_required
 def cell_edit(request: SignedInRequest, kind: str, pk: int, column: str) -> HttpResponse:
-    """GET: the cell's editor; POST: save through the record's CRM service (the API's PATCH)."""
+    """GET: the cell's editor; POST: save through the record's CRM service (the API's PATCH).
+
+    As in the API, the editor comes with the record's version (``ETag``) and the save sends it
+    back (``If-Match``, set by lists.ts): a record a colleague changed meanwhile is refused by the
+    service, and the editor stays open with what was typed, the new value named and the new
+    version (saving again knowingly replaces it)."""
     spec = _spec(kind)
     org, record = _cell_record(request, spec, pk)
     chosen = _cell_column(spec, org, column)
@@ -538,18 +545,34 @@ def cell_edit(request: SignedInRequest, kind: str, pk: int, column: str) -> Http
     if chosen.edit is None:
         raise Http404("This column is not editable.")
     if request.method == "GET":
-        return _cell_response(request, spec, record, chosen, editing=True)
+        response = _cell_response(request, spec, record, chosen, editing=True)
+        response["ETag"] = versions.etag(record)
+        return response
     raw = request.POST.get("value", "")
     value = _parse(chosen, raw)
+    data: dict[str, Any]
     if chosen.service_field == "custom_fields":
         data = {"custom_fields": {chosen.key.removeprefix(CUSTOM_PREFIX): value}}
     else:
         data = {chosen.service_field: value}
+    if_match = request.headers.get("If-Match")
     try:
+        if if_match is not None:
+            data["expected_updated_at"] = versions.expected_version(if_match, record.updated_at)
         spec.update_service(org=org, actor=request.user, **{spec.record_argument: record.pk}, **data)
     except ApplicationError as refused:
         if isinstance(refused, NotFound):
             raise Http404(refused.message) from None
+        if refused.code == CrmCode.STALE:
+            _org, fresh = _cell_record(request, spec, pk)
+            now = _cell(spec, chosen, fresh, _Lookups(org, spec)).text
+            error = _(
+                "Someone else changed this since you opened it; it is now “%(now)s”. "
+                "Save again to replace it with yours."
+            ) % {"now": now or _("empty")}
+            response = _cell_response(request, spec, fresh, chosen, editing=True, value=raw, error=error)
+            response["ETag"] = versions.etag(fresh)
+            return response
         messages = refused.field_errors.get(chosen.key) or refused.field_errors.get(chosen.service_field)
         others = [m for field, ms in refused.field_errors.items() for m in ms if m not in (messages or [])]
         error = " ".join([*(messages or []), *others]) or refused.message

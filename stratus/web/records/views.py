@@ -4,15 +4,17 @@ selectors as the API.
 
 A record of another organization is a 404 (the selectors read inside the signed-in user's
 organization). Viewers get no edit controls and every write here refuses them (403). A field's
-edit form carries the row's ``updated_at``: a save whose version is no longer the stored one is
-refused with a message instead of overwriting a colleague's change (the crm services have no
-version check, so it is made here, under the row lock the service then takes again).
+edit form carries the row's ``updated_at``, which the save passes to the crm service as the version
+it expects: a record a colleague changed meanwhile is refused (``CrmCode.STALE``) with a message and
+the new value, and what the user typed stays in the form; nothing is overwritten.
 """
 
 from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
@@ -31,12 +33,13 @@ from stratus.accounts.models import Membership, Organization, Role, User
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
 from stratus.crm.api import ActivityWriteSerializer
+from stratus.crm.errors import CrmCode
 from stratus.crm.models import ActivityKind
 from stratus.documents import selectors as document_selectors
 from stratus.documents import services as document_services
 from stratus.documents.models import Document
 from stratus.documents.storage import document_store
-from stratus.platform.errors import ApplicationError, Conflict, Invalid, NotFound, status_of
+from stratus.platform.errors import ApplicationError, Invalid, NotFound, status_of
 from stratus.reminders import services as reminder_services
 from stratus.web.context import SignedInRequest, current_membership, memberships
 from stratus.web.records import fields as record_fields
@@ -78,6 +81,27 @@ def _record(kind: RecordKind, org: Organization, pk: int) -> Any:
         return kind.get_one(org=org, pk=pk)
     except NotFound as missing:
         raise Http404(str(missing)) from None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The record a request is about, with the membership that asks and the record's kind."""
+
+    membership: Membership
+    kind: RecordKind
+    record: Any
+
+    @property
+    def org(self) -> Organization:
+        return self.membership.organization
+
+
+def _target(request: SignedInRequest, kind: str, pk: int, *, write: bool = False) -> _Target:
+    """The record ``kind``/``pk`` of the signed-in user's organization (404 otherwise); for a
+    write, viewers are refused first (403)."""
+    membership = _writer(request) if write else _membership(request)
+    record_kind = _kind(kind)
+    return _Target(membership, record_kind, _record(record_kind, membership.organization, pk))
 
 
 def _tag_names(kind: RecordKind, record: Any) -> list[str]:
@@ -341,57 +365,47 @@ def record_page(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
 @require_GET
 def record_main(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     """The header and fields (the fragment a live update re-renders)."""
-    membership = _membership(request)
-    record_kind = _kind(kind)
-    record = _record(record_kind, membership.organization, pk)
-    context = _main_context(membership.organization, record_kind, record, membership.has_role(Role.MEMBER))
+    target = _target(request, kind, pk)
+    context = _main_context(target.org, target.kind, target.record, target.membership.has_role(Role.MEMBER))
     return render(request, "web/records/_main.html", context)
 
 
 @require_GET
 def record_timeline_page(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
-    membership = _membership(request)
-    record_kind = _kind(kind)
-    record = _record(record_kind, membership.organization, pk)
+    target = _target(request, kind, pk)
     if not request.htmx:
-        return _page(request, record_kind, pk)
-    context = _timeline_context(membership.organization, record_kind, record, request.GET.get("before"))
+        return _page(request, target.kind, pk)
+    context = _timeline_context(target.org, target.kind, target.record, request.GET.get("before"))
     return render(request, "web/records/_timeline_page.html", context)
+
+
+def _field_fragment(target: _Target, spec: FieldSpec, **options: Any) -> dict[str, Any]:
+    """One field's context (shown, or its edit form), for the ``_field.html`` fragment."""
+    record = target.record
+    return {
+        "f": _field_context(target.org, target.kind, record, spec, _tag_names(target.kind, record), **options)
+    }
 
 
 @require_GET
 def field_show(request: SignedInRequest, kind: str, pk: int, field: str) -> HttpResponse:
-    membership = _membership(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
-    spec = _spec(org, record_kind, field)
+    target = _target(request, kind, pk)
+    spec = _spec(target.org, target.kind, field)
     if not request.htmx:
         return HttpResponseRedirect(reverse(f"web:{kind}", args=[pk]))
-    context = _field_context(
-        org,
-        record_kind,
-        record,
-        spec,
-        _tag_names(record_kind, record),
-        can_edit=membership.has_role(Role.MEMBER),
-    )
-    return render(request, "web/records/_field.html", {"f": context})
+    can_edit = target.membership.has_role(Role.MEMBER)
+    return render(request, "web/records/_field.html", _field_fragment(target, spec, can_edit=can_edit))
 
 
 @require_GET
 def field_edit(request: SignedInRequest, kind: str, pk: int, field: str) -> HttpResponse:
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
-    spec = _spec(org, record_kind, field)
+    target = _target(request, kind, pk, write=True)
+    spec = _spec(target.org, target.kind, field)
     if not request.htmx:
-        return _page(request, record_kind, pk, editing=spec.name)
-    context = _field_context(
-        org, record_kind, record, spec, _tag_names(record_kind, record), editing=True, can_edit=True
+        return _page(request, target.kind, pk, editing=spec.name)
+    return render(
+        request, "web/records/_field.html", _field_fragment(target, spec, editing=True, can_edit=True)
     )
-    return render(request, "web/records/_field.html", {"f": context})
 
 
 def _typed(spec: FieldSpec, request: SignedInRequest) -> Any:
@@ -404,63 +418,48 @@ def _typed(spec: FieldSpec, request: SignedInRequest) -> Any:
 def _save_field(
     org: Organization, actor: User, kind: RecordKind, pk: int, spec: FieldSpec, request: SignedInRequest
 ) -> None:
-    """Check the value with the API's serializer and save it through the crm service, refusing a
-    stale version. Raises ApplicationError (nothing saved)."""
+    """Check the value with the API's serializer and save it through the crm service, with the
+    version the form was opened on (the service refuses it when the record changed since; a form
+    without one asks for no check). Raises ApplicationError (nothing saved)."""
     data = record_fields.payload(kind, spec, request.POST)
     checked = kind.write_serializer(data=data, partial=True)
     if not checked.is_valid():
         raise Invalid("Some fields are invalid.", field_errors=cast(dict[str, list[str]], checked.errors))
-    with transaction.atomic():
-        stored = (
-            kind.model._default_manager.select_for_update()
-            .filter(organization=org, pk=pk)
-            .values_list("updated_at", flat=True)
-            .first()
-        )
-        if stored is None:
-            raise NotFound(_("This record was deleted."))
-        sent = parse_datetime(request.POST.get("version", ""))
-        if sent is None or sent != stored:
-            raise Conflict(
-                _(
-                    "Someone else changed this record while you were editing. Its value now is the one "
-                    "shown below; save again to replace it with yours."
-                ),
-                code="stale",
-            )
-        kind.update(org=org, actor=actor, **{kind.name: pk}, **checked.validated_data)
+    opened = parse_datetime(request.POST.get("version", "")[:64])
+    kind.update(org=org, actor=actor, **{kind.name: pk}, **checked.validated_data, expected_updated_at=opened)
+
+
+STALE_NOTICE = gettext_lazy(
+    "Someone else changed this record while you were editing. Its value now is the one shown below; "
+    "save again to replace it with yours."
+)
 
 
 @require_POST
 def field_save(request: SignedInRequest, kind: str, pk: int, field: str) -> HttpResponse:
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
+    target = _target(request, kind, pk, write=True)
+    org, record_kind = target.org, target.kind
     spec = _spec(org, record_kind, field)
     try:
         _save_field(org, request.user, record_kind, pk, spec, request)
     except ApplicationError as refused:
-        fresh = _record(record_kind, org, pk)
-        stale = refused.code == "stale"
+        stale = refused.code == CrmCode.STALE
         messages = [] if stale else record_fields.messages_of(refused.field_errors) or [refused.message]
-        context = _field_context(
-            org,
-            record_kind,
+        fresh = _target(request, kind, pk, write=True)
+        context = _field_fragment(
             fresh,
             spec,
-            _tag_names(record_kind, fresh),
             editing=True,
             can_edit=True,
             typed=_typed(spec, request),
             errors=messages,
             # A stale form gets the new version: saving again knowingly replaces the colleague's value.
-            version=_version(fresh) if stale else request.POST.get("version", ""),
-            notice=refused.message if stale else "",
+            version=_version(fresh.record) if stale else request.POST.get("version", ""),
+            notice=str(STALE_NOTICE) if stale else "",
         )
         if not request.htmx:
-            return _page(request, record_kind, pk, status=status_of(refused), field=context)
-        return render(request, "web/records/_field.html", {"f": context}, status=status_of(refused))
+            return _page(request, record_kind, pk, status=status_of(refused), field=context["f"])
+        return render(request, "web/records/_field.html", context, status=status_of(refused))
     if not request.htmx:
         return HttpResponseRedirect(reverse(f"web:{kind}", args=[pk]) + f"#{spec.name}")
     record = _record(record_kind, org, pk)
@@ -477,10 +476,8 @@ def field_save(request: SignedInRequest, kind: str, pk: int, field: str) -> Http
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def record_delete(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
+    target = _target(request, kind, pk, write=True)
+    org, record_kind, record = target.org, target.kind, target.record
     if request.method != "POST":
         return _shell(
             request,
@@ -491,12 +488,12 @@ def record_delete(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
         record_kind.delete(org=org, actor=request.user, **{record_kind.name: pk})
     except NotFound:
         raise Http404 from None
-    target = f"/{record_kind.plural}"
+    listed = f"/{record_kind.plural}"
     if request.htmx:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
+        response["HX-Redirect"] = listed
         return response
-    return HttpResponseRedirect(target)
+    return HttpResponseRedirect(listed)
 
 
 # --- activities -----------------------------------------------------------------------------------
@@ -524,10 +521,8 @@ def _moment(text: str, zone_name: str) -> datetime.datetime | str | None:
 @require_POST
 def activity_add(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     """Add a note, log a call or meeting, or create a task (with an optional reminder)."""
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
+    target = _target(request, kind, pk, write=True)
+    org, record_kind, record = target.org, target.kind, target.record
     form = request.POST.get("form", "note")
     typed = {
         k: request.POST.get(k, "") for k in ("subject", "body", "due_at", "kind", "assignee", "reminder")
@@ -654,32 +649,37 @@ def _documents_response(
     return render(request, "web/records/_documents.html", context, status=status)
 
 
+def _document_write(request: SignedInRequest, target: _Target, write: Callable[[], object]) -> HttpResponse:
+    """Run a documents service for ``target``; the panel again, with the refusal's message if any."""
+    try:
+        write()
+    except ApplicationError as refused:
+        return _documents_response(
+            request, target.org, target.kind, target.record, error=refused.message, status=status_of(refused)
+        )
+    return _documents_response(request, target.org, target.kind, target.record)
+
+
 @require_POST
 def document_upload(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     """A file sent through this page (up to the inline limit; bigger ones go straight to storage)."""
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
-    upload = request.FILES.get("file")
-    try:
-        if upload is None:
+    target = _target(request, kind, pk, write=True)
+
+    def upload() -> object:
+        sent = request.FILES.get("file")
+        if sent is None:
             raise Invalid(_("Choose a file."), field_errors={"file": [_("Choose a file.")]})
-        document_services.document_upload(org=org, actor=request.user, target=record, file=upload)
-    except ApplicationError as refused:
-        return _documents_response(
-            request, org, record_kind, record, error=refused.message, status=status_of(refused)
+        return document_services.document_upload(
+            org=target.org, actor=request.user, target=target.record, file=sent
         )
-    return _documents_response(request, org, record_kind, record)
+
+    return _document_write(request, target, upload)
 
 
 @require_POST
 def document_upload_start(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     """Start a direct-to-storage upload: where the browser sends the bytes, then the finish URL."""
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
+    target = _target(request, kind, pk, write=True)
     size_text = request.POST.get("size", "")
     try:
         if not size_text.isdigit() or len(size_text) > 18:
@@ -687,9 +687,9 @@ def document_upload_start(request: SignedInRequest, kind: str, pk: int) -> HttpR
                 _("The file size is missing."), field_errors={"size": [_("Must be a number of bytes.")]}
             )
         started = document_services.document_upload_start(
-            org=org,
+            org=target.org,
             actor=request.user,
-            target=record,
+            target=target.record,
             name=request.POST.get("name", "")[:1000],
             size=int(size_text),
             content_type=request.POST.get("content_type", "")[:100],
@@ -708,66 +708,54 @@ def document_upload_start(request: SignedInRequest, kind: str, pk: int) -> HttpR
 
 @require_POST
 def document_upload_finish(request: SignedInRequest, kind: str, pk: int, document_id: int) -> HttpResponse:
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
+    target = _target(request, kind, pk, write=True)
     try:
-        pending = document_selectors.document_get(org=org, document_id=document_id, include_pending=True)
+        pending = document_selectors.document_get(
+            org=target.org, document_id=document_id, include_pending=True
+        )
     except NotFound:
         raise Http404 from None
-    if pending.target != record:
+    if pending.target != target.record:
         raise Http404
-    try:
-        document_services.document_upload_finish(org=org, actor=request.user, document_id=document_id)
-    except ApplicationError as refused:
-        return _documents_response(
-            request, org, record_kind, record, error=refused.message, status=status_of(refused)
-        )
-    return _documents_response(request, org, record_kind, record)
+    return _document_write(
+        request,
+        target,
+        lambda: document_services.document_upload_finish(
+            org=target.org, actor=request.user, document_id=document_id
+        ),
+    )
 
 
 @require_POST
 def document_rename(request: SignedInRequest, kind: str, pk: int, document_id: int) -> HttpResponse:
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
-    document = _document(org, record, document_id)
-    try:
-        document_services.document_rename(
-            org=org, actor=request.user, document=document, name=request.POST.get("name", "")[:1000]
-        )
-    except ApplicationError as refused:
-        return _documents_response(
-            request, org, record_kind, record, error=refused.message, status=status_of(refused)
-        )
-    return _documents_response(request, org, record_kind, record)
+    target = _target(request, kind, pk, write=True)
+    document = _document(target.org, target.record, document_id)
+    name = request.POST.get("name", "")[:1000]
+    return _document_write(
+        request,
+        target,
+        lambda: document_services.document_rename(
+            org=target.org, actor=request.user, document=document, name=name
+        ),
+    )
 
 
 @require_POST
 def document_delete(request: SignedInRequest, kind: str, pk: int, document_id: int) -> HttpResponse:
-    membership = _writer(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    record = _record(record_kind, org, pk)
-    document = _document(org, record, document_id)
-    try:
-        document_services.document_delete(org=org, actor=request.user, document=document)
-    except ApplicationError as refused:
-        return _documents_response(
-            request, org, record_kind, record, error=refused.message, status=status_of(refused)
-        )
-    return _documents_response(request, org, record_kind, record)
+    target = _target(request, kind, pk, write=True)
+    document = _document(target.org, target.record, document_id)
+    return _document_write(
+        request,
+        target,
+        lambda: document_services.document_delete(org=target.org, actor=request.user, document=document),
+    )
 
 
 @require_GET
 def document_download(request: SignedInRequest, kind: str, pk: int, document_id: int) -> HttpResponse:
     """A short-lived download address from the storage (a presigned URL, or the local stand-in)."""
-    membership = _membership(request)
-    record_kind = _kind(kind)
-    org = membership.organization
-    document = _document(org, _record(record_kind, org, pk), document_id)
+    target = _target(request, kind, pk)
+    document = _document(target.org, target.record, document_id)
     url = document_store().download_url(
         document.key,
         filename=document.name,
