@@ -27,7 +27,6 @@ ALLOWED_FOLDERS = frozenset({"migrations", "tests"})
 # crm.stage_list (stages), a service's select_for_update (the record form's version check).
 PENDING: dict[str, frozenset[str]] = {
     "stratus/web/lists/views.py": frozenset({"Membership.objects", "Stage.objects"}),
-    "stratus/web/records/views.py": frozenset({"User.objects", "kind.model._default_manager"}),
 }
 
 

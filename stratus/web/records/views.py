@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from stratus.accounts import selectors as account_selectors
 from stratus.accounts.models import Membership, Organization, Role, User
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
@@ -290,7 +291,7 @@ def _documents_context(org: Organization, kind: RecordKind, record: Any, error: 
 
 
 def _members(org: Organization) -> list[User]:
-    return list(User.objects.filter(memberships__organization=org).order_by("full_name", "email")[:500])
+    return [membership.user for membership in account_selectors.member_choices(org=org)[:500]]
 
 
 def _activity_context(
