@@ -11,13 +11,15 @@ a time) stays a template: ``web/lists/_cell_editor.html``.
 from __future__ import annotations
 
 import datetime
+import functools
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import formats, timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -65,6 +67,14 @@ class Lookups:
                 .order_by("pipeline__position", "pipeline_id", "position")
             )
             self.pipelines = list({stage.pipeline_id: stage.pipeline for stage in self.stages}.values())
+        # The options of the selects that choose them (filters, bulk edit, cell editor), as text.
+        self.member_options = [(str(m.user_id), m.user.full_name or m.user.email) for m in self.members]
+        self.pipeline_options = [(str(p.pk), p.name) for p in self.pipelines]
+        by_pipeline = itertools.groupby(self.stages, lambda stage: stage.pipeline)
+        self.stage_groups = [
+            (pipeline.name, [(str(stage.pk), stage.name) for stage in stages])
+            for pipeline, stages in by_pipeline
+        ]
 
     def member(self, pk: int | None) -> str:
         return self.member_names.get(pk, "") if pk is not None else ""
@@ -172,6 +182,11 @@ def _words(translated: str, fragments: Mapping[str, str]) -> str:
 
 def _around_pk(name: str, kind: str, key: str) -> tuple[str, str]:
     """The URL ``name`` of column ``key`` of a ``kind`` list, as the parts before and after the id."""
+    return _reversed_around_pk(name, kind, key, get_script_prefix())
+
+
+@functools.lru_cache(maxsize=1024)
+def _reversed_around_pk(name: str, kind: str, key: str, prefix: str) -> tuple[str, str]:
     url = reverse(name, args=[kind, _PK_MARK, key])
     head, tail = url.split(f"/{_PK_MARK}/", 1)
     return f"{head}/", f"/{tail}"
@@ -222,7 +237,9 @@ class RowRenderer:
         return f"{html}</td>"
 
     @staticmethod
-    def _values(row: Row, cells: Sequence[Cell]) -> dict[str, Any]:
+    def _values(row: Row, cells: Sequence[Cell], columns: int) -> dict[str, Any]:
+        if len(cells) != columns:
+            raise ValueError("A row has a cell per column of the renderer.")
         values: dict[str, Any] = {"pk": int(row.pk), "href": row.href, "record": row.label}
         for index, cell in enumerate(cells):
             values[f"c{index}"] = cell.text
@@ -233,14 +250,13 @@ class RowRenderer:
 
     def row(self, row: Row) -> SafeString:
         """``<tr>`` of one row: its cells in the columns' order, the first one linking to the record."""
-        if len(row.cells) != len(self.columns):
-            raise ValueError("A row has a cell per column of the renderer.")
-        return format_html(self._row, **self._values(row, row.cells))
+        return format_html(self._row, **self._values(row, row.cells, len(self.columns)))
 
     def rows(self, rows: Iterable[Row]) -> SafeString:
-        return format_html_join("\n", "{}", ((self.row(row),) for row in rows))
+        columns = len(self.columns)
+        return format_html_join("\n", self._row, (self._values(row, row.cells, columns) for row in rows))
 
     def cell(self, row: Row, cell: Cell, *, first: bool) -> SafeString:
         """One cell (``<td>``) of ``row`` as the list shows it; ``first``: in the first column."""
         template = self._cell_template(cell.column, 0, first=first)
-        return format_html(template, **self._values(row, [cell]))
+        return format_html(template, **self._values(row, [cell], 1))

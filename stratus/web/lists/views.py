@@ -28,11 +28,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from stratus.accounts.models import Role
+from stratus.accounts.models import Membership, Role
 from stratus.api.pagination import KeysetPagination
 from stratus.crm import selectors as crm_selectors
 from stratus.platform.errors import ApplicationError, Invalid, NotFound
-from stratus.web.context import SignedInRequest, current_membership
+from stratus.web.context import SignedInRequest, current_membership, memberships
 from stratus.web.lists import selectors, services, state
 from stratus.web.lists.rows import Lookups, Row, RowRenderer, cell_of, record_href, row_of, with_related
 from stratus.web.lists.specs import COUNT_BOUND, CUSTOM_PREFIX, PAGE_SIZE, SPECS, Column, ListSpec
@@ -115,9 +115,14 @@ def _definitions(spec: ListSpec, org: Any) -> list[Any]:
     return list(crm_selectors.custom_field_list(org=org, entity=spec.entity)) if spec.entity else []
 
 
-def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) -> dict[str, Any]:
-    """Everything the page (or one of its fragments) renders for the list state in ``query``."""
-    membership = current_membership(request)
+def _list_context(
+    request: SignedInRequest, spec: ListSpec, query: QueryDict, mine: list[Membership] | None = None
+) -> dict[str, Any]:
+    """What the list's results (rows, count, filters, columns) show for the list state in ``query``.
+
+    ``mine``: the user's memberships, when the view has read them already.
+    """
+    membership = current_membership(request, mine)
     org = membership.organization
     definitions = _definitions(spec, org)
     available = state.available_columns(spec, definitions)
@@ -171,12 +176,15 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
             aria_sort = "ascending" if ascending else "descending" if descending else None
         headers.append({"column": column, "sort_url": sort_url, "aria_sort": aria_sort})
     chosen_keys = [c.key for c in columns]
-    column_choices = [(c, True) for c in columns] + [
-        (c, False) for key, c in available.items() if key not in chosen_keys
+    # The columns menu: each column, whether it is shown, and the words of its move buttons.
+    move_up, move_down = _("Move %(label)s up"), _("Move %(label)s down")
+    column_choices = [
+        (c, shown, move_up % {"label": c.label}, move_down % {"label": c.label})
+        for c, shown in [
+            *((c, True) for c in columns),
+            *((c, False) for key, c in available.items() if key not in chosen_keys),
+        ]
     ]
-    view_id = query.get("view", "")
-    saved_views = list(selectors.saved_view_list(org=org, user=request.user, kind=spec.kind))
-    default = selectors.default_view_for(org=org, user=request.user, kind=spec.kind)
     can_edit = membership.has_role(Role.MEMBER)
     filter_fields = [
         {
@@ -242,9 +250,7 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
         "next_page_url": _query_url(page_path, base, cursor=next_cursor) if next_cursor else "",
         "first_page_url": _query_url(page_path, base) if query.get("cursor") else "",
         "direction": query.get("direction", "next"),
-        "saved_views": [(v, view_url(spec, v)) for v in saved_views],
-        "current_view": next((v for v in saved_views if str(v.pk) == view_id), None),
-        "default_view": default,
+        "membership": membership,
         "can_edit": can_edit,
         "bulk_actions": [(a, BulkAction(a).label) for a in spec.bulk_actions],
         "column_span": len(columns) + (1 if can_edit else 0),
@@ -258,15 +264,36 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
 # --- pages and fragments --------------------------------------------------------------------------
 
 
+_UNREAD: Any = object()
+
+
 def _page(
     request: SignedInRequest,
     spec: ListSpec,
     query: QueryDict,
     extra: Mapping[str, Any] | None = None,
     status: int | None = None,
+    *,
+    mine: list[Membership] | None = None,
+    default: SavedView | None = _UNREAD,
 ) -> HttpResponse:
-    context = {**_list_context(request, spec, query), **(extra or {})}
-    response = _shell(request, "web/lists/list.html", context, section=spec.kind)
+    """The whole list page; ``mine`` and ``default`` (the default view) if the view read them."""
+    mine = memberships(request) if mine is None else mine
+    context = _list_context(request, spec, query, mine)
+    org = context["membership"].organization
+    saved_views = list(selectors.saved_view_list(org=org, user=request.user, kind=spec.kind))
+    if default is _UNREAD:
+        default = selectors.default_view_for(org=org, user=request.user, kind=spec.kind)
+    view_id = query.get("view", "")
+    context.update(
+        {
+            "saved_views": [(v, view_url(spec, v)) for v in saved_views],
+            "current_view": next((v for v in saved_views if str(v.pk) == view_id), None),
+            "default_view": default,
+            **(extra or {}),
+        }
+    )
+    response = _shell(request, "web/lists/list.html", context, section=spec.kind, mine=mine)
     if status is not None:
         response.status_code = status
     elif context["errors"]:
@@ -278,12 +305,13 @@ def _page(
 @login_required
 def list_page(request: SignedInRequest, kind: str) -> HttpResponse:
     spec = _spec(kind)
-    if not request.GET:
-        membership = current_membership(request)
-        default = selectors.default_view_for(org=membership.organization, user=request.user, kind=spec.kind)
-        if default is not None:
-            return HttpResponseRedirect(view_url(spec, default))
-    return _page(request, spec, request.GET)
+    mine = memberships(request)
+    default = selectors.default_view_for(
+        org=current_membership(request, mine).organization, user=request.user, kind=spec.kind
+    )
+    if default is not None and not request.GET:
+        return HttpResponseRedirect(view_url(spec, default))
+    return _page(request, spec, request.GET, mine=mine, default=default)
 
 
 @require_GET
@@ -292,7 +320,6 @@ def rows(request: SignedInRequest, kind: str) -> HttpResponse:
     """The next (or previous) page of rows of a list, for infinite scroll."""
     spec = _spec(kind)
     context = _list_context(request, spec, request.GET)
-    context["membership"] = current_membership(request)
     response = render(request, "web/lists/_page.html", context)
     if context["errors"]:
         response.status_code = 400
