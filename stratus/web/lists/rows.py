@@ -237,13 +237,14 @@ class RowRenderer:
         return f"{html}</td>"
 
     @staticmethod
-    def _values(row: Row, cells: Sequence[Cell], columns: int) -> dict[str, Any]:
+    def _values(row: Row, cells: Sequence[Cell], columns: int, *, first: bool = True) -> dict[str, Any]:
+        """The placeholders' values; ``first``: ``cells`` start with the first column."""
         if len(cells) != columns:
             raise ValueError("A row has a cell per column of the renderer.")
         values: dict[str, Any] = {"pk": int(row.pk), "href": row.href, "record": row.label}
         for index, cell in enumerate(cells):
             values[f"c{index}"] = cell.text
-        if cells:
+        if cells and first:
             # The first column links to the record, with its label when the cell is empty.
             values["c0"] = cells[0].text or row.label
         return values
@@ -259,4 +260,4 @@ class RowRenderer:
     def cell(self, row: Row, cell: Cell, *, first: bool) -> SafeString:
         """One cell (``<td>``) of ``row`` as the list shows it; ``first``: in the first column."""
         template = self._cell_template(cell.column, 0, first=first)
-        return format_html(template, **self._values(row, [cell], 1))
+        return format_html(template, **self._values(row, [cell], 1, first=first))

@@ -100,6 +100,19 @@ def test_one_cell_renders_as_in_its_row() -> None:
     assert "?first=1" in first_email
 
 
+def test_an_empty_cell_stays_empty_unless_it_is_the_records_link() -> None:
+    row = Row(pk=9, label="Ada", href="/contacts/9", cells=[Cell(EMAIL, "", "")])
+    single = RowRenderer("contacts", (), can_edit=False)
+    assert str(single.cell(row, row.cells[0], first=False)) == (
+        '<td data-column="email" data-label="E-mail"><span class="cell-text"></span></td>'
+    )
+    assert '<a href="/contacts/9" data-row-link>Ada</a>' in str(single.cell(row, row.cells[0], first=True))
+    whole = RowRenderer("contacts", [NAME, EMAIL], can_edit=False).row(
+        Row(pk=9, label="Ada", href="/contacts/9", cells=[Cell(NAME, "Ada", "Ada"), Cell(EMAIL, "", "")])
+    )
+    assert '<span class="cell-text"></span>' in whole
+
+
 def test_rows_are_joined_and_a_row_must_match_the_columns() -> None:
     renderer = RowRenderer("contacts", [NAME, EMAIL, COMPANY, CUSTOM], can_edit=False)
     html = str(renderer.rows([_row("A"), _row("B")]))
