@@ -23,9 +23,12 @@ def memberships(request: SignedInRequest) -> list[Membership]:
     return list(account_selectors.user_memberships(user=request.user))
 
 
-def current_membership(request: SignedInRequest) -> Membership:
-    """The membership the page acts through; a user with none has no page to see (404)."""
-    mine = memberships(request)
+def current_membership(request: SignedInRequest, mine: list[Membership] | None = None) -> Membership:
+    """The membership the page acts through; a user with none has no page to see (404).
+
+    ``mine``: the user's memberships when the caller has just read them (saves reading them again).
+    """
+    mine = memberships(request) if mine is None else mine
     if not mine:
         raise Http404("You are not a member of any organization.")
     by_organization = {membership.organization_id: membership for membership in mine}

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 
-from stratus.accounts.models import Role
+from stratus.accounts.models import Membership, Role
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
@@ -42,16 +42,24 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str:
 
 
 def _shell(
-    request: SignedInRequest, template: str, context: dict[str, Any], *, section: str, status: int = 200
+    request: SignedInRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    section: str,
+    status: int = 200,
+    mine: list[Membership] | None = None,
 ) -> HttpResponse:
-    membership = current_membership(request)
+    """``mine``: the user's memberships, when the view has read them already."""
+    mine = memberships(request) if mine is None else mine
+    membership = current_membership(request, mine)
     return render(
         request,
         template,
         {
             "membership": membership,
             "organization": membership.organization,
-            "memberships": memberships(request),
+            "memberships": mine,
             "section": section,
             "can_edit": membership.has_role(Role.MEMBER),
             **context,

@@ -75,21 +75,46 @@ class ListSpec:
         return {c.key: c for c in self.columns}
 
 
+def _more(*filters: tuple[str, Any, str]) -> tuple[Filter, ...]:
+    """Filters shown under "More filters": ``(name, label, input)`` each."""
+    return tuple(Filter(name, label, kind, more=True) for name, label, kind in filters)
+
+
+CREATED = _more(("created_after", _("Created from"), "date"), ("created_before", _("Created until"), "date"))
 DATES = (
-    Filter("created_after", _("Created from"), "date", more=True),
-    Filter("created_before", _("Created until"), "date", more=True),
-    Filter("updated_after", _("Updated from"), "date", more=True),
-    Filter("updated_before", _("Updated until"), "date", more=True),
+    *CREATED,
+    *_more(("updated_after", _("Updated from"), "date"), ("updated_before", _("Updated until"), "date")),
 )
 OWNER = Filter("owner", _("Owner"), "member")
-TAG_FILTERS = (
-    Filter("tag", _("Has all tags"), "text"),
-    Filter("tags_any", _("Has any tag"), "text", more=True),
-)
+TAG_FILTERS = (Filter("tag", _("Has all tags"), "text"), *_more(("tags_any", _("Has any tag"), "text")))
+COMPANY_ID = ("company", _("Company id"), "id")
+CONTACT_ID = ("contact", _("Contact id"), "id")
 STAMPS = (
     Column("created_at", _("Created"), ordering="created_at"),
     Column("updated_at", _("Updated"), ordering="updated_at"),
 )
+OWNER_COLUMN = Column("owner", _("Owner"), edit="member")
+TAGS_COLUMN = Column("tags", _("Tags"), edit="tags")
+COMPANY_COLUMN = Column("company", _("Company"))
+
+
+def _edited_as_text(*fields: tuple[str, Any]) -> tuple[Column, ...]:
+    """Columns of plain text fields, edited in a text input: ``(key, label)`` each."""
+    return tuple(Column(key, label, edit="text") for key, label in fields)
+
+
+def _crm(record: str) -> dict[str, Any]:
+    """What a list of ``record``s calls: the CRM selectors and services named after the record
+    (``contact_list``, ``contact_get``, ``contact_update``, ``contact_delete``), the argument
+    that names the record in those services and the API's orderings (``CONTACT_ORDERINGS``)."""
+    return {
+        "list_selector": getattr(selectors, f"{record}_list"),
+        "get_selector": getattr(selectors, f"{record}_get"),
+        "update_service": getattr(services, f"{record}_update"),
+        "delete_service": getattr(services, f"{record}_delete"),
+        "record_argument": record,
+        "orderings": getattr(selectors, f"{record.upper()}_ORDERINGS"),
+    }
 
 
 CONTACTS = ListSpec(
@@ -97,32 +122,28 @@ CONTACTS = ListSpec(
     title=_("Contacts"),
     noun=_("contacts"),
     entity=CustomFieldEntity.CONTACT,
-    list_selector=selectors.contact_list,
-    get_selector=selectors.contact_get,
-    update_service=services.contact_update,
-    delete_service=services.contact_delete,
-    record_argument="contact",
-    orderings=selectors.CONTACT_ORDERINGS,
+    **_crm("contact"),
     columns=(
         Column("name", _("Name"), ordering="name"),
-        Column("first_name", _("First name"), edit="text"),
-        Column("last_name", _("Last name"), edit="text"),
+        *_edited_as_text(("first_name", _("First name")), ("last_name", _("Last name"))),
         Column("email", _("E-mail"), edit="email"),
-        Column("job_title", _("Job title"), edit="text"),
+        *_edited_as_text(("job_title", _("Job title"))),
         Column("phones", _("Phones")),
-        Column("company", _("Company")),
-        Column("owner", _("Owner"), edit="member"),
-        Column("tags", _("Tags"), edit="tags"),
+        COMPANY_COLUMN,
+        OWNER_COLUMN,
+        TAGS_COLUMN,
         *STAMPS,
     ),
     default_columns=("name", "email", "company", "owner", "tags", "created_at"),
     filters=(
         OWNER,
         *TAG_FILTERS,
-        Filter("email", _("E-mail is"), "email", more=True),
-        Filter("has_email", _("Has an e-mail"), "flag", more=True),
-        Filter("company", _("Company id"), "id", more=True),
-        Filter("deal", _("Contact of deal id"), "id", more=True),
+        *_more(
+            ("email", _("E-mail is"), "email"),
+            ("has_email", _("Has an e-mail"), "flag"),
+            COMPANY_ID,
+            ("deal", _("Contact of deal id"), "id"),
+        ),
         *DATES,
     ),
     related=("company",),
@@ -135,22 +156,19 @@ COMPANIES = ListSpec(
     title=_("Companies"),
     noun=_("companies"),
     entity=CustomFieldEntity.COMPANY,
-    list_selector=selectors.company_list,
-    get_selector=selectors.company_get,
-    update_service=services.company_update,
-    delete_service=services.company_delete,
-    record_argument="company",
-    orderings=selectors.COMPANY_ORDERINGS,
+    **_crm("company"),
     columns=(
         Column("name", _("Name"), ordering="name", edit="text"),
-        Column("domain", _("Domain"), edit="text"),
-        Column("website", _("Website"), edit="text"),
-        Column("phone", _("Phone"), edit="text"),
-        Column("industry", _("Industry"), edit="text"),
-        Column("city", _("City"), edit="text"),
-        Column("country", _("Country"), edit="text"),
-        Column("owner", _("Owner"), edit="member"),
-        Column("tags", _("Tags"), edit="tags"),
+        *_edited_as_text(
+            ("domain", _("Domain")),
+            ("website", _("Website")),
+            ("phone", _("Phone")),
+            ("industry", _("Industry")),
+            ("city", _("City")),
+            ("country", _("Country")),
+        ),
+        OWNER_COLUMN,
+        TAGS_COLUMN,
         *STAMPS,
     ),
     default_columns=("name", "domain", "industry", "country", "owner", "tags"),
@@ -158,8 +176,7 @@ COMPANIES = ListSpec(
         OWNER,
         *TAG_FILTERS,
         Filter("industry", _("Industry"), "text"),
-        Filter("country", _("Country code"), "text", more=True),
-        Filter("domain", _("Domain"), "text", more=True),
+        *_more(("country", _("Country code"), "text"), ("domain", _("Domain"), "text")),
         *DATES,
     ),
     bulk_actions=(BulkAction.OWNER, BulkAction.TAGS, BulkAction.DELETE),
@@ -171,19 +188,14 @@ DEALS = ListSpec(
     title=_("Deals"),
     noun=_("deals"),
     entity=CustomFieldEntity.DEAL,
-    list_selector=selectors.deal_list,
-    get_selector=selectors.deal_get,
-    update_service=services.deal_update,
-    delete_service=services.deal_delete,
-    record_argument="deal",
-    orderings=selectors.DEAL_ORDERINGS,
+    **_crm("deal"),
     columns=(
-        Column("title", _("Title"), edit="text"),
+        *_edited_as_text(("title", _("Title"))),
         Column("value", _("Value"), ordering="value", edit="decimal"),
-        Column("currency", _("Currency"), edit="text"),
+        *_edited_as_text(("currency", _("Currency"))),
         Column("stage", _("Stage"), edit="stage"),
-        Column("company", _("Company")),
-        Column("owner", _("Owner"), edit="member"),
+        COMPANY_COLUMN,
+        OWNER_COLUMN,
         Column("expected_close_date", _("Expected close"), ordering="expected_close_date", edit="date"),
         Column("closed_at", _("Closed")),
         *STAMPS,
@@ -198,16 +210,18 @@ DEALS = ListSpec(
             "choice",
             choices=(("open", _("Open")), ("won", _("Won")), ("lost", _("Lost"))),
         ),
-        Filter("pipeline", _("Pipeline"), "pipeline", more=True),
-        Filter("value_min", _("Value at least"), "decimal", more=True),
-        Filter("value_max", _("Value at most"), "decimal", more=True),
-        Filter("currency", _("Currency"), "text", more=True),
-        Filter("expected_close_after", _("Closing from"), "date", more=True),
-        Filter("expected_close_before", _("Closing until"), "date", more=True),
-        Filter("closed_after", _("Closed from"), "date", more=True),
-        Filter("closed_before", _("Closed until"), "date", more=True),
-        Filter("company", _("Company id"), "id", more=True),
-        Filter("contact", _("Contact id"), "id", more=True),
+        *_more(
+            ("pipeline", _("Pipeline"), "pipeline"),
+            ("value_min", _("Value at least"), "decimal"),
+            ("value_max", _("Value at most"), "decimal"),
+            ("currency", _("Currency"), "text"),
+            ("expected_close_after", _("Closing from"), "date"),
+            ("expected_close_before", _("Closing until"), "date"),
+            ("closed_after", _("Closed from"), "date"),
+            ("closed_before", _("Closed until"), "date"),
+            COMPANY_ID,
+            CONTACT_ID,
+        ),
         *DATES,
     ),
     related=("company",),
@@ -220,14 +234,9 @@ ACTIVITIES = ListSpec(
     title=_("Activities"),
     noun=_("activities"),
     entity=None,
-    list_selector=selectors.activity_list,
-    get_selector=selectors.activity_get,
-    update_service=services.activity_update,
-    delete_service=services.activity_delete,
-    record_argument="activity",
-    orderings=selectors.ACTIVITY_ORDERINGS,
+    **_crm("activity"),
     columns=(
-        Column("subject", _("Subject"), edit="text"),
+        *_edited_as_text(("subject", _("Subject"))),
         Column("kind", _("Kind"), edit="choice", choices=tuple(ActivityKind.choices)),
         Column("target", _("About")),
         Column("due_at", _("Due"), ordering="due_at", edit="datetime"),
@@ -240,14 +249,15 @@ ACTIVITIES = ListSpec(
         Filter("assignee", _("Assignee"), "member"),
         Filter("kind", _("Kind"), "choice", choices=tuple(ActivityKind.choices)),
         Filter("done", _("Done"), "flag"),
-        Filter("overdue", _("Overdue"), "flag", more=True),
-        Filter("due_after", _("Due from"), "date", more=True),
-        Filter("due_before", _("Due until"), "date", more=True),
-        Filter("contact", _("Contact id"), "id", more=True),
-        Filter("company", _("Company id"), "id", more=True),
-        Filter("deal", _("Deal id"), "id", more=True),
-        Filter("created_after", _("Created from"), "date", more=True),
-        Filter("created_before", _("Created until"), "date", more=True),
+        *_more(
+            ("overdue", _("Overdue"), "flag"),
+            ("due_after", _("Due from"), "date"),
+            ("due_before", _("Due until"), "date"),
+            CONTACT_ID,
+            COMPANY_ID,
+            ("deal", _("Deal id"), "id"),
+        ),
+        *CREATED,
     ),
     related=("contact", "company", "deal"),
     bulk_actions=(BulkAction.OWNER, BulkAction.DELETE),

@@ -8,9 +8,7 @@ without JavaScript (links and GET forms); htmx fetches the next rows, cells and 
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
@@ -35,30 +33,15 @@ from stratus.api.pagination import KeysetPagination
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import versions
 from stratus.crm.errors import CrmCode
-from stratus.crm.models import Stage
 from stratus.platform.errors import ApplicationError, Invalid, NotFound
-from stratus.web.context import SignedInRequest, current_membership
+from stratus.web.context import SignedInRequest, current_membership, memberships
 from stratus.web.lists import selectors, services, state
+from stratus.web.lists.rows import Lookups, Row, RowRenderer, cell_of, record_href, row_of, with_related
 from stratus.web.lists.specs import COUNT_BOUND, CUSTOM_PREFIX, PAGE_SIZE, SPECS, Column, ListSpec
 from stratus.web.models import BulkAction, BulkState, SavedView
 from stratus.web.views import _shell
 
 # --- what a page shows ----------------------------------------------------------------------------
-
-
-@dataclass
-class Cell:
-    column: Column
-    text: str
-    value: str  # the value an edit starts from
-
-
-@dataclass
-class Row:
-    pk: int
-    label: str
-    href: str
-    cells: list[Cell]
 
 
 def _new_rows_words(kind: str, count: int) -> str:
@@ -77,100 +60,6 @@ def _spec(kind: str) -> ListSpec:
     if spec is None:
         raise Http404("No such list.")
     return spec
-
-
-class _Lookups:
-    """What the rows refer to by id (members, stages), read once per page."""
-
-    def __init__(self, org: Any, spec: ListSpec) -> None:
-        self.members = list(
-            Membership.objects.filter(organization=org)
-            .select_related("user")
-            .order_by("user__full_name", "user__email", "user_id")
-        )
-        self.member_names = {m.user_id: m.user.full_name or m.user.email for m in self.members}
-        self.stages: list[Stage] = []
-        self.pipelines: list[Any] = []
-        if spec.kind == "deals":
-            self.stages = list(
-                Stage.objects.filter(organization=org)
-                .select_related("pipeline")
-                .order_by("pipeline__position", "pipeline_id", "position")
-            )
-            self.pipelines = list({stage.pipeline_id: stage.pipeline for stage in self.stages}.values())
-
-    def member(self, pk: int | None) -> str:
-        return self.member_names.get(pk, "") if pk is not None else ""
-
-
-def _when(value: Any) -> tuple[str, str]:
-    if value is None:
-        return "", ""
-    if isinstance(value, datetime.datetime):
-        local = timezone.localtime(value)
-        return formats.date_format(local, "SHORT_DATETIME_FORMAT"), local.strftime("%Y-%m-%dT%H:%M")
-    return formats.date_format(value, "SHORT_DATE_FORMAT"), value.isoformat()
-
-
-def _cell(spec: ListSpec, column: Column, record: Any, lookups: _Lookups) -> Cell:
-    key = column.key
-    if key.startswith(CUSTOM_PREFIX):
-        raw = (record.custom_fields or {}).get(key.removeprefix(CUSTOM_PREFIX))
-        if raw is None:
-            return Cell(column, "", "")
-        if isinstance(raw, bool):
-            return Cell(column, _("Yes") if raw else _("No"), "true" if raw else "false")
-        return Cell(column, str(raw), str(raw))
-    if key == "name" and spec.kind == "contacts":
-        return Cell(column, str(record), str(record))
-    if key in ("owner", "assignee"):
-        pk = getattr(record, f"{key}_id")
-        return Cell(column, lookups.member(pk), "" if pk is None else str(pk))
-    if key == "tags":
-        names = crm_selectors.tag_names(record)
-        return Cell(column, ", ".join(names), ", ".join(names))
-    if key == "phones":
-        return Cell(column, ", ".join(record.phones or []), "")
-    if key == "company":
-        return Cell(column, record.company.name if record.company_id else "", str(record.company_id or ""))
-    if key == "stage":
-        return Cell(column, record.stage.name, str(record.stage_id))
-    if key == "target":
-        return Cell(column, str(record.target), "")
-    if key == "kind":
-        return Cell(column, record.get_kind_display(), record.kind)
-    if key == "done":
-        return Cell(column, _("Yes") if record.done else _("No"), "true" if record.done else "false")
-    value = getattr(record, key)
-    if isinstance(value, datetime.date):
-        text, edit = _when(value)
-        return Cell(column, text, edit)
-    if value is None:
-        return Cell(column, "", "")
-    if key == "value":
-        return Cell(column, f"{formats.number_format(value, 2, force_grouping=True)}", str(value))
-    return Cell(column, str(value), str(value))
-
-
-def _record_href(spec: ListSpec, record: Any) -> str:
-    if spec.kind == "activities":
-        target = record.target
-        path = {"contact": "/contacts/", "company": "/companies/", "deal": "/deals/"}[target._meta.model_name]
-        return f"{path}{target.pk}"
-    return f"{spec.record_path}{record.pk}"
-
-
-def _row(spec: ListSpec, record: Any, columns: list[Column], lookups: _Lookups) -> Row:
-    return Row(
-        pk=record.pk,
-        label=str(record),
-        href=_record_href(spec, record),
-        cells=[_cell(spec, column, record, lookups) for column in columns],
-    )
-
-
-def _with_related(spec: ListSpec, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    return queryset.select_related(*spec.related) if spec.related else queryset
 
 
 # --- the list's state -----------------------------------------------------------------------------
@@ -228,9 +117,14 @@ def _definitions(spec: ListSpec, org: Any) -> list[Any]:
     return list(crm_selectors.custom_field_list(org=org, entity=spec.entity)) if spec.entity else []
 
 
-def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) -> dict[str, Any]:
-    """Everything the page (or one of its fragments) renders for the list state in ``query``."""
-    membership = current_membership(request)
+def _list_context(
+    request: SignedInRequest, spec: ListSpec, query: QueryDict, mine: list[Membership] | None = None
+) -> dict[str, Any]:
+    """What the list's results (rows, count, filters, columns) show for the list state in ``query``.
+
+    ``mine``: the user's memberships, when the view has read them already.
+    """
+    membership = current_membership(request, mine)
     org = membership.organization
     definitions = _definitions(spec, org)
     available = state.available_columns(spec, definitions)
@@ -245,7 +139,7 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
     if ordering_problem:
         errors["ordering"] = [ordering_problem]
     filters = state.filters_of(query)
-    lookups = _Lookups(org, spec)
+    lookups = Lookups(org, spec)
     rows: list[Row] = []
     count: int | None = None
     next_cursor = previous_cursor = None
@@ -259,12 +153,12 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
             paginator.page_size = PAGE_SIZE
             view = SimpleNamespace(orderings=spec.orderings, ordering=ordering)
             try:
-                records = paginator.paginate_queryset(_with_related(spec, queryset), Request(request), view)
+                records = paginator.paginate_queryset(with_related(spec, queryset), Request(request), view)
             except ValidationError as refused:
                 detail = refused.detail if isinstance(refused.detail, dict) else {"cursor": refused.detail}
                 errors.update({str(k): [str(m) for m in v] for k, v in detail.items()})
             else:
-                rows = [_row(spec, record, columns, lookups) for record in records]
+                rows = [row_of(spec, record, columns, lookups) for record in records]
                 next_cursor, previous_cursor = paginator.next_cursor, paginator.previous_cursor
                 # A next page fetched by the scroll needs no count: the page already shows it.
                 count = None if request.htmx and query.get("cursor") else _bounded_count(queryset)
@@ -284,12 +178,15 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
             aria_sort = "ascending" if ascending else "descending" if descending else None
         headers.append({"column": column, "sort_url": sort_url, "aria_sort": aria_sort})
     chosen_keys = [c.key for c in columns]
-    column_choices = [(c, True) for c in columns] + [
-        (c, False) for key, c in available.items() if key not in chosen_keys
+    # The columns menu: each column, whether it is shown, and the words of its move buttons.
+    move_up, move_down = _("Move %(label)s up"), _("Move %(label)s down")
+    column_choices = [
+        (c, shown, move_up % {"label": c.label}, move_down % {"label": c.label})
+        for c, shown in [
+            *((c, True) for c in columns),
+            *((c, False) for key, c in available.items() if key not in chosen_keys),
+        ]
     ]
-    view_id = query.get("view", "")
-    saved_views = list(selectors.saved_view_list(org=org, user=request.user, kind=spec.kind))
-    default = selectors.default_view_for(org=org, user=request.user, kind=spec.kind)
     can_edit = membership.has_role(Role.MEMBER)
     filter_fields = [
         {
@@ -331,6 +228,7 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
         "headers": headers,
         "column_choices": column_choices,
         "rows": rows,
+        "rows_html": RowRenderer(spec.kind, columns, can_edit=can_edit).rows(rows) if rows else "",
         "count": count,
         "count_text": _count_text(spec, count) if count is not None else "",
         "count_bounded": count is not None and count > COUNT_BOUND,
@@ -354,9 +252,7 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
         "next_page_url": _query_url(page_path, base, cursor=next_cursor) if next_cursor else "",
         "first_page_url": _query_url(page_path, base) if query.get("cursor") else "",
         "direction": query.get("direction", "next"),
-        "saved_views": [(v, view_url(spec, v)) for v in saved_views],
-        "current_view": next((v for v in saved_views if str(v.pk) == view_id), None),
-        "default_view": default,
+        "membership": membership,
         "can_edit": can_edit,
         "bulk_actions": [(a, BulkAction(a).label) for a in spec.bulk_actions],
         "column_span": len(columns) + (1 if can_edit else 0),
@@ -370,15 +266,36 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
 # --- pages and fragments --------------------------------------------------------------------------
 
 
+_UNREAD: Any = object()
+
+
 def _page(
     request: SignedInRequest,
     spec: ListSpec,
     query: QueryDict,
     extra: Mapping[str, Any] | None = None,
     status: int | None = None,
+    *,
+    mine: list[Membership] | None = None,
+    default: SavedView | None = _UNREAD,
 ) -> HttpResponse:
-    context = {**_list_context(request, spec, query), **(extra or {})}
-    response = _shell(request, "web/lists/list.html", context, section=spec.kind)
+    """The whole list page; ``mine`` and ``default`` (the default view) if the view read them."""
+    mine = memberships(request) if mine is None else mine
+    context = _list_context(request, spec, query, mine)
+    org = context["membership"].organization
+    saved_views = list(selectors.saved_view_list(org=org, user=request.user, kind=spec.kind))
+    if default is _UNREAD:
+        default = selectors.default_view_for(org=org, user=request.user, kind=spec.kind)
+    view_id = query.get("view", "")
+    context.update(
+        {
+            "saved_views": [(v, view_url(spec, v)) for v in saved_views],
+            "current_view": next((v for v in saved_views if str(v.pk) == view_id), None),
+            "default_view": default,
+            **(extra or {}),
+        }
+    )
+    response = _shell(request, "web/lists/list.html", context, section=spec.kind, mine=mine)
     if status is not None:
         response.status_code = status
     elif context["errors"]:
@@ -390,12 +307,13 @@ def _page(
 @login_required
 def list_page(request: SignedInRequest, kind: str) -> HttpResponse:
     spec = _spec(kind)
-    if not request.GET:
-        membership = current_membership(request)
-        default = selectors.default_view_for(org=membership.organization, user=request.user, kind=spec.kind)
-        if default is not None:
-            return HttpResponseRedirect(view_url(spec, default))
-    return _page(request, spec, request.GET)
+    mine = memberships(request)
+    default = selectors.default_view_for(
+        org=current_membership(request, mine).organization, user=request.user, kind=spec.kind
+    )
+    if default is not None and not request.GET:
+        return HttpResponseRedirect(view_url(spec, default))
+    return _page(request, spec, request.GET, mine=mine, default=default)
 
 
 @require_GET
@@ -404,7 +322,6 @@ def rows(request: SignedInRequest, kind: str) -> HttpResponse:
     """The next (or previous) page of rows of a list, for infinite scroll."""
     spec = _spec(kind)
     context = _list_context(request, spec, request.GET)
-    context["membership"] = current_membership(request)
     response = render(request, "web/lists/_page.html", context)
     if context["errors"]:
         response.status_code = 400
@@ -429,22 +346,13 @@ def row(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
         queryset = spec.list_selector(org=org, filters=state.filters_of(request.GET))
     except Invalid:
         queryset = spec.list_selector(org=org)
-    record = _with_related(spec, queryset).filter(pk=pk).first()
+    record = with_related(spec, queryset).filter(pk=pk).first()
     if record is None:
         if not spec.list_selector(org=org).filter(pk=pk).exists():
             raise Http404("No such record.")
         return HttpResponse(status=204)
-    lookups = _Lookups(org, spec)
-    return render(
-        request,
-        "web/lists/_row.html",
-        {
-            "kind": spec.kind,
-            "row": _row(spec, record, columns, lookups),
-            "lookups": lookups,
-            "can_edit": membership.has_role(Role.MEMBER),
-        },
-    )
+    renderer = RowRenderer(spec.kind, columns, can_edit=membership.has_role(Role.MEMBER))
+    return HttpResponse(renderer.row(row_of(spec, record, columns, Lookups(org, spec))))
 
 
 # --- inline edit ----------------------------------------------------------------------------------
@@ -452,7 +360,7 @@ def row(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
 
 def _cell_record(request: SignedInRequest, spec: ListSpec, pk: int) -> tuple[Any, Any]:
     org = current_membership(request).organization
-    record = _with_related(spec, spec.list_selector(org=org)).filter(pk=pk).first()
+    record = with_related(spec, spec.list_selector(org=org)).filter(pk=pk).first()
     if record is None:
         raise Http404("No such record.")
     return org, record
@@ -502,21 +410,25 @@ def _cell_response(
     value: str | None = None,
     error: str = "",
 ) -> HttpResponse:
-    lookups = _Lookups(current_membership(request).organization, spec)
-    cell = _cell(spec, column, record, lookups)
+    membership = current_membership(request)
+    lookups = Lookups(membership.organization, spec)
+    cell = cell_of(spec, column, record, lookups)
+    row = Row(record.pk, str(record), record_href(spec, record), [cell])
+    first = request.GET.get("first") == "1" or request.POST.get("first") == "1"
+    if not editing:
+        renderer = RowRenderer(spec.kind, (), can_edit=membership.has_role(Role.MEMBER))
+        return HttpResponse(renderer.cell(row, cell, first=first))
     return render(
         request,
-        "web/lists/_cell.html",
+        "web/lists/_cell_editor.html",
         {
             "kind": spec.kind,
-            "row": Row(record.pk, str(record), _record_href(spec, record), [cell]),
+            "row": row,
             "cell": cell,
-            "editing": editing,
             "value": cell.value if value is None else value,
             "error": error,
             "lookups": lookups,
-            "can_edit": current_membership(request).has_role(Role.MEMBER),
-            "first": request.GET.get("first") == "1" or request.POST.get("first") == "1",
+            "first": first,
         },
     )
 
@@ -565,7 +477,7 @@ def cell_edit(request: SignedInRequest, kind: str, pk: int, column: str) -> Http
             raise Http404(refused.message) from None
         if refused.code == CrmCode.STALE:
             _org, fresh = _cell_record(request, spec, pk)
-            now = _cell(spec, chosen, fresh, _Lookups(org, spec)).text
+            now = cell_of(spec, chosen, fresh, Lookups(org, spec)).text
             error = _(
                 "Someone else changed this since you opened it; it is now “%(now)s”. "
                 "Save again to replace it with yours."
@@ -577,7 +489,7 @@ def cell_edit(request: SignedInRequest, kind: str, pk: int, column: str) -> Http
         others = [m for field, ms in refused.field_errors.items() for m in ms if m not in (messages or [])]
         error = " ".join([*(messages or []), *others]) or refused.message
         return _cell_response(request, spec, record, chosen, editing=True, value=raw, error=error)
-    fresh = _with_related(spec, spec.list_selector(org=org)).get(pk=record.pk)
+    fresh = with_related(spec, spec.list_selector(org=org)).get(pk=record.pk)
     return _cell_response(request, spec, fresh, chosen, editing=False)
 
 
