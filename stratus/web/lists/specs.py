@@ -186,12 +186,14 @@ DEALS = ListSpec(
         Column("owner", _("Owner"), edit="member"),
         Column("expected_close_date", _("Expected close"), ordering="expected_close_date", edit="date"),
         Column("closed_at", _("Closed")),
+        Column("tags", _("Tags"), edit="tags"),
         *STAMPS,
     ),
     default_columns=("title", "value", "stage", "company", "owner", "expected_close_date"),
     filters=(
         OWNER,
         Filter("stage", _("Stage"), "stage"),
+        *TAG_FILTERS,
         Filter(
             "status",
             _("Status"),
@@ -211,7 +213,7 @@ DEALS = ListSpec(
         *DATES,
     ),
     related=("company",),
-    bulk_actions=(BulkAction.OWNER, BulkAction.STAGE, BulkAction.DELETE),
+    bulk_actions=(BulkAction.OWNER, BulkAction.TAGS, BulkAction.STAGE, BulkAction.DELETE),
     record_path="/deals/",
 )
 

@@ -80,10 +80,6 @@ def _record(kind: RecordKind, org: Organization, pk: int) -> Any:
         raise Http404(str(missing)) from None
 
 
-def _tag_names(kind: RecordKind, record: Any) -> list[str]:
-    return crm_selectors.tag_names(record) if kind.name in ("contact", "company") else []
-
-
 def _custom_specs(org: Organization, kind: RecordKind) -> list[FieldSpec]:
     return [
         record_fields.custom_spec(d) for d in crm_selectors.custom_field_list(org=org, entity=kind.entity)
@@ -179,7 +175,7 @@ def _field_context(
 def _main_context(
     org: Organization, kind: RecordKind, record: Any, can_edit: bool, *, editing: str = ""
 ) -> dict[str, Any]:
-    tags = _tag_names(kind, record)
+    tags = crm_selectors.tag_names(record)
     specs, custom = _specs(org, kind)
     shown = {s.name: s for s in specs}
     return {
@@ -373,7 +369,7 @@ def field_show(request: SignedInRequest, kind: str, pk: int, field: str) -> Http
         record_kind,
         record,
         spec,
-        _tag_names(record_kind, record),
+        crm_selectors.tag_names(record),
         can_edit=membership.has_role(Role.MEMBER),
     )
     return render(request, "web/records/_field.html", {"f": context})
@@ -389,7 +385,7 @@ def field_edit(request: SignedInRequest, kind: str, pk: int, field: str) -> Http
     if not request.htmx:
         return _page(request, record_kind, pk, editing=spec.name)
     context = _field_context(
-        org, record_kind, record, spec, _tag_names(record_kind, record), editing=True, can_edit=True
+        org, record_kind, record, spec, crm_selectors.tag_names(record), editing=True, can_edit=True
     )
     return render(request, "web/records/_field.html", {"f": context})
 
@@ -449,7 +445,7 @@ def field_save(request: SignedInRequest, kind: str, pk: int, field: str) -> Http
             record_kind,
             fresh,
             spec,
-            _tag_names(record_kind, fresh),
+            crm_selectors.tag_names(fresh),
             editing=True,
             can_edit=True,
             typed=_typed(spec, request),
