@@ -62,7 +62,7 @@ class DealAdmin(admin.ModelAdmin):
     list_filter = ("organization", "stage__kind")
     list_select_related = ("stage", "organization", "owner")
     search_fields = ("title",)
-    raw_id_fields = ("pipeline", "stage", "company", "contacts", "owner")
+    raw_id_fields = ("pipeline", "stage", "company", "contacts", "owner", "tags")
     show_full_result_count = False
 
 

@@ -147,7 +147,7 @@ class TimestampedSerializer(FastOutputSerializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
-def _tag_names(record: Company | Contact) -> list[str]:
+def _tag_names(record: Company | Contact | Deal) -> list[str]:
     return selectors.tag_names(record)  # loaded by the selectors, ordered by name
 
 
@@ -319,10 +319,14 @@ class DealSerializer(TimestampedSerializer):
     lost_reason = serializers.CharField()
     stage_changed_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    tags = serializers.SerializerMethodField()
     custom_fields = serializers.DictField()
 
     def get_contacts(self, deal: Deal) -> list[int]:
         return selectors.contact_ids(deal)  # loaded by the selectors
+
+    def get_tags(self, deal: Deal) -> list[str]:
+        return _tag_names(deal)
 
 
 class DealWriteSerializer(StrictSerializer):
@@ -347,9 +351,12 @@ class DealWriteSerializer(StrictSerializer):
     owner = _ref("A member's user id.")
     expected_close_date = StrictDateField(required=False, allow_null=True, default=None)
     lost_reason = _text()
+    tags = _tags()
     custom_fields = CustomValuesField()
 
-    schema_rules = {"properties": {"currency": {"pattern": services.CURRENCY_PATTERN.pattern}}}
+    schema_rules = {
+        "properties": {"currency": {"pattern": services.CURRENCY_PATTERN.pattern}, "tags": TAGS_SCHEMA}
+    }
 
 
 class DealMoveSerializer(StrictSerializer):

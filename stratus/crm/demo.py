@@ -1,12 +1,12 @@
 """A CRM that feels real for the demo organization (``manage.py load_demo``, run by ``make run``).
 
 A few hundred companies and contacts (plausible names, job titles, domains, phones, tags, custom
-fields), deals in every stage of the default pipeline with values in two currencies, owners among
+fields), deals in every stage of the default pipeline with values in two currencies and tags, owners among
 several members, and activities (tasks overdue, due today and upcoming, calls, meetings, notes).
 Everything is written through the CRM services, so records have their timeline: deals walk
 through the stages one move at a time, and some records are edited after they were created.
 
-Deterministic (one seeded random generator, dates relative to today) and idempotent: records
+Deterministic (seeded random generators, dates relative to today) and idempotent: records
 are recognised by their name, e-mail, title or subject and created only when missing, so
 running it again changes nothing.
 """
@@ -84,6 +84,8 @@ JOB_TITLES = (
     "Finance Controller", "Head of Customer Success", "Product Manager", "Founder", "Logistics Coordinator",
 )  # fmt: skip
 CONTACT_TAGS = ("decision-maker", "champion", "vip", "newsletter", "technical", "budget-holder")
+# Deals share the organization's tags with contacts and companies ("enterprise" is on both).
+DEAL_TAGS = ("hot", "strategic", "upsell", "at-risk", "enterprise")
 LEAD_SOURCES = ("Website", "Referral", "Event", "Outbound")
 PHONE_PREFIX = {
     "US": "+1 555",
@@ -241,6 +243,8 @@ def crm_demo_load(*, organization: Organization, user: User) -> CrmDemo:
     today = timezone.localdate()
     titles: set[str] = set()
     deals: list[Deal] = []
+    # Deal tags come from a generator of their own, so the other draws stay what they were.
+    tag_rng = random.Random(SEED + 1)
     for index in range(DEAL_COUNT):
         stage = stages[index % len(stages)]
         company = rng.choice(companies)
@@ -252,6 +256,7 @@ def crm_demo_load(*, organization: Organization, user: User) -> CrmDemo:
         closing = rng.randint(-60, -1) if stage.kind != StageKind.OPEN else rng.randint(5, 120)
         lost_reason = rng.choice(LOST_REASONS)
         detour = rng.randint(0, 3)  # open stages a won or lost deal went through first
+        tags = tag_rng.sample(DEAL_TAGS, tag_rng.choice((0, 1, 1, 2)))
         deal = existing_deals.get(title)
         if deal is None:
             deal = services.deal_create(
@@ -266,6 +271,7 @@ def crm_demo_load(*, organization: Organization, user: User) -> CrmDemo:
                 contacts=people_there,
                 owner=owner,
                 expected_close_date=today + datetime.timedelta(days=closing),
+                tags=tags,
                 custom_fields={"renewal": "renewal" in title},
             )
             path = stages[1 : stages.index(stage) + 1]

@@ -712,6 +712,9 @@ class DealFilterSet(RecordFilterSet):
         "stage__kind", choices=StageKind.choices, label="Status", help_text="open, won or lost."
     )
     contact = IdFilter(nullable=False, where="with_contacts", label="Contact", help_text="Has this contact.")
+    tag = TagFilter(every=True, label="Tag", help_text=TAG_HELP)
+    tags = TagFilter(every=True, label="Tags (all)", help_text=TAGS_HELP)
+    tags_any = TagFilter(every=False, label="Tags (any)", help_text=TAGS_ANY_HELP)
     value_min = DecimalFilter("value", "gte", label="Value from", help_text="Value at least.")
     value_max = DecimalFilter("value", "lte", label="Value to", help_text="Value at most.")
     currency = TextFilter("currency", normalise=str.upper, label="Currency", help_text="ISO 4217 currency.")

@@ -37,7 +37,7 @@ class TenantModel(models.Model):
 
 
 class Tag(models.Model):
-    """A label on contacts and companies; names are unique per organization, ignoring case."""
+    """A label on contacts, companies and deals; names are unique per organization, ignoring case."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=60)
@@ -207,6 +207,7 @@ class Deal(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     expected_close_date = models.DateField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="deals")
     lost_reason = models.TextField(blank=True)
     stage_changed_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(

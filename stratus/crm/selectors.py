@@ -132,7 +132,7 @@ def _with_tag_names(queryset: QuerySet[M], through: type[models.Model], column: 
     return queryset.annotate(_tag_names=RawSQL(sql, [], output_field=ArrayField(models.TextField())))  # noqa: S611
 
 
-def tag_names(record: Contact | Company) -> list[str]:
+def tag_names(record: Contact | Company | Deal) -> list[str]:
     """The tag names of a record read by a selector, in name order, without a query."""
     names = getattr(record, "_tag_names", None)
     if names is not None:
@@ -229,8 +229,12 @@ def stage_list(*, org: Organization, pipeline_id: int | None = None) -> QuerySet
 # --- deals ----------------------------------------------------------------------------------------
 
 
+def _with_deal_tag_names(queryset: QuerySet[Deal]) -> QuerySet[Deal]:
+    return _with_tag_names(queryset, Deal.tags.through, "deal_id")
+
+
 def _deals(org: Organization) -> QuerySet[Deal]:
-    queryset = Deal.objects.filter(organization=org).select_related("stage")
+    queryset = _with_deal_tag_names(Deal.objects.filter(organization=org).select_related("stage"))
     if connection.vendor != "postgresql":
         return queryset.prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("id")))
     ids = Deal.contacts.through.objects.filter(deal_id=OuterRef("pk")).order_by("contact_id")
@@ -270,8 +274,13 @@ class StageTotal:
 
 
 def _board_deals(org: Organization, filters: Filters | None) -> QuerySet[Deal]:
-    """The deal list's filters without its per-row extras (contact ids): a card shows none."""
+    """The deal list's filters without its per-row extras (contact ids, tags): a summary needs none."""
     return DealFilterSet(filters, Deal.objects.filter(organization=org), org=org).qs
+
+
+def _cards(queryset: QuerySet[Deal]) -> QuerySet[Deal]:
+    """Deals as board cards: company, owner and tag names loaded."""
+    return _with_deal_tag_names(queryset.select_related("company", "owner"))
 
 
 def deal_stage_totals(
@@ -299,7 +308,7 @@ def deal_board(
     *, org: Organization, pipeline: Pipeline, filters: Filters | None = None, per_stage: int
 ) -> dict[int, list[Deal]]:
     """The first ``per_stage`` deals (``BOARD_ORDERING``) of every stage of ``pipeline`` that match
-    ``filters``, in one query whatever the number of stages, with company and owner loaded.
+    ``filters``, in one query whatever the number of stages, with company, owner and tags loaded.
 
     On PostgreSQL each stage's first cards come from a ``LIMIT`` per stage (an index scan of
     ``crm_deal_org_stage`` that reads only the cards shown), so the query costs the same at 100
@@ -321,7 +330,7 @@ def deal_board(
                 order_by=[models.F("created_at").desc(), models.F("id").desc()],
             )
         ).filter(board_rank__lte=per_stage)
-    ranked = ranked.select_related("company", "owner").order_by("stage_id", "-created_at", "-id")
+    ranked = _cards(ranked).order_by("stage_id", "-created_at", "-id")
     columns: dict[int, list[Deal]] = {}
     for deal in ranked:
         columns.setdefault(deal.stage_id, []).append(deal)
@@ -344,7 +353,7 @@ def deal_board_column(
         queryset = queryset.filter(
             Q(created_at__lt=models.Subquery(cursor)) | Q(created_at=models.Subquery(cursor), id__lt=after)
         )
-    return list(queryset.select_related("company", "owner")[:limit])
+    return list(_cards(queryset)[:limit])
 
 
 def deal_board_card(
@@ -353,7 +362,7 @@ def deal_board_card(
     """The deal ``pk`` as a card of ``pipeline``'s board for ``filters``; None when it is not on
     that board (deleted, in another pipeline or organization, or filtered out)."""
     queryset = _board_deals(org, filters).filter(pipeline=pipeline, pk=pk)
-    return queryset.select_related("company", "owner").first()
+    return _cards(queryset).first()
 
 
 # --- activities -----------------------------------------------------------------------------------

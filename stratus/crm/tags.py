@@ -1,6 +1,6 @@
 """Tag management (settings): rename and delete a tag of the organization.
 
-A tag is created by naming it on a contact or company (``services.tags_for``); these are the
+A tag is created by naming it on a contact, company or deal (``services.tags_for``); these are the
 organization-wide changes an admin makes from the settings pages. The name rule is the CRM's
 (``rules.tag_name``, unique ignoring case); both are announced to live clients.
 """
@@ -53,7 +53,7 @@ def tag_rename(*, org: Organization, actor: User | None, tag: Tag | int, name: A
 
 @transaction.atomic
 def tag_delete(*, org: Organization, actor: User | None, tag: Tag | int) -> None:
-    """Delete ``tag``: it leaves every contact and company that had it."""
+    """Delete ``tag``: it leaves every contact, company and deal that had it."""
     found = _locked(org, tag)
     pk = found.pk
     found.delete()

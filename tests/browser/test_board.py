@@ -262,3 +262,51 @@ def test_a_long_column_loads_more_cards_on_demand(visitor: Visitor) -> None:
     assert visitor.page.get_by_test_id(f"stage-{lead.pk}-more").count() == 0
     assert visitor.page.url == f"{visitor.base_url}/pipeline/{pipeline.pk}"
     visitor.check_accessibility()
+
+
+def test_filter_the_board_by_tag(visitor: Visitor) -> None:
+    org = make_organization()
+    user = _user(org)
+    pipeline, stages = _pipeline(org)
+    lead, proposal = stages["Lead"], stages["Proposal"]
+    hot_lead = services.deal_create(
+        org=org, actor=None, title="Hot lead", value=300, currency="EUR", stage=lead, tags=["hot"]
+    )
+    hot_offer = services.deal_create(
+        org=org, actor=None, title="Hot offer", value=40, currency="USD", stage=proposal, tags=["hot", "q3"]
+    )
+    cold = services.deal_create(
+        org=org, actor=None, title="Cold lead", value=5000, currency="EUR", stage=lead, tags=["q3"]
+    )
+    board = f"/pipeline/{pipeline.pk}"
+    _sign_in(visitor, user, board)
+    page = visitor.page
+    assert page.get_by_test_id(f"stage-{lead.pk}-count").inner_text() == "2 deals"
+    assert "5,300.00 EUR" in page.get_by_test_id(f"stage-{lead.pk}-summary").inner_text()
+
+    page.get_by_label("Tag", exact=True).select_option("hot")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    page.wait_for_url(f"{visitor.base_url}{board}?*tag=hot*")
+    page.get_by_test_id(f"stage-{lead.pk}-count").filter(has_text="1 deal").wait_for()
+    # Only the tagged deals' cards, and the column totals of the filter (computed by the server).
+    assert page.get_by_test_id(f"deal-{cold.pk}").count() == 0
+    assert _in_column(visitor, hot_lead, lead)
+    assert _in_column(visitor, hot_offer, proposal)
+    assert page.locator(".deal-card").count() == 2
+    lead_summary = page.get_by_test_id(f"stage-{lead.pk}-summary").inner_text()
+    assert "300.00 EUR" in lead_summary
+    assert "5,300.00" not in lead_summary
+    assert "40.00 USD" in page.get_by_test_id(f"stage-{proposal.pk}-summary").inner_text()
+    assert page.get_by_test_id(f"deal-{hot_offer.pk}-tags").inner_text().split() == ["hot", "q3"]
+    visitor.check_accessibility()
+
+    # The filter is in the URL: a reload keeps it, back goes to the whole board.
+    page.reload()
+    assert page.get_by_label("Tag", exact=True).input_value() == "hot"
+    assert page.get_by_test_id(f"stage-{lead.pk}-count").inner_text() == "1 deal"
+    assert page.get_by_test_id(f"deal-{cold.pk}").count() == 0
+    page.go_back()
+    page.wait_for_url(f"{visitor.base_url}{board}")
+    page.get_by_test_id(f"deal-{cold.pk}").wait_for()
+    assert page.get_by_test_id(f"stage-{lead.pk}-count").inner_text() == "2 deals"
+    assert page.get_by_label("Tag", exact=True).input_value() == ""

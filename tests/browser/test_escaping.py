@@ -84,6 +84,7 @@ def _world() -> tuple[User, dict[str, Any]]:
         company=company.pk,
         contacts=[contact.pk],
         owner=user.pk,
+        tags=[IMG],
         custom_fields={"remarks": BOTH},
     )
     crm_services.activity_create(
@@ -154,7 +155,7 @@ def test_markup_in_every_text_field_is_shown_as_text_on_every_page(visitor: Visi
         "/contacts?columns=name,first_name,last_name,job_title,phones,company,tags,custom_fields.remarks",
         f"/contacts?view={ids['view']}",
         "/companies?columns=name,industry,city,tags",
-        "/deals?columns=title,stage,company,owner,custom_fields.remarks",
+        "/deals?columns=title,stage,company,owner,tags,custom_fields.remarks",
         "/activities",
         f"/contacts/{ids['contact']}",
         f"/companies/{ids['company']}",

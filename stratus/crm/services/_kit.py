@@ -4,7 +4,7 @@ create / update / delete skeleton every entity's services are written with.
 
 The skeleton (:func:`create`, :func:`update`, :func:`delete`) does, in this order: lock the row
 (update, delete), apply the input and check it (the entity's ``apply``, which adds one error per
-bad field), refuse with every error at once (nothing written), save, write the entity's link
+bad field), refuse with every error at once (nothing written), save, write the entity's links
 (tags, a deal's contacts), diff against the snapshot taken before, record one timeline entry
 and publish one live event (delivered after commit). An entity is described once by an
 :class:`Entity`; services with other shapes (stage changes, a deal's move) use the same parts.
@@ -250,7 +250,7 @@ class Entity(Generic[R]):
     event: str
     scalar: tuple[str, ...]
     refs: tuple[str, ...] = ()
-    link: Link[R] | None = None
+    links: tuple[Link[R], ...] = ()
     event_data: Callable[[R, str], Mapping[str, Any]] = field(default=_no_event_data)
     deleted_data: Callable[[R], Mapping[str, Any]] | None = None
 
@@ -262,9 +262,10 @@ class Entity(Generic[R]):
 
 
 # ``apply(record, errors)`` assigns the input to the record and adds an error per bad field; it
-# returns the value for the entity's link (None: unchanged). It may call ``errors.raise_if_any()``
-# itself when it has work to do once the input is known to be valid.
-Apply = Callable[[R, Errors], Any]
+# returns the values for the entity's links by link name (a link missing or None: unchanged).
+# It may call ``errors.raise_if_any()`` itself when it has work to do once the input is known
+# to be valid.
+Apply = Callable[[R, Errors], Mapping[str, Any] | None]
 
 
 def create(
@@ -275,16 +276,15 @@ def create(
     record: R,
     apply: Apply[R],
 ) -> R:
-    """Check and insert the new ``record``, write its link, record ``created``, announce it."""
+    """Check and insert the new ``record``, write its links, record ``created``, announce it."""
     errors = Errors()
-    link_value = apply(record, errors)
+    values = apply(record, errors) or {}
     errors.raise_if_any()
     save(record)
     links: dict[str, Any] = {}
-    if entity.link is not None:
-        links[entity.link.name] = (
-            entity.link.write(org, record, link_value, True) if link_value is not None else []
-        )
+    for link in entity.links:
+        value = values.get(link.name)
+        links[link.name] = link.write(org, record, value, True) if value is not None else []
     record_created(entity, org=org, actor=actor, record=record, links=links)
     return record
 
@@ -342,15 +342,14 @@ def update(
     record ``updated`` with each changed field's old and new value, announce the fields."""
     found = load_for_update(entity.model, org, record, entity.label)
     check_unchanged(found, expected_updated_at)
-    links: dict[str, Any] = {}
-    if entity.link is not None:
-        links[entity.link.name] = entity.link.current(found)
+    links = {link.name: link.current(found) for link in entity.links}
     before = entity.snapshot(found, links)
     errors = Errors()
-    link_value = apply(found, errors)
+    values = apply(found, errors) or {}
     errors.raise_if_any()
-    if entity.link is not None and link_value is not None:
-        links[entity.link.name] = entity.link.write(org, found, link_value, False)
+    for link in entity.links:
+        if values.get(link.name) is not None:
+            links[link.name] = link.write(org, found, values[link.name], False)
     changes = diff(before, entity.snapshot(found, links))
     if changes:
         save(found)

@@ -30,14 +30,14 @@ COMPANIES = kit.Entity(
     event="company",
     scalar=COMPANY_SCALAR,
     refs=COMPANY_REFS,
-    link=TAGS,
+    links=(TAGS,),
     event_data=_event_data,
 )
 
 
 def _apply(
     company: Company, org: Organization, data: Mapping[str, Any], creating: bool, errors: kit.Errors
-) -> list[str] | None:
+) -> dict[str, list[str] | None]:
     for name in COMPANY_SCALAR:
         if name in data:
             setattr(company, name, kit.clean_text(data[name]))
@@ -55,7 +55,7 @@ def _apply(
     tags = checked_names(data["tags"], errors) if "tags" in data else None
     kit.clean_fields(company, [n for n in COMPANY_SCALAR if n in data or creating], errors)
     kit.clean_custom(company, org, CustomFieldEntity.COMPANY, data, creating, errors)
-    return tags
+    return {"tags": tags}
 
 
 @transaction.atomic

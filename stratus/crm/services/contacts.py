@@ -32,7 +32,7 @@ CONTACTS = kit.Entity(
     event="contact",
     scalar=CONTACT_SCALAR,
     refs=CONTACT_REFS,
-    link=TAGS,
+    links=(TAGS,),
     event_data=_event_data,
 )
 
@@ -59,7 +59,7 @@ def _phones(value: Any, errors: kit.Errors) -> list[str]:
 
 def _apply(
     contact: Contact, org: Organization, data: Mapping[str, Any], creating: bool, errors: kit.Errors
-) -> list[str] | None:
+) -> dict[str, list[str] | None]:
     for name in ("first_name", "last_name", "email", "job_title"):
         if name in data:
             setattr(contact, name, kit.clean_text(data[name]))
@@ -88,7 +88,7 @@ def _apply(
         except rules.RuleError as problem:
             errors.add(problem.field, problem.message)
     kit.clean_custom(contact, org, CustomFieldEntity.CONTACT, data, creating, errors)
-    return tags
+    return {"tags": tags}
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from stratus.accounts.models import Organization, User
 from stratus.crm import timeline
 from stratus.crm.models import Company, Contact, CustomFieldEntity, Deal, Pipeline, Stage, StageKind
 from stratus.crm.services import _kit as kit
+from stratus.crm.services.tags import TAGS, checked_names
 from stratus.platform.unset import UNSET, Unset, given
 
 DEAL_SCALAR = ("title", "value", "currency", "expected_close_date", "lost_reason", "closed_at")
@@ -46,8 +47,8 @@ DEALS = kit.Entity(
     event="deal",
     scalar=DEAL_SCALAR,
     refs=DEAL_REFS,
-    # A deal's contacts, in the timeline by id.
-    link=kit.Link(name="contacts", current=_current_contacts, write=_write_contacts),
+    # A deal's contacts in the timeline by id, its tags by name.
+    links=(kit.Link(name="contacts", current=_current_contacts, write=_write_contacts), TAGS),
     event_data=_event_data,
 )
 
@@ -153,8 +154,9 @@ def _apply(
     creating: bool,
     errors: kit.Errors,
     now: datetime.datetime,
-) -> tuple[list[Contact] | None, Stage | None]:
-    """Assign and check ``data``; returns the new contacts and the stage moved from (if moved)."""
+) -> tuple[dict[str, Any], Stage | None]:
+    """Assign and check ``data``; returns the new links (contacts, tags; None: unchanged) and the
+    stage moved from (if moved)."""
     for name in ("title", "currency", "lost_reason"):
         if name in data:
             setattr(deal, name, kit.clean_text(data[name]))
@@ -171,6 +173,7 @@ def _apply(
     if "owner" in data:
         deal.owner = kit.member(org, data["owner"], "owner", errors)
     contacts = _contacts(org, data["contacts"], errors) if "contacts" in data else None
+    tags = checked_names(data["tags"], errors) if "tags" in data else None
     kit.clean_fields(
         deal,
         [n for n in ("title", "value", "expected_close_date", "lost_reason") if n in data or creating],
@@ -211,10 +214,11 @@ def _apply(
         errors.add("lost_reason", "Only a lost deal has a lost reason.")
     kit.clean_custom(deal, org, CustomFieldEntity.DEAL, data, creating, errors)
     errors.raise_if_any()
+    links = {"contacts": contacts, "tags": tags}
     if stage is not None and (creating or stage.pk != deal.stage_id):
         apply_stage(deal, stage, lost_reason, now)
-        return contacts, old_stage
-    return contacts, None
+        return links, old_stage
+    return links, None
 
 
 @transaction.atomic
@@ -232,9 +236,11 @@ def deal_create(
     owner: User | int | Unset | None = UNSET,
     expected_close_date: datetime.date | str | Unset | None = UNSET,
     lost_reason: str | Unset = UNSET,
+    tags: Sequence[str] | Unset | None = UNSET,
     custom_fields: Mapping[str, Any] | Unset | None = UNSET,
 ) -> Deal:
-    """A deal in ``stage`` (or the first stage of ``pipeline``, or of the default pipeline)."""
+    """A deal in ``stage`` (or the first stage of ``pipeline``, or of the default pipeline);
+    ``tags`` are names, as for contacts and companies (created in ``org`` when new)."""
     data = given(
         title=title,
         value=value,
@@ -246,14 +252,15 @@ def deal_create(
         owner=owner,
         expected_close_date=expected_close_date,
         lost_reason=lost_reason,
+        tags=tags,
         custom_fields=custom_fields,
     )
     now = timezone.now()
     deal = Deal(organization=org, stage_changed_at=now)
 
-    def apply(deal: Deal, errors: kit.Errors) -> list[Contact] | None:
-        contacts, _ = _apply(deal, org, data, True, errors, now)
-        return contacts
+    def apply(deal: Deal, errors: kit.Errors) -> dict[str, Any]:
+        links, _ = _apply(deal, org, data, True, errors, now)
+        return links
 
     return kit.create(DEALS, org=org, actor=actor, record=deal, apply=apply)
 
@@ -279,12 +286,14 @@ def deal_update(
     owner: User | int | Unset | None = UNSET,
     expected_close_date: datetime.date | str | Unset | None = UNSET,
     lost_reason: str | Unset = UNSET,
+    tags: Sequence[str] | Unset | None = UNSET,
     custom_fields: Mapping[str, Any] | Unset | None = UNSET,
     expected_updated_at: datetime.datetime | None = None,
 ) -> Deal:
-    """Change a deal's fields; a new ``stage`` (or ``pipeline``) is also recorded as a move.
-    ``expected_updated_at``: the ``updated_at`` the caller read; when the record changed since,
-    nothing is written (``Conflict``, ``CrmCode.STALE``)."""
+    """Change a deal's fields; a new ``stage`` (or ``pipeline``) is also recorded as a move;
+    ``tags`` replaces the tags, ``custom_fields`` is a patch. ``expected_updated_at``: the
+    ``updated_at`` the caller read; when the record changed since, nothing is written
+    (``Conflict``, ``CrmCode.STALE``)."""
     data = given(
         title=title,
         value=value,
@@ -296,14 +305,15 @@ def deal_update(
         owner=owner,
         expected_close_date=expected_close_date,
         lost_reason=lost_reason,
+        tags=tags,
         custom_fields=custom_fields,
     )
     now = timezone.now()
     moved = _Move()
 
-    def apply(deal: Deal, errors: kit.Errors) -> list[Contact] | None:
-        contacts, moved.old = _apply(deal, org, data, False, errors, now)
-        return contacts
+    def apply(deal: Deal, errors: kit.Errors) -> dict[str, Any]:
+        links, moved.old = _apply(deal, org, data, False, errors, now)
+        return links
 
     updated = kit.update(
         DEALS, org=org, actor=actor, record=deal, apply=apply, expected_updated_at=expected_updated_at

@@ -1,4 +1,5 @@
-"""Tags: names checked by the tag rule, rows created on first use, a record's tags as a link."""
+"""Tags: names checked by the tag rule, rows created on first use, a record's tags as a link
+(contacts, companies and deals share the organization's tags)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from stratus.accounts.models import Organization
 from stratus.crm import rules
-from stratus.crm.models import Company, Contact, Tag
+from stratus.crm.models import Company, Contact, Deal, Tag
 from stratus.crm.services._kit import Errors, Link
 
 
@@ -54,11 +55,13 @@ def tags_for(*, org: Organization, names: Iterable[str]) -> dict[str, Tag]:
     return {rules.tag_key(tag.name): tag for tag in tag_rows(org, list(wanted.values()))}
 
 
-def _current(record: Contact | Company) -> list[str]:
+def _current(record: Contact | Company | Deal) -> list[str]:
     return sorted(record.tags.values_list("name", flat=True))
 
 
-def _write(org: Organization, record: Contact | Company, names: Sequence[str], creating: bool) -> list[str]:
+def _write(
+    org: Organization, record: Contact | Company | Deal, names: Sequence[str], creating: bool
+) -> list[str]:
     rows = tag_rows(org, names)
     if rows or not creating:
         record.tags.set(rows)

@@ -74,6 +74,8 @@ def test_deal_move_returns_the_updated_deal(api_client, organization, pipeline) 
         ("/api/v1/contacts", {"first_name": "A", "company": "OTHER_COMPANY"}, "company"),
         ("/api/v1/deals", {"title": "D", "stage": "OTHER_STAGE"}, "stage"),
         ("/api/v1/deals", {"title": "D", "contacts": ["OTHER_CONTACT"]}, "contacts"),
+        # Tags are named, never referenced by id: another organization's tag id is refused.
+        ("/api/v1/deals", {"title": "D", "tags": ["OTHER_TAG"]}, "tags.0"),
         ("/api/v1/activities", {"subject": "S", "contact": "OTHER_CONTACT"}, "contact"),
         ("/api/v1/contacts", {"first_name": "A", "owner": "OTHER_USER"}, "owner"),
     ],
@@ -90,15 +92,64 @@ def test_references_to_another_organization_are_refused(
             org=other_organization, actor=other_owner, first_name="Y"
         ).pk,
         "OTHER_USER": other_owner.pk,
+        "OTHER_TAG": Tag.objects.create(organization=other_organization, name="theirs").pk,
     }
     resolved = {
         k: ([others[i] for i in v] if isinstance(v, list) else others.get(v, v)) for k, v in payload.items()
     }
-    counts = [m.objects.count() for m in (Company, Contact, Deal, Activity)]
+    counts = [m.objects.count() for m in (Company, Contact, Deal, Activity, Tag)]
     response = api_client(Role.MEMBER).post(path, resolved, format="json")
     assert response.status_code == 400, response.content
     assert [e["field"] for e in response.json()["errors"]] == [field]
-    assert [m.objects.count() for m in (Company, Contact, Deal, Activity)] == counts
+    assert [m.objects.count() for m in (Company, Contact, Deal, Activity, Tag)] == counts
+    assert not Tag.objects.filter(organization=other_organization, deals__isnull=False).exists()
+
+
+def test_deal_tags_are_written_read_and_filtered_like_contacts(
+    api_client, organization, other_organization, owner, pipeline
+) -> None:
+    client = api_client(Role.MEMBER)
+    services.contact_create(org=organization, actor=owner, first_name="Ann", tags=["VIP"])
+    big = client.post("/api/v1/deals", {"title": "Big", "tags": ["vip", "Renewal"]}, format="json")
+    assert big.status_code == 201, big.content
+    # The organization's existing tag (its spelling), names in name order, as contacts show them.
+    assert big.json()["tags"] == ["Renewal", "VIP"]
+    small = client.post("/api/v1/deals", {"title": "Small", "tags": ["renewal"]}, format="json").json()
+    plain = client.post("/api/v1/deals", {"title": "Plain"}, format="json").json()
+    assert (small["tags"], plain["tags"]) == (["Renewal"], [])
+    assert Tag.objects.filter(organization=organization).count() == 2
+
+    patched = client.patch(f"/api/v1/deals/{small['id']}", {"tags": ["hot", "renewal"]}, format="json")
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["tags"] == ["Renewal", "hot"]  # the existing tag keeps its spelling
+    assert client.get(f"/api/v1/deals/{plain['id']}").json()["tags"] == []
+    timeline = client.get(f"/api/v1/deals/{small['id']}/timeline").json()["results"]
+    assert timeline[0]["changes"]["tags"] == {"old": ["Renewal"], "new": ["Renewal", "hot"]}
+
+    other_owner = Membership.objects.get(organization=other_organization, role=Role.OWNER).user
+    services.pipeline_create(org=other_organization, actor=other_owner, name="Theirs")
+    services.deal_create(org=other_organization, actor=other_owner, title="Theirs", tags=["vip", "hot"])
+
+    def titles(query: str) -> list[str]:
+        response = client.get(f"/api/v1/deals?ordering=created_at&{query}")
+        assert response.status_code == 200, response.content
+        return [d["title"] for d in response.json()["results"]]
+
+    assert titles("tag=VIP") == ["Big"]
+    assert titles("tag=renewal") == ["Big", "Small"]
+    assert titles("tag=renewal&tag=hot") == ["Small"]
+    assert titles("tags=renewal,vip") == ["Big"]
+    assert titles("tags_any=vip,hot") == ["Big", "Small"]
+    assert titles("tag=nothing") == []
+    assert titles("tags_any=nothing") == []
+    refused = client.get("/api/v1/deals?tag=,")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "tag"
+
+    too_long = client.patch(f"/api/v1/deals/{plain['id']}", {"tags": ["x" * 61]}, format="json")
+    assert too_long.status_code == 400
+    assert [e["field"] for e in too_long.json()["errors"]] == ["tags"]
+    assert client.get(f"/api/v1/deals/{plain['id']}").json()["tags"] == []
 
 
 def test_filters_ordering_and_search(api_client, organization, owner) -> None:
@@ -156,6 +207,10 @@ def _bulk(organization, owner, pipeline, n: int) -> None:
     )
     Deal.contacts.through.objects.bulk_create(
         [Deal.contacts.through(deal=d, contact=contacts[0]) for d in deals]
+    )
+    Deal.tags.through.objects.bulk_create([Deal.tags.through(deal=d, tag=tag) for d in deals])
+    Deal.tags.through.objects.bulk_create(
+        [Deal.tags.through(deal=d, tag=t) for d, t in zip(deals, own_tags, strict=True)]
     )
     Activity.objects.bulk_create(
         [

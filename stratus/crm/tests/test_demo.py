@@ -50,6 +50,12 @@ def test_demo_crm_feels_real_and_loading_twice_changes_nothing() -> None:
         demo.COLLEAGUES
     )
     assert selectors.contact_list(org=org, filters={"tag": "vip"}).exists()
+    tagged_deals = selectors.deal_list(org=org, filters={"tags_any": list(demo.DEAL_TAGS)}).count()
+    assert 0 < tagged_deals < demo.DEAL_COUNT
+    # One tag for the organization, whatever records carry it.
+    shared = selectors.tag_list(org=org).get(name="enterprise")
+    assert shared.deals.exists()
+    assert shared.companies.exists()
     assert not Contact.objects.filter(organization=org, job_title="").exists()
     assert not Contact.objects.filter(organization=org, phones=[]).exists()
     assert selectors.contact_list(org=org, filters={"custom_fields.lead_source": "Website"}).exists()

@@ -424,3 +424,64 @@ def test_a_pipeline_with_deals_is_protected(refusal) -> None:
         services.pipeline_delete(org=org, actor=None, pipeline=pipeline)
     error = caught.value
     assert status_of(error) == 409
+
+
+# --- deal tags ------------------------------------------------------------------------------------
+
+
+def test_deal_tags_are_the_organizations_tags_recorded_and_announced(sent: Sent, committing) -> None:
+    org = make_org()
+    actor = make_member(org).user
+    services.pipeline_create(org=org, actor=None, name="Sales")
+    company = services.company_create(org=org, actor=None, name="Acme", tags=["Enterprise"])
+    deal = services.deal_create(org=org, actor=actor, title="Big", tags=["enterprise", "hot", "HOT"])
+    # One tag per name in the organization, whichever record named it first.
+    assert sorted(deal.tags.values_list("name", flat=True)) == ["Enterprise", "hot"]
+    assert deal.tags.get(name="Enterprise") == company.tags.get()
+    created = TimelineEntry.objects.get(target_type="deal", target_id=deal.pk, action="created")
+    assert created.changes is not None
+    assert created.changes["tags"] == {"old": None, "new": ["Enterprise", "hot"]}
+
+    with committing():
+        services.deal_update(org=org, actor=actor, deal=deal.pk, tags=["hot", "renewal"])
+    assert sorted(deal.tags.values_list("name", flat=True)) == ["hot", "renewal"]
+    entry = TimelineEntry.objects.get(target_type="deal", target_id=deal.pk, action="updated")
+    assert entry.actor == actor
+    assert entry.changes == {"tags": {"old": ["Enterprise", "hot"], "new": ["hot", "renewal"]}}
+    assert sent == [("deal.updated", {"id": deal.pk, "fields": ["tags"]})]
+
+
+def test_deal_tags_follow_the_tag_rule_and_never_take_another_organizations_tag(refusal) -> None:
+    org = make_org()
+    services.pipeline_create(org=org, actor=None, name="Sales")
+    deal = services.deal_create(org=org, actor=None, title="Big", tags=["hot"])
+    theirs = Tag.objects.create(organization=make_org(), name="secret")
+    for tags in ("hot", [" "], ["x" * 61], [f"t{i}" for i in range(51)], [theirs]):
+        with refusal(Invalid, CrmCode.INVALID, {"tags"}):
+            services.deal_update(org=org, actor=None, deal=deal.pk, tags=tags)  # type: ignore[arg-type]
+    assert list(deal.tags.values_list("name", flat=True)) == ["hot"]
+    assert not theirs.deals.exists()
+    # Naming another organization's tag gives this organization a tag of its own.
+    services.deal_update(org=org, actor=None, deal=deal.pk, tags=["secret"])
+    mine = deal.tags.get()
+    assert (mine.organization_id, mine.name) == (org.pk, "secret")
+    assert mine.pk != theirs.pk
+    assert not theirs.deals.exists()
+
+
+def test_deleting_a_tag_detaches_it_from_deals_contacts_and_companies(sent: Sent, committing) -> None:
+    from stratus.crm import tags as crm_tags
+
+    org = make_org()
+    services.pipeline_create(org=org, actor=None, name="Sales")
+    deal = services.deal_create(org=org, actor=None, title="Big", tags=["gone", "kept"])
+    contact = services.contact_create(org=org, actor=None, first_name="Ann", tags=["gone"])
+    company = services.company_create(org=org, actor=None, name="Acme", tags=["gone"])
+    tag = Tag.objects.get(organization=org, name="gone")
+    with committing():
+        crm_tags.tag_delete(org=org, actor=None, tag=tag.pk)
+    assert list(deal.tags.values_list("name", flat=True)) == ["kept"]
+    assert not contact.tags.exists()
+    assert not company.tags.exists()
+    assert Deal.objects.filter(pk=deal.pk).exists()
+    assert sent == [("tag.deleted", {"id": tag.pk})]

@@ -13,8 +13,11 @@ import django, json
 django.setup()
 from stratus.accounts.models import Organization
 from stratus.crm import selectors
-from stratus.crm.models import Company, Contact
+from stratus.crm.models import Company, Contact, Deal, Pipeline
 org = Organization.objects.get(slug="demo")
+pipeline = Pipeline.objects.get(organization=org, is_default=True)
+cards = selectors.deal_board(org=org, pipeline=pipeline, filters={"tag": "hot"}, per_stage=1000)
+hot = Deal.objects.filter(organization=org, tags__name="hot")
 contacts = list(Contact.objects.filter(organization=org).exclude(email="").order_by("pk"))
 target = next(c for c in contacts if c.custom_fields)
 domain = target.email.split("@")[1]
@@ -36,6 +39,10 @@ print(json.dumps({
     ),
     "company": [c.name for c in selectors.company_list(org=org, filters={"q": company.name.lower()})],
     "company_expected": company.name,
+    "hot_deals": sorted(d.pk for d in selectors.deal_list(org=org, filters={"tag": "HOT"})),
+    "hot_expected": sorted(hot.values_list("pk", flat=True)),
+    "hot_cards": sorted(d.pk for column in cards.values() for d in column),
+    "card_tags": sorted({n for column in cards.values() for d in column for n in selectors.tag_names(d)}),
 }))
 """
 
@@ -56,3 +63,7 @@ def test_sqlite_migrate_demo_and_search(tmp_path) -> None:
     assert found["target"] in found["list_q"]  # matching ignores case
     assert found["custom"] == found["custom_expected"] >= 1  # custom-field equality
     assert found["company_expected"] in found["company"]
+    # Deal tags: the list filter and the board's cards (tag names loaded without the array subquery).
+    assert found["hot_deals"] == found["hot_expected"] == found["hot_cards"]
+    assert found["hot_deals"]
+    assert "hot" in found["card_tags"]

@@ -118,7 +118,7 @@ def test_contact_writes() -> None:
     assert counts(delete) == [10, 10]
 
 
-# --- deals: the number of contacts ----------------------------------------------------------------
+# --- deals: the number of contacts and tags ----------------------------------------------------------------
 
 
 def contacts(org: Organization, size: int, prefix: str = "c") -> list[int]:
@@ -133,16 +133,30 @@ def test_deal_writes() -> None:
         org, actor, _ = world()
         people = contacts(org, size)
         return lambda: services.deal_create(
-            org=org, actor=actor, title="Big", value=10, contacts=people, custom_fields={"plan": "pro"}
+            org=org,
+            actor=actor,
+            title="Big",
+            value=10,
+            contacts=people,
+            tags=names("t", size),
+            custom_fields={"plan": "pro"},
         )
 
     def update(size: int) -> Write:
         org, actor, pipeline = world()
-        deal = services.deal_create(org=org, actor=None, title="Big", contacts=contacts(org, size))
+        deal = services.deal_create(
+            org=org, actor=None, title="Big", contacts=contacts(org, size), tags=names("old", size)
+        )
         others = contacts(org, size, prefix="other")
         won = pipeline.stages.get(name="Won")
         return lambda: services.deal_update(
-            org=org, actor=actor, deal=deal.pk, title="Bigger", contacts=others, stage=won.pk
+            org=org,
+            actor=actor,
+            deal=deal.pk,
+            title="Bigger",
+            contacts=others,
+            stage=won.pk,
+            tags=names("new", size),
         )
 
     def move(size: int) -> Write:
@@ -155,15 +169,17 @@ def test_deal_writes() -> None:
 
     def delete(size: int) -> Write:
         org, actor, _ = world()
-        deal = services.deal_create(org=org, actor=None, title="Big", contacts=contacts(org, size))
+        deal = services.deal_create(
+            org=org, actor=None, title="Big", contacts=contacts(org, size), tags=names("t", size)
+        )
         for index in range(size):
             services.activity_create(org=org, actor=None, subject=f"Call {index}", deal=deal)
         return lambda: services.deal_delete(org=org, actor=actor, deal=deal.pk)
 
-    assert counts(create) == [12, 12]
-    assert counts(update) == [16, 16]
+    assert counts(create) == [17, 17]
+    assert counts(update) == [23, 23]
     assert counts(move) == [10, 10]
-    assert counts(delete) == [11, 11]
+    assert counts(delete) == [12, 12]
 
 
 # --- activities -----------------------------------------------------------------------------------

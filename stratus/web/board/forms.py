@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from stratus.api.serializers import ID_MAX, ID_MIN
 
 # The deal list's query parameters (the API's names) that the board filters on.
-BOARD_FILTERS = ("owner", "expected_close_after", "expected_close_before")
+BOARD_FILTERS = ("owner", "tag", "expected_close_after", "expected_close_before")
 
 
 class MoveForm(forms.Form):

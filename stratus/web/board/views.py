@@ -90,6 +90,7 @@ def board(request: SignedInRequest, pk: int | None = None) -> HttpResponse:
             "pipelines": pipelines,
             "columns": columns,
             "members": accounts_selectors.member_choices(org=org),
+            "tags": crm_selectors.tag_list(org=org),
             "filters": filters,
             "filter_query": urlencode(filters),
             "errors": errors,

@@ -198,12 +198,14 @@ DEALS = ListSpec(
         OWNER_COLUMN,
         Column("expected_close_date", _("Expected close"), ordering="expected_close_date", edit="date"),
         Column("closed_at", _("Closed")),
+        Column("tags", _("Tags"), edit="tags"),
         *STAMPS,
     ),
     default_columns=("title", "value", "stage", "company", "owner", "expected_close_date"),
     filters=(
         OWNER,
         Filter("stage", _("Stage"), "stage"),
+        *TAG_FILTERS,
         Filter(
             "status",
             _("Status"),
@@ -225,7 +227,7 @@ DEALS = ListSpec(
         *DATES,
     ),
     related=("company",),
-    bulk_actions=(BulkAction.OWNER, BulkAction.STAGE, BulkAction.DELETE),
+    bulk_actions=(BulkAction.OWNER, BulkAction.TAGS, BulkAction.STAGE, BulkAction.DELETE),
     record_path="/deals/",
 )
 

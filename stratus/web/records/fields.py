@@ -138,6 +138,7 @@ DEAL = RecordKind(
         FieldSpec("owner", _("Owner"), "ref"),
         FieldSpec("expected_close_date", _("Expected close date"), "date"),
         FieldSpec("lost_reason", _("Lost reason"), "textarea"),
+        FieldSpec("tags", _("Tags"), "list", help_text=_("Separate tags with commas.")),
     ),
     header=("value", "stage", "company", "owner", "expected_close_date"),
     write_serializer=crm_api.DealWriteSerializer,

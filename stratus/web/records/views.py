@@ -105,10 +105,6 @@ def _target(request: SignedInRequest, kind: str, pk: int, *, write: bool = False
     return _Target(membership, record_kind, _record(record_kind, membership.organization, pk))
 
 
-def _tag_names(kind: RecordKind, record: Any) -> list[str]:
-    return crm_selectors.tag_names(record) if kind.name in ("contact", "company") else []
-
-
 def _custom_specs(org: Organization, kind: RecordKind) -> list[FieldSpec]:
     return [
         record_fields.custom_spec(d) for d in crm_selectors.custom_field_list(org=org, entity=kind.entity)
@@ -204,7 +200,7 @@ def _field_context(
 def _main_context(
     org: Organization, kind: RecordKind, record: Any, can_edit: bool, *, editing: str = ""
 ) -> dict[str, Any]:
-    tags = _tag_names(kind, record)
+    tags = crm_selectors.tag_names(record)
     specs, custom = _specs(org, kind)
     shown = {s.name: s for s in specs}
     return {
@@ -384,7 +380,7 @@ def _field_fragment(target: _Target, spec: FieldSpec, **options: Any) -> dict[st
     """One field's context (shown, or its edit form), for the ``_field.html`` fragment."""
     record = target.record
     return {
-        "f": _field_context(target.org, target.kind, record, spec, _tag_names(target.kind, record), **options)
+        "f": _field_context(target.org, target.kind, record, spec, crm_selectors.tag_names(record), **options)
     }
 
 

@@ -161,6 +161,71 @@ def test_the_filter_uses_the_deal_lists_parameters_and_shows_refusals_beside_the
     assert 'value="soonish"' in text  # what the user typed stays
 
 
+def test_the_tag_filter_narrows_cards_counts_and_sums_and_stays_in_every_link() -> None:
+    org, other = make_organization(), make_organization("Other")
+    me = _member(org)
+    pipeline = _pipeline(org)
+    lead, won = _stage(pipeline, "Lead"), _stage(pipeline, "Won")
+    hot = services.deal_create(
+        org=org, actor=None, title="Hot one", value=100, currency="EUR", stage=lead, tags=["Hot"]
+    )
+    services.deal_create(
+        org=org, actor=None, title="Hot two", value=50, currency="USD", stage=lead, tags=["hot", "big"]
+    )
+    services.deal_create(org=org, actor=None, title="Cold one", value=7000, currency="EUR", stage=lead)
+    services.deal_create(
+        org=org, actor=None, title="Big win", value=900, currency="EUR", stage=won, tags=["big"]
+    )
+    _pipeline(other)
+    services.deal_create(org=other, actor=None, title="Their hot", value=1, tags=["hot", "secret"])
+    for n in range(30):
+        services.deal_create(org=org, actor=None, title=f"Filler {n}", value=1, currency="EUR", stage=lead)
+    client = _signed_in(me)
+
+    everyone = _board(client, pipeline)
+    assert "33 deals" in _summary(everyone, lead)
+    assert "7,130.00 EUR" in _summary(everyone, lead)
+    # The tag choices are this organization's tags only.
+    assert '<option value="Hot">Hot</option>' in everyone
+    assert '<option value="big">big</option>' in everyone
+    assert "secret" not in everyone
+
+    tagged = _board(client, pipeline, tag="hot")
+    lead_summary = _summary(tagged, lead)
+    assert "2 deals" in lead_summary
+    assert "100.00 EUR" in lead_summary
+    assert "50.00 USD" in lead_summary
+    assert "7,130" not in lead_summary
+    assert "0 deals" in _summary(tagged, won)
+    assert tagged.count('class="deal-card"') == 2
+    assert "Cold one" not in tagged
+    assert "Their hot" not in tagged
+    assert '<option value="Hot" selected>Hot</option>' in tagged  # the choice survives a reload
+    assert f'data-live-url="{reverse("web:pipeline-live", args=[pipeline.pk])}?tag=hot"' in tagged
+    assert f'data-testid="deal-{hot.pk}-tags"' in tagged
+
+    big = _board(client, pipeline, tag="big", owner="none")
+    assert "1 deal" in _summary(big, lead)
+    assert "1 deal" in _summary(big, won)
+    assert "900.00 EUR" in _summary(big, won)
+
+    # The live endpoint answers under the same filter: an untagged deal has no card on this board.
+    live = reverse("web:pipeline-live", args=[pipeline.pk])
+    cold = Deal.objects.get(title="Cold one")
+    answer = client.get(live, {"deal": str(cold.pk), "tag": "hot"}).json()
+    assert answer["card"] == ""
+    assert "2 deals" in answer["summaries"][str(lead.pk)]
+    answer = client.get(live, {"deal": str(hot.pk), "tag": "hot"}).json()
+    assert f'data-deal="{hot.pk}"' in answer["card"]
+
+    # An unknown tag filters everything out; a blank list of names is refused beside the field.
+    none = _board(client, pipeline, tag="nothing")
+    assert "0 deals" in _summary(none, lead)
+    refused = client.get(reverse("web:pipeline", args=[pipeline.pk]), {"tag": ","})
+    assert refused.status_code == 400
+    assert 'id="filter-tag-error"' in refused.content.decode()
+
+
 def test_another_organizations_pipeline_stage_or_deal_is_a_404() -> None:
     org, other = make_organization(), make_organization("Other")
     me = _member(org)

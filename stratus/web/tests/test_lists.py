@@ -253,7 +253,7 @@ def _fill(org: Organization, owner: User, n: int) -> None:
             org=org, actor=None, first_name=f"P{i}", company=company.pk, owner=owner.pk, tags=["x"]
         )
         deal = crm_services.deal_create(
-            org=org, actor=None, title=f"D{i}", company=company.pk, owner=owner.pk
+            org=org, actor=None, title=f"D{i}", company=company.pk, owner=owner.pk, tags=["d", "e"]
         )
         crm_services.activity_create(org=org, actor=None, subject=f"A{i}", contact=contact.pk)
         crm_services.activity_create(org=org, actor=None, subject=f"B{i}", deal=deal.pk, assignee=owner.pk)
@@ -540,6 +540,44 @@ def test_bulk_owner_and_tags_on_chosen_rows() -> None:
     assert set(Contact.objects.filter(owner=owner).values_list("pk", flat=True)) == {c.pk for c in chosen}
     assert Contact.objects.get(pk=untouched.pk).owner_id is None
     assert sorted(Contact.objects.get(pk=chosen[0].pk).tags.values_list("name", flat=True)) == ["q3", "vip"]
+
+
+def test_deals_have_a_tags_column_filter_inline_edit_and_bulk_edit() -> None:
+    org, other = _org(), _org("Other")
+    user = _member(org)
+    hot = crm_services.deal_create(org=org, actor=None, title="Hot deal", tags=["hot"])
+    plain = crm_services.deal_create(org=org, actor=None, title="Plain deal")
+    crm_services.deal_create(org=other, actor=None, title="Their deal", tags=["hot"])
+    client = _client(user)
+
+    by_tag = client.get("/deals", {"tag": "HOT", "columns": "title,tags"}).content.decode()
+    assert _row_ids(by_tag) == [hot.pk]
+    assert 'name="tag"' in by_tag  # the filter control of the deal list
+    assert ">hot<" in by_tag or "hot</" in by_tag
+    assert _row_ids(client.get("/deals", {"tags_any": "hot,none"}).content.decode()) == [hot.pk]
+
+    url = reverse("web:list-cell-edit", args=["deals", plain.pk, "tags"])
+    saved = client.post(url, {"value": "renewal, hot"}, HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200, saved.content.decode()[:300]
+    assert sorted(plain.tags.values_list("name", flat=True)) == ["hot", "renewal"]
+    refused = client.post(url, {"value": "x" * 61}, HTTP_HX_REQUEST="true")
+    assert 'data-testid="cell-error"' in refused.content.decode()
+    assert sorted(plain.tags.values_list("name", flat=True)) == ["hot", "renewal"]
+
+    bulk = reverse("web:list-bulk", args=["deals"])
+    response = client.post(bulk, {"action": "tags", "tags": "q3", "ids": [hot.pk]}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert sorted(hot.tags.values_list("name", flat=True)) == ["hot", "q3"]
+    assert not plain.tags.filter(name="q3").exists()
+    # Every matching deal: this organization's only.
+    client.post(
+        bulk, {"action": "tags", "tags": "all", "all": "1", "query": "tag=hot"}, HTTP_HX_REQUEST="true"
+    )
+    tagged = set(Deal.objects.filter(tags__name="all").values_list("pk", flat=True))
+    assert tagged == {hot.pk, plain.pk}
+    entry = TimelineEntry.objects.filter(target_type="deal", target_id=hot.pk, action="updated").latest("id")
+    assert entry.actor == user
+    assert entry.changes == {"tags": {"old": ["hot", "q3"], "new": ["all", "hot", "q3"]}}
 
 
 def test_bulk_delete_asks_for_confirmation_first() -> None:

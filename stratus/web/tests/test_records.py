@@ -580,3 +580,23 @@ def test_a_deals_contacts_value_and_close_date_are_edited_in_place() -> None:
     assert sorted(deal.contacts.values_list("pk", flat=True)) == sorted([first.pk, second.pk])
     assert deal.value == Decimal("1250.50")
     assert deal.expected_close_date == datetime.date(2027, 3, 31)
+
+
+def test_a_deals_tags_are_shown_and_edited_in_place_like_a_contacts() -> None:
+    org = make_organization()
+    me = _member(org)
+    _contact(org, tags=["Hot"])
+    deal = _deal(org, tags=["renewal"])
+    client = _client(me)
+    page = client.get(reverse("web:deal", args=[deal.pk])).content.decode()
+    assert "renewal" in page
+    assert _save(client, deal, "deal", "tags", "hot, renewal, q3").status_code == 200
+    # The organization's tag "Hot" (named first on a contact) is the deal's tag too.
+    assert sorted(deal.tags.values_list("name", flat=True)) == ["Hot", "q3", "renewal"]
+    refused = _save(client, deal, "deal", "tags", "x" * 61)
+    assert refused.status_code == 400
+    assert "longer than 60 characters" in refused.content.decode()
+    assert sorted(deal.tags.values_list("name", flat=True)) == ["Hot", "q3", "renewal"]
+    entry = TimelineEntry.objects.filter(target_type="deal", target_id=deal.pk, action="updated").get()
+    assert entry.actor == me
+    assert entry.changes == {"tags": {"old": ["renewal"], "new": ["Hot", "q3", "renewal"]}}
