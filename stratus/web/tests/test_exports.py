@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import requests
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -266,3 +268,79 @@ def test_on_s3_the_download_is_a_presigned_url_of_the_bucket(s3_storage: S3Endpo
     ]  # newest first
     unsigned = url.split("?", 1)[0]
     assert requests.get(unsigned, timeout=10).status_code == 403  # the bucket is private
+
+
+def test_activities_and_custom_fields_export_as_the_list_shows_them(media: Path) -> None:
+    org = make_organization()
+    user = make_member(org, Role.MEMBER).user
+    member = make_member(org, Role.MEMBER).user
+    crm_services.custom_field_create(
+        org=org, actor=None, entity="contact", key="plan", label="Plan", field_type="text"
+    )
+    crm_services.custom_field_create(
+        org=org, actor=None, entity="contact", key="paying", label="Paying", field_type="boolean"
+    )
+    ada = crm_services.contact_create(
+        org=org,
+        actor=None,
+        first_name="Ada",
+        last_name="King",
+        custom_fields={"plan": "+pro", "paying": True},
+    )
+    crm_services.activity_create(
+        org=org,
+        actor=None,
+        subject="Call Ada",
+        kind="call",
+        due_at="2030-01-02T10:00:00+00:00",
+        assignee=member.pk,
+        contact=ada.pk,
+    )
+    crm_services.activity_create(org=org, actor=None, subject="Done already", done=True, contact=ada.pk)
+
+    contacts = exports.export_job_create(
+        org=org, actor=user, kind="contacts", columns=["custom_fields.plan", "custom_fields.paying", "name"]
+    )
+    exports.export_run(job_id=contacts.pk)
+    contacts.refresh_from_db()
+    assert _rows(_download(_client(user), contacts)) == [
+        ["Plan", "Paying", "Name"],
+        ["'+pro", "true", "Ada King"],
+    ]
+
+    activities = exports.export_job_create(
+        org=org,
+        actor=user,
+        kind="activities",
+        filters={"done": "false"},
+        columns=["subject", "kind", "target", "due_at", "done", "assignee"],
+    )
+    exports.export_run(job_id=activities.pk)
+    activities.refresh_from_db()
+    rows = _rows(_download(_client(user), activities))
+    assert rows[0] == ["Subject", "Kind", "About", "Due", "Done", "Assignee"]
+    assert len(rows) == 2
+    subject, kind, about, due, done, assignee = rows[1]
+    assert (subject, kind, about, done) == ("Call Ada", "Call", "Ada King", "false")
+    assert due.startswith("2030-01-02T")
+    assert assignee == (member.full_name or member.email)
+
+
+def test_the_worker_reads_no_row_by_row(media: Path) -> None:
+    org = make_organization()
+    crm_services.pipeline_create(org=org, actor=None, name="Sales")
+    user = make_member(org, Role.MEMBER).user
+    acme = crm_services.company_create(org=org, actor=None, name="Acme")
+    columns = ["title", "value", "stage", "company", "owner", "created_at"]
+
+    def queries() -> int:
+        job = exports.export_job_create(org=org, actor=user, kind="deals", columns=columns)
+        with CaptureQueriesContext(connection) as captured:
+            exports.export_run(job_id=job.pk)
+        return len(captured)
+
+    crm_services.deal_create(org=org, actor=None, title="One", company=acme.pk, owner=user.pk)
+    few = queries()
+    for i in range(12):
+        crm_services.deal_create(org=org, actor=None, title=f"D{i}", company=acme.pk, owner=user.pk)
+    assert queries() == few
