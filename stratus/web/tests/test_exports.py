@@ -344,3 +344,19 @@ def test_the_worker_reads_no_row_by_row(media: Path) -> None:
     for i in range(12):
         crm_services.deal_create(org=org, actor=None, title=f"D{i}", company=acme.pk, owner=user.pk)
     assert queries() == few
+
+
+def test_the_file_goes_with_its_export_when_the_member_is_deleted(
+    media: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    org = make_organization()
+    user = make_member(org, Role.MEMBER).user
+    _people(org)
+    job = exports.export_job_create(org=org, actor=user, kind="contacts")
+    exports.export_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (media / job.key).is_file()
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    assert not ExportJob.objects.filter(pk=job.pk).exists()
+    assert not (media / job.key).exists()
