@@ -111,6 +111,10 @@ def test_an_export_holds_exactly_the_filtered_rows_with_the_chosen_columns_in_or
     assert 'data-testid="export-download"' in page
     assert "every 1s" not in page
     assert "3 of 3 rows written." in page
+    # Without JavaScript the progress is a page of its own, with the same link.
+    full = client.get(reverse("web:list-export-progress", args=[job.pk])).content.decode()
+    assert "<h1>Export to CSV</h1>" in full
+    assert reverse("web:list-export-download", args=[job.pk]) in full
 
     rows = _rows(_download(client, job))
     assert rows == [
@@ -360,3 +364,22 @@ def test_the_file_goes_with_its_export_when_the_member_is_deleted(
         user.delete()
     assert not ExportJob.objects.filter(pk=job.pk).exists()
     assert not (media / job.key).exists()
+
+
+def test_an_export_whose_filter_no_longer_exists_fails_with_the_reason(media: Path) -> None:
+    org = make_organization()
+    user = make_member(org, Role.MEMBER).user
+    field = crm_services.custom_field_create(
+        org=org, actor=None, entity="contact", key="plan", label="Plan", field_type="text"
+    )
+    job = exports.export_job_create(
+        org=org, actor=user, kind="contacts", filters={"custom_fields.plan": "pro"}
+    )
+    crm_services.custom_field_delete(org=org, actor=None, field=field.pk)
+
+    assert exports.export_run(job_id=job.pk) == BulkState.FAILED
+    job.refresh_from_db()
+    assert job.key == ""
+    page = _client(user).get(reverse("web:list-export-progress", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert "The export failed:" in page.content.decode()
+    assert _client(user).get(reverse("web:list-export-download", args=[job.pk])).status_code == 404
