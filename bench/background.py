@@ -4,13 +4,16 @@
         uv run python bench/background.py import --rows 100000
     ... campaign --recipients 10000
     ... reminders --due 100000
+    ... export --rows 100000
 
 Each run empties the tables it uses in that (dedicated) database after migrating it, then
 measures what a worker does, in this process: ``import`` runs ``import_run`` on a generated
 CSV (10% duplicate emails, 2% invalid emails) stored in the local media folder; ``campaign``
 starts a local SMTP server (``stratus.platform.smtp_sink``, another process), sends a
 campaign to N contacts with no rate limit and counts the messages the server received;
-``reminders`` bulk-creates N due reminders and times one sweep that fires them all.
+``reminders`` bulk-creates N due reminders and times one sweep that fires them all;
+``export`` bulk-creates N contacts and runs a list export (sorted by name, five columns) to the
+local media folder, with the peak of Python allocations during the run (tracemalloc).
 Prints one JSON line with the figures (and peak memory of this process).
 """
 
@@ -24,6 +27,7 @@ import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,6 +51,8 @@ from stratus.imports import services as imports  # noqa: E402
 from stratus.imports.models import ImportJob  # noqa: E402
 from stratus.reminders import services as reminders  # noqa: E402
 from stratus.reminders.models import Notification, Reminder  # noqa: E402
+from stratus.web.lists import exports  # noqa: E402
+from stratus.web.models import ExportJob  # noqa: E402
 from testsupport.servers import smtp_server  # noqa: E402
 
 
@@ -62,6 +68,7 @@ def fresh_organization() -> tuple[Organization, User]:
     Segment.objects.all().delete()
     Suppression.objects.all().delete()
     ImportJob.objects.all().delete()
+    ExportJob.objects.all().delete()
     Activity.objects.all().delete()
     Contact.objects.all().delete()
     Company.objects.all().delete()
@@ -179,6 +186,42 @@ def bench_reminders(due: int) -> dict[str, object]:
     }
 
 
+def bench_export(rows: int) -> dict[str, object]:
+    org, user = fresh_organization()
+    Contact.objects.bulk_create(
+        (
+            Contact(organization=org, first_name=f"P{i}", last_name=f"Doe{i % 97}", email=f"p{i}@example.com")
+            for i in range(rows)
+        ),
+        batch_size=10000,
+    )
+    job = exports.export_job_create(
+        org=org,
+        actor=user,
+        kind="contacts",
+        ordering="name",
+        columns=["name", "email", "owner", "tags", "created_at"],
+    )
+    tracemalloc.start()
+    started = time.perf_counter()
+    state = exports.export_run(job_id=job.pk)
+    elapsed = time.perf_counter() - started
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    job.refresh_from_db()
+    return {
+        "benchmark": "export",
+        "rows": rows,
+        "state": state,
+        "written": job.done,
+        "file_bytes": Path(settings.MEDIA_ROOT, job.key).stat().st_size,
+        "seconds": round(elapsed, 2),
+        "rows_per_second": round(job.done / elapsed),
+        "python_alloc_peak_mb_during_run": round(peak / 2**20, 1),
+        "peak_memory_mb": round(peak_memory_mb()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -187,12 +230,15 @@ def main() -> None:
     sub.add_parser("import").add_argument("--rows", type=int, default=100_000)
     sub.add_parser("campaign").add_argument("--recipients", type=int, default=10_000)
     sub.add_parser("reminders").add_argument("--due", type=int, default=100_000)
+    sub.add_parser("export").add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.what == "import":
         result = bench_import(args.rows)
     elif args.what == "campaign":
         result = bench_campaign(args.recipients)
+    elif args.what == "export":
+        result = bench_export(args.rows)
     else:
         result = bench_reminders(args.due)
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]

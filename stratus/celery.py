@@ -108,6 +108,7 @@ def _configure(app: Celery) -> None:
             "campaigns-sweep": {"task": "stratus.campaigns.tasks.sweep", "schedule": sweep},
             "imports-sweep": {"task": "stratus.imports.tasks.sweep", "schedule": sweep},
             "bulk-sweep": {"task": "stratus.web.tasks.bulk_sweep", "schedule": sweep},
+            "export-sweep": {"task": "stratus.web.tasks.export_sweep", "schedule": sweep},
             "documents-cleanup": {
                 "task": "documents.cleanup_abandoned_uploads",
                 "schedule": timedelta(seconds=settings.DOCUMENTS_CLEANUP_INTERVAL),

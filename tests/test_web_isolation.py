@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,12 +25,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 from django.urls import Resolver404, get_resolver, resolve, reverse
+from django.utils import timezone
 
 from stratus.accounts.models import Role, User
 from stratus.crm import services as crm_services
 from stratus.crm.models import Tag
 from stratus.web.lists import services as list_services
-from stratus.web.models import BulkAction, BulkJob
+from stratus.web.models import BulkAction, BulkJob, BulkState, ExportJob
 from tests.test_api_isolation import MARKER, World, _walk, tenant_fingerprint
 from testsupport.factories import make_member
 
@@ -91,6 +93,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "list-bulk-progress": GET,
     "list-rows": GET,
     "list-bulk": POST,
+    "list-export": POST,
+    "list-export-progress": GET,
+    "list-export-download": GET,
     "list-view-save": POST,
     "list-view-default": POST,
     "list-view-delete": POST,
@@ -153,6 +158,7 @@ VIEWER_WRITES = {
     "list-view-save": "the viewer's own saved views (sharing needs a member: lists tests)",
     "list-view-default": "the viewer's own default view",
     "list-view-delete": "the viewer's own saved views",
+    "list-export": "the viewer's own export of a list they can read (the API's exports allow it)",
 }
 
 
@@ -177,6 +183,17 @@ class Rows(World):
             action=BulkAction.TAGS,
             value=["x"],
             ids=[],
+        ).pk
+        # A finished export whose link would be given to its owner: another organization gets a 404.
+        self.ids["export_job"] = ExportJob.objects.create(
+            organization=self.a,
+            created_by=owner,
+            kind="contacts",
+            state=BulkState.DONE,
+            total=1,
+            done=1,
+            key=f"exports/{self.a.pk}/{MARKER}.csv",
+            expires_at=timezone.now() + timedelta(hours=1),
         ).pk
         self.b_user: User = make_member(self.b, Role.OWNER).user
         self.own_contact = crm_services.contact_create(org=self.b, actor=None, first_name="Own").pk
@@ -215,6 +232,8 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "task-done": _by("activity"),
     "task-reschedule": _by("activity"),
     "list-bulk-progress": _by("bulk_job"),
+    "list-export-progress": _by("export_job"),
+    "list-export-download": _by("export_job"),
     "list-view-delete": lambda r: [{"kind": "contacts", "pk": r.ids["saved_view"]}],
     "list-cell": lambda r: [{"kind": "contacts", "pk": r.ids["contact"], "column": "email"}],
     "list-row": lambda r: [{"kind": "contacts", "pk": r.ids["contact"]}],
@@ -255,6 +274,7 @@ for _kind, _field in RECORD_FIELDS.items():
 PLAIN: dict[str, Kwargs] = {
     "list-rows": {"kind": "contacts"},
     "list-bulk": {"kind": "contacts"},
+    "list-export": {"kind": "contacts"},
     "list-view-save": {"kind": "contacts"},
     "list-view-default": {"kind": "contacts"},
 }

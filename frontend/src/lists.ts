@@ -508,18 +508,44 @@ document.addEventListener("htmx:afterSettle", (event) => {
   window.scrollTo(x, y);
 });
 
+function onExportProgress(data: Record<string, unknown>): void {
+  const bar = document.querySelector<HTMLElement>(`.export-progress[data-export-job="${CSS.escape(String(data.id))}"]`);
+  if (!bar) return;
+  const state = String(data.state ?? "");
+  if (state === "done" || state === "failed") {
+    // The download link (or the reason it failed) comes from the server.
+    const url = bar.getAttribute("hx-get");
+    bar.dataset.liveFinal = "true";
+    if (url) void htmx.ajax("get", url, { source: bar, target: bar, swap: "outerHTML" });
+    return;
+  }
+  const total = typeof data.total === "number" ? data.total : null;
+  const done = Number(data.done ?? 0);
+  bar.dataset.state = state;
+  const progress = bar.querySelector("progress");
+  if (progress && total) progress.value = Math.min(100, Math.round((done * 100) / total));
+  const counts = bar.querySelector<HTMLElement>("[data-export-counts]");
+  if (counts && total !== null) {
+    counts.textContent = (bar.dataset.countsText ?? "")
+      .replace("{done}", done.toLocaleString())
+      .replace("{total}", total.toLocaleString());
+  }
+}
+
 document.addEventListener("stratus:live", (event) => {
   const detail = (event as CustomEvent<LiveDetail>).detail;
   if (detail.event === "bulk.progress") onBulkProgress(detail.data);
   else if (detail.event === "live.resync") onResync();
+  else if (detail.event === "export.progress") onExportProgress(detail.data);
   else onListEvent(detail);
 });
 
-// With the socket up, bulk progress arrives as events: the bar polls only every fifth second,
-// as a safety net for an event lost in a reconnect.
+// With the socket up, bulk and export progress arrive as events: the bar polls only every fifth
+// second, as a safety net for an event lost in a reconnect.
 document.addEventListener("htmx:beforeRequest", (event) => {
   const elt = (event as CustomEvent<{ elt: Element }>).detail.elt as HTMLElement;
-  if (!elt?.matches?.(".bulk-progress[data-bulk-job]") || elt.dataset.liveFinal || !liveUp()) return;
+  if (!elt?.matches?.(".bulk-progress[data-bulk-job], .export-progress[data-export-job]")) return;
+  if (elt.dataset.liveFinal || !liveUp()) return;
   const skipped = Number(elt.dataset.pollsSkipped ?? "0");
   if (skipped < 4) {
     elt.dataset.pollsSkipped = String(skipped + 1);

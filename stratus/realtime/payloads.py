@@ -142,6 +142,16 @@ class BulkProgress(TypedDict):
     failed: int
 
 
+class ExportProgress(TypedDict):
+    """A list page's CSV export written by the worker (sent to the user who started it)."""
+
+    id: int
+    kind: str
+    state: str
+    total: int | None
+    done: int
+
+
 class CampaignProgress(TypedDict):
     id: int
     state: str
@@ -183,6 +193,7 @@ EVENTS: dict[str, type] = {
     "import.progress": ImportProgress,
     "campaign.progress": CampaignProgress,
     "bulk.progress": BulkProgress,
+    "export.progress": ExportProgress,
 }
 
 # Payload keys that are Python keywords are declared with a trailing underscore.

@@ -133,3 +133,56 @@ class BulkJob(models.Model):
         if self.state == BulkState.DONE:
             return 100
         return 0 if not self.total else min(100, (self.done + self.failed) * 100 // self.total)
+
+
+class ExportJob(models.Model):
+    """A CSV export of a list view (its filters, sort and columns), written by a worker.
+
+    The file goes to the default storage under the organization's prefix and is served only
+    through a short-lived link to the member who started the export, until ``expires_at``;
+    a periodic sweep deletes it afterwards. Running the job again writes the file again.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ListKind.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    ordering = models.CharField(max_length=60, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=10, choices=BulkState.choices, default=BulkState.QUEUED)
+    total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rows to write; counted by the worker."
+    )
+    done = models.PositiveIntegerField(default=0)
+    key = models.CharField(max_length=200, blank=True, help_text="The file in the default storage.")
+    error = models.CharField(max_length=300, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="After this the file is refused and then deleted.")
+    file_deleted = models.BooleanField(default=False)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "created_by", "created_at"], name="web_exportjob_org_user"),
+            models.Index(fields=["state", "heartbeat_at"], name="web_exportjob_state"),
+            models.Index(fields=["expires_at"], name="web_exportjob_expiry", condition=Q(file_deleted=False)),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in ListKind]), name="web_exportjob_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export of {self.kind} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == BulkState.DONE:
+            return 100
+        return 0 if not self.total else min(100, self.done * 100 // self.total)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.kind}-{timezone.localtime(self.created_at):%Y%m%d-%H%M%S}.csv"

@@ -13,8 +13,9 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from stratus.accounts.models import Organization, User
 from stratus.crm import services as crm_services
 from stratus.crm.models import Contact, Deal, Pipeline
+from stratus.web.lists.exports import export_run
 from stratus.web.lists.services import BULK_CHUNK, BULK_INLINE_LIMIT, bulk_run
-from stratus.web.models import BulkJob, BulkState
+from stratus.web.models import BulkJob, BulkState, ExportJob
 from tests.browser import test_shell as shell
 from tests.browser.conftest import Visitor
 from tests.browser.test_shell import LIVE_WAIT_MS, Replicas, _live, _sign_in, _user, _visitor, _watch_live
@@ -193,4 +194,43 @@ def test_bulk_progress_arrives_as_live_events_instead_of_polling(
     events = page.evaluate("window.__liveEvents")
     assert events.count("bulk.progress") == -(-total // BULK_CHUNK), events
     assert Contact.objects.filter(organization=org, owner=owner).count() == total
+    watcher.check_accessibility()
+
+
+def test_export_progress_arrives_as_live_events_and_ends_with_the_download_link(
+    browser: Browser, cluster: Replicas, contexts: list[BrowserContext], settings: Any, tmp_path: Any
+) -> None:
+    # The file this process writes as the worker goes to a folder of this test.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media"), "base_url": "/media/"},
+        },
+    }
+    org = make_organization("Acme")
+    Contact.objects.bulk_create(
+        Contact(organization=org, first_name=f"E{i:02d}", last_name="Export") for i in range(7)
+    )
+    _editor, watcher, grace = _two_users(browser, cluster, contexts, org)
+    watcher.goto("/contacts?ordering=name")
+    _live(watcher)
+    page = watcher.page
+    polls: list[str] = []
+    page.on("request", lambda request: polls.append(request.url) if "/lists/export/" in request.url else None)
+
+    page.get_by_test_id("export-csv").click()
+    bar = page.get_by_test_id("export-progress")
+    expect(bar).to_have_attribute("data-state", "queued")
+    job = ExportJob.objects.get(organization=org, created_by=grace)
+    # No worker runs beside these app processes; with the socket up the page does not poll every second.
+    page.wait_for_timeout(3_000)
+    assert polls == [], polls
+
+    assert export_run(job_id=job.pk) == BulkState.DONE
+    expect(bar).to_have_attribute("data-state", "done", timeout=LIVE_WAIT_MS)
+    expect(bar).to_contain_text("7 of 7 rows written.")
+    expect(page.get_by_test_id("export-download")).to_be_visible()
+    events = page.evaluate("window.__liveEvents")
+    assert events.count("export.progress") >= 2, events  # started, done
     watcher.check_accessibility()

@@ -1,4 +1,4 @@
-"""Reads for the list pages: saved views a member may use, their default view, bulk jobs."""
+"""Reads for the list pages: saved views a member may use, their default view, bulk and export jobs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from stratus.accounts.models import Organization, User
 from stratus.platform.errors import NotFound
-from stratus.web.models import BulkJob, DefaultView, SavedView
+from stratus.web.models import BulkJob, DefaultView, ExportJob, SavedView
 
 
 def saved_view_list(*, org: Organization, user: User, kind: str) -> QuerySet[SavedView]:
@@ -53,4 +53,20 @@ def bulk_job_get(*, org: Organization, pk: Any) -> BulkJob:
     found = BulkJob.objects.filter(organization=org, pk=key).first() if key is not None else None
     if found is None:
         raise NotFound("Bulk job not found.", code="not_found")
+    return found
+
+
+def export_job_get(*, org: Organization, user: User, pk: Any) -> ExportJob:
+    """An export the member started: another member's, or another organization's, is not found."""
+    try:
+        key = int(pk)
+    except (TypeError, ValueError):
+        key = None
+    found = (
+        ExportJob.objects.filter(organization=org, created_by=user, pk=key).first()
+        if key is not None
+        else None
+    )
+    if found is None:
+        raise NotFound("Export not found.", code="not_found")
     return found

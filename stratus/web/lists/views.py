@@ -35,7 +35,7 @@ from stratus.crm import versions
 from stratus.crm.errors import CrmCode
 from stratus.platform.errors import ApplicationError, Invalid, NotFound
 from stratus.web.context import SignedInRequest, current_membership, memberships
-from stratus.web.lists import selectors, services, state
+from stratus.web.lists import exports, selectors, services, state
 from stratus.web.lists.rows import Lookups, Row, RowRenderer, cell_of, record_href, row_of, with_related
 from stratus.web.lists.specs import COUNT_BOUND, CUSTOM_PREFIX, PAGE_SIZE, SPECS, Column, ListSpec
 from stratus.web.models import BulkAction, BulkState, SavedView
@@ -642,3 +642,78 @@ def bulk_progress(request: SignedInRequest, pk: int) -> HttpResponse:
     return _bulk_status(
         request, {"spec": spec, "kind": spec.kind, "job": job, "list_url": reverse(f"web:list-{spec.kind}")}
     )
+
+
+# --- CSV export -----------------------------------------------------------------------------------
+
+
+def _export_status(request: SignedInRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if request.htmx:
+        return render(request, "web/lists/_export.html", context, status=status)
+    response = _shell(request, "web/lists/export.html", context, section=context["spec"].kind)
+    response.status_code = status
+    return response
+
+
+@require_POST
+@login_required
+def export_start(request: SignedInRequest, kind: str) -> HttpResponse:
+    """Start a CSV export of the list as the page shows it (the ``query`` of its URL)."""
+    spec = _spec(kind)
+    membership = current_membership(request)
+    query = QueryDict(request.POST.get("query", ""), mutable=False)
+    context: dict[str, Any] = {
+        "spec": spec,
+        "kind": spec.kind,
+        "list_url": _query_url(reverse(f"web:list-{spec.kind}"), query),
+    }
+    try:
+        job = exports.export_job_create(
+            org=membership.organization,
+            actor=request.user,
+            kind=spec.kind,
+            filters=state.filters_of(query),
+            ordering=query.get("ordering", ""),
+            columns=state.column_keys(query.getlist("columns")),
+        )
+    except Invalid as refused:
+        messages = [f"{name}: {m}" for name, ms in refused.field_errors.items() for m in ms]
+        return _export_status(request, {**context, "error": " ".join(messages) or refused.message}, 400)
+    return _export_status(request, {**context, "job": job})
+
+
+def _own_export(request: SignedInRequest, pk: int) -> Any:
+    try:
+        return selectors.export_job_get(
+            org=current_membership(request).organization, user=request.user, pk=pk
+        )
+    except NotFound:
+        raise Http404("No such export.") from None
+
+
+@require_GET
+@login_required
+def export_progress(request: SignedInRequest, pk: int) -> HttpResponse:
+    job = _own_export(request, pk)
+    spec = _spec(job.kind)
+    return _export_status(
+        request, {"spec": spec, "kind": spec.kind, "job": job, "list_url": reverse(f"web:list-{spec.kind}")}
+    )
+
+
+@require_GET
+@login_required
+def export_download(request: SignedInRequest, pk: int) -> HttpResponse:
+    """The export's file through a short-lived link; 410 once the export has expired."""
+    job = _own_export(request, pk)
+    try:
+        url = exports.export_download_url(job)
+    except NotFound:
+        raise Http404("The export is not ready.") from None
+    except Invalid:
+        spec = _spec(job.kind)
+        context = {"spec": spec, "kind": spec.kind, "job": job, "list_url": reverse(f"web:list-{spec.kind}")}
+        return _export_status(request, {**context, "expired": True}, status=410)
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"
+    return response
