@@ -445,12 +445,14 @@ function onListEvent(detail: LiveDetail): void {
   showNews();
 }
 
-function onBulkProgress(data: Record<string, unknown>): void {
-  const bar = document.querySelector<HTMLElement>(`.bulk-progress[data-bulk-job="${CSS.escape(String(data.id))}"]`);
+// A background job's progress bar (bulk edit or export), by its job id: moved by each progress
+// event; when the job ends, the final word (counts, refusals, the download link or the reason it
+// failed, and for a bulk edit the list refresh) comes from the server.
+function onJobProgress(job: "bulk" | "export", data: Record<string, unknown>): void {
+  const bar = document.querySelector<HTMLElement>(`.${job}-progress[data-${job}-job="${CSS.escape(String(data.id))}"]`);
   if (!bar) return;
   const state = String(data.state ?? "");
   if (state === "done" || state === "failed") {
-    // The final word (counts, refusals) and the list refresh come from the server.
     const url = bar.getAttribute("hx-get");
     bar.dataset.liveFinal = "true";
     if (url) void htmx.ajax("get", url, { source: bar, target: bar, swap: "outerHTML" });
@@ -462,7 +464,7 @@ function onBulkProgress(data: Record<string, unknown>): void {
   bar.dataset.state = state;
   const progress = bar.querySelector("progress");
   if (progress && total) progress.value = Math.min(100, Math.round(((done + failed) * 100) / total));
-  const counts = bar.querySelector<HTMLElement>("[data-bulk-counts]");
+  const counts = bar.querySelector<HTMLElement>(`[data-${job}-counts]`);
   if (counts && total !== null) {
     counts.textContent = (bar.dataset.countsText ?? "")
       .replace("{done}", done.toLocaleString())
@@ -508,35 +510,12 @@ document.addEventListener("htmx:afterSettle", (event) => {
   window.scrollTo(x, y);
 });
 
-function onExportProgress(data: Record<string, unknown>): void {
-  const bar = document.querySelector<HTMLElement>(`.export-progress[data-export-job="${CSS.escape(String(data.id))}"]`);
-  if (!bar) return;
-  const state = String(data.state ?? "");
-  if (state === "done" || state === "failed") {
-    // The download link (or the reason it failed) comes from the server.
-    const url = bar.getAttribute("hx-get");
-    bar.dataset.liveFinal = "true";
-    if (url) void htmx.ajax("get", url, { source: bar, target: bar, swap: "outerHTML" });
-    return;
-  }
-  const total = typeof data.total === "number" ? data.total : null;
-  const done = Number(data.done ?? 0);
-  bar.dataset.state = state;
-  const progress = bar.querySelector("progress");
-  if (progress && total) progress.value = Math.min(100, Math.round((done * 100) / total));
-  const counts = bar.querySelector<HTMLElement>("[data-export-counts]");
-  if (counts && total !== null) {
-    counts.textContent = (bar.dataset.countsText ?? "")
-      .replace("{done}", done.toLocaleString())
-      .replace("{total}", total.toLocaleString());
-  }
-}
 
 document.addEventListener("stratus:live", (event) => {
   const detail = (event as CustomEvent<LiveDetail>).detail;
-  if (detail.event === "bulk.progress") onBulkProgress(detail.data);
+  if (detail.event === "bulk.progress") onJobProgress("bulk", detail.data);
   else if (detail.event === "live.resync") onResync();
-  else if (detail.event === "export.progress") onExportProgress(detail.data);
+  else if (detail.event === "export.progress") onJobProgress("export", detail.data);
   else onListEvent(detail);
 });
 

@@ -27,7 +27,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from stratus.accounts.models import Membership, Organization, User
+from stratus.accounts import selectors as account_selectors
+from stratus.accounts.models import Organization, User
 from stratus.api.pagination import KeysetPagination
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.custom_fields import definitions_for
@@ -36,6 +37,7 @@ from stratus.imports.exports import BOM, neutralise
 from stratus.platform.errors import Forbidden, Invalid, NotFound
 from stratus.realtime.events import publish
 from stratus.web.lists import state
+from stratus.web.lists.services import check_list_view
 from stratus.web.lists.specs import CUSTOM_PREFIX, SPECS, Column, ListSpec
 from stratus.web.models import BulkState, ExportJob
 
@@ -83,25 +85,12 @@ def export_job_create(
     from stratus.web import tasks
 
     spec = _spec(kind)
-    if not Membership.objects.filter(organization=org, user=actor).exists():
+    if not account_selectors.member_users(org=org, ids=[actor.pk]).exists():
         raise Forbidden("You are not a member of this organization.", code="forbidden")
     errors: dict[str, list[str]] = {}
-    clean_filters = state.filters_of(filters or {})
-    clean_ordering = ordering if isinstance(ordering, str) else ""
-    if clean_ordering:
-        _, problem = state.check_ordering(spec, clean_ordering)
-        if problem:
-            errors["ordering"] = [problem]
-    keys = state.column_keys(columns)
-    definitions = definitions_for(org=org, entity=spec.entity).values() if spec.entity else ()
-    _, column_errors = state.check_columns(keys, state.available_columns(spec, definitions))
-    if column_errors:
-        errors["columns"] = column_errors
-    if "ordering" not in errors:
-        try:
-            spec.list_selector(org=org, filters=clean_filters, ordering=clean_ordering or None)
-        except Invalid as refused:
-            errors.update(refused.field_errors or {"filters": [refused.message]})
+    clean_filters, clean_ordering, keys = check_list_view(
+        spec, org, errors, filters=filters or {}, ordering=ordering, columns=columns
+    )
     if errors:
         raise Invalid("The list cannot be exported.", field_errors=errors, code="invalid")
     with transaction.atomic():
@@ -122,10 +111,7 @@ def export_job_create(
 
 
 def _member_names(org: Organization) -> dict[int, str]:
-    return {
-        m.user_id: m.user.full_name or m.user.email
-        for m in Membership.objects.filter(organization=org).select_related("user")
-    }
+    return {m.user_id: m.user.full_name or m.user.email for m in account_selectors.member_choices(org=org)}
 
 
 def cell_value(spec: ListSpec, column: Column, record: Any, members: Mapping[int, str]) -> Any:

@@ -54,6 +54,41 @@ def _role(org: Organization, user: User) -> Membership:
 # --- saved views ----------------------------------------------------------------------------------
 
 
+def check_list_view(
+    spec: ListSpec,
+    org: Organization,
+    errors: dict[str, list[str]],
+    *,
+    filters: Mapping[str, Any],
+    ordering: Any,
+    columns: Any,
+) -> tuple[dict[str, Any], str, list[str]]:
+    """A list's state (filters, sort, columns) as a saved view or an export keeps it: the clean
+    filters, ordering and column keys; each problem goes into ``errors`` under its field. The
+    filters are checked the way the list (and the API) applies them."""
+    clean_filters = state.filters_of(filters)
+    clean_ordering = ordering if isinstance(ordering, str) else ""
+    if clean_ordering:
+        _, problem = state.check_ordering(spec, clean_ordering)
+        if problem:
+            errors["ordering"] = [problem]
+    keys = state.column_keys(columns if isinstance(columns, list | tuple) else [])
+    definitions = definitions_for(org=org, entity=spec.entity).values() if spec.entity else ()
+    _, column_errors = state.check_columns(keys, state.available_columns(spec, definitions))
+    if column_errors:
+        errors["columns"] = column_errors
+    if "ordering" not in errors:
+        try:
+            spec.list_selector(org=org, filters=clean_filters, ordering=clean_ordering or None)
+        except Invalid as refused:
+            errors["filters"] = [
+                f"{field}: {message}"
+                for field, messages in refused.field_errors.items()
+                for message in messages
+            ] or [refused.message]
+    return clean_filters, clean_ordering, keys
+
+
 def _check_view(
     spec: ListSpec,
     org: Organization,
@@ -72,27 +107,9 @@ def _check_view(
     if not isinstance(filters, Mapping):
         errors["filters"] = ["Expected the list's filters."]
         filters = {}
-    clean_filters = state.filters_of(filters)
-    clean_ordering = ordering if isinstance(ordering, str) else ""
-    if clean_ordering:
-        _, problem = state.check_ordering(spec, clean_ordering)
-        if problem:
-            errors["ordering"] = [problem]
-    keys = state.column_keys(columns if isinstance(columns, list | tuple) else [])
-    definitions = definitions_for(org=org, entity=spec.entity).values() if spec.entity else ()
-    _, column_errors = state.check_columns(keys, state.available_columns(spec, definitions))
-    if column_errors:
-        errors["columns"] = column_errors
-    if "ordering" not in errors:
-        try:
-            # The filters are checked the way the list (and the API) applies them.
-            spec.list_selector(org=org, filters=clean_filters, ordering=clean_ordering or None)
-        except Invalid as refused:
-            errors["filters"] = [
-                f"{field}: {message}"
-                for field, messages in refused.field_errors.items()
-                for message in messages
-            ] or [refused.message]
+    clean_filters, clean_ordering, keys = check_list_view(
+        spec, org, errors, filters=filters, ordering=ordering, columns=columns
+    )
     if errors:
         raise Invalid("The view cannot be saved.", field_errors=errors, code="invalid")
     return clean_name, clean_filters, clean_ordering, keys
