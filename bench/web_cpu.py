@@ -14,7 +14,9 @@ CPU), the wall time, the number of SQL queries (counted on one extra request) an
 
 Pages: the full list pages ``/contacts``, ``/companies``, ``/deals`` and ``/activities``, and
 the next keyset page of contacts as the infinite scroll asks for it (``/contacts/rows?cursor=``
-with ``HX-Request``). Prints one JSON document (and writes it with ``--out``).
+with ``HX-Request``), and the command palette's search as it asks for results
+(``/search?q=`` with ``HX-Request``; ``--search`` sets the term; its ``rows`` count the
+palette's options). Prints one JSON document (and writes it with ``--out``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,6 +85,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"))
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--label", default="")
+    parser.add_argument("--search", default="river", help="the palette's search term (default: %(default)s)")
     parser.add_argument("--out", type=Path)
     parser.add_argument(
         "--static-root",
@@ -119,6 +123,13 @@ def main() -> None:
     found = re.search(r'data-next-url="([^"]+)"', first)
     assert found, "the contact list has no next page: generate more than 50 contacts"
     results.append(measure(client, html.unescape(found.group(1)), args.requests, {"HX-Request": "true"}))
+    palette = measure(
+        client, f"/search?{urlencode({'q': args.search})}", args.requests, {"HX-Request": "true"}
+    )
+    palette["rows"] = client.get(
+        f"/search?{urlencode({'q': args.search})}", headers={"HX-Request": "true"}
+    ).content.count(b'role="option"')
+    results.append(palette)
     with open("/proc/loadavg") as handle:
         load = handle.read().split()[:3]
     report = {

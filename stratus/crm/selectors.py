@@ -260,6 +260,30 @@ def deal_get(*, org: Organization, pk: Any) -> Deal:
     return _get(_deals(org), org, pk, "Deal")
 
 
+# --- the search box ---------------------------------------------------------------------------
+
+
+def contact_search(*, org: Organization, query: str, limit: int) -> list[Contact]:
+    """The first ``limit`` contacts the list's search ``q`` finds, in the list's default order,
+    without the list's per-row extras (tag names): the command palette shows none of them."""
+    queryset = ContactFilterSet({"q": query}, Contact.objects.filter(organization=org), org=org).qs
+    fields = ("id", "first_name", "last_name", "email")
+    return list(_ordered(queryset, None, CONTACT_ORDERINGS).only(*fields)[:limit])
+
+
+def company_search(*, org: Organization, query: str, limit: int) -> list[Company]:
+    """Like ``contact_search``, for companies (id, name, domain)."""
+    queryset = CompanyFilterSet({"q": query}, Company.objects.filter(organization=org), org=org).qs
+    return list(_ordered(queryset, None, COMPANY_ORDERINGS).only("id", "name", "domain")[:limit])
+
+
+def deal_search(*, org: Organization, query: str, limit: int) -> list[Deal]:
+    """Like ``contact_search``, for deals (id, title, the stage's name; no tags, no contact ids)."""
+    queryset = DealFilterSet({"q": query}, Deal.objects.filter(organization=org), org=org).qs
+    ordered = _ordered(queryset.select_related("stage"), None, DEAL_ORDERINGS)
+    return list(ordered.only("id", "title", "stage__name")[:limit])
+
+
 # --- the pipeline board ---------------------------------------------------------------------------
 
 BOARD_ORDERING = "-created_at"  # newest first, keyset on (created_at, id) like the deal list

@@ -19,8 +19,17 @@ class SignedInRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+_MEMBERSHIPS_READ = "_stratus_memberships"
+
+
 def memberships(request: SignedInRequest) -> list[Membership]:
-    return list(account_selectors.user_memberships(user=request.user))
+    """The signed-in user's memberships, read once per request: a page's view and its shell both
+    ask for them. (A view that changes them answers with a redirect, so a new request reads them.)"""
+    read: tuple[int, list[Membership]] | None = getattr(request, _MEMBERSHIPS_READ, None)
+    if read is None or read[0] != request.user.pk:
+        read = (request.user.pk, list(account_selectors.user_memberships(user=request.user)))
+        setattr(request, _MEMBERSHIPS_READ, read)
+    return list(read[1])
 
 
 def current_membership(request: SignedInRequest, mine: list[Membership] | None = None) -> Membership:

@@ -177,22 +177,14 @@ def notifications_badge(request: SignedInRequest) -> HttpResponse:
 def search(request: SignedInRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
-    org = current_membership(request).organization
+    membership = current_membership(request)
+    org = membership.organization
     groups: list[tuple[str, list[dict[str, str]]]] = []
     if query:
-        filters = {"q": query}
-        contacts = crm_selectors.contact_list(org=org, filters=filters).only(
-            "id", "first_name", "last_name", "email"
-        )[:SEARCH_RESULTS_PER_KIND]
-        companies = crm_selectors.company_list(org=org, filters=filters).only("id", "name", "domain")[
-            :SEARCH_RESULTS_PER_KIND
-        ]
-        deals = (
-            crm_selectors.deal_list(org=org, filters=filters)
-            .select_related(None)
-            .select_related("stage")
-            .only("id", "title", "stage__name")[:SEARCH_RESULTS_PER_KIND]
-        )
+        limit = SEARCH_RESULTS_PER_KIND
+        contacts = crm_selectors.contact_search(org=org, query=query, limit=limit)
+        companies = crm_selectors.company_search(org=org, query=query, limit=limit)
+        deals = crm_selectors.deal_search(org=org, query=query, limit=limit)
         groups = [
             (
                 _("Contacts"),
@@ -224,9 +216,7 @@ def search(request: SignedInRequest) -> HttpResponse:
         "query": query,
         "form": form,
         "groups": [(name, rows) for name, rows in groups if rows],
-        "destinations": destinations.matching(
-            query, can_create=current_membership(request).has_role(Role.MEMBER)
-        ),
+        "destinations": destinations.matching(query, can_create=membership.has_role(Role.MEMBER)),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "web/shell/_search_results.html", context)

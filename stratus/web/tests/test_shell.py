@@ -3,6 +3,8 @@ the organization a page acts in, and sessions that end under an htmx request."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -11,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from stratus.accounts.models import Membership, Organization, Role, User
+from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
 from stratus.crm.models import Company, Contact, Deal, Pipeline
 from stratus.reminders.models import Notification, NotificationPreference
@@ -115,6 +118,55 @@ def test_palette_search_makes_the_same_number_of_queries_for_one_match_or_many()
     assert many == few
     body = client.get(reverse("web:search"), {"q": "pemberton"}, HTTP_HX_REQUEST="true").content.decode()
     assert body.count("/contacts/") == 5  # a few per kind, never the whole table
+
+
+def test_palette_search_reads_the_membership_once_and_no_tags() -> None:
+    acme = make_organization("Acme")
+    user = _member(acme)
+    Contact.objects.create(organization=acme, first_name="Ann", last_name="Pemberton")
+    client = _signed_in(user)
+    client.get(reverse("web:search"), {"q": "pemberton"}, HTTP_HX_REQUEST="true")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("web:search"), {"q": "pemberton"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Pemberton" in response.content.decode()
+    sql = [query["sql"] for query in captured]
+    assert sum('FROM "accounts_membership"' in statement for statement in sql) == 1
+    assert not any("_tags" in statement for statement in sql)  # the palette shows no tags
+
+
+def test_palette_search_shows_the_first_matches_in_the_order_of_the_lists() -> None:
+    acme = make_organization("Acme")
+    user = _member(acme)
+    for n in range(8):
+        Contact.objects.create(organization=acme, first_name=f"Ann{n}", last_name="Pemberton")
+        Company.objects.create(organization=acme, name=f"Pemberton {n}")
+        _deal(acme, f"Pemberton deal {n}")
+    filters = {"q": "pemberton"}
+    expected = [
+        *(f"/contacts/{c.pk}" for c in crm_selectors.contact_list(org=acme, filters=filters)[:5]),
+        *(f"/companies/{c.pk}" for c in crm_selectors.company_list(org=acme, filters=filters)[:5]),
+        *(f"/deals/{d.pk}" for d in crm_selectors.deal_list(org=acme, filters=filters)[:5]),
+    ]
+
+    body = _signed_in(user).get(reverse("web:search"), filters, HTTP_HX_REQUEST="true").content.decode()
+
+    shown = re.findall(r'href="(/(?:contacts|companies|deals)/\d+)"', body)
+    assert shown == expected
+
+
+def test_palette_search_offers_no_new_records_to_a_viewer() -> None:
+    acme = make_organization("Acme")
+    viewer = _member(acme, Role.VIEWER)
+    body = (
+        _signed_in(viewer).get(reverse("web:search"), {"q": "new"}, HTTP_HX_REQUEST="true").content.decode()
+    )
+    assert 'href="/contacts/new"' not in body
+    member = _member(acme)
+    body = (
+        _signed_in(member).get(reverse("web:search"), {"q": "new"}, HTTP_HX_REQUEST="true").content.decode()
+    )
+    assert 'href="/contacts/new"' in body
 
 
 def test_search_without_javascript_is_a_page_of_the_app() -> None:
@@ -310,6 +362,25 @@ def test_the_users_default_organization_is_used_when_the_session_chose_none() ->
     session.save()
     page = client.get(reverse("web:home")).content.decode()
     assert f'data-organization="{first.slug}"' in page
+
+
+def test_a_shell_page_reads_the_memberships_once_and_the_next_request_reads_them_again() -> None:
+    acme, globex = make_organization("Acme"), make_organization("Globex")
+    user = _member(acme)
+    client = _signed_in(user)
+    client.get(reverse("web:notifications"))
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(reverse("web:notifications")).content.decode()
+    assert sum('FROM "accounts_membership"' in query["sql"] for query in captured) == 1
+    assert 'id="organization-switch"' not in page  # one organization: nothing to switch to
+
+    Membership.objects.create(organization=globex, user=user, role=Role.MEMBER)
+    page = client.get(reverse("web:notifications")).content.decode()
+    assert 'id="organization-switch"' in page
+    assert f'data-organization="{acme.slug}"' in page
+    client.post(reverse("web:switch-organization"), {"organization": globex.pk})
+    page = client.get(reverse("web:notifications")).content.decode()
+    assert f'data-organization="{globex.slug}"' in page
 
 
 def test_an_htmx_request_after_the_session_ended_sends_the_page_to_sign_in_and_back() -> None:
