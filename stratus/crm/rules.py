@@ -107,11 +107,12 @@ def check_contact_has_identity(*, first_name: str, last_name: str, email: str) -
 
 
 def tag_name(value: Any) -> str:
-    """One tag name: a non-empty text of at most ``TAG_NAME_MAX`` characters, trimmed."""
+    """One tag name: a non-empty text of at most ``TAG_NAME_MAX`` characters (as given, the
+    length the API's schema states), trimmed."""
     if not isinstance(value, str) or not value.strip():
         raise RuleError("tags", TAG_EMPTY)
     name = value.strip()
-    if len(name) > TAG_NAME_MAX:
+    if len(value) > TAG_NAME_MAX:
         raise RuleError("tags", f"Tag {name[:20]!r}... is longer than {TAG_NAME_MAX} characters.")
     return name
 

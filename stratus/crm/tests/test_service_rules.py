@@ -485,3 +485,16 @@ def test_deleting_a_tag_detaches_it_from_deals_contacts_and_companies(sent: Sent
     assert not company.tags.exists()
     assert Deal.objects.filter(pk=deal.pk).exists()
     assert sent == [("tag.deleted", {"id": tag.pk})]
+
+
+def test_a_tag_name_is_measured_as_given_then_trimmed() -> None:
+    """The API's schema states the length of each tag as sent: a name that fits only once its
+    spaces are trimmed is refused like any other too-long name; one that fits is stored trimmed."""
+    from stratus.crm import rules
+
+    longest = "t" * rules.TAG_NAME_MAX
+    with pytest.raises(rules.RuleError) as refused:
+        rules.tag_name(" " + longest)
+    assert refused.value.field == "tags"
+    assert rules.tag_name(longest) == longest
+    assert rules.tag_name("  vip ") == "vip"
