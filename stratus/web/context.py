@@ -32,12 +32,9 @@ def memberships(request: SignedInRequest) -> list[Membership]:
     return list(read[1])
 
 
-def current_membership(request: SignedInRequest, mine: list[Membership] | None = None) -> Membership:
-    """The membership the page acts through; a user with none has no page to see (404).
-
-    ``mine``: the user's memberships when the caller has just read them (saves reading them again).
-    """
-    mine = memberships(request) if mine is None else mine
+def current_membership(request: SignedInRequest) -> Membership:
+    """The membership the page acts through; a user with none has no page to see (404)."""
+    mine = memberships(request)
     if not mine:
         raise Http404("You are not a member of any organization.")
     by_organization = {membership.organization_id: membership for membership in mine}

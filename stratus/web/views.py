@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 
-from stratus.accounts.models import Membership, Role
+from stratus.accounts.models import Role
 from stratus.api.throttling import AnonymousRateThrottle
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import services as crm_services
@@ -48,11 +48,9 @@ def _shell(
     *,
     section: str,
     status: int = 200,
-    mine: list[Membership] | None = None,
 ) -> HttpResponse:
-    """``mine``: the user's memberships, when the view has read them already."""
-    mine = memberships(request) if mine is None else mine
-    membership = current_membership(request, mine)
+    mine = memberships(request)
+    membership = current_membership(request)
     return render(
         request,
         template,

@@ -28,13 +28,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from stratus.accounts.models import Membership, Role
+from stratus.accounts.models import Role
 from stratus.api.pagination import KeysetPagination
 from stratus.crm import selectors as crm_selectors
 from stratus.crm import versions
 from stratus.crm.errors import CrmCode
 from stratus.platform.errors import ApplicationError, Invalid, NotFound
-from stratus.web.context import SignedInRequest, current_membership, memberships
+from stratus.web.context import SignedInRequest, current_membership
 from stratus.web.lists import exports, selectors, services, state
 from stratus.web.lists.rows import Lookups, Row, RowRenderer, cell_of, record_href, row_of, with_related
 from stratus.web.lists.specs import COUNT_BOUND, CUSTOM_PREFIX, PAGE_SIZE, SPECS, Column, ListSpec
@@ -117,14 +117,9 @@ def _definitions(spec: ListSpec, org: Any) -> list[Any]:
     return list(crm_selectors.custom_field_list(org=org, entity=spec.entity)) if spec.entity else []
 
 
-def _list_context(
-    request: SignedInRequest, spec: ListSpec, query: QueryDict, mine: list[Membership] | None = None
-) -> dict[str, Any]:
-    """What the list's results (rows, count, filters, columns) show for the list state in ``query``.
-
-    ``mine``: the user's memberships, when the view has read them already.
-    """
-    membership = current_membership(request, mine)
+def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) -> dict[str, Any]:
+    """What the list's results (rows, count, filters, columns) show for the list state in ``query``."""
+    membership = current_membership(request)
     org = membership.organization
     definitions = _definitions(spec, org)
     available = state.available_columns(spec, definitions)
@@ -276,12 +271,10 @@ def _page(
     extra: Mapping[str, Any] | None = None,
     status: int | None = None,
     *,
-    mine: list[Membership] | None = None,
     default: SavedView | None = _UNREAD,
 ) -> HttpResponse:
-    """The whole list page; ``mine`` and ``default`` (the default view) if the view read them."""
-    mine = memberships(request) if mine is None else mine
-    context = _list_context(request, spec, query, mine)
+    """The whole list page; ``default``: the default view, if the view read it."""
+    context = _list_context(request, spec, query)
     org = context["membership"].organization
     saved_views = list(selectors.saved_view_list(org=org, user=request.user, kind=spec.kind))
     if default is _UNREAD:
@@ -295,7 +288,7 @@ def _page(
             **(extra or {}),
         }
     )
-    response = _shell(request, "web/lists/list.html", context, section=spec.kind, mine=mine)
+    response = _shell(request, "web/lists/list.html", context, section=spec.kind)
     if status is not None:
         response.status_code = status
     elif context["errors"]:
@@ -307,13 +300,12 @@ def _page(
 @login_required
 def list_page(request: SignedInRequest, kind: str) -> HttpResponse:
     spec = _spec(kind)
-    mine = memberships(request)
     default = selectors.default_view_for(
-        org=current_membership(request, mine).organization, user=request.user, kind=spec.kind
+        org=current_membership(request).organization, user=request.user, kind=spec.kind
     )
     if default is not None and not request.GET:
         return HttpResponseRedirect(view_url(spec, default))
-    return _page(request, spec, request.GET, mine=mine, default=default)
+    return _page(request, spec, request.GET, default=default)
 
 
 @require_GET
