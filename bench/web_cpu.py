@@ -77,6 +77,23 @@ def measure(client: Any, path: str, requests: int, headers: dict[str, str]) -> d
     }
 
 
+def profile(client: Any, path: str, requests: int) -> None:
+    import cProfile
+    import pstats
+
+    headers = {"HX-Request": "true"} if path.startswith(("/search", "/lists/")) else {}
+    for _ in range(5):
+        assert client.get(path, headers=headers).status_code == 200, path
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(requests):
+        client.get(path, headers=headers)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,6 +104,12 @@ def main() -> None:
     parser.add_argument("--label", default="")
     parser.add_argument("--search", default="river", help="the palette's search term (default: %(default)s)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="instead of measuring, profile --requests requests of PATH with cProfile and print the "
+        "functions that take the most time (cumulative and own)",
+    )
     parser.add_argument(
         "--static-root",
         type=Path,
@@ -118,6 +141,9 @@ def main() -> None:
     session[SESSION_ORGANIZATION] = org.pk
     session.save()
 
+    if args.profile:
+        profile(client, args.profile, args.requests)
+        return
     results = [measure(client, path, args.requests, {}) for path in PAGES]
     first = client.get("/contacts").content.decode()
     found = re.search(r'data-next-url="([^"]+)"', first)
