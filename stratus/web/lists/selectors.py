@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from stratus.accounts.models import Organization, User
 from stratus.platform.errors import NotFound
@@ -16,6 +16,16 @@ def saved_view_list(*, org: Organization, user: User, kind: str) -> QuerySet[Sav
     return SavedView.objects.filter(Q(owner=user) | Q(shared=True), organization=org, kind=kind).order_by(
         "name", "id"
     )
+
+
+def saved_views_and_default(
+    *, org: Organization, user: User, kind: str
+) -> tuple[list[SavedView], SavedView | None]:
+    """``saved_view_list`` and ``default_view_for`` in one query (a list page shows both): the
+    default is the view of the list that the member chose as the default of ``kind``."""
+    chosen = DefaultView.objects.filter(organization=org, user=user, kind=kind, view=OuterRef("pk"))
+    views = list(saved_view_list(org=org, user=user, kind=kind).annotate(is_default=Exists(chosen)))
+    return views, next((view for view in views if view.is_default), None)
 
 
 def saved_view_get(*, org: Organization, user: User, pk: Any) -> SavedView:

@@ -261,9 +261,6 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
 # --- pages and fragments --------------------------------------------------------------------------
 
 
-_UNREAD: Any = object()
-
-
 def _page(
     request: SignedInRequest,
     spec: ListSpec,
@@ -271,14 +268,14 @@ def _page(
     extra: Mapping[str, Any] | None = None,
     status: int | None = None,
     *,
-    default: SavedView | None = _UNREAD,
+    views: tuple[list[SavedView], SavedView | None] | None = None,
 ) -> HttpResponse:
-    """The whole list page; ``default``: the default view, if the view read it."""
+    """The whole list page; ``views``: the saved views and the default one, if the view read them."""
     context = _list_context(request, spec, query)
     org = context["membership"].organization
-    saved_views = list(selectors.saved_view_list(org=org, user=request.user, kind=spec.kind))
-    if default is _UNREAD:
-        default = selectors.default_view_for(org=org, user=request.user, kind=spec.kind)
+    saved_views, default = views or selectors.saved_views_and_default(
+        org=org, user=request.user, kind=spec.kind
+    )
     view_id = query.get("view", "")
     context.update(
         {
@@ -300,12 +297,13 @@ def _page(
 @login_required
 def list_page(request: SignedInRequest, kind: str) -> HttpResponse:
     spec = _spec(kind)
-    default = selectors.default_view_for(
+    views = selectors.saved_views_and_default(
         org=current_membership(request).organization, user=request.user, kind=spec.kind
     )
+    default = views[1]
     if default is not None and not request.GET:
         return HttpResponseRedirect(view_url(spec, default))
-    return _page(request, spec, request.GET, default=default)
+    return _page(request, spec, request.GET, views=views)
 
 
 @require_GET

@@ -102,7 +102,8 @@ class PrerenderedNode(Node):
             with self._lock:
                 if len(self._parts) < MAX_KEYS:
                     self._parts[key] = parts
-        return mark_safe(
+        # The parts are rendered template output (escaped), joined as NodeList.render joins them.
+        return mark_safe(  # noqa: S308
             "".join(part if isinstance(part, str) else str(part.render_annotated(context)) for part in parts)
         )
 
