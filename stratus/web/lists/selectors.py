@@ -24,8 +24,10 @@ def saved_views_and_default(
     """``saved_view_list`` and ``default_view_for`` in one query (a list page shows both): the
     default is the view of the list that the member chose as the default of ``kind``."""
     chosen = DefaultView.objects.filter(organization=org, user=user, kind=kind, view=OuterRef("pk"))
-    views = list(saved_view_list(org=org, user=user, kind=kind).annotate(is_default=Exists(chosen)))
-    return views, next((view for view in views if view.is_default), None)
+    views: list[SavedView] = list(
+        saved_view_list(org=org, user=user, kind=kind).annotate(is_default=Exists(chosen))
+    )
+    return views, next((view for view in views if getattr(view, "is_default", False)), None)
 
 
 def saved_view_get(*, org: Organization, user: User, pk: Any) -> SavedView:

@@ -50,17 +50,17 @@ class _KeyContext(Context):
         super().__init__(values, autoescape=autoescape)
         self.read_other = False
 
-    def _missing(self, key: str) -> Any:
+    def _missing(self, key: object) -> Any:
         self.read_other = True
-        raise _RequestValue(key)
+        raise _RequestValue(str(key))
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: int | str | Node) -> Any:
         for values in reversed(self.dicts):
             if key in values:
                 return values[key]
         return self._missing(key)
 
-    def get(self, key: str, otherwise: Any = None) -> Any:
+    def get(self, key: int | str | Node, otherwise: Any = None) -> Any:
         for values in reversed(self.dicts):
             if key in values:
                 return values[key]
