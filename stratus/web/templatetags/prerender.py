@@ -130,6 +130,8 @@ class PrerenderedNode(Node):
         scope = _KeyContext(dict(values), autoescape=context.autoescape)
         scope.use_l10n, scope.use_tz = context.use_l10n, context.use_tz
         scope.template = context.template
+        # With the engine's debug on, a failing node is annotated from the render context's template.
+        scope.render_context.template = context.render_context.template
         try:
             text = node.render_annotated(scope)
         except _RequestValue:

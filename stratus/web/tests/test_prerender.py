@@ -9,7 +9,7 @@ import re
 import zoneinfo
 
 import pytest
-from django.template import engines
+from django.template import Context, Engine, engines
 from django.test import Client
 from django.utils import formats, timezone, translation
 
@@ -79,6 +79,19 @@ def test_live_parts_and_assignments_are_rendered_per_request() -> None:
     assert _render(template) == f"[{year}]Search"
     (parts,) = _node(template)._parts.values()
     assert not any(isinstance(part, str) and year in part for part in parts)
+
+
+def test_per_request_parts_are_found_with_the_template_debug_on_too() -> None:
+    engine = Engine(
+        debug=True,
+        libraries={"i18n": "django.templatetags.i18n", "prerender": "stratus.web.templatetags.prerender"},
+    )
+    template = engine.from_string(
+        "{% load i18n prerender %}{% prerendered %}{% translate 'Hello' %} {{ name }}"
+        "{% if names|length > 1 %}!{% endif %}{% endprerendered %}"
+    )
+    assert template.render(Context({"name": "Ada", "names": [1]})) == "Hello Ada"
+    assert template.render(Context({"name": "Bob", "names": [1, 2]})) == "Hello Bob!"
 
 
 def test_a_date_is_formatted_as_django_formats_it() -> None:
