@@ -70,6 +70,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
 
 
+def _is_query(sql: str) -> bool:
+    """A statement of the report (not transaction control)."""
+    return sql.lstrip().upper().startswith(("SELECT", "WITH"))
+
+
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Tokens of --users members, the ids the filters use, the queries and plans of each report."""
     os.environ.update(server_env(args))
@@ -124,7 +129,7 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             engines.run(report, year, engines.get_engine("database"))
             elapsed = time.monotonic() - started
-        statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("SELECT", "WITH"))]
+        statements = [q["sql"].strip() for q in captured.captured_queries if _is_query(q["sql"])]
         queries[report] = {"statements": len(statements), "in_process_ms": round(elapsed * 1000, 1)}
         if args.explain:
             lines = [f"-- {report}, filters: last 12 months ({year.date_from} .. {year.date_to})\n"]
@@ -132,8 +137,8 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
             # (set_config) apply to the plans; transaction control is not explained.
             with transaction.atomic(), connection.cursor() as cursor:
                 for n, query in enumerate(captured.captured_queries, 1):
-                    sql = query["sql"]
-                    if not sql.startswith(("SELECT", "WITH")):
+                    sql = query["sql"].strip()
+                    if not _is_query(sql):
                         continue
                     lines.append(f"\n-- statement {n} ({query['time']} s when run)\n{sql}\n")
                     if "set_config(" in sql:
