@@ -5,9 +5,10 @@ grouped in the database; the funnel and velocity read each deal of the cohort on
 ``moved`` timeline entries (the stage history, as ``crm.services.deals.deal_moved`` records
 it), and replay that history. On PostgreSQL the replay runs in the database (one statement
 each: the moves in order per deal by window functions, percentiles by ``percentile_cont``,
-which interpolates as ``contracts.percentile`` does), so only the aggregates leave it; the
-partial index ``crm_timeline_deal_moves`` (crm 0006) holds each deal's moves in order with
-their changes. Elsewhere (SQLite) the moves are read and replayed in Python.
+which interpolates as ``contracts.percentile`` does), so only the aggregates leave it.
+Elsewhere (SQLite) the moves are read and replayed in Python; the conformance suite runs on
+both. The indexes these statements read on PostgreSQL are in crm 0006 and campaigns 0002
+(``bench/results/2026-12-06-reports-1M.md``).
 """
 
 from __future__ import annotations
