@@ -7,8 +7,14 @@
 Creates (or reuses) the organization ``bench`` with an owner ``bench@stratus.example``,
 20 members, the standard pipeline and a few custom fields through the services, then
 bulk-loads companies, contacts (with tags), deals (with contacts) and activities with
-``COPY``. Secondary indexes of the bulk-loaded tables are dropped first and rebuilt
-afterwards (much faster than maintaining them row by row), then the tables are analyzed.
+``COPY``. With ``--history`` (the reports' data set) deals and activities are spread over
+the two years up to now, every deal gets its stage history (the ``moved`` timeline entries
+``deal_move`` writes: several moves over days to weeks, ending open, won or lost with a
+reason and a close date) in one of two pipelines, and ``--campaigns`` campaigns of the last
+year get recipients in every state (sent, failed, bounced with their suppression, skipped,
+queued; opened, clicked, unsubscribed). Secondary indexes of the bulk-loaded tables are
+dropped first and rebuilt afterwards (much faster than maintaining them row by row), then
+the tables are analyzed.
 Foreign key triggers are skipped during COPY (``session_replication_role = replica``, which
 needs a superuser such as the local ``postgres``): the generated rows are consistent by
 construction. ``--reset`` first empties the CRM tables (and what references them) of the whole database:
@@ -40,6 +46,7 @@ from django.db import connection  # noqa: E402
 
 from stratus.accounts.models import Membership, Organization, Role, User  # noqa: E402
 from stratus.accounts.services import membership_set, organization_create  # noqa: E402
+from stratus.campaigns.models import Campaign, CampaignState, SuppressionReason  # noqa: E402
 from stratus.crm import services  # noqa: E402
 from stratus.crm.models import CustomField, Pipeline, Stage, StageKind, Tag  # noqa: E402
 
@@ -50,6 +57,9 @@ BULK_TABLES = (
     "crm_deal",
     "crm_deal_contacts",
     "crm_activity",
+    "crm_timelineentry",
+    "campaigns_recipient",
+    "campaigns_suppression",
 )
 ORG_SLUG = "bench"
 OWNER_EMAIL = "bench@stratus.example"
@@ -137,6 +147,11 @@ SUBJECTS = (
 )
 START = datetime.datetime(2023, 1, 1, tzinfo=datetime.UTC)
 SPAN_SECONDS = 3 * 365 * 24 * 3600
+HISTORY_SPAN_SECONDS = 2 * 365 * 24 * 3600  # --history: the two years up to now
+LOST_REASONS = ("Price", "Timing", "Competitor", "No budget", "No decision", "Went silent")
+# --history: a deal in an open stage moves on, is lost, or stays (chances per open stage)
+ADVANCE, LOSE = 0.62, 0.2
+STAY_MEAN_DAYS = (6.0, 10.0, 14.0, 9.0)  # mean days spent in each open stage (exponential)
 
 
 def ts(value: datetime.datetime | None) -> str:
@@ -210,6 +225,125 @@ def step(label: str, started: float) -> float:
     return now
 
 
+RECIPIENT_COLUMNS = (
+    "organization_id",
+    "campaign_id",
+    "contact_id",
+    "email",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "sending_since",
+    "last_error",
+    "message_id",
+    "sent_at",
+    "opened_at",
+    "open_count",
+    "clicked_at",
+    "click_count",
+    "unsubscribed_at",
+)
+
+
+def load_campaigns(
+    args: argparse.Namespace,
+    rng: random.Random,
+    org: Organization,
+    owner: User,
+    contact_ids: range,
+    now: datetime.datetime,
+    started: float,
+) -> float:
+    """--history: one campaign a month over the last year (the newest still sending, one
+    paused), each with ``--recipients`` contacts in every state the sender leaves, and the
+    suppressions its bounces and unsubscribes add."""
+    suppressed: set[str] = set()
+    recipients = suppressions = 0
+    per_campaign = min(args.recipients, len(contact_ids))
+    for i in range(args.campaigns):
+        start = now - datetime.timedelta(days=30 * (args.campaigns - i), hours=rng.randint(0, 12))
+        last = i == args.campaigns - 1
+        state = CampaignState.SENDING if last else CampaignState.PAUSED if i == 3 else CampaignState.SENT
+        campaign = Campaign.objects.create(
+            organization=org,
+            name=f"Newsletter {start:%Y-%m}",
+            subject=f"News of {start:%B %Y}",
+            body_text="Hello {{ first_name }}",
+            from_email=OWNER_EMAIL,
+            state=state,
+            started_at=start,
+            finished_at=None if state != CampaignState.SENT else start + datetime.timedelta(hours=6),
+            recipients_total=per_campaign,
+            created_by=owner,
+            created_at=start - datetime.timedelta(days=2),
+        )
+        picked = sorted(rng.sample(contact_ids, per_campaign))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, email FROM crm_contact WHERE id = ANY(%s) ORDER BY id", [picked])
+            emails = cursor.fetchall()
+        rows: list[str] = []
+        bounces: list[str] = []
+        for contact_id, email in emails:
+            roll = rng.random()
+            sent = start + datetime.timedelta(seconds=rng.randint(0, 6 * 3600))
+            if (last and roll < 0.3) or (state == CampaignState.PAUSED and roll < 0.15):
+                rows.append(
+                    f"{org.pk}\t{campaign.pk}\t{contact_id}\t{email}\tqueued\t0\t{ts(sent)}\t{NULL}\t\t\t"
+                    f"{NULL}\t{NULL}\t0\t{NULL}\t0\t{NULL}\n"
+                )
+                continue
+            if email in suppressed or roll > 0.99:
+                rows.append(
+                    f"{org.pk}\t{campaign.pk}\t{contact_id}\t{email}\tskipped\t0\t{ts(sent)}\t{NULL}\t"
+                    f"suppressed\t\t{NULL}\t{NULL}\t0\t{NULL}\t0\t{NULL}\n"
+                )
+                continue
+            if roll > 0.95:  # failed: bounced (suppressed) or refused for good
+                bounced = roll > 0.97
+                if bounced:
+                    suppressed.add(email)
+                    bounces.append(
+                        f"{org.pk}\t{campaign.pk}\t{email}\t{SuppressionReason.BOUNCED}\t550 no such user\t"
+                        f"{ts(sent + datetime.timedelta(minutes=5))}\n"
+                    )
+                rows.append(
+                    f"{org.pk}\t{campaign.pk}\t{contact_id}\t{email}\tfailed\t3\t{ts(sent)}\t{NULL}\t"
+                    f"{'bounced' if bounced else 'refused'}\t\t{NULL}\t{NULL}\t0\t{NULL}\t0\t{NULL}\n"
+                )
+                continue
+            opened = sent + datetime.timedelta(hours=rng.expovariate(1 / 20)) if rng.random() < 0.35 else None
+            clicked = (
+                opened + datetime.timedelta(minutes=rng.randint(1, 300))
+                if opened is not None and rng.random() < 0.25
+                else None
+            )
+            unsubscribed = (
+                (opened or sent) + datetime.timedelta(minutes=rng.randint(1, 600))
+                if rng.random() < 0.005
+                else None
+            )
+            if unsubscribed is not None:
+                suppressed.add(email)
+                bounces.append(
+                    f"{org.pk}\t{campaign.pk}\t{email}\t{SuppressionReason.UNSUBSCRIBED}\t\t{ts(unsubscribed)}\n"
+                )
+            rows.append(
+                f"{org.pk}\t{campaign.pk}\t{contact_id}\t{email}\tsent\t1\t{ts(sent)}\t{NULL}\t\t"
+                f"<{campaign.pk}.{contact_id}@bench.example>\t{ts(sent)}\t"
+                f"{ts(opened)}\t{int(opened is not None)}\t"
+                f"{ts(clicked)}\t{int(clicked is not None)}\t{ts(unsubscribed)}\n"
+            )
+        recipients += copy_rows("campaigns_recipient", RECIPIENT_COLUMNS, iter(rows))
+        suppressions += copy_rows(
+            "campaigns_suppression",
+            ("organization_id", "campaign_id", "email", "reason", "detail", "created_at"),
+            iter(bounces),
+        )
+    return step(
+        f"campaigns: {args.campaigns}, recipients: {recipients}, suppressions: {suppressions}", started
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,6 +355,18 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reset", action="store_true", help="empty every CRM table of the database first")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="the reports' data set: two years up to now, stage history, won/lost reasons, "
+        "a second pipeline, campaigns with recipients",
+    )
+    parser.add_argument(
+        "--campaigns", type=int, default=12, help="with --history: campaigns of the last year"
+    )
+    parser.add_argument(
+        "--recipients", type=int, default=40_000, help="with --history: recipients per campaign"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/generate.py needs PostgreSQL (DATABASE_URL=postgres://...)")
@@ -233,7 +379,7 @@ def main() -> None:
             cursor.execute(
                 "TRUNCATE crm_timelineentry, crm_activity, crm_deal_contacts, crm_deal, crm_contact_tags, "
                 "crm_contact, crm_company_tags, crm_company, crm_stage, crm_pipeline, crm_customfield, "
-                "crm_tag CASCADE"
+                "crm_tag, campaigns_suppression, campaigns_campaign CASCADE"
             )
     started = step("migrate/reset", started)
 
@@ -256,6 +402,12 @@ def main() -> None:
         org=org, actor=owner, name="Sales", is_default=True
     )
     stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
+    pipelines = [(pipeline, stages)]
+    if args.history:
+        second = Pipeline.objects.filter(
+            organization=org, name="Renewals"
+        ).first() or services.pipeline_create(org=org, actor=owner, name="Renewals", is_default=False)
+        pipelines.append((second, list(Stage.objects.filter(pipeline=second).order_by("position"))))
     if not CustomField.objects.filter(organization=org, entity="contact", key="lead_source").exists():
         services.custom_field_create(
             org=org,
@@ -372,9 +524,67 @@ def main() -> None:
     deal_start = next_id("crm_deal")
     deal_ids = range(deal_start, deal_start + args.deals)
     now = datetime.datetime.now(datetime.UTC)
+    span_start = now - datetime.timedelta(seconds=HISTORY_SPAN_SECONDS) if args.history else START
+    span = HISTORY_SPAN_SECONDS if args.history else SPAN_SECONDS
+    moves: list[str] = []  # --history: the timeline rows of the deals' stage moves
+
+    def history_deal(n: int, pk: int) -> str:
+        """A deal of --history and its moves: Lead (or a later stage), then on until it is won, lost,
+        or still open now."""
+        chosen, chain = pipelines[0] if rng.random() < 0.7 or len(pipelines) == 1 else pipelines[1]
+        open_stages = [s for s in chain if s.kind == StageKind.OPEN]
+        won = next(s for s in chain if s.kind == StageKind.WON)
+        lost_stage = next(s for s in chain if s.kind == StageKind.LOST)
+        created = span_start + datetime.timedelta(seconds=n * span // max(args.deals, 1))
+        title = f"{rng.choice(WORDS)} {rng.choice(KINDS)} deal {n}"
+        owner_id = rng.choice(member_ids)
+        index = 0 if rng.random() < 0.8 else 1
+        stage, moment, closed, reason = open_stages[index], created, None, ""
+        while True:
+            stay = datetime.timedelta(days=rng.expovariate(1 / STAY_MEAN_DAYS[min(index, 3)]))
+            roll = rng.random()
+            if roll >= ADVANCE + LOSE or moment + stay > now:
+                break
+            moment += stay
+            if roll < LOSE:
+                target, reason = lost_stage, rng.choice(LOST_REASONS)
+            elif index + 1 < len(open_stages):
+                index += 1
+                target = open_stages[index]
+            else:
+                target = won
+            change: dict[str, object] = {"stage": {"old": stage.pk, "new": target.pk}}
+            if target.kind != StageKind.OPEN:
+                closed = moment
+                change["closed_at"] = {"old": None, "new": moment.isoformat()}
+                if reason:
+                    change["lost_reason"] = {"old": "", "new": reason}
+            data = {"from_stage": stage.name, "to_stage": target.name, "kind": target.kind}
+            moves.append(
+                f"{org_id}\t{owner_id}\tmoved\tdeal\t{pk}\t{title}\t\t{NULL}\t"
+                f"{json.dumps(change)}\t{json.dumps(data)}\t{ts(moment)}\n"
+            )
+            stage = target
+            if target.kind != StageKind.OPEN:
+                break
+        close_date = (
+            closed.date()
+            if closed is not None
+            else (moment + datetime.timedelta(days=rng.randint(5, 120))).date()
+        )
+        company = rng.choice(company_ids) if company_ids else None
+        return (
+            f"{pk}\t{org_id}\t{ts(created)}\t{ts(moment)}\t{title}\t"
+            f"{rng.randint(1, 500) * 100}.00\t{rng.choice(CURRENCIES)}\t{chosen.pk}\t{stage.pk}\t"
+            f"{nullable(company)}\t{owner_id}\t{close_date.isoformat()}\t{reason}\t{ts(moment)}\t"
+            f"{ts(closed)}\t{{}}\n"
+        )
 
     def deals() -> Iterator[str]:
         for n, pk in enumerate(deal_ids):
+            if args.history:
+                yield history_deal(n, pk)
+                continue
             stage = rng.choice(stages)
             created = START + datetime.timedelta(seconds=n * SPAN_SECONDS // max(args.deals, 1))
             closed = (
@@ -415,6 +625,26 @@ def main() -> None:
         deals(),
     )
     started = step(f"deals: {n}", started)
+    if moves:
+        n = copy_rows(
+            "crm_timelineentry",
+            (
+                "organization_id",
+                "actor_id",
+                "action",
+                "target_type",
+                "target_id",
+                "target_label",
+                "parent_type",
+                "parent_id",
+                "changes",
+                "data",
+                "created_at",
+            ),
+            iter(moves),
+        )
+        moves.clear()
+        started = step(f"deal stage moves: {n}", started)
     n = copy_rows(
         "crm_deal_contacts",
         ("deal_id", "contact_id"),
@@ -426,7 +656,7 @@ def main() -> None:
 
     def activities() -> Iterator[str]:
         for n in range(args.activities):
-            created = START + datetime.timedelta(seconds=n * SPAN_SECONDS // max(args.activities, 1))
+            created = span_start + datetime.timedelta(seconds=n * span // max(args.activities, 1))
             due = created + datetime.timedelta(days=rng.randint(-5, 30))
             done = due < now and rng.random() < 0.8
             roll = rng.random()
@@ -461,13 +691,15 @@ def main() -> None:
         activities(),
     )
     started = step(f"activities: {n}", started)
+    if args.history and args.campaigns and contact_ids:
+        started = load_campaigns(args, rng, org, owner, contact_ids, now, started)
 
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = DEFAULT")
     rebuild_indexes(indexes)
     started = step(f"rebuilt {len(indexes)} indexes", started)
     for table in BULK_TABLES:
-        if table in ("crm_company", "crm_contact", "crm_deal", "crm_activity"):
+        if table in ("crm_company", "crm_contact", "crm_deal", "crm_activity", "crm_timelineentry"):
             reset_sequence(table)
     with connection.cursor() as cursor:
         for table in BULK_TABLES:

@@ -3,20 +3,28 @@
 Each report runs a fixed number of queries whatever the number of rows: counts and sums are
 grouped in the database; the funnel and velocity read each deal of the cohort once, with its
 ``moved`` timeline entries (the stage history, as ``crm.services.deals.deal_moved`` records
-it), and replay that history in Python.
+it), and replay that history. On PostgreSQL the replay runs in the database (one statement
+each: the moves in order per deal by window functions, percentiles by ``percentile_cont``,
+which interpolates as ``contracts.percentile`` does), so only the aggregates leave it.
+Elsewhere (SQLite) the moves are read and replayed in Python; the conformance suite runs on
+both. The indexes these statements read on PostgreSQL are in crm 0006 and campaigns 0002
+(``bench/results/2026-12-06-reports-1M.md``).
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Lower, TruncDate, TruncMonth, TruncWeek
 
+from stratus.accounts.models import User
 from stratus.campaigns.models import Campaign, Recipient, RecipientState, Suppression, SuppressionReason
 from stratus.crm.models import Activity, ActivityKind, Deal, Pipeline, Stage, StageKind, TimelineEntry
 from stratus.reports.contracts import (
@@ -141,6 +149,122 @@ class _History:
         return stays
 
 
+# --- the stage history in PostgreSQL ------------------------------------------------------------
+#
+# ``moves``: the deal's ``moved`` timeline entries whose ``stage`` change is an object, in the
+# order ``_History`` replays them (created_at, id), with the previous move's new stage and
+# instant. The stay that a move ends is in the previous move's new stage (the first move: its
+# old stage) and began at the previous move (the first: the deal's creation).
+
+_MOVES_SQL = """
+moves AS (
+    SELECT t.target_id AS deal_id, c.pipeline_id, c.created_at AS deal_created, t.created_at AS moment,
+           m.old, m.new, row_number() OVER w AS n,
+           lag(m.new) OVER w AS prev_new, lag(t.created_at) OVER w AS prev_moment
+    FROM cohort c
+    JOIN crm_timelineentry t ON t.target_id = c.id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN jsonb_typeof(t.changes #> '{stage,old}') = 'number'
+                    THEN (t.changes #> '{stage,old}')::bigint END AS old,
+               CASE WHEN jsonb_typeof(t.changes #> '{stage,new}') = 'number'
+                    THEN (t.changes #> '{stage,new}')::bigint END AS new
+    ) m
+    WHERE t.organization_id = %s AND t.target_type = 'deal' AND t.action = 'moved'
+      AND jsonb_typeof(t.changes -> 'stage') = 'object'
+    WINDOW w AS (PARTITION BY t.target_id ORDER BY t.created_at, t.id)
+)"""
+# (A stage that is not a number matches no stage: as good as none for every report.)
+
+# The stages a deal was in: its first move's old stage and every move's new one, or its
+# current stage when it never moved; its top is the highest position among those of its own
+# pipeline that are not lost. The three arrays (``%s``) are those stages' ids, pipelines and
+# positions.
+_FUNNEL_SQL = """
+WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort}),
+{moves},
+reachable (id, pipeline_id, position) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[])),
+reached AS (
+    SELECT m.deal_id, max(s.position) FILTER (WHERE s.pipeline_id = m.pipeline_id) AS top
+    FROM moves m
+    CROSS JOIN LATERAL (VALUES (m.new), (CASE WHEN m.n = 1 THEN m.old END)) AS v (stage)
+    LEFT JOIN reachable s ON s.id = v.stage
+    GROUP BY m.deal_id
+)
+SELECT c.pipeline_id,
+       CASE WHEN r.deal_id IS NOT NULL THEN r.top WHEN s.pipeline_id = c.pipeline_id THEN s.position END,
+       count(*), count(*) FILTER (WHERE c.kind = %s)
+FROM cohort c
+LEFT JOIN reached r ON r.deal_id = c.id
+LEFT JOIN reachable s ON s.id = c.stage_id
+GROUP BY 1, 2
+"""
+
+_VELOCITY_SQL = """
+WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort}),
+{moves}
+SELECT stage, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+FROM (
+    SELECT CASE WHEN n = 1 THEN old ELSE prev_new END AS stage,
+           extract(epoch FROM moment - coalesce(prev_moment, deal_created))::float8 AS seconds
+    FROM moves
+) stays
+WHERE stage IS NOT NULL
+GROUP BY 1
+UNION ALL
+SELECT NULL, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
+FROM (
+    SELECT extract(epoch FROM closed_at - created_at)::float8 AS seconds FROM cohort
+    WHERE kind = %s AND closed_at IS NOT NULL
+) won
+"""
+
+# The funnel, velocity and activity aggregate 10^5..10^6 rows in one statement: compiling it
+# (JIT, on by default) took longer than running it at 1M rows, and sorts and hashes of that
+# size spilled to disk with the default work_mem (4 MB). The other reports' statements are
+# cheap enough to stay under the JIT threshold.
+_PLANNER_SQL = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+
+
+def _in_database() -> bool:
+    return connection.vendor == "postgresql"
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _tuned(method: _Method) -> _Method:
+    """On PostgreSQL, run the report in a transaction with the planner settings it needs."""
+
+    @functools.wraps(method)
+    def run(self: Any, filters: ReportFilters) -> Any:
+        if not _in_database():
+            return method(self, filters)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_PLANNER_SQL)
+            return method(self, filters)
+
+    return run  # type: ignore[return-value]
+
+
+def _cohort_sql(filters: ReportFilters) -> tuple[str, tuple[Any, ...]]:
+    cohort = _within(_deals(filters), "created_at", filters).order_by()
+    columns = cohort.values_list("pk", "pipeline_id", "stage_id", "created_at", "closed_at", "stage__kind")
+    sql, params = columns.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _history_rows(template: str, filters: ReportFilters, *extra: Any) -> list[tuple[Any, ...]]:
+    cohort, params = _cohort_sql(filters)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            template.format(cohort=cohort, moves=_MOVES_SQL), (*params, filters.organization_id, *extra)
+        )
+        return list(cursor.fetchall())
+
+
 def _no_activity() -> dict[str, int]:
     return {"tasks": 0, "calls": 0, "meetings": 0, "notes": 0}
 
@@ -150,14 +274,53 @@ class DatabaseEngine:
 
     # --- funnel ------------------------------------------------------------------------------
 
+    @_tuned
     def funnel(self, filters: ReportFilters) -> FunnelReport:
+        # pipeline -> {highest non-lost position a deal reached (-1: none): deals}
+        tops: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        lost: dict[int, int] = defaultdict(int)
+        if _in_database():
+            stages = _stages(filters)
+            reachable = [s for ss in stages.values() for s in ss if s["kind"] != StageKind.LOST]
+            for pipeline_id, top, count, lost_count in _history_rows(
+                _FUNNEL_SQL,
+                filters,
+                [s["pk"] for s in reachable],
+                [s["pipeline_id"] for s in reachable],
+                [s["position"] for s in reachable],
+                StageKind.LOST,
+            ):
+                tops[pipeline_id][-1 if top is None else top] += count
+                lost[pipeline_id] += lost_count
+        else:
+            stages = self._funnel_in_python(filters, tops, lost)
+        pipelines = []
+        for pipeline in _pipelines(filters):
+            counts = tops.get(pipeline["pk"], {})
+            steps: list[FunnelStage] = []
+            previous: int | None = None
+            for stage in stages.get(pipeline["pk"], []):
+                if stage["kind"] == StageKind.LOST:
+                    continue
+                count = sum(n for value, n in counts.items() if value >= stage["position"])
+                conversion = None if previous is None else ratio(count, previous)
+                steps.append(FunnelStage(stage["pk"], stage["name"], stage["kind"], count, conversion))
+                previous = count
+            pipelines.append(
+                FunnelPipeline(
+                    pipeline["pk"], pipeline["name"], sum(counts.values()), lost.get(pipeline["pk"], 0), steps
+                )
+            )
+        return FunnelReport(pipelines=pipelines)
+
+    def _funnel_in_python(
+        self, filters: ReportFilters, tops: dict[int, dict[int, int]], lost: dict[int, int]
+    ) -> dict[int, list[dict[str, Any]]]:
         history = _History(filters)
         stages = _stages(filters)
         position = {
             s["pk"]: (s["pipeline_id"], s["position"], s["kind"]) for ss in stages.values() for s in ss
         }
-        top: dict[int, list[int]] = defaultdict(list)  # pipeline -> highest non-lost position per deal
-        lost: dict[int, int] = defaultdict(int)
         for deal in history.deals:
             reached = [
                 position[stage][1]
@@ -166,63 +329,57 @@ class DatabaseEngine:
                 and position[stage][0] == deal["pipeline_id"]
                 and position[stage][2] != StageKind.LOST
             ]
-            top[deal["pipeline_id"]].append(max(reached) if reached else -1)
+            tops[deal["pipeline_id"]][max(reached) if reached else -1] += 1
             if deal["stage__kind"] == StageKind.LOST:
                 lost[deal["pipeline_id"]] += 1
-        pipelines = []
-        for pipeline in _pipelines(filters):
-            tops = top.get(pipeline["pk"], [])
-            steps: list[FunnelStage] = []
-            previous: int | None = None
-            for stage in stages.get(pipeline["pk"], []):
-                if stage["kind"] == StageKind.LOST:
-                    continue
-                count = sum(1 for value in tops if value >= stage["position"])
-                conversion = None if previous is None else ratio(count, previous)
-                steps.append(FunnelStage(stage["pk"], stage["name"], stage["kind"], count, conversion))
-                previous = count
-            pipelines.append(
-                FunnelPipeline(
-                    pipeline["pk"], pipeline["name"], len(tops), lost.get(pipeline["pk"], 0), steps
-                )
-            )
-        return FunnelReport(pipelines=pipelines)
+        return stages
 
     # --- velocity ----------------------------------------------------------------------------
 
+    @_tuned
     def velocity(self, filters: ReportFilters) -> VelocityReport:
-        history = _History(filters)
+        # stage id (None: creation to won) -> (stays, median seconds, p90 seconds)
+        spent: dict[int | None, tuple[int, float | None, float | None]] = {}
+        if _in_database():
+            for stage_id, count, median, p90 in _history_rows(_VELOCITY_SQL, filters, StageKind.WON):
+                spent[stage_id] = (count, median, p90)
+        else:
+            history = _History(filters)
+            durations: dict[int | None, list[float]] = defaultdict(list)
+            for deal in history.deals:
+                for stage_id, entered, left in history.path(deal):
+                    if left is not None:
+                        durations[stage_id].append((left - entered).total_seconds())
+                if deal["stage__kind"] == StageKind.WON and deal["closed_at"] is not None:
+                    durations[None].append((deal["closed_at"] - deal["created_at"]).total_seconds())
+            spent = {
+                key: (len(values), percentile(values, 0.5), percentile(values, 0.9))
+                for key, values in durations.items()
+            }
         stages = _stages(filters)
-        durations: dict[int, list[float]] = defaultdict(list)
-        won: list[float] = []
-        for deal in history.deals:
-            for stage_id, entered, left in history.path(deal):
-                if left is not None:
-                    durations[stage_id].append((left - entered).total_seconds())
-            if deal["stage__kind"] == StageKind.WON and deal["closed_at"] is not None:
-                won.append((deal["closed_at"] - deal["created_at"]).total_seconds())
         rows = []
         for pipeline in _pipelines(filters):
             for stage in stages.get(pipeline["pk"], []):
                 if stage["kind"] != StageKind.OPEN:
                     continue
-                spent = durations.get(stage["pk"], [])
+                stays, median, p90 = spent.get(stage["pk"], (0, None, None))
                 rows.append(
                     StageVelocity(
                         pipeline_id=pipeline["pk"],
                         pipeline=pipeline["name"],
                         stage_id=stage["pk"],
                         stage=stage["name"],
-                        stays=len(spent),
-                        median_days=days(percentile(spent, 0.5)),
-                        p90_days=days(percentile(spent, 0.9)),
+                        stays=stays,
+                        median_days=days(median),
+                        p90_days=days(p90),
                     )
                 )
+        won, won_median, won_p90 = spent.get(None, (0, None, None))
         return VelocityReport(
             stages=rows,
-            won_deals=len(won),
-            won_median_days=days(percentile(won, 0.5)),
-            won_p90_days=days(percentile(won, 0.9)),
+            won_deals=won,
+            won_median_days=days(won_median if won else None),
+            won_p90_days=days(won_p90 if won else None),
         )
 
     # --- won and lost ------------------------------------------------------------------------
@@ -331,28 +488,37 @@ class DatabaseEngine:
 
     # --- activity ----------------------------------------------------------------------------
 
+    @_tuned
     def activity(self, filters: ReportFilters) -> ActivityReport:
         activities = Activity.objects.filter(organization_id=filters.organization_id)
         if filters.owner_id is not None:
             activities = activities.filter(assignee_id=filters.owner_id)
-        weeks = (
+        # Counted by assignee id (the names are read once afterwards: grouping a million rows by
+        # wide name columns costs more than the counting).
+        weeks = list(
             _within(activities, "created_at", filters)
             .annotate(week=TruncWeek("created_at", tzinfo=UTC))
-            .values("week", "assignee_id", "assignee__full_name", "assignee__email", "kind")
+            .values("week", "assignee_id", "kind")
             .annotate(count=Count("pk"))
+            .order_by()
         )
-        overdue = (
+        overdue = list(
             activities.filter(kind=ActivityKind.TASK, done=False, due_at__lt=filters.as_of)
-            .values("assignee_id", "assignee__full_name", "assignee__email")
+            .values("assignee_id")
             .annotate(count=Count("pk"))
+            .order_by()
         )
+        owner_ids = {row["assignee_id"] for row in (*weeks, *overdue)} - {None}
+        labels: dict[int | None, str] = {None: _owner_label(None, None)}
+        for pk, full_name, email in User.objects.filter(pk__in=owner_ids).values_list(
+            "pk", "full_name", "email"
+        ):
+            labels[pk] = _owner_label(full_name, email)
         plural = {ActivityKind.TASK: "tasks", ActivityKind.CALL: "calls", ActivityKind.MEETING: "meetings"}
-        labels: dict[int | None, str] = {}
         by_week: dict[tuple[datetime.date, int | None], dict[str, int]] = {}
         by_owner: dict[int | None, dict[str, int]] = {}
         for row in weeks:
             owner = row["assignee_id"]
-            labels[owner] = _owner_label(row["assignee__full_name"], row["assignee__email"])
             week = row["week"].date() if isinstance(row["week"], datetime.datetime) else row["week"]
             column = plural.get(row["kind"], "notes")
             by_week.setdefault((week, owner), _no_activity())[column] += row["count"]
@@ -369,10 +535,7 @@ class DatabaseEngine:
                 for o in sorted(by_owner, key=_owner_key)
             ],
             overdue_by_owner=[
-                OverdueOwner(
-                    r["assignee_id"], _owner_label(r["assignee__full_name"], r["assignee__email"]), r["count"]
-                )
-                for r in overdue_rows
+                OverdueOwner(r["assignee_id"], labels[r["assignee_id"]], r["count"]) for r in overdue_rows
             ],
         )
 
@@ -394,16 +557,18 @@ class DatabaseEngine:
                 reason=SuppressionReason.BOUNCED,
             )
         )
+        # Counted by campaign_id (never null, unlike pk in the partial indexes of campaigns 0002):
+        # the counts by day of the rarer events are index-only scans.
         sent, failed = Q(state=RecipientState.SENT), Q(state=RecipientState.FAILED)
         counts = {
             row["campaign_id"]: row
             for row in recipients.values("campaign_id").annotate(
-                delivered=Count("pk", filter=sent),
-                opened=Count("pk", filter=Q(opened_at__isnull=False)),
-                clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-                unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
-                bounced=Count("pk", filter=failed & Q(bounce)),
-                failed=Count("pk", filter=failed & ~Q(bounce)),
+                delivered=Count("campaign_id", filter=sent),
+                opened=Count("campaign_id", filter=Q(opened_at__isnull=False)),
+                clicked=Count("campaign_id", filter=Q(clicked_at__isnull=False)),
+                unsubscribed=Count("campaign_id", filter=Q(unsubscribed_at__isnull=False)),
+                bounced=Count("campaign_id", filter=failed & Q(bounce)),
+                failed=Count("campaign_id", filter=failed & ~Q(bounce)),
             )
         }
         names = ("delivered", "opened", "clicked", "unsubscribed", "bounced", "failed")
@@ -435,7 +600,7 @@ class DatabaseEngine:
                 recipients.filter(**{f"{field}__isnull": False})
                 .annotate(day=TruncDate(field, tzinfo=UTC))
                 .values("day")
-                .annotate(count=Count("pk"))
+                .annotate(count=Count("campaign_id"))
             ):
                 days_seen[row["day"]][column] += row["count"]
         bounces = (
