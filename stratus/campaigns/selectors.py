@@ -117,3 +117,53 @@ def suppression_get(*, org: Organization, suppression_id: int) -> Suppression:
 
 def suppression_list(*, org: Organization) -> QuerySet[Suppression]:
     return Suppression.objects.filter(organization=org).order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class UnsubscribeLink:
+    """What the public unsubscribe page may show: the sending organization and the address the
+    message went to, partly hidden (the link may have been forwarded); nothing else."""
+
+    organization_name: str
+    masked_email: str
+    already: bool
+
+
+def masked_email(email: str) -> str:
+    """``a***@example.com``: enough for its owner to recognise, little for anyone else."""
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}{'*' * max(2, len(local) - 1)}@{domain}"
+
+
+def unsubscribe_link(*, recipient_id: int) -> UnsubscribeLink | None:
+    """The recipient a signed unsubscribe link names (the signature is the credential, so no
+    organization is given), or None when it no longer exists."""
+    row = (
+        Recipient.objects.filter(pk=recipient_id)
+        .values("email", "unsubscribed_at", "organization__name")
+        .first()
+    )
+    if row is None:
+        return None
+    return UnsubscribeLink(
+        organization_name=row["organization__name"],
+        masked_email=masked_email(row["email"]),
+        already=row["unsubscribed_at"] is not None,
+    )
+
+
+def recipient_page(
+    *, org: Organization, campaign: Campaign, state: str | None, offset: int, limit: int
+) -> list[Recipient]:
+    """One page of a campaign's recipients, in order, with their contacts' names (one query)."""
+    rows = recipient_list(org=org, campaign=campaign, state=state).select_related("contact")
+    return list(rows[offset : offset + limit])
+
+
+def recipient_counts(*, org: Organization, campaign: Campaign) -> dict[str, int]:
+    """Recipients per state (every state present, 0 when none)."""
+    rows = (
+        Recipient.objects.filter(organization=org, campaign=campaign).values("state").annotate(n=Count("pk"))
+    )
+    found = {row["state"]: row["n"] for row in rows.order_by()}
+    return {state: int(found.get(state, 0)) for state in RecipientState.values}
