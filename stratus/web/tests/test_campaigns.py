@@ -40,7 +40,12 @@ def _client(user: User) -> Client:
 def _contacts(org: Organization, count: int, tag: str = "vip") -> None:
     for i in range(count):
         crm_services.contact_create(
-            org=org, actor=None, first_name=f"Ada{i}", last_name="Byron", email=f"ada{i}@{tag}.example", tags=[tag]
+            org=org,
+            actor=None,
+            first_name=f"Ada{i}",
+            last_name="Byron",
+            email=f"ada{i}@{tag}.example",
+            tags=[tag],
         )
 
 
@@ -161,7 +166,9 @@ def test_refused_content_is_shown_beside_its_field_and_nothing_is_saved() -> Non
 def test_an_unknown_filter_value_is_refused_beside_the_filter_and_nothing_is_saved() -> None:
     org = make_organization()
     member = make_member(org, Role.MEMBER).user
-    response = _client(member).post(reverse("web:campaign-new"), _compose_data(**{"seg-created_after": "someday"}))
+    response = _client(member).post(
+        reverse("web:campaign-new"), _compose_data(**{"seg-created_after": "someday"})
+    )
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="filter-seg-created_after-error"' in body
@@ -199,7 +206,9 @@ def test_the_audience_count_follows_the_filters_and_the_chosen_segment() -> None
     client = _client(make_member(org, Role.VIEWER).user)
     url = reverse("web:campaign-audience")
     body = client.get(url, {"audience": "new", "seg-tag": "vip"}).content.decode()
-    assert 'data-recipients="2"' in body and "3 contacts match" in body and "1 unsubscribed or bounced" in body
+    assert (
+        'data-recipients="2"' in body and "3 contacts match" in body and "1 unsubscribed or bounced" in body
+    )
     body = client.get(url, {"audience": "new"}).content.decode()
     assert 'data-recipients="4"' in body  # every contact of the organization, none of the other's
     segment = services.segment_create(org=org, actor=None, name="Cold", filters={"tag": "cold"})
