@@ -106,7 +106,8 @@ def test_a_campaign_built_written_previewed_tested_and_sent_reaches_exactly_its_
     page.get_by_test_id("campaign-save").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+$"))
     campaign = Campaign.objects.get(organization=org)
-    assert campaign.segment is not None and campaign.segment.filters == {"tag": "vip"}
+    assert campaign.segment is not None
+    assert campaign.segment.filters == {"tag": "vip"}
     expect(page.get_by_test_id("campaign-state")).to_have_text("Draft")
     visitor.check_accessibility()
 
@@ -145,7 +146,8 @@ def test_a_campaign_built_written_previewed_tested_and_sent_reaches_exactly_its_
         name = SEGMENT[str(message["To"])]
         assert message["Subject"] == f"Hello {name}"
         body = message.get_body(preferencelist=("plain",))
-        assert body is not None and f"Dear {name}, spring is here." in body.get_content()
+        assert body is not None
+        assert f"Dear {name}, spring is here." in body.get_content()
 
     page.reload()
     expect(page.get_by_test_id("recipient-row")).to_have_count(3)
