@@ -303,7 +303,7 @@ def campaign_new(request: SignedInRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def campaign_edit(request: SignedInRequest, pk: int) -> HttpResponse:
-    campaign = _campaign(_membership(request), pk)
+    campaign = _campaign(_writer(request), pk)
     if campaign.state != CampaignState.DRAFT:
         return _campaign_page(
             request,
