@@ -4,9 +4,14 @@ send reaching only the signed-in user, the public unsubscribe page, and query co
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from django.core import mail
 from django.db import connection
 from django.test import Client
@@ -17,6 +22,7 @@ from stratus.accounts.models import Organization, Role, User
 from stratus.campaigns import services, tokens
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, Segment, Suppression
 from stratus.crm import services as crm_services
+from stratus.realtime.store import EventStore, get_store
 from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
@@ -368,3 +374,45 @@ def test_the_unsubscribe_page_confirms_without_sign_in_and_shows_nothing_of_othe
     forged = Client().get(f"/c/u/{recipient.pk}:forged/")
     assert forged.status_code == 400
     assert 'data-testid="unsubscribe-invalid"' in forged.content.decode()
+
+
+# --- live progress ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def event_log(settings: Any) -> Iterator[EventStore]:
+    """The real event log (Redis) under a prefix of this test's own."""
+    url = settings.REALTIME_REDIS_URL
+    if not url:
+        pytest.fail("set REDIS_URL (or REALTIME_REDIS_URL): events are read back from the real event log")
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    settings.REALTIME_PREFIX = prefix
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    yield get_store()
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pause_from_the_page_announces_the_campaigns_progress_to_its_organization_only(
+    event_log: EventStore,
+) -> None:
+    org, other = make_organization("Acme"), make_organization("Other")
+    _contacts(org, 2)
+    campaign = _campaign(org)
+    services.campaign_schedule(org=org, campaign=campaign)
+    client = _client(make_member(org, Role.MEMBER).user)
+    before = asyncio.run(event_log.current(org.pk))
+    assert client.post(reverse("web:campaign-action", args=[campaign.pk, "pause"])).status_code == 302
+    backlog = asyncio.run(event_log.since(org.pk, before, 100))
+    events = [json.loads(logged.text) for logged in backlog.events]
+    assert [(e["event"], e["data"]["id"], e["data"]["state"]) for e in events] == [
+        ("campaign.progress", campaign.pk, "paused")
+    ]
+    assert asyncio.run(event_log.current(other.pk)) == 0
+    # The page's progress fragment is the one a campaign.progress event of this campaign refreshes.
+    body = client.get(reverse("web:campaign", args=[campaign.pk])).content.decode()
+    assert f'data-live-record="campaign:{campaign.pk}"' in body
+    assert f'data-live-refresh="{reverse("web:campaign-progress", args=[campaign.pk])}"' in body
