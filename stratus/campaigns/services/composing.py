@@ -47,7 +47,7 @@ def campaign_compose(
                 segment = segment_create(org=org, actor=actor, name=name, filters=filters)
         except ApplicationError as refused:
             message = refused.message
-            for field, messages in (refused.field_errors or {"filters": [refused.message]}).items():
+            for field, messages in refused.field_errors.items():
                 errors.setdefault(SEGMENT_NAME if field == "name" else field, []).extend(messages)
             segment = None
     try:
@@ -58,12 +58,10 @@ def campaign_compose(
                 saved = campaign_update(org=org, campaign=campaign, segment=segment, **content)
     except Invalid as refused:
         message = message or refused.message
-        for field, messages in (refused.field_errors or {"__all__": [refused.message]}).items():
+        for field, messages in refused.field_errors.items():
             errors.setdefault(field, []).extend(messages)
-    if errors:
-        raise Invalid(
-            message or "The campaign is not valid.", field_errors=errors, code=CampaignCode.CONTENT_INVALID
-        )
+    if message:
+        raise Invalid(message, field_errors=errors, code=CampaignCode.CONTENT_INVALID)
     return saved
 
 

@@ -247,18 +247,12 @@ def _compose(request: SignedInRequest, campaign: Campaign | None) -> HttpRespons
                     content=form.content(),
                 )
             except ApplicationError as refused:
+                # The campaign's fields beside themselves, a filter's beside the filter (the
+                # service names the filters as the contact list does); the message above the form
+                # when no field of the campaign is concerned.
+                own = {k: v for k, v in refused.field_errors.items() if k in form.fields}
                 filter_errors = {k: v for k, v in refused.field_errors.items() if k not in form.fields}
-                if filter_errors and not set(refused.field_errors) & set(form.fields):
-                    form.add_error(None, _("Check the segment's filters."))
-                form.refuse(
-                    type(refused)(
-                        refused.message,
-                        field_errors={k: v for k, v in refused.field_errors.items() if k in form.fields},
-                        code=refused.code,
-                    )
-                    if filter_errors
-                    else refused
-                )
+                form.refuse(type(refused)(refused.message, field_errors=own, code=refused.code))
                 status = status_of(refused)
             else:
                 return HttpResponseRedirect(reverse("web:campaign", args=[saved.pk]))
@@ -392,7 +386,11 @@ def _campaign_page(
         else [],
         "csv_url": reverse("api-report-campaigns") + "?format=csv",
     }
-    return _shell(request, "web/campaigns/campaign.html", context, section="campaigns", status=status)
+    response = _shell(request, "web/campaigns/campaign.html", context, section="campaigns", status=status)
+    if request.method == "POST":
+        # A refused action answers with the campaign's page: the address bar shows the page's URL.
+        response["HX-Replace-Url"] = reverse("web:campaign", args=[campaign.pk])
+    return response
 
 
 @require_GET

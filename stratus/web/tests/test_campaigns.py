@@ -188,6 +188,19 @@ def test_an_unknown_filter_value_is_refused_beside_the_filter_and_nothing_is_sav
     assert Segment.objects.count() == 0
 
 
+def test_a_taken_segment_name_is_refused_beside_it_and_the_campaign_is_not_saved() -> None:
+    org = make_organization()
+    services.segment_create(org=org, actor=None, name="VIPs", filters={})
+    member = make_member(org, Role.MEMBER).user
+    response = _client(member).post(reverse("web:campaign-new"), _compose_data())
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'id="id_segment_name-error"' in body
+    assert "A segment with this name already exists." in body
+    assert Campaign.objects.count() == 0
+    assert Segment.objects.count() == 1
+
+
 def test_a_segment_of_another_organization_cannot_be_chosen() -> None:
     org, other = make_organization("Acme"), make_organization("Other")
     foreign = services.segment_create(org=other, actor=None, name="Theirs", filters={})
