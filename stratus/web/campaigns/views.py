@@ -324,7 +324,7 @@ def _progress_context(membership: Membership, campaign: Campaign) -> dict[str, A
         "percent": round(handled * 100 / total)
         if total
         else (100 if campaign.state == CampaignState.SENT else 0),
-        "figures": _figures(membership).get(campaign.pk),
+        "figures": selectors.campaign_figures(org=membership.organization, campaign=campaign),
         "unfinished": campaign.state in UNFINISHED,
         "can_edit": membership.has_role(Role.MEMBER),
         "can_pause": campaign.state in (CampaignState.SCHEDULED, CampaignState.SENDING),

@@ -17,12 +17,15 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from stratus.accounts.models import Organization, Role, User
-from stratus.campaigns import services, tokens
+from stratus.campaigns import selectors, services, tokens
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, Segment, Suppression
 from stratus.crm import services as crm_services
 from stratus.realtime.store import EventStore, get_store
+from stratus.reports import engines
+from stratus.reports.contracts import ReportFilters
 from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
@@ -429,3 +432,19 @@ def test_a_pause_from_the_page_announces_the_campaigns_progress_to_its_organizat
     body = client.get(reverse("web:campaign", args=[campaign.pk])).content.decode()
     assert f'data-live-record="campaign:{campaign.pk}"' in body
     assert f'data-live-refresh="{reverse("web:campaign-progress", args=[campaign.pk])}"' in body
+
+
+def test_the_campaign_pages_numbers_are_the_campaigns_reports() -> None:
+    org = make_organization()
+    _contacts(org, 5)
+    campaign = _sent(org, _campaign(org))
+    rows = list(Recipient.objects.filter(campaign=campaign).order_by("pk"))
+    Recipient.objects.filter(pk__in=[rows[0].pk, rows[1].pk]).update(state="failed")
+    Suppression.objects.create(organization=org, email=rows[0].email, reason="bounced", campaign=campaign)
+    Recipient.objects.filter(pk=rows[2].pk).update(opened_at=timezone.now(), clicked_at=timezone.now())
+    Recipient.objects.filter(pk=rows[3].pk).update(unsubscribed_at=timezone.now())
+    report = engines.run("campaigns", ReportFilters(organization_id=org.pk, as_of=timezone.now()))
+    row = next(r for r in report.campaigns if r.campaign_id == campaign.pk)
+    figures = selectors.campaign_figures(org=org, campaign=campaign)
+    names = ("sent", "delivered", "opened", "clicked", "unsubscribed", "bounced", "failed")
+    assert [getattr(figures, n) for n in names] == [getattr(row, n) for n in names] == [5, 3, 1, 1, 1, 1, 1]
