@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from stratus.accounts.models import Organization, Role, User
 from stratus.campaigns import services, tokens
 from stratus.campaigns.models import Campaign, CampaignState, Recipient, Suppression
 from stratus.crm import services as crm_services
+from tests.browser import test_shell as shell
 from tests.browser.conftest import Visitor
+from tests.browser.test_shell import Replicas
 from testsupport.factories import make_member_who_signs_in, make_organization
 from testsupport.servers import SmtpSink, smtp_server
 
@@ -233,3 +235,36 @@ def test_on_a_phone_the_pages_fit_and_a_recipient_unsubscribes_without_signing_i
     phone.goto("/c/u/1:tampered/")
     expect(page.get_by_test_id("unsubscribe-invalid")).to_be_visible()
     phone.check_accessibility()
+
+
+# The app processes of the shell's live-update tests (gunicorn with the WebSocket server).
+replicas = shell.replicas
+cluster = shell.cluster
+contexts = shell.contexts
+
+
+def test_the_progress_of_a_sending_campaign_arrives_over_the_websocket(
+    browser: Browser, cluster: Replicas, contexts: list[BrowserContext], settings: Any
+) -> None:
+    settings.CAMPAIGN_RATE_LIMIT = 0
+    settings.CAMPAIGN_PROGRESS_SECONDS = 0
+    org = make_organization("Acme")
+    _crm(org)
+    ada = shell._user(org, "Ada Lovelace")
+    segment = services.segment_create(org=org, actor=None, name="VIPs", filters={"tag": "vip"})
+    campaign = services.campaign_create(
+        org=org, actor=None, name="Live", segment=segment, subject="Hi", body_text="x"
+    )
+    services.campaign_schedule(org=org, campaign=campaign)
+    visitor = shell._visitor(browser, contexts, cluster.a.url)
+    shell._watch_live(visitor)
+    shell._sign_in(visitor, ada)
+    visitor.goto(f"/campaigns/{campaign.pk}")
+    shell._live(visitor)
+    expect(visitor.page.get_by_test_id("campaign-state")).to_have_text("Scheduled")
+
+    _work()  # this process sends like a worker, and announces like one (the replicas' event log)
+    expect(visitor.page.get_by_test_id("campaign-state")).to_have_text("Sent", timeout=shell.LIVE_WAIT_MS)
+    expect(visitor.page.get_by_test_id("number-delivered")).to_have_text("3")
+    assert "campaign.progress" in visitor.page.evaluate("window.__liveEvents")
+    visitor.check_accessibility()
