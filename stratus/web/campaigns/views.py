@@ -370,7 +370,6 @@ def _campaign_page(
     campaign: Campaign,
     *,
     error: str = "",
-    notice: str = "",
     schedule_form: ScheduleForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -379,7 +378,6 @@ def _campaign_page(
         **_progress_context(membership, campaign),
         **_recipients_context(membership, campaign, request.GET),
         "error": error,
-        "notice": notice,
         "schedule_form": (schedule_form or ScheduleForm()).mark_errors(),
         "preview_contacts": _preview_contacts(membership, campaign)
         if campaign.state == CampaignState.DRAFT
