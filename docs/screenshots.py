@@ -180,6 +180,7 @@ class Seeded:
     featured_contact: int = 0
     featured_deal: int = 0
     notes: list[str] = field(default_factory=list)
+    unsubscribe_path: str = ""  # a recipient's unsubscribe page (the campaign pictures)
 
 
 def _environment(data_dir: Path) -> None:
@@ -475,6 +476,75 @@ def seed() -> Seeded:
 # --- the server ------------------------------------------------------------------------------
 
 
+def _campaigns(org_email: str) -> str:
+    """A sent campaign with opens and clicks, and a draft: for the campaign pages' pictures."""
+    from django.test import override_settings
+
+    from stratus.accounts.models import User
+    from stratus.campaigns import services, tokens
+    from stratus.campaigns.models import Recipient
+
+    owner = User.objects.get(email=org_email)
+    org = owner.default_organization or owner.memberships.get().organization
+    segment = services.segment_create(
+        org=org, actor=owner, name="Decision makers", filters={"tag": "decision-maker"}
+    )
+    sent = services.campaign_create(
+        org=org,
+        actor=owner,
+        name="Spring product update",
+        segment=segment,
+        subject="{{ contact.first_name }}, what is new this spring",
+        body_text="Hello {{ contact.first_name|default:'there' }},\n\nHere is what is new at Brightwater.",
+    )
+    with override_settings(CAMPAIGN_RATE_LIMIT=0):
+        services.campaign_schedule(org=org, campaign=sent)
+        services.campaign_start(campaign_id=sent.pk)
+        while services.campaign_send_batch(campaign_id=sent.pk).more:
+            pass
+    for n, recipient in enumerate(Recipient.objects.filter(campaign=sent).order_by("pk")):
+        if n % 2 == 0:
+            services.recipient_record_open(token=tokens.open_url(recipient.pk).rstrip("/").rsplit("/", 1)[1])
+    services.campaign_create(
+        org=org,
+        actor=owner,
+        name="Webinar invitation",
+        segment=segment,
+        subject="Join our webinar, {{ contact.first_name }}",
+        body_text="Hello {{ contact.first_name }},\n\nWe would be glad to see you there.",
+    )
+    first = Recipient.objects.filter(campaign=sent).order_by("pk").first()
+    return f"/c/u/{tokens.unsubscribe_token(first.pk)}/" if first else ""
+
+
+def _shoot_campaigns(browser: Browser, url: str, seeded: Seeded, out: Path) -> None:
+    desktop = browser.new_context(viewport=DESKTOP, color_scheme="light", device_scale_factor=1)
+    page = desktop.new_page()
+    _sign_in(page, url, seeded.user_email)
+    page.goto(f"{url}/campaigns")
+    _shoot(page, out / "campaigns-list.png")
+    page.get_by_role("link", name="Spring product update").click()
+    page.wait_for_selector("[data-testid=recipient-list]")
+    _shoot(page, out / "campaign-report.png")
+    page.goto(f"{url}/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Autumn offer")
+    page.get_by_test_id("audience-new").check()
+    page.get_by_label("Name of the new segment").fill("Champions")
+    page.get_by_test_id("segment-builder").get_by_label("Has all tags").fill("champion")
+    page.wait_for_selector("[data-testid=audience-count][data-recipients]")
+    page.get_by_label("Subject").fill("An offer for you, {{ contact.first_name }}")
+    _scroll_to(page, "[data-testid=audience]", above=80)
+    _shoot(page, out / "campaign-compose.png")
+    desktop.close()
+
+    phone = browser.new_context(viewport=PHONE, color_scheme="light", is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    if seeded.unsubscribe_path:
+        page.goto(f"{url}{seeded.unsubscribe_path}")
+        _shoot(page, out / "unsubscribe-phone.png")
+    phone.close()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -602,6 +672,7 @@ def shoot(browser: Browser, url: str, seeded: Seeded, out: Path) -> None:
     _scroll_to(page, "#list-results", above=8)  # the rows, as cards
     _shoot(page, out / "contacts-phone.png")
     phone.close()
+    _shoot_campaigns(browser, url, seeded, out)
 
 
 def main() -> None:
@@ -623,6 +694,7 @@ def main() -> None:
     print(f"Seeding a fresh embedded default in {scratch} ...")
     call_command("migrate", verbosity=0, interactive=False)
     seeded = seed()
+    seeded.unsubscribe_path = _campaigns(seeded.user_email)
 
     from playwright.sync_api import sync_playwright
 

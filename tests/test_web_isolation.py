@@ -144,6 +144,18 @@ METHODS: dict[str, tuple[str, ...]] = {
     "settings-tags": GET,
     "settings-tag-rename": POST,
     "settings-tag-delete": POST,
+    "campaign-list": GET,
+    "campaign-new": BOTH,  # GET: the compose form
+    "campaign-audience": GET,
+    "campaign": GET,
+    "campaign-edit": BOTH,  # GET: the compose form of a draft
+    "campaign-progress": GET,
+    "campaign-recipients": GET,
+    "campaign-preview": GET,
+    "campaign-preview-html": GET,
+    "campaign-test-send": POST,
+    "campaign-send": POST,
+    "campaign-action": POST,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -261,6 +273,22 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "settings-stage-delete": _by("stage"),
     "settings-tag-rename": _by("tag"),
     "settings-tag-delete": _by("tag"),
+    **{
+        name: _by("campaign")
+        for name in (
+            "campaign",
+            "campaign-edit",
+            "campaign-progress",
+            "campaign-recipients",
+            "campaign-preview",
+            "campaign-preview-html",
+            "campaign-test-send",
+            "campaign-send",
+        )
+    },
+    "campaign-action": lambda r: [
+        {"pk": r.ids["campaign"], "action": action} for action in ("pause", "cancel")
+    ],
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):

@@ -10,68 +10,60 @@ from __future__ import annotations
 import base64
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from stratus.campaigns import services, tokens
+from stratus.campaigns import selectors, services, tokens
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-PAGE = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{}</title>'
-    '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-    '<body style="font-family:sans-serif;max-width:32rem;margin:4rem auto">{}</body></html>'
-)
+UNSUBSCRIBE_PAGE = "campaigns/unsubscribe.html"
 
 
-CONFIRM_FORM = mark_safe(
-    '<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post">'
-    '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-    '<button type="submit">Unsubscribe</button></form>'
-)
-
-
-def _page(title: str, body: str, status: int = 200) -> HttpResponse:
-    return HttpResponse(format_html(PAGE, title, body), status=status)
-
-
-def _invalid() -> HttpResponse:
-    return _page(
-        "Invalid link",
-        format_html(
-            "<h1>{}</h1><p>{}</p>", "This link is not valid", "It was altered or has been cut short."
-        ),
-        status=400,
-    )
+def _invalid(request: HttpRequest) -> HttpResponse:
+    return render(request, UNSUBSCRIBE_PAGE, {"outcome": "invalid", "title": _("Invalid link")}, status=400)
 
 
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a recipient opens: it names the organization and the address (partly hidden),
+    and asks for confirmation; a POST (the button, or a one-click client) unsubscribes."""
     if request.method == "GET":
         try:
-            tokens.unsubscribe_recipient(token)
+            link = selectors.unsubscribe_link(recipient_id=tokens.unsubscribe_recipient(token))
         except tokens.BadToken:
-            return _invalid()
-        return _page(
-            "Unsubscribe",
-            CONFIRM_FORM,
+            return _invalid(request)
+        if link is None:
+            return _invalid(request)
+        return render(
+            request,
+            UNSUBSCRIBE_PAGE,
+            {
+                "outcome": "confirm",
+                "title": _("Unsubscribe"),
+                "organization_name": link.organization_name,
+                "masked_email": link.masked_email,
+                "already": link.already,
+            },
         )
     try:
         result = services.recipient_unsubscribe(token=token)
     except tokens.BadToken:
-        return _invalid()
-    message = (
-        "{} was already unsubscribed from {}."
-        if result.already
-        else "{} is unsubscribed: {} will not send you campaigns any more."
-    )
-    return _page(
-        "Unsubscribed",
-        format_html("<h1>Unsubscribed</h1><p>" + message + "</p>", result.email, result.organization_name),
+        return _invalid(request)
+    return render(
+        request,
+        UNSUBSCRIBE_PAGE,
+        {
+            "outcome": "done",
+            "title": _("Unsubscribed"),
+            "organization_name": result.organization_name,
+            "email": selectors.masked_email(result.email),
+            "already": result.already,
+        },
     )
 
 
@@ -91,5 +83,5 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     try:
         target = services.recipient_record_click(token=token)
     except tokens.BadToken:
-        return _invalid()
+        return _invalid(request)
     return HttpResponseRedirect(target)

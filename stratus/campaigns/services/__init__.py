@@ -1,6 +1,7 @@
 """Writes for campaigns, one module per concern; import this package and call ``services.x``.
 
 - ``segments``: saved contact filters (create, update, delete);
+- ``composing``: a draft and its audience saved in one step (the browser's form), a test send;
 - ``lifecycle``: a campaign's content and states (draft, scheduled, sending, paused, cancelled);
 - ``starting``: a due campaign's recipients materialised, once;
 - ``messages``: the MIME message of one recipient (merge fields, tracking, unsubscribe);
@@ -17,6 +18,7 @@ between its content and its final ``.``.
 
 from __future__ import annotations
 
+from stratus.campaigns.services.composing import SEGMENT_NAME, campaign_compose, campaign_test_send
 from stratus.campaigns.services.leases import finish_if_done, take_lease
 from stratus.campaigns.services.lifecycle import (
     EDITABLE_FIELDS,
@@ -49,6 +51,7 @@ __all__ = [
     "EDITABLE_FIELDS",
     "FETCH",
     "OPEN_PIXEL",
+    "SEGMENT_NAME",
     "SUPPRESSION_REMOVED",
     "UNFINISHED",
     "BatchResult",
@@ -59,6 +62,7 @@ __all__ = [
     "announce_progress",
     "build_message",
     "campaign_cancel",
+    "campaign_compose",
     "campaign_create",
     "campaign_delete",
     "campaign_pause",
@@ -67,6 +71,7 @@ __all__ = [
     "campaign_schedule",
     "campaign_send_batch",
     "campaign_start",
+    "campaign_test_send",
     "campaign_update",
     "campaigns_sweep",
     "finish_if_done",
