@@ -31,7 +31,7 @@ from stratus.accounts.models import Role, User
 from stratus.crm import services as crm_services
 from stratus.crm.models import Tag
 from stratus.web.lists import services as list_services
-from stratus.web.models import BulkAction, BulkJob, BulkState, ExportJob
+from stratus.web.models import BulkAction, BulkJob, BulkState, Dashboard, ExportJob
 from tests.test_api_isolation import MARKER, World, _walk, tenant_fingerprint
 from testsupport.factories import make_member
 
@@ -144,6 +144,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "settings-tags": GET,
     "settings-tag-rename": POST,
     "settings-tag-delete": POST,
+    "dashboard-csv": GET,
+    "dashboard-new": BOTH,  # GET: the form
+    "dashboard-edit": BOTH,  # GET: the form
+    "dashboard-delete": POST,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -194,6 +198,9 @@ class Rows(World):
             done=1,
             key=f"exports/{self.a.pk}/{MARKER}.csv",
             expires_at=timezone.now() + timedelta(hours=1),
+        ).pk
+        self.ids["dashboard"] = Dashboard.objects.create(
+            organization=self.a, created_by=owner, name=MARKER, charts=["won"], shared=True
         ).pk
         self.b_user: User = make_member(self.b, Role.OWNER).user
         self.own_contact = crm_services.contact_create(org=self.b, actor=None, first_name="Own").pk
@@ -261,6 +268,8 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "settings-stage-delete": _by("stage"),
     "settings-tag-rename": _by("tag"),
     "settings-tag-delete": _by("tag"),
+    "dashboard-edit": _by("dashboard"),
+    "dashboard-delete": _by("dashboard"),
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):
@@ -277,6 +286,7 @@ PLAIN: dict[str, Kwargs] = {
     "list-export": {"kind": "contacts"},
     "list-view-save": {"kind": "contacts"},
     "list-view-default": {"kind": "contacts"},
+    "dashboard-csv": {"report": "funnel"},
 }
 
 

@@ -124,6 +124,7 @@ function draw(canvas: HTMLCanvasElement, spec: ChartSpec): void {
     ],
   });
   drawn.set(canvas, chart);
+  canvas.dataset.colour = colours[0]; // the colour it was drawn with (the theme's): a test hook
 }
 
 function drawAll(): void {
@@ -159,6 +160,7 @@ let observing = false;
 export function start(): void {
   drawAll();
   if (observing) return;
+  performance.mark("stratus:charts-drawn"); // when the first charts were drawn (bench/web.py)
   observing = true;
   new MutationObserver(drawAll).observe(document.documentElement, {
     attributes: true,
