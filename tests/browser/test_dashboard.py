@@ -146,7 +146,8 @@ def test_a_phone_shows_the_charts_without_sideways_scrolling(phone: Visitor) -> 
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page is {width} px wide on a 375 px screen"
     canvas = phone.page.evaluate(
-        "Math.max(...Array.from(document.querySelectorAll('canvas')).map(c => c.getBoundingClientRect().right))"
+        "Math.max(...Array.from(document.querySelectorAll('canvas'))"
+        ".map(c => c.getBoundingClientRect().right))"
     )
     assert canvas <= 375
     phone.check_accessibility()
