@@ -174,7 +174,7 @@ def dashboard_javascript(context: Any, url: str, static_root: Path) -> dict[str,
     page.goto(url, wait_until="load")
     page.wait_for_selector("canvas[data-bars]")
     page.close()
-    js = []
+    js: list[dict[str, Any]] = []
     for script in scripts:
         data = (static_root / urllib.parse.urlparse(script).path.removeprefix("/static/")).read_bytes()
         js.append({"path": urllib.parse.urlparse(script).path, "gzip_bytes": len(gzip.compress(data, 9))})
