@@ -68,6 +68,11 @@ function money(currency: string): (value: number | string) => string {
 
 function draw(canvas: HTMLCanvasElement, spec: ChartSpec): void {
   drawn.get(canvas)?.destroy();
+  const frame = canvas.parentElement;
+  if (frame && spec.horizontal) {
+    // Sideways bars get the height their labels need (a bar per label stays readable).
+    frame.style.height = `${Math.max(260, spec.labels.length * 28 + 60)}px`;
+  }
   const colours = palette();
   const text = cssVar("--text", "#1b1f24");
   const grid = cssVar("--border", "#d0d7de");

@@ -91,7 +91,7 @@ def test_the_numbers_are_the_databases_and_a_bar_opens_exactly_its_deals(visitor
     table = _table(visitor, funnel)
     assert {stage: int(cells[0]) for stage, cells in table.items()} == {s: len(d) for s, d in reached.items()}
     won = _table(visitor, "won-EUR")
-    assert {m: decimal.Decimal(cells[0]) for m, cells in won.items()} == _won_by_month(ds, "EUR")
+    assert {m: decimal.Decimal(cells[1]) for m, cells in won.items()} == _won_by_month(ds, "EUR")
 
     # The table view: hidden on screen until asked for, then shown; the canvas is an image with a name.
     toggle = page.get_by_test_id(f"toggle-{funnel}")
@@ -151,3 +151,44 @@ def test_a_phone_shows_the_charts_without_sideways_scrolling(phone: Visitor) -> 
     )
     assert canvas <= 375
     phone.check_accessibility()
+
+
+def test_an_admin_makes_a_shared_dashboard_that_a_member_picks(visitor: Visitor, browser: Any) -> None:
+    ds = build_dataset()
+    admin = make_member_who_signs_in(ds.org, Role.ADMIN, PASSWORD)
+    page = visitor.page
+    _sign_in(visitor, admin, "/")
+    page.get_by_test_id("dashboard-new").click()
+    page.wait_for_url("**/dashboards/new")
+    page.get_by_label("Name").fill("")
+    for label in ("Pipeline funnel", "Won value by month", "Forecast", "Activity", "My open tasks"):
+        page.get_by_label(label).uncheck()
+    page.get_by_test_id("dashboard-save").click()
+    errors = page.get_by_test_id("field-error")
+    assert errors.all_inner_texts() == ["Give the dashboard a name.", "Pick at least one chart."]
+    assert page.get_by_label("Name").get_attribute("aria-invalid") == "true"
+    visitor.check_accessibility()
+
+    page.get_by_label("Name").fill("Sales floor")
+    page.get_by_label("Forecast").check()
+    page.get_by_label("Share with the organization").check()
+    page.get_by_test_id("dashboard-save").click()
+    page.wait_for_selector("canvas[data-bars]")
+    assert page.locator("h1").inner_text() == "Sales floor"
+    assert page.get_by_test_id("panel-forecast").count() == 1
+    assert page.get_by_test_id("panel-funnel").count() == 0
+
+    member = make_member_who_signs_in(ds.org, Role.MEMBER, PASSWORD)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    other = Visitor(context.new_page(), visitor.base_url)
+    try:
+        _sign_in(other, member, "/")
+        assert other.page.get_by_test_id("dashboard-new").count() == 0
+        other.page.get_by_test_id("picker-dashboard").select_option(label="Sales floor")
+        other.page.wait_for_url("**dashboard=**")
+        other.page.wait_for_selector("[data-testid=panel-forecast] canvas[data-bars]")
+        assert other.page.get_by_test_id("panel-funnel").count() == 0
+        assert other.page.locator("h1").inner_text() == "Sales floor"
+        other.check_accessibility()
+    finally:
+        context.close()

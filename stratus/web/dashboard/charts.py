@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import decimal
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,11 +48,21 @@ class Chart:
     horizontal: bool = False
     stacked: bool = False
     currency: str = ""
+    # Money charts: the number of deals behind each label (the count the linked list shows).
+    counts: list[int] | None = None
 
-    def rows(self) -> list[tuple[str, list[tuple[float | int | None, str | None]]]]:
-        """The table view: a row per label, a (value, link) cell per dataset."""
+    def rows(
+        self,
+    ) -> list[tuple[str, tuple[int, str | None] | None, list[tuple[float | int | None, str | None]]]]:
+        """The table view: a row per label, its deals (count, link) on money charts, and a
+        (value, link) cell per dataset."""
         return [
-            (label, [(d.data[i], d.links[i]) for d in self.datasets]) for i, label in enumerate(self.labels)
+            (
+                label,
+                None if self.counts is None else (self.counts[i], self.datasets[0].links[i]),
+                [(d.data[i], d.links[i]) for d in self.datasets],
+            )
+            for i, label in enumerate(self.labels)
         ]
 
     def as_json(self) -> dict[str, Any]:
@@ -62,13 +73,19 @@ class Chart:
             "horizontal": self.horizontal,
             "stacked": self.stacked,
             "currency": self.currency,
+            "counts": self.counts,
             "datasets": [{"label": d.label, "data": d.data, "links": d.links} for d in self.datasets],
         }
 
 
+@functools.cache
+def _path(name: str) -> str:
+    return reverse(name)
+
+
 def _url(name: str, params: Iterable[tuple[str, Any]]) -> str:
     query = [(key, value) for key, value in params if value not in (None, "")]
-    return f"{reverse(name)}?{urlencode(query)}"
+    return f"{_path(name)}?{urlencode(query)}"
 
 
 def _day(value: datetime.date | None) -> str | None:
@@ -167,6 +184,7 @@ def won_charts(report: WonLostReport, filters: ReportFilters) -> list[Chart]:
                 labels=[row.month for row in rows],
                 datasets=[won],
                 currency=currency,
+                counts=[row.won_count for row in rows],
             )
         )
     return charts
@@ -200,21 +218,10 @@ def forecast_charts(report: ForecastReport, filters: ReportFilters) -> list[Char
                 labels=labels,
                 datasets=[open_value, weighted],
                 currency=currency,
+                counts=[row.deals for row in rows],
             )
         )
     return charts
-
-
-def activity_week_url(week: datetime.date, owner_id: int | None, filters: ReportFilters) -> str:
-    start, end = _clip(week, week + datetime.timedelta(days=6), filters)
-    return _url(
-        "web:list-activities",
-        [
-            ("assignee", "none" if owner_id is None else owner_id),
-            ("created_after", _day(start)),
-            ("created_before", _day(end)),
-        ],
-    )
 
 
 def overdue_url(owner_id: int | None) -> str:
@@ -224,29 +231,58 @@ def overdue_url(owner_id: int | None) -> str:
     )
 
 
+def _activities_url(
+    filters: ReportFilters, start: datetime.date | None, end: datetime.date | None, **more: Any
+) -> str:
+    return _url(
+        "web:list-activities",
+        [*more.items(), ("created_after", _day(start)), ("created_before", _day(end))],
+    )
+
+
+KINDS = (("tasks", "task"), ("calls", "call"), ("meetings", "meeting"), ("notes", "note"))
+
+
 def activity_charts(report: ActivityReport, filters: ReportFilters) -> list[Chart]:
-    """Activities by week, a stacked bar per assignee; a bar opens that week's activities of them."""
-    weeks = sorted({row.week for row in report.by_week})
-    if not weeks:
+    """Activities by assignee (a bar per kind: it opens that person's activities of that kind)
+    and by week (a bar opens the week's activities)."""
+    if not report.by_owner:
         return []
-    owners: dict[int | None, str] = {row.owner_id: row.owner or _("No one") for row in report.by_owner}
-    counts = {
-        (row.week, row.owner_id): row.tasks + row.calls + row.meetings + row.notes for row in report.by_week
-    }
-    datasets = []
-    for owner_id, owner in owners.items():
-        dataset = Dataset(owner)
-        for week in weeks:
-            count = counts.get((week, owner_id))
+    names = {"task": _("Tasks"), "call": _("Calls"), "meeting": _("Meetings"), "note": _("Notes")}
+    by_kind = []
+    for column, kind in KINDS:
+        dataset = Dataset(names[kind])
+        for row in report.by_owner:
+            count = getattr(row, column)
+            assignee = "none" if row.owner_id is None else row.owner_id
             dataset.data.append(count)
-            dataset.links.append(None if count is None else activity_week_url(week, owner_id, filters))
-        datasets.append(dataset)
+            dataset.links.append(
+                _activities_url(filters, filters.date_from, filters.date_to, assignee=assignee, kind=kind)
+                if count
+                else None
+            )
+        by_kind.append(dataset)
+    weekly: dict[datetime.date, int] = {}
+    for line in report.by_week:
+        weekly[line.week] = weekly.get(line.week, 0) + line.tasks + line.calls + line.meetings + line.notes
+    week = Dataset(_("Activities"))
+    for monday, count in sorted(weekly.items()):
+        start, end = _clip(monday, monday + datetime.timedelta(days=6), filters)
+        week.data.append(count)
+        week.links.append(_activities_url(filters, start, end))
     return [
         Chart(
-            id="activity",
-            title=_("Activities by week and assignee"),
-            labels=[week.isoformat() for week in weeks],
-            datasets=datasets,
+            id="activity-owner",
+            title=_("Activities by assignee"),
+            labels=[row.owner or _("No one") for row in report.by_owner],
+            datasets=by_kind,
+            horizontal=True,
             stacked=True,
-        )
+        ),
+        Chart(
+            id="activity-week",
+            title=_("Activities by week"),
+            labels=[monday.isoformat() for monday in sorted(weekly)],
+            datasets=[week],
+        ),
     ]
