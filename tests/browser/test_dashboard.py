@@ -164,6 +164,7 @@ def test_an_admin_makes_a_shared_dashboard_that_a_member_picks(visitor: Visitor,
     for label in ("Pipeline funnel", "Won value by month", "Forecast", "Activity", "My open tasks"):
         page.get_by_label(label).uncheck()
     page.get_by_test_id("dashboard-save").click()
+    page.wait_for_selector("[data-testid=field-error]")
     errors = page.get_by_test_id("field-error")
     assert errors.all_inner_texts() == ["Give the dashboard a name.", "Pick at least one chart."]
     assert page.get_by_label("Name").get_attribute("aria-invalid") == "true"
