@@ -81,7 +81,7 @@ def test_the_palette_opens_with_ctrl_k_finds_records_and_enter_opens_a_page(visi
     page.keyboard.press("Control+k")
     palette = page.get_by_test_id("palette")
     expect(palette).to_be_visible()
-    box = page.get_by_role("combobox")
+    box = palette.get_by_role("combobox")
     expect(box).to_be_focused()
     box.fill("zebrafield")
     option = page.get_by_role("option", name=re.compile("Zora Zebrafield"))

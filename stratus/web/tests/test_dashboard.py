@@ -257,3 +257,17 @@ def test_the_dashboard_costs_the_same_queries_for_few_rows_or_many(ds: DataSet) 
     with CaptureQueriesContext(connection) as many:
         client.get("/")
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_deal_filters_the_charts_link_with_stay_in_the_organization(ds: DataSet) -> None:
+    stage = ds.stages["Sales/Qualified"]
+    theirs = crm_selectors.deal_list(org=ds.other, filters={"reached_stage": str(stage.pk)})
+    assert theirs.count() == 0  # another organization's stage id selects none of its deals
+    with_date = crm_selectors.deal_list(org=ds.org, filters={"has_expected_close": "true"}).count()
+    without = crm_selectors.deal_list(org=ds.org, filters={"has_expected_close": "false"}).count()
+    assert with_date + without == Deal.objects.filter(organization=ds.org).count()
+    assert sorted(
+        crm_selectors.deal_list(
+            org=ds.org, filters={"has_expected_close": "false", "status": "open"}
+        ).values_list("title", flat=True)
+    ) == ["D9"]
