@@ -50,7 +50,7 @@ from bench.load import cpu_snapshot, free_port, wait_ready  # noqa: E402
 from bench.load import server_env as api_server_env  # noqa: E402
 
 SCENARIOS = ("list", "palette")
-LCP_PAGES = ("list", "record", "board")
+LCP_PAGES = ("list", "record", "board", "dashboard")
 
 
 def loadavg() -> list[str]:
@@ -166,6 +166,28 @@ LCP_SCRIPT = """() => new Promise((resolve) => {
 })"""
 
 
+def dashboard_javascript(context: Any, url: str, static_root: Path) -> dict[str, Any]:
+    """Every script a cold dashboard loads (app.js, then the charts' bundle), gzipped from disk."""
+    page = context.new_page()
+    scripts: list[str] = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("canvas[data-bars]")
+    page.close()
+    js: list[dict[str, Any]] = []
+    for script in scripts:
+        data = (static_root / urllib.parse.urlparse(script).path.removeprefix("/static/")).read_bytes()
+        js.append({"path": urllib.parse.urlparse(script).path, "gzip_bytes": len(gzip.compress(data, 9))})
+    gzipped = sum(int(script["gzip_bytes"]) for script in js)
+    return {"scripts": js, "gzip_bytes": gzipped, "gzip_kb": round(gzipped / 1024, 1)}
+
+
+def charts_drawn_ms(page: Any) -> float:
+    """When the dashboard's charts were drawn (ms since navigation start; dashboard.ts marks it)."""
+    page.wait_for_function("performance.getEntriesByName('stratus:charts-drawn').length > 0")
+    return round(float(page.evaluate("performance.getEntriesByName('stratus:charts-drawn')[0].startTime")), 1)
+
+
 def browser_figures(args: argparse.Namespace, base: str, prepared: dict[str, Any], static_root: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -173,6 +195,7 @@ def browser_figures(args: argparse.Namespace, base: str, prepared: dict[str, Any
         "list": "/contacts",
         "record": f"/contacts/{prepared['record']}",
         "board": "/pipeline",
+        "dashboard": "/",
     }
     out: dict[str, Any] = {}
     with sync_playwright() as playwright:
@@ -192,6 +215,7 @@ def browser_figures(args: argparse.Namespace, base: str, prepared: dict[str, Any
             js.append({"path": path, "bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))})
         gzipped = sum(int(script["gzip_bytes"]) for script in js)
         out["javascript"] = {"scripts": js, "gzip_bytes": gzipped, "gzip_kb": round(gzipped / 1024, 1)}
+        out["javascript_dashboard"] = dashboard_javascript(context, base + paths["dashboard"], static_root)
         # Largest contentful paint, warm cache, a fresh page per visit.
         lcp: dict[str, Any] = {}
         for name in LCP_PAGES:
@@ -200,6 +224,8 @@ def browser_figures(args: argparse.Namespace, base: str, prepared: dict[str, Any
                 page = context.new_page()
                 page.goto(base + paths[name], wait_until="load")
                 visits.append(page.evaluate(LCP_SCRIPT))
+                if name == "dashboard":
+                    visits[-1]["charts_drawn_ms"] = charts_drawn_ms(page)
                 if name == "board" and len(visits) == 1:
                     lcp_cards = page.locator(".deal-card").count()
                 page.close()

@@ -634,6 +634,8 @@ def shoot(browser: Browser, url: str, seeded: Seeded, out: Path) -> None:
     desktop = browser.new_context(viewport=DESKTOP, color_scheme="light", device_scale_factor=1)
     page = desktop.new_page()
     _sign_in(page, url, seeded.user_email)
+    page.wait_for_selector("canvas[data-bars]")  # the dashboard, the page after signing in
+    _shoot(page, out / "dashboard.png")
 
     page.goto(f"{url}/contacts")
     _shoot(page, out / "contacts-list.png")

@@ -31,7 +31,7 @@ from stratus.accounts.models import Role, User
 from stratus.crm import services as crm_services
 from stratus.crm.models import Tag
 from stratus.web.lists import services as list_services
-from stratus.web.models import BulkAction, BulkJob, BulkState, ExportJob
+from stratus.web.models import BulkAction, BulkJob, BulkState, Dashboard, ExportJob
 from tests.test_api_isolation import MARKER, World, _walk, tenant_fingerprint
 from testsupport.factories import make_member
 
@@ -156,6 +156,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "campaign-test-send": POST,
     "campaign-send": POST,
     "campaign-action": POST,
+    "dashboard-csv": GET,
+    "dashboard-new": BOTH,  # GET: the form
+    "dashboard-edit": BOTH,  # GET: the form
+    "dashboard-delete": POST,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -206,6 +210,9 @@ class Rows(World):
             done=1,
             key=f"exports/{self.a.pk}/{MARKER}.csv",
             expires_at=timezone.now() + timedelta(hours=1),
+        ).pk
+        self.ids["dashboard"] = Dashboard.objects.create(
+            organization=self.a, created_by=owner, name=MARKER, charts=["won"], shared=True
         ).pk
         self.b_user: User = make_member(self.b, Role.OWNER).user
         self.own_contact = crm_services.contact_create(org=self.b, actor=None, first_name="Own").pk
@@ -289,6 +296,8 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "campaign-action": lambda r: [
         {"pk": r.ids["campaign"], "action": action} for action in ("pause", "cancel")
     ],
+    "dashboard-edit": _by("dashboard"),
+    "dashboard-delete": _by("dashboard"),
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):
@@ -305,6 +314,7 @@ PLAIN: dict[str, Kwargs] = {
     "list-export": {"kind": "contacts"},
     "list-view-save": {"kind": "contacts"},
     "list-view-default": {"kind": "contacts"},
+    "dashboard-csv": {"report": "funnel"},
 }
 
 

@@ -52,3 +52,15 @@ document.addEventListener("click", (event) => {
   applyTheme(next);
   toggle.setAttribute("aria-pressed", String(next === "dark"));
 });
+
+/** The dashboard's charts: their bundle (Chart.js) is loaded only on a page that has them, from
+ * the URL the page gives (data-module: the static file's URL, hashed in production). */
+function loadDashboard(): void {
+  const url = document.querySelector<HTMLElement>("[data-dashboard]")?.dataset.module;
+  if (url) {
+    void (import(url) as Promise<{ start: () => void }>).then((dashboard) => dashboard.start());
+  }
+}
+
+loadDashboard();
+document.body.addEventListener("htmx:afterSettle", loadDashboard);

@@ -49,6 +49,7 @@ from stratus.crm.models import (
     CustomField,
     CustomFieldEntity,
     Deal,
+    Stage,
     StageKind,
     Tag,
     TimelineEntry,
@@ -724,6 +725,18 @@ class DealFilterSet(RecordFilterSet):
     expected_close_before = DayFilter(
         "expected_close_date", "lte", label="Closing to", help_text="Expected to close on or before."
     )
+    has_expected_close = FlagFilter(
+        where="with_expected_close", label="Has a closing date", help_text="Has an expected close date."
+    )
+    reached_stage = IdFilter(
+        nullable=False,
+        where="reached",
+        label="Reached stage",
+        help_text=(
+            "Is, or was at some time (by its stage history), in this stage or a later stage of its "
+            "pipeline that is not a lost stage: the deals the pipeline funnel counts at that stage."
+        ),
+    )
     closed_after = MomentFilter(
         "closed_at", "gte", label="Closed after", help_text="Closed (won or lost) at or after."
     )
@@ -736,6 +749,32 @@ class DealFilterSet(RecordFilterSet):
 
     def with_contacts(self, ids: list[int]) -> Q:
         return Q(pk__in=Deal.contacts.through.objects.filter(contact_id__in=ids).values("deal_id"))
+
+    def with_expected_close(self, value: bool) -> Q:
+        return Q(expected_close_date__isnull=not value)
+
+    def reached(self, ids: list[int]) -> Q:
+        """As the funnel report replays a deal's path: its current stage and every stage its
+        ``moved`` timeline entries name, in its pipeline, not lost, at or after the stage."""
+        stages = list(
+            Stage.objects.filter(organization=self.org, pk__in=ids).values("pipeline_id", "position")
+        )
+        condition = Q(pk__in=[])
+        for stage in stages:
+            later = list(
+                Stage.objects.filter(
+                    organization=self.org, pipeline_id=stage["pipeline_id"], position__gte=stage["position"]
+                )
+                .exclude(kind=StageKind.LOST)
+                .values_list("pk", flat=True)
+            )
+            moves = TimelineEntry.objects.filter(
+                organization=self.org, target_type="deal", action="moved"
+            ).filter(Q(changes__stage__new__in=later) | Q(changes__stage__old__in=later))
+            condition |= Q(pipeline_id=stage["pipeline_id"]) & (
+                Q(stage_id__in=later) | Q(pk__in=moves.values("target_id"))
+            )
+        return condition
 
 
 class ActivityFilterSet(CreatedFilterSet):

@@ -186,3 +186,42 @@ class ExportJob(models.Model):
     @property
     def file_name(self) -> str:
         return f"{self.kind}-{timezone.localtime(self.created_at):%Y%m%d-%H%M%S}.csv"
+
+
+# The charts a dashboard can show, in the order of the default layout.
+DASHBOARD_CHARTS: dict[str, str] = {
+    "funnel": "Pipeline funnel",
+    "won": "Won value by month",
+    "forecast": "Forecast",
+    "activity": "Activity",
+    "tasks": "My open tasks",
+}
+
+
+class Dashboard(models.Model):
+    """A named choice of charts (``charts``: an ordered list of keys of ``DASHBOARD_CHARTS``).
+
+    Admins make them; a ``shared`` dashboard is offered to every member of the organization.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(max_length=80)
+    charts = models.JSONField(default=list)
+    shared = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(Lower("name"), "organization", name="web_dashboard_name_unique_ci"),
+            models.CheckConstraint(condition=~Q(name=""), name="web_dashboard_name_not_empty"),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "name"], name="web_dashboard_org_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("stratus.web.shell.urls")),
     path("", include("stratus.web.settings.urls")),
     path("", include("stratus.web.campaigns.urls")),
+    path("", include("stratus.web.dashboard.urls")),
 ]

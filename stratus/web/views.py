@@ -121,11 +121,12 @@ def switch_organization(request: SignedInRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """`/`: the sign-in page for visitors, the signed-in user's tasks otherwise."""
+    """`/`: the sign-in page for visitors, the dashboard (with the user's open tasks) otherwise."""
     if not request.user.is_authenticated:
         return login_view(request)
-    signed_in = cast(SignedInRequest, request)
-    return _shell(signed_in, "web/home.html", _my_tasks(signed_in), section="home")
+    from stratus.web.dashboard.views import dashboard_page  # the dashboard builds on this module
+
+    return dashboard_page(cast(SignedInRequest, request))
 
 
 @dataclass(frozen=True)

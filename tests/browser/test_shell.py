@@ -81,7 +81,7 @@ def test_the_palette_opens_with_ctrl_k_finds_records_and_enter_opens_a_page(visi
     page.keyboard.press("Control+k")
     palette = page.get_by_test_id("palette")
     expect(palette).to_be_visible()
-    box = page.get_by_role("combobox")
+    box = palette.get_by_role("combobox")
     expect(box).to_be_focused()
     box.fill("zebrafield")
     option = page.get_by_role("option", name=re.compile("Zora Zebrafield"))
@@ -106,7 +106,7 @@ def test_the_palette_opens_with_ctrl_k_finds_records_and_enter_opens_a_page(visi
 
     page.go_back()
     page.wait_for_url(visitor.base_url + "/")
-    expect(page).to_have_title("My tasks · Stratus")
+    expect(page).to_have_title("Dashboard · Stratus")
 
 
 def test_question_mark_lists_the_shortcuts_and_g_then_c_goes_to_contacts(visitor: Visitor) -> None:

@@ -57,7 +57,7 @@ def test_sign_in_see_my_tasks_and_mark_one_done(visitor: Visitor) -> None:
 
     _sign_in(visitor, user.email, PASSWORD)
     visitor.page.wait_for_url(visitor.base_url + "/")
-    assert visitor.page.title() == "My tasks · Stratus"
+    assert visitor.page.title() == "Dashboard · Stratus"
     tasks = visitor.page.get_by_test_id("tasks")
     assert "Send the Acme proposal" in tasks.inner_text()
     visitor.check_accessibility()

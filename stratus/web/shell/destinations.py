@@ -20,7 +20,7 @@ class Destination:
 
 
 PAGES = (
-    Destination(_("My tasks"), "/"),
+    Destination(_("Dashboard"), "/"),
     Destination(_("Contacts"), "/contacts", keys="g c"),
     Destination(_("Companies"), "/companies", keys="g o"),
     Destination(_("Deals"), "/deals", keys="g d"),

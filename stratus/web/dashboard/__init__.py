@@ -1,0 +1,1 @@
+"""The dashboard: the app's home, charts of the reports module."""
