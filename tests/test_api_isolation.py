@@ -150,7 +150,8 @@ class World:
             {"currency": "USD", "currency_to": "EUR", "rate": "0.9234", "valid_from": "2026-01-01"},
         )["id"]
         self.ids["export_job"] = self.post(
-            "/api/v1/export-jobs", {"kind": "contacts", "filters": {"q": MARKER}, "columns": ["name", "email"]}
+            "/api/v1/export-jobs",
+            {"kind": "contacts", "filters": {"q": MARKER}, "columns": ["name", "email"]},
         )["id"]
 
 
@@ -269,7 +270,7 @@ VIEWER_WRITES = {
     "api-segment-preview": "counts contacts matching filters, a read",
     "api-import-analyse": "reads a file's columns, writes nothing",
     "api-campaign-preview": "renders the campaign for one contact, writes nothing",
-    "api-export-job-list": "an export of a list the viewer may read (the browser's rule: exporting is reading)",
+    "api-export-job-list": "exports a list the viewer may read (the browser's rule: exporting is reading)",
 }
 
 

@@ -144,6 +144,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "settings-tags": GET,
     "settings-tag-rename": POST,
     "settings-tag-delete": POST,
+    "settings-rates": GET,
+    "settings-rate-create": POST,
+    "settings-rate-update": POST,
+    "settings-rate-delete": POST,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -261,6 +265,8 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "settings-stage-delete": _by("stage"),
     "settings-tag-rename": _by("tag"),
     "settings-tag-delete": _by("tag"),
+    "settings-rate-update": _by("exchange_rate"),
+    "settings-rate-delete": _by("exchange_rate"),
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):

@@ -33,16 +33,6 @@ from stratus.api.views import OrganizationEndpoint, OrganizationListEndpoint
 from stratus.crm.filters import DAY
 from stratus.imports.exports import stream_csv
 from stratus.reports import engines, selectors, services
-from stratus.reports.conversion import (
-    CURRENCY_TO,
-    RATES_ON,
-    conversion_for,
-    conversion_request,
-    converted_table,
-    has_money,
-    response_type,
-    with_conversion,
-)
 from stratus.reports.contracts import (
     CURRENCY,
     DATE_FROM,
@@ -52,6 +42,16 @@ from stratus.reports.contracts import (
     REPORTS,
     ReportContract,
     flat_table,
+)
+from stratus.reports.conversion import (
+    CURRENCY_TO,
+    RATES_ON,
+    conversion_for,
+    conversion_request,
+    converted_table,
+    has_money,
+    response_type,
+    with_conversion,
 )
 from stratus.reports.filters import CURRENCY_PATTERN, report_filters
 from stratus.reports.models import RATE_DIGITS, RATE_PLACES, ExchangeRate
@@ -214,7 +214,9 @@ class ReportView(OrganizationEndpoint):
                 },
             )
         if has_money(self.contract):
-            return Response(serializer_for(response_type(self.contract.result))(with_conversion(result, conversion)).data)
+            return Response(
+                serializer_for(response_type(self.contract.result))(with_conversion(result, conversion)).data
+            )
         return Response(serializer_for(self.contract.result)(result).data)
 
 
@@ -245,7 +247,9 @@ def report_view(contract: ReportContract) -> type[ReportView]:
             _FORMAT,
         ],
         responses={
-            (200, "application/json"): serializer_for(response_type(contract.result) if money else contract.result),
+            (200, "application/json"): serializer_for(
+                response_type(contract.result) if money else contract.result
+            ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The report as one CSV table."),
         },
     )(get)
@@ -268,7 +272,9 @@ class ExchangeRateSerializer(serializers.Serializer):
         decimal_places=RATE_PLACES,
         help_text="Units of currency_to worth one unit of currency (exact, as a string).",
     )
-    valid_from = serializers.DateField(help_text="First day (UTC) the rate applies, until the pair's next rate.")
+    valid_from = serializers.DateField(
+        help_text="First day (UTC) the rate applies, until the pair's next rate."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -279,7 +285,9 @@ _RATE_RULES = {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,10})?$"}
 
 class ExchangeRateCreateSerializer(StrictSerializer):
     currency = StrictCharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
-    currency_to = StrictCharField(max_length=3, help_text="ISO 4217 code of the reporting currency, e.g. EUR.")
+    currency_to = StrictCharField(
+        max_length=3, help_text="ISO 4217 code of the reporting currency, e.g. EUR."
+    )
     rate = StrictCharField(
         max_length=30, help_text='Units of currency_to per unit of currency, > 0, e.g. "0.9234".'
     )
@@ -315,7 +323,9 @@ class ExchangeRateListView(OrganizationListEndpoint):
     def get(self, request: Request) -> Response:
         currency_to = request.query_params.get(CURRENCY_TO) or None
         if currency_to is not None and not CURRENCY_PATTERN.match(currency_to):
-            raise serializers.ValidationError({CURRENCY_TO: ["Must be a three-letter ISO 4217 code in capitals."]})
+            raise serializers.ValidationError(
+                {CURRENCY_TO: ["Must be a three-letter ISO 4217 code in capitals."]}
+            )
         page = self.paginate_queryset(selectors.exchange_rate_list(org=self.org, currency_to=currency_to))
         return self.get_paginated_response(ExchangeRateSerializer(page, many=True).data)
 

@@ -33,6 +33,7 @@ import dataclasses
 import datetime
 import decimal
 import functools
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from stratus.reports.models import ExchangeRate
 CURRENCY_TO, RATES_ON = "currency_to", "rates_on"
 CONVERSION_PARAMS = (CURRENCY_TO, RATES_ON)
 ROUNDING = (
-    "Each converted figure is value × rate computed exactly, rounded half up to cents; a figure "
+    "Each converted figure is value * rate computed exactly, rounded half up to cents; a figure "
     "already in the reporting currency is taken at rate 1; a combined figure is the sum of the "
     "rounded converted figures of its group."
 )
@@ -172,8 +173,8 @@ def conversion_type(result: type) -> type:
         ("unconverted", list[Unconverted]),
     ]
     for table in money_tables(result):
-        fields.append((table.name, list[converted_row_type(table)]))  # type: ignore[valid-type]
-        fields.append((f"{table.name}_combined", list[combined_row_type(table)]))  # type: ignore[valid-type]
+        fields.append((table.name, types.GenericAlias(list, (converted_row_type(table),))))
+        fields.append((f"{table.name}_combined", types.GenericAlias(list, (combined_row_type(table),))))
     return dataclasses.make_dataclass(
         f"{result.__name__}Conversion",
         fields,
@@ -201,7 +202,8 @@ def response_type(result: type) -> type:
 
 
 def with_conversion(result: Any, conversion: Any | None) -> Any:
-    shape = response_type(type(result))
+    kind: Any = type(result)
+    shape = response_type(kind)
     values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     return shape(**values, conversion=conversion)
 
@@ -273,7 +275,8 @@ def convert(
     used: dict[str, ExchangeRate] = {}
     unconverted: dict[tuple[str, str], int] = {}
     parts: dict[str, list[Any]] = {}
-    for table in money_tables(type(result)):
+    kind: Any = type(result)
+    for table in money_tables(kind):
         row_type, combined_type = converted_row_type(table), combined_row_type(table)
         converted_rows = []
         groups: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -295,7 +298,12 @@ def convert(
             )
             group = groups.setdefault(
                 tuple(keys.values()),
-                {"keys": keys, "currencies": set(), "missing": set(), "sums": dict.fromkeys(table.money, CENT * 0)},
+                {
+                    "keys": keys,
+                    "currencies": set(),
+                    "missing": set(),
+                    "sums": dict.fromkeys(table.money, CENT * 0),
+                },
             )
             group["currencies"].add(currency)
             if rate is None:
@@ -313,13 +321,12 @@ def convert(
             )
             for group in groups.values()
         ]
-    return conversion_type(type(result))(
+    return conversion_type(kind)(
         currency_to=currency_to,
         rates_on=rates_on,
         rounding=ROUNDING,
         rates=[
-            RateUsed(r.currency, r.currency_to, _text(r.rate), r.valid_from)
-            for _, r in sorted(used.items())
+            RateUsed(r.currency, r.currency_to, _text(r.rate), r.valid_from) for _, r in sorted(used.items())
         ],
         unconverted=[Unconverted(t, c, n) for (t, c), n in sorted(unconverted.items())],
         **parts,
@@ -386,7 +393,9 @@ def converted_table(
             out.append(blank(f"{t.name}_combined", **values))
     for r in conversion.rates:
         out.append(
-            blank("rates", currency=r.currency, currency_to=r.currency_to, rate=r.rate, valid_from=r.valid_from)
+            blank(
+                "rates", currency=r.currency, currency_to=r.currency_to, rate=r.rate, valid_from=r.valid_from
+            )
         )
     for u in conversion.unconverted:
         out.append(
@@ -400,4 +409,3 @@ def converted_table(
         )
     assert all(seen.get(t.name, 0) == len(by_table[t.name]) for t in tables), "rows and conversion disagree"
     return full, out
-

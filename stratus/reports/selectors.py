@@ -43,9 +43,9 @@ def reporting_currencies(*, org: Organization) -> list[str]:
 def rates_in_force(*, org: Organization, currency_to: str, on: datetime.date) -> dict[str, ExchangeRate]:
     """Per currency, the rate into ``currency_to`` in force on ``on``: the latest one whose
     ``valid_from`` is on or before that day (one query)."""
-    rates = ExchangeRate.objects.filter(organization=org, currency_to=currency_to, valid_from__lte=on).order_by(
-        "currency", "-valid_from"
-    )
+    rates = ExchangeRate.objects.filter(
+        organization=org, currency_to=currency_to, valid_from__lte=on
+    ).order_by("currency", "-valid_from")
     found: dict[str, ExchangeRate] = {}
     for rate in rates:
         found.setdefault(rate.currency, rate)

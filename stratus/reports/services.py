@@ -74,7 +74,8 @@ def _saved(rate: ExchangeRate) -> ExchangeRate:
             "Invalid exchange rate.",
             field_errors={
                 "valid_from": [
-                    f"A rate from {rate.currency} to {rate.currency_to} valid from {rate.valid_from} exists already."
+                    f"A rate from {rate.currency} to {rate.currency_to} valid from {rate.valid_from} "
+                    "exists already."
                 ]
             },
             code=ReportsCode.DUPLICATE_RATE,

@@ -66,7 +66,12 @@ def test_the_rates_page_fits_a_phone_in_dark_mode(phone: Visitor) -> None:
     org = make_organization("Acme")
     admin = _user(org, Role.ADMIN)
     exchange_rate_create(
-        org=org, actor=None, currency="GBP", currency_to="EUR", rate="1.1675", valid_from=datetime.date(2026, 1, 15)
+        org=org,
+        actor=None,
+        currency="GBP",
+        currency_to="EUR",
+        rate="1.1675",
+        valid_from=datetime.date(2026, 1, 15),
     )
     _sign_in(phone, admin)
     phone.goto("/settings/rates")

@@ -32,7 +32,11 @@ D = datetime.date
 @pytest.fixture
 def ds() -> DataSet:
     data = build_dataset()
-    for currency, rate, day in (("USD", "0.9", D(2025, 6, 1)), ("USD", "0.9234", D(2026, 1, 1)), ("USD", "0.95", D(2027, 1, 1))):
+    for currency, rate, day in (
+        ("USD", "0.9", D(2025, 6, 1)),
+        ("USD", "0.9234", D(2026, 1, 1)),
+        ("USD", "0.95", D(2027, 1, 1)),
+    ):
         exchange_rate_create(
             org=data.org, actor=None, currency=currency, currency_to="EUR", rate=rate, valid_from=day
         )
@@ -108,7 +112,12 @@ def test_won_lost_in_euros_lists_the_rate_used_and_the_currency_without_one(
     ]
     # GBP has no rate: the total is not given rather than given without it.
     assert conversion["totals_combined"] == [
-        {"currencies": ["EUR", "GBP", "USD"], "missing_currencies": ["GBP"], "won_value": None, "lost_value": None}
+        {
+            "currencies": ["EUR", "GBP", "USD"],
+            "missing_currencies": ["GBP"],
+            "won_value": None,
+            "lost_value": None,
+        }
     ]
     assert conversion["by_month_combined"] == [
         {
@@ -138,9 +147,9 @@ def test_with_every_rate_the_totals_combine(ds: DataSet, viewer: APIClient) -> N
     exchange_rate_create(
         org=ds.org, actor=None, currency="GBP", currency_to="EUR", rate="1.1675", valid_from=D(2026, 1, 15)
     )
-    conversion = viewer.get("/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2026-02-28"}).json()[
-        "conversion"
-    ]
+    conversion = viewer.get(
+        "/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2026-02-28"}
+    ).json()["conversion"]
     assert conversion["unconverted"] == []
     assert conversion["rates"] == [
         {"currency": "GBP", "currency_to": "EUR", "rate": "1.1675", "valid_from": "2026-01-15"},
@@ -164,7 +173,9 @@ def test_with_every_rate_the_totals_combine(ds: DataSet, viewer: APIClient) -> N
 
 def test_the_rate_in_force_follows_the_rate_date(ds: DataSet, viewer: APIClient) -> None:
     def usd_rate(**params: str) -> tuple[str, str]:
-        conversion = viewer.get("/api/v1/reports/won-lost", {"currency_to": "EUR", **params}).json()["conversion"]
+        conversion = viewer.get("/api/v1/reports/won-lost", {"currency_to": "EUR", **params}).json()[
+            "conversion"
+        ]
         (rate,) = [r for r in conversion["rates"] if r["currency"] == "USD"]
         return rate["rate"], conversion["rates_on"]
 
@@ -176,12 +187,20 @@ def test_the_rate_in_force_follows_the_rate_date(ds: DataSet, viewer: APIClient)
 
 
 def test_before_any_rate_nothing_but_the_reporting_currency_converts(ds: DataSet, viewer: APIClient) -> None:
-    conversion = viewer.get("/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2020-01-01"}).json()[
-        "conversion"
-    ]
+    conversion = viewer.get(
+        "/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2020-01-01"}
+    ).json()["conversion"]
     assert conversion["rates"] == []
-    assert {(u["table"], u["currency"]) for u in conversion["unconverted"]} >= {("totals", "GBP"), ("totals", "USD")}
-    assert conversion["totals"][0] == {"currency": "EUR", "rate": "1", "won_value": "3000.00", "lost_value": "400.00"}
+    assert {(u["table"], u["currency"]) for u in conversion["unconverted"]} >= {
+        ("totals", "GBP"),
+        ("totals", "USD"),
+    }
+    assert conversion["totals"][0] == {
+        "currency": "EUR",
+        "rate": "1",
+        "won_value": "3000.00",
+        "lost_value": "400.00",
+    }
 
 
 def test_without_currency_to_there_is_no_conversion(ds: DataSet, viewer: APIClient) -> None:
@@ -193,9 +212,9 @@ def test_without_currency_to_there_is_no_conversion(ds: DataSet, viewer: APIClie
 
 
 def test_forecast_in_euros(ds: DataSet, viewer: APIClient) -> None:
-    conversion = viewer.get("/api/v1/reports/forecast", {"currency_to": "EUR", "rates_on": "2026-03-01"}).json()[
-        "conversion"
-    ]
+    conversion = viewer.get(
+        "/api/v1/reports/forecast", {"currency_to": "EUR", "rates_on": "2026-03-01"}
+    ).json()["conversion"]
     assert conversion["by_month"][2] == {
         "month": "2026-04",
         "currency": "USD",
@@ -213,7 +232,9 @@ def test_forecast_in_euros(ds: DataSet, viewer: APIClient) -> None:
     ]
 
 
-def test_the_csv_has_the_converted_columns_the_rates_and_the_unconverted(ds: DataSet, viewer: APIClient) -> None:
+def test_the_csv_has_the_converted_columns_the_rates_and_the_unconverted(
+    ds: DataSet, viewer: APIClient
+) -> None:
     response = viewer.get(
         "/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2026-02-28", "format": "csv"}
     )
@@ -221,7 +242,10 @@ def test_the_csv_has_the_converted_columns_the_rates_and_the_unconverted(ds: Dat
     text = response.content.decode("utf-8").removeprefix("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text)))
     totals = [r for r in rows if r["table"] == "totals"]
-    assert [(r["currency"], r["currency_to"], r["rate"], r["won_value_converted"], r["lost_value_converted"]) for r in totals] == [
+    assert [
+        (r["currency"], r["currency_to"], r["rate"], r["won_value_converted"], r["lost_value_converted"])
+        for r in totals
+    ] == [
         ("EUR", "EUR", "1", "3000.00", "400.00"),
         ("GBP", "EUR", "", "", ""),
         ("USD", "EUR", "0.9234", "0.00", "738.72"),
@@ -233,7 +257,11 @@ def test_the_csv_has_the_converted_columns_the_rates_and_the_unconverted(ds: Dat
         "0.9234",
         "2026-01-01",
     )
-    unconverted = [(r["unconverted_table"], r["currency"], r["unconverted_rows"]) for r in rows if r["table"] == "unconverted"]
+    unconverted = [
+        (r["unconverted_table"], r["currency"], r["unconverted_rows"])
+        for r in rows
+        if r["table"] == "unconverted"
+    ]
     assert unconverted == [("by_month", "GBP", "1"), ("by_owner", "GBP", "1"), ("totals", "GBP", "1")]
     february = [r for r in rows if r["table"] == "by_month_combined" and r["month"] == "2026-02"]
     assert [(r["currencies"], r["won_value_converted"], r["lost_value_converted"]) for r in february] == [
@@ -248,29 +276,35 @@ def test_conversion_parameters_are_refused_by_name(ds: DataSet, viewer: APIClien
     assert _errors(viewer.get("/api/v1/reports/funnel", {"currency_to": "EUR"})) == {
         "currency_to": "The funnel report has no money figures to convert."
     }
-    assert "ISO 4217" in _errors(viewer.get("/api/v1/reports/won-lost", {"currency_to": "eur"}))["currency_to"]
+    assert (
+        "ISO 4217" in _errors(viewer.get("/api/v1/reports/won-lost", {"currency_to": "eur"}))["currency_to"]
+    )
     assert _errors(viewer.get("/api/v1/reports/won-lost", {"currency_to": "XYZ"})) == {
         "currency_to": "XYZ is not an ISO 4217 currency code."
     }
-    assert "no exchange rates into JPY" in _errors(viewer.get("/api/v1/reports/won-lost", {"currency_to": "JPY"}))[
-        "currency_to"
-    ]
-    assert _errors(viewer.get("/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2026-02-30"})) == {
-        "rates_on": "Must be a date (YYYY-MM-DD)."
-    }
+    assert (
+        "no exchange rates into JPY"
+        in _errors(viewer.get("/api/v1/reports/won-lost", {"currency_to": "JPY"}))["currency_to"]
+    )
+    assert _errors(
+        viewer.get("/api/v1/reports/won-lost", {"currency_to": "EUR", "rates_on": "2026-02-30"})
+    ) == {"rates_on": "Must be a date (YYYY-MM-DD)."}
     assert set(_errors(viewer.get("/api/v1/reports/won-lost", {"rates_on": "2026-02-01"}))) == {"currency_to"}
 
 
 def test_another_organizations_rates_are_not_used(ds: DataSet) -> None:
     other = token_client(make_token(ds.other, Role.VIEWER))
-    assert "no exchange rates into EUR" in _errors(other.get("/api/v1/reports/won-lost", {"currency_to": "EUR"}))[
-        "currency_to"
-    ]
+    assert (
+        "no exchange rates into EUR"
+        in _errors(other.get("/api/v1/reports/won-lost", {"currency_to": "EUR"}))["currency_to"]
+    )
 
 
 def test_every_engine_gets_the_conversion(ds: DataSet) -> None:
     """The layer reads only the contract's dataclasses: any engine's answer converts the same."""
-    filters = ReportFilters(organization_id=ds.org.pk, as_of=datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC))
+    filters = ReportFilters(
+        organization_id=ds.org.pk, as_of=datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)
+    )
     for name in engines.engine_names():
         result = engines.run("won-lost", filters, engines.get_engine(name))
         from stratus.reports.selectors import rates_in_force

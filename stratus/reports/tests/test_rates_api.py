@@ -64,8 +64,12 @@ def test_each_refusal_names_its_field(org: Any) -> None:
     assert _errors(admin.post(URL, {**USD, "currency_to": "ABC"}, format="json")) == {
         "currency_to": "ABC is not an ISO 4217 currency code."
     }
-    assert _errors(admin.post(URL, {**USD, "rate": "0"}, format="json")) == {"rate": "Must be greater than 0."}
-    assert _errors(admin.post(URL, {**USD, "rate": "-1.5"}, format="json")) == {"rate": "Must be greater than 0."}
+    assert _errors(admin.post(URL, {**USD, "rate": "0"}, format="json")) == {
+        "rate": "Must be greater than 0."
+    }
+    assert _errors(admin.post(URL, {**USD, "rate": "-1.5"}, format="json")) == {
+        "rate": "Must be greater than 0."
+    }
     assert set(_errors(admin.post(URL, {**USD, "rate": "abc"}, format="json"))) == {"rate"}
     assert set(_errors(admin.post(URL, {**USD, "rate": 1.5}, format="json"))) == {"rate"}
     assert _errors(admin.post(URL, {**USD, "rate": "0.12345678901"}, format="json")) == {
@@ -106,3 +110,15 @@ def test_the_list_filters_by_reporting_currency_in_a_constant_number_of_queries(
     assert count(1) == count(10)
     assert admin.get(URL, {"currency_to": "USD"}).json()["results"] == []
     assert set(_errors(admin.get(URL, {"currency_to": "eur"}))) == {"currency_to"}
+
+
+def test_the_currency_table_names_only_known_iso_4217_codes() -> None:
+    """Checked against Babel's CLDR data (a development dependency, through the docs tooling)."""
+    from babel import Locale
+
+    from stratus.reports.currencies import ISO_4217
+
+    known = set(Locale("en").currencies)
+    assert sorted(ISO_4217 - known) == []
+    assert {"EUR", "USD", "GBP", "JPY", "CHF", "XOF"} <= ISO_4217
+    assert not {"XAU", "XTS", "XXX", "DEM", "HRK"} & ISO_4217  # metals, testing, retired

@@ -51,7 +51,9 @@ class ExportJobSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(help_text="After this the file is refused (410) and deleted.")
     expired = serializers.SerializerMethodField()
-    download = serializers.SerializerMethodField(help_text="Where to ask for the file's link, once it is ready.")
+    download = serializers.SerializerMethodField(
+        help_text="Where to ask for the file's link, once it is ready."
+    )
 
     def get_expired(self, job: ExportJob) -> bool:
         return bool(job.file_deleted or job.expires_at <= timezone.now())
@@ -169,7 +171,9 @@ class ExportJobDownloadView(OrganizationAction):
             url = exports.export_download_url(job)
         except NotFound:
             raise Conflict(
-                "The export failed: " + job.error if job.state == BulkState.FAILED else "The export is not ready yet.",
+                "The export failed: " + job.error
+                if job.state == BulkState.FAILED
+                else "The export is not ready yet.",
                 code="export_not_ready",
             ) from None
         except Invalid as refused:

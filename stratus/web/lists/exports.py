@@ -183,22 +183,6 @@ def _progress(job: ExportJob) -> None:
     )
 
 
-def _fail(job: ExportJob, reason: str) -> str:
-    ExportJob.objects.filter(pk=job.pk).update(
-        state=BulkState.FAILED, error=reason[:300], finished_at=timezone.now()
-    )
-    job.refresh_from_db()
-    _progress(job)
-    return str(job.state)
-
-
-def _gave_up(attempts: int, what: str) -> str:
-    return (
-        f"The export was tried {attempts} times and {what} each time. "
-        "Export the list again; if it keeps failing, tell an admin."
-    )
-
-
 def export_run(*, job_id: int) -> str:
     """Write (or write again) an export's file; safe to run twice.
 

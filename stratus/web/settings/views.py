@@ -2,12 +2,12 @@
 exchange rates.
 
 Every change goes through the service the API calls (``stratus.accounts.services``,
-``stratus.crm.services``, ``stratus.crm.tags``, ``stratus.reports.services``), under the same rules: who may write is the
-API's permission (``ReadViewerWriteAdmin``, ``AdminOnly``), who may grant which role is
-``stratus.accounts.roles``. Members and viewers read the pages without edit controls; their
-writes are refused (403). A record id of another organization is a 404. A refused form is shown
-again with what was typed and each message beside its field; nothing is half saved (each
-service runs in one transaction).
+``stratus.crm.services``, ``stratus.crm.tags``, ``stratus.reports.services``), under the same
+rules: who may write is the API's permission (``ReadViewerWriteAdmin``, ``AdminOnly``), who may
+grant which role is ``stratus.accounts.roles``. Members and viewers read the pages without edit
+controls; their writes are refused (403). A record id of another organization is a 404. A
+refused form is shown again with what was typed and each message beside its field; nothing is
+half saved (each service runs in one transaction).
 """
 
 from __future__ import annotations

@@ -78,7 +78,12 @@ def test_a_viewer_exports_a_filtered_list_and_downloads_it_through_the_link(medi
 
     exports.export_run(job_id=body["id"])  # what the worker does
     progress = viewer.get(f"{URL}/{body['id']}").json()
-    assert (progress["state"], progress["total"], progress["done"], progress["percent"]) == ("done", 3, 3, 100)
+    assert (progress["state"], progress["total"], progress["done"], progress["percent"]) == (
+        "done",
+        3,
+        3,
+        100,
+    )
     assert progress["download"] == f"{URL}/{body['id']}/download"
     link = viewer.get(progress["download"])
     assert link.status_code == 200
@@ -121,15 +126,21 @@ def test_a_bad_list_state_is_refused_by_field_and_nothing_is_queued(media: Path)
     org = make_organization()
     client = token_client(make_token(org, Role.MEMBER))
     assert set(_errors(client.post(URL, {"kind": "planets"}, format="json"))) == {"kind"}
-    assert set(_errors(client.post(URL, {"kind": "contacts", "columns": ["nope"]}, format="json"))) == {"columns"}
-    assert set(_errors(client.post(URL, {"kind": "contacts", "ordering": "nope"}, format="json"))) == {"ordering"}
+    assert set(_errors(client.post(URL, {"kind": "contacts", "columns": ["nope"]}, format="json"))) == {
+        "columns"
+    }
+    assert set(_errors(client.post(URL, {"kind": "contacts", "ordering": "nope"}, format="json"))) == {
+        "ordering"
+    }
     assert set(_errors(client.post(URL, {"kind": "contacts", "filters": {"owner": "x"}}, format="json"))) == {
         "filters"
     }
-    assert set(_errors(client.post(URL, {"kind": "contacts", "filters": {"tag": {"a": 1}}}, format="json"))) == {
+    assert set(
+        _errors(client.post(URL, {"kind": "contacts", "filters": {"tag": {"a": 1}}}, format="json"))
+    ) == {"filters"}
+    assert set(_errors(client.post(URL, {"kind": "contacts", "filters": ["tag"]}, format="json"))) == {
         "filters"
     }
-    assert set(_errors(client.post(URL, {"kind": "contacts", "filters": ["tag"]}, format="json"))) == {"filters"}
     assert not ExportJob.objects.filter(organization=org).exists()
 
 
@@ -173,6 +184,7 @@ def test_an_export_that_keeps_failing_fails_after_the_last_attempt_with_the_reas
     client.force_login(user)
     page = client.get(reverse("web:list-export-progress", args=[job.pk]), HTTP_HX_REQUEST="true")
     assert "The export failed: The export was tried 3 times" in page.content.decode()
+
 
 def test_over_the_api_a_failed_export_says_why(broken_storage: Path) -> None:
     org = make_organization()

@@ -19,7 +19,12 @@ from testsupport.factories import make_member, make_organization
 
 pytestmark = pytest.mark.django_db
 
-NEW = {"rate-currency": "usd", "rate-currency_to": "EUR", "rate-rate": "0.9234", "rate-valid_from": "2026-01-01"}
+NEW = {
+    "rate-currency": "usd",
+    "rate-currency_to": "EUR",
+    "rate-rate": "0.9234",
+    "rate-valid_from": "2026-01-01",
+}
 
 
 def _client(user: User) -> Client:
@@ -30,12 +35,19 @@ def _client(user: User) -> Client:
 
 def _rate(org: Organization, day: int = 1) -> ExchangeRate:
     return exchange_rate_create(
-        org=org, actor=None, currency="USD", currency_to="EUR", rate="0.9", valid_from=datetime.date(2026, 1, day)
+        org=org,
+        actor=None,
+        currency="USD",
+        currency_to="EUR",
+        rate="0.9",
+        valid_from=datetime.date(2026, 1, day),
     )
 
 
 def _rows() -> list[tuple]:
-    return sorted(ExchangeRate.objects.values_list("organization_id", "currency", "currency_to", "rate", "valid_from"))
+    return sorted(
+        ExchangeRate.objects.values_list("organization_id", "currency", "currency_to", "rate", "valid_from")
+    )
 
 
 def test_an_admin_adds_changes_and_deletes_a_rate() -> None:
@@ -56,7 +68,12 @@ def test_an_admin_adds_changes_and_deletes_a_rate() -> None:
     p = f"r{rate.pk}"
     changed = client.post(
         reverse("web:settings-rate-update", args=[rate.pk]),
-        {f"{p}-currency": "USD", f"{p}-currency_to": "EUR", f"{p}-rate": "0.95", f"{p}-valid_from": "2026-02-01"},
+        {
+            f"{p}-currency": "USD",
+            f"{p}-currency_to": "EUR",
+            f"{p}-rate": "0.95",
+            f"{p}-valid_from": "2026-02-01",
+        },
     )
     assert changed.status_code == 302
     rate.refresh_from_db()
@@ -76,7 +93,9 @@ def test_an_admin_adds_changes_and_deletes_a_rate() -> None:
         ("valid_from", "2026-02-30", "Enter a valid date."),
     ],
 )
-def test_a_refusal_is_shown_beside_its_field_and_nothing_is_saved(field: str, value: str, message: str) -> None:
+def test_a_refusal_is_shown_beside_its_field_and_nothing_is_saved(
+    field: str, value: str, message: str
+) -> None:
     org = make_organization()
     client = _client(make_member(org, Role.ADMIN).user)
     response = client.post(reverse("web:settings-rate-create"), {**NEW, f"rate-{field}": value})
@@ -115,7 +134,12 @@ def test_members_and_viewers_read_and_the_server_refuses_their_writes(role: Role
         (reverse("web:settings-rate-create"), NEW),
         (
             reverse("web:settings-rate-update", args=[rate.pk]),
-            {f"{p}-currency": "USD", f"{p}-currency_to": "EUR", f"{p}-rate": "5", f"{p}-valid_from": "2026-01-01"},
+            {
+                f"{p}-currency": "USD",
+                f"{p}-currency_to": "EUR",
+                f"{p}-rate": "5",
+                f"{p}-valid_from": "2026-01-01",
+            },
         ),
         (reverse("web:settings-rate-delete", args=[rate.pk]), {}),
     ):
@@ -131,7 +155,12 @@ def test_another_organizations_rate_is_a_404_and_not_shown() -> None:
     before = _rows()
     assert client.post(reverse("web:settings-rate-delete", args=[theirs.pk])).status_code == 404
     p = f"r{theirs.pk}"
-    update = {f"{p}-currency": "USD", f"{p}-currency_to": "EUR", f"{p}-rate": "5", f"{p}-valid_from": "2026-01-01"}
+    update = {
+        f"{p}-currency": "USD",
+        f"{p}-currency_to": "EUR",
+        f"{p}-rate": "5",
+        f"{p}-valid_from": "2026-01-01",
+    }
     assert client.post(reverse("web:settings-rate-update", args=[theirs.pk]), update).status_code == 404
     assert _rows() == before
 
