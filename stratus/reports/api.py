@@ -53,8 +53,10 @@ from stratus.reports.conversion import (
     response_type,
     with_conversion,
 )
+from stratus.reports.currencies import ISO_4217
 from stratus.reports.filters import CURRENCY_PATTERN, report_filters
 from stratus.reports.models import RATE_DIGITS, RATE_PLACES, ExchangeRate
+from stratus.reports.services import RATE_PATTERN
 
 # --- output serializers, derived from the contracts' dataclasses ----------------------------------
 
@@ -279,8 +281,8 @@ class ExchangeRateSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-_CODE_RULES = {"type": "string", "pattern": "^[A-Z]{3}$"}
-_RATE_RULES = {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,10})?$"}
+_CODE_RULES = {"type": "string", "enum": sorted(ISO_4217)}
+_RATE_RULES = {"type": "string", "pattern": RATE_PATTERN.pattern}
 
 
 class ExchangeRateCreateSerializer(StrictSerializer):

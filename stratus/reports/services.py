@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,10 +23,21 @@ from stratus.reports.models import RATE_DIGITS, RATE_PLACES, ExchangeRate
 from stratus.reports.selectors import exchange_rate_get
 
 FIELDS = ("currency", "currency_to", "rate", "valid_from")
+# A rate as text: digits, an optional point and at most 10 places (no sign, exponent or spaces).
+RATE_PATTERN = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,10})?$")
 
 
 def _rate_problem(rate: object) -> str | None:
     if isinstance(rate, bool) or not isinstance(rate, decimal.Decimal | int | str):
+        return 'Must be a decimal number written as a string, e.g. "1.0850".'
+    if isinstance(rate, str) and not RATE_PATTERN.fullmatch(rate):
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", rate):
+            return (
+                f"At most {RATE_DIGITS - RATE_PLACES} digits before the decimal point and "
+                f"{RATE_PLACES} after it."
+            )
+        if re.fullmatch(r"-[0-9]+(\.[0-9]+)?", rate):
+            return "Must be greater than 0."
         return 'Must be a decimal number written as a string, e.g. "1.0850".'
     try:
         value = decimal.Decimal(rate)

@@ -73,7 +73,7 @@ def test_each_refusal_names_its_field(org: Any) -> None:
     assert set(_errors(admin.post(URL, {**USD, "rate": "abc"}, format="json"))) == {"rate"}
     assert set(_errors(admin.post(URL, {**USD, "rate": 1.5}, format="json"))) == {"rate"}
     assert _errors(admin.post(URL, {**USD, "rate": "0.12345678901"}, format="json")) == {
-        "rate": "At most 10 decimal places."
+        "rate": "At most 10 digits before the decimal point and 10 after it."
     }
     assert set(_errors(admin.post(URL, {**USD, "valid_from": "2026-13-01"}, format="json"))) == {"valid_from"}
     assert _errors(admin.post(URL, {**USD, "currency": "EUR"}, format="json")) == {

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -164,7 +164,16 @@ class ExportJobDownloadView(OrganizationAction):
     """The short-lived link to an export's file (its starter's only): 409 while it is being
     written or when it failed, 410 once it has expired."""
 
-    @extend_schema(tags=["export jobs"], responses={200: DownloadLinkSerializer})
+    @extend_schema(
+        tags=["export jobs"],
+        responses={
+            200: DownloadLinkSerializer,
+            409: OpenApiResponse(
+                description="The file is not written yet, or the export failed (the detail says why)."
+            ),
+            410: OpenApiResponse(description="The export has expired: export the list again."),
+        },
+    )
     def get(self, request: Request, pk: int) -> Response:
         job = _own(self, pk)
         try:

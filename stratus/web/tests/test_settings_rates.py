@@ -176,4 +176,4 @@ def test_queries_do_not_grow_with_the_rates() -> None:
         _rate(org, day)
     with CaptureQueriesContext(connection) as many:
         assert client.get(reverse("web:settings-rates")).status_code == 200
-    assert len(many) == len(few)
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
