@@ -5,6 +5,11 @@ accepts are the contract's filters, and its output serializer is derived from th
 dataclasses (so the schema cannot drift from what engines return). CSV comes from DRF's
 content negotiation: ``?format=csv`` or ``Accept: text/csv``; the file is the report as one
 flat table (see ``contracts.flat_table``), with formula-like cells neutralised. Viewers read.
+
+With ``currency_to`` (and optionally ``rates_on``), a report with money also carries its figures
+converted with the organization's exchange rates (``conversion``, see ``conversion.py``), in
+JSON and as extra CSV columns. ``/api/v1/exchange-rates`` manages the rates: viewers read,
+admins write.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from stratus.accounts.models import Role
 from stratus.reports import engines
 from stratus.reports.contracts import REPORTS, ReportFilters
 from stratus.reports.conversion import convert, convert_value, money_tables
+from stratus.reports.selectors import rates_in_force
 from stratus.reports.services import exchange_rate_create
 from stratus.reports.tests.dataset import DataSet, build_dataset
 from testsupport.factories import make_token, token_client
@@ -307,8 +308,6 @@ def test_every_engine_gets_the_conversion(ds: DataSet) -> None:
     )
     for name in engines.engine_names():
         result = engines.run("won-lost", filters, engines.get_engine(name))
-        from stratus.reports.selectors import rates_in_force
-
         conversion = convert(
             result,
             currency_to="EUR",
