@@ -145,6 +145,14 @@ class World:
             },
             format="multipart",
         )["id"]
+        self.ids["exchange_rate"] = self.post(
+            "/api/v1/exchange-rates",
+            {"currency": "USD", "currency_to": "EUR", "rate": "0.9234", "valid_from": "2026-01-01"},
+        )["id"]
+        self.ids["export_job"] = self.post(
+            "/api/v1/export-jobs",
+            {"kind": "contacts", "filters": {"q": MARKER}, "columns": ["name", "email"]},
+        )["id"]
 
 
 # Object patterns: which object of A fills the path parameter.
@@ -188,6 +196,9 @@ OBJECTS: dict[str, str] = {
     "api-import-detail": "import",
     "api-import-cancel": "import",
     "api-import-errors": "import",
+    "api-exchange-rate-detail": "exchange_rate",
+    "api-export-job-detail": "export_job",
+    "api-export-job-download": "export_job",
 }
 
 # Collections and organization-wide endpoints: B's answers must not show A's data.
@@ -228,6 +239,8 @@ COLLECTIONS = {
     "api-report-forecast",
     "api-report-activity",
     "api-report-campaigns",
+    "api-exchange-rate-list",
+    "api-export-job-list",
 }
 
 # Patterns outside tenant data, with the reason.
@@ -257,6 +270,7 @@ VIEWER_WRITES = {
     "api-segment-preview": "counts contacts matching filters, a read",
     "api-import-analyse": "reads a file's columns, writes nothing",
     "api-campaign-preview": "renders the campaign for one contact, writes nothing",
+    "api-export-job-list": "exports a list the viewer may read (the browser's rule: exporting is reading)",
 }
 
 

@@ -145,6 +145,11 @@ ACCESS: dict[str, dict[str, str]] = {
     "api-report-forecast": {"get": VIEWER},
     "api-report-activity": {"get": VIEWER},
     "api-report-campaigns": {"get": VIEWER},
+    "api-exchange-rate-list": {"get": VIEWER, "post": ADMIN},
+    "api-exchange-rate-detail": {"get": VIEWER, "patch": ADMIN, "delete": ADMIN},
+    "api-export-job-list": {"post": VIEWER},
+    "api-export-job-detail": {"get": VIEWER},
+    "api-export-job-download": {"get": VIEWER},
 }
 
 # Patterns the OpenAPI document leaves out, with the reason (their methods are still checked).
@@ -253,6 +258,14 @@ BODIES: dict[tuple[str, str], Body] = {
     ("api-suppression-list", "post"): lambda w: {"email": "nobody@a.example"},
     ("api-import-list", "post"): lambda w: {"file": _csv(w), "kind": "contacts"},
     ("api-import-analyse", "post"): lambda w: {"file": _csv(w), "kind": "contacts"},
+    ("api-exchange-rate-list", "post"): lambda w: {
+        "currency": "GBP",
+        "currency_to": "EUR",
+        "rate": "1.1675",
+        "valid_from": f"2026-02-{next(_sequence) % 28 + 1:02d}",
+    },
+    ("api-exchange-rate-detail", "patch"): lambda w: {"rate": "0.95"},
+    ("api-export-job-list", "post"): lambda w: {"kind": "contacts", "filters": {"q": "roles"}},
 }
 MULTIPART_BODIES = {("documents:list", "post"), ("api-import-list", "post"), ("api-import-analyse", "post")}
 
@@ -275,6 +288,8 @@ NO_SUCCESS = {
     ("documents:finish", "post"): "the document was uploaded in one request: nothing to finish (409)",
     ("documents:local-upload", "post"): "needs a signed upload URL (documents tests)",
     ("documents:local-download", "get"): "needs a signed download URL (documents tests)",
+    ("api-export-job-detail", "get"): "an export is its starter's: another member's answers 404",
+    ("api-export-job-download", "get"): "an export is its starter's: another member's answers 404",
 }
 
 

@@ -160,6 +160,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "dashboard-new": BOTH,  # GET: the form
     "dashboard-edit": BOTH,  # GET: the form
     "dashboard-delete": POST,
+    "settings-rates": GET,
+    "settings-rate-create": POST,
+    "settings-rate-update": POST,
+    "settings-rate-delete": POST,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -298,6 +302,8 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     ],
     "dashboard-edit": _by("dashboard"),
     "dashboard-delete": _by("dashboard"),
+    "settings-rate-update": _by("exchange_rate"),
+    "settings-rate-delete": _by("exchange_rate"),
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):

@@ -5,6 +5,11 @@ accepts are the contract's filters, and its output serializer is derived from th
 dataclasses (so the schema cannot drift from what engines return). CSV comes from DRF's
 content negotiation: ``?format=csv`` or ``Accept: text/csv``; the file is the report as one
 flat table (see ``contracts.flat_table``), with formula-like cells neutralised. Viewers read.
+
+With ``currency_to`` (and optionally ``rates_on``), a report with money also carries its figures
+converted with the organization's exchange rates (``conversion``, see ``conversion.py``), in
+JSON and as extra CSV columns. ``/api/v1/exchange-rates`` manages the rates: viewers read,
+admins write.
 """
 
 from __future__ import annotations
@@ -18,18 +23,21 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import renderers, serializers
+from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from stratus.api.permissions import ReadViewerWriteAdmin
 from stratus.api.renderers import FastJSONRenderer
-from stratus.api.views import OrganizationEndpoint
+from stratus.api.serializers import StrictCharField, StrictDateField, StrictSerializer
+from stratus.api.views import OrganizationEndpoint, OrganizationListEndpoint
 from stratus.crm.filters import DAY
 from stratus.imports.exports import stream_csv
-from stratus.reports import engines
+from stratus.reports import engines, selectors, services
 from stratus.reports.contracts import (
     CURRENCY,
     DATE_FROM,
@@ -40,7 +48,20 @@ from stratus.reports.contracts import (
     ReportContract,
     flat_table,
 )
-from stratus.reports.filters import report_filters
+from stratus.reports.conversion import (
+    CURRENCY_TO,
+    RATES_ON,
+    conversion_for,
+    conversion_request,
+    converted_table,
+    has_money,
+    response_type,
+    with_conversion,
+)
+from stratus.reports.currencies import ISO_4217
+from stratus.reports.filters import CURRENCY_PATTERN, report_filters
+from stratus.reports.models import RATE_DIGITS, RATE_PLACES, ExchangeRate
+from stratus.reports.services import RATE_PATTERN
 
 # --- output serializers, derived from the contracts' dataclasses ----------------------------------
 
@@ -53,6 +74,8 @@ def _field(hint: Any) -> serializers.Field:
     options: dict[str, Any] = {"allow_null": True} if nullable else {}
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
+        if item is str:
+            return serializers.ListField(child=serializers.CharField())
         return serializer_for(item)(many=True)
     if dataclasses.is_dataclass(hint):
         return serializer_for(hint)(**options)  # type: ignore[arg-type]
@@ -145,6 +168,23 @@ _PARAMETERS = {
         description="Only deals in this currency (ISO 4217).",
     ),
 }
+_CONVERSION = [
+    OpenApiParameter(
+        CURRENCY_TO,
+        {"type": "string", "pattern": "^$|^[A-Z]{3}$"},
+        description=(
+            "Also give the money figures converted to this reporting currency (ISO 4217) with the "
+            "organization's exchange rates; the answer's `conversion` says which rates were used "
+            "and which figures had none. 400 when the organization has no rates into it."
+        ),
+    ),
+    OpenApiParameter(
+        RATES_ON,
+        _DAY,
+        description="The day whose rates apply (the latest rate valid from it or before); "
+        "by default `date_to`, else today (UTC).",
+    ),
+]
 _FORMAT = OpenApiParameter(
     "format", str, enum=["json", "csv"], description="`csv` for a CSV file (as `Accept: text/csv`)."
 )
@@ -163,16 +203,26 @@ class ReportView(OrganizationEndpoint):
             params=dict(request.query_params.lists()),
             as_of=timezone.now(),
         )
+        conversion_asked = conversion_request(
+            org=self.org, contract=self.contract, params=dict(request.query_params.lists()), filters=filters
+        )
         result = engines.run(self.contract.name, filters)
+        conversion = conversion_for(self.org, result, conversion_asked) if conversion_asked else None
         accepted = getattr(request, "accepted_renderer", None)
         if isinstance(accepted, CSVRenderer):
             header, rows = flat_table(result)
+            if conversion is not None:
+                header, rows = converted_table(self.contract.result, header, rows, conversion)
             stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
             return Response(
                 CSVTable(header, [[_cell(v) for v in row] for row in rows]),
                 headers={
                     "Content-Disposition": f'attachment; filename="report-{self.contract.name}-{stamp}.csv"'
                 },
+            )
+        if has_money(self.contract):
+            return Response(
+                serializer_for(response_type(self.contract.result))(with_conversion(result, conversion)).data
             )
         return Response(serializer_for(self.contract.result)(result).data)
 
@@ -183,17 +233,30 @@ def report_view(contract: ReportContract) -> type[ReportView]:
     def get(self: ReportView, request: Request) -> Response:
         return ReportView.get(self, request)
 
+    money = has_money(contract)
     documented = extend_schema(
         operation_id=f"reports_{contract.name.replace('-', '_')}",
         summary=contract.title,
         description=(
             f"{contract.description} Money is never summed across currencies: each money figure "
-            "is in a row with its currency (no conversion)."
+            "is in a row with its currency"
+            + (
+                "; with `currency_to`, the figures are also given converted with the organization's "
+                "exchange rates, in `conversion` (the rates used, the figures left unconverted)."
+                if money
+                else "."
+            )
         ),
         tags=["reports"],
-        parameters=[*(_PARAMETERS[name] for name in contract.filters), _FORMAT],
+        parameters=[
+            *(_PARAMETERS[name] for name in contract.filters),
+            *(_CONVERSION if money else ()),
+            _FORMAT,
+        ],
         responses={
-            (200, "application/json"): serializer_for(contract.result),
+            (200, "application/json"): serializer_for(
+                response_type(contract.result) if money else contract.result
+            ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The report as one CSV table."),
         },
     )(get)
@@ -202,3 +265,109 @@ def report_view(contract: ReportContract) -> type[ReportView]:
 
 
 VIEWS = {name: report_view(contract) for name, contract in REPORTS.items()}
+
+
+# --- exchange rates ---------------------------------------------------------------------------
+
+
+class ExchangeRateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    currency = serializers.CharField(help_text="ISO 4217 code of the currency converted.")
+    currency_to = serializers.CharField(help_text="ISO 4217 code of the reporting currency.")
+    rate = serializers.DecimalField(
+        max_digits=RATE_DIGITS,
+        decimal_places=RATE_PLACES,
+        help_text="Units of currency_to worth one unit of currency (exact, as a string).",
+    )
+    valid_from = serializers.DateField(
+        help_text="First day (UTC) the rate applies, until the pair's next rate."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+_CODE_RULES = {"type": "string", "enum": sorted(ISO_4217)}
+_RATE_RULES = {"type": "string", "pattern": RATE_PATTERN.pattern}
+
+
+class ExchangeRateCreateSerializer(StrictSerializer):
+    currency = StrictCharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
+    currency_to = StrictCharField(
+        max_length=3, help_text="ISO 4217 code of the reporting currency, e.g. EUR."
+    )
+    rate = StrictCharField(
+        max_length=30, help_text='Units of currency_to per unit of currency, > 0, e.g. "0.9234".'
+    )
+    valid_from = StrictDateField(help_text="First day (UTC) the rate applies.")
+
+    schema_rules = {"properties": {"currency": _CODE_RULES, "currency_to": _CODE_RULES, "rate": _RATE_RULES}}
+
+
+class ExchangeRateUpdateSerializer(ExchangeRateCreateSerializer):
+    pass
+
+
+class ExchangeRateListView(OrganizationListEndpoint):
+    """The organization's exchange rates for reports; admins add them."""
+
+    permission_classes = (ReadViewerWriteAdmin,)
+    serializer_class = ExchangeRateSerializer
+    queryset = ExchangeRate.objects.none()
+    orderings = {"valid_from": ("valid_from",), "created_at": ("created_at",)}
+    ordering = "-valid_from"
+
+    @extend_schema(
+        tags=["exchange rates"],
+        parameters=[
+            OpenApiParameter(
+                CURRENCY_TO,
+                {"type": "string", "pattern": "^$|^[A-Z]{3}$"},
+                description="Only rates into this reporting currency.",
+            )
+        ],
+        responses={200: ExchangeRateSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        currency_to = request.query_params.get(CURRENCY_TO) or None
+        if currency_to is not None and not CURRENCY_PATTERN.match(currency_to):
+            raise serializers.ValidationError(
+                {CURRENCY_TO: ["Must be a three-letter ISO 4217 code in capitals."]}
+            )
+        page = self.paginate_queryset(selectors.exchange_rate_list(org=self.org, currency_to=currency_to))
+        return self.get_paginated_response(ExchangeRateSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["exchange rates"], request=ExchangeRateCreateSerializer, responses={201: ExchangeRateSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(ExchangeRateCreateSerializer)
+        rate = services.exchange_rate_create(org=self.org, actor=self.actor, **data)
+        return Response(
+            ExchangeRateSerializer(rate).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api-exchange-rate-detail", args=[rate.pk])},
+        )
+
+
+class ExchangeRateDetailView(OrganizationEndpoint):
+    """One exchange rate; admins change or delete it."""
+
+    permission_classes = (ReadViewerWriteAdmin,)
+
+    @extend_schema(tags=["exchange rates"], responses={200: ExchangeRateSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ExchangeRateSerializer(selectors.exchange_rate_get(org=self.org, pk=pk)).data)
+
+    @extend_schema(
+        tags=["exchange rates"], request=ExchangeRateUpdateSerializer, responses={200: ExchangeRateSerializer}
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        selectors.exchange_rate_get(org=self.org, pk=pk)
+        data = self.validated(ExchangeRateUpdateSerializer, partial=True)
+        rate = services.exchange_rate_update(org=self.org, actor=self.actor, pk=pk, **data)
+        return Response(ExchangeRateSerializer(rate).data)
+
+    @extend_schema(tags=["exchange rates"], responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        services.exchange_rate_delete(org=self.org, actor=self.actor, pk=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

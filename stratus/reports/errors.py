@@ -11,3 +11,12 @@ from enum import StrEnum
 class ReportsCode(StrEnum):
     INVALID_FILTER = "invalid_report_filter"
     """A report's query parameters are invalid; ``field_errors`` names each."""
+
+    INVALID_RATE = "invalid_exchange_rate"
+    """An exchange rate's field is invalid; ``field_errors`` names each."""
+
+    DUPLICATE_RATE = "duplicate_exchange_rate"
+    """The organization has a rate for this pair from this day already (``valid_from``)."""
+
+    INVALID_CONVERSION = "invalid_report_conversion"
+    """A report's conversion parameters are invalid (``currency_to``, ``rates_on``)."""

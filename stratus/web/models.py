@@ -156,6 +156,9 @@ class ExportJob(models.Model):
     done = models.PositiveIntegerField(default=0)
     key = models.CharField(max_length=200, blank=True, help_text="The file in the default storage.")
     error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs started; the export fails after a bounded number that did not finish."
+    )
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

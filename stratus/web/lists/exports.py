@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from stratus.accounts import selectors as account_selectors
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 EXPORT_CHUNK = 500
 EXPORT_KEEP = timedelta(hours=24)  # how long a finished export can be downloaded
 EXPORT_STALE_AFTER = 300  # seconds without a written chunk before a running export is queued again
+EXPORT_MAX_ATTEMPTS = 3  # runs that did not finish (an error, a lost worker) before the export fails
 PROGRESS_EVERY = 1.0  # seconds between two progress events of one export
 KEY_ROOT = "exports"
 CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -182,10 +184,55 @@ def _progress(job: ExportJob) -> None:
 
 
 def export_run(*, job_id: int) -> str:
-    """Write (or write again) an export's file; safe to run twice."""
+    """Write (or write again) an export's file; safe to run twice.
+
+    Each run counts as an attempt. A run that raises puts the job back in the queue (the sweep
+    starts it again) with the step that failed in ``error``; a run that never ends (a lost
+    worker) is queued again by the sweep. After ``EXPORT_MAX_ATTEMPTS`` unfinished runs the
+    export fails with a reason the member sees, instead of being retried until it expires.
+    """
     job = ExportJob.objects.select_related("organization").filter(pk=job_id).first()
     if job is None or job.state in (BulkState.DONE, BulkState.FAILED):
         return job.state if job else "missing"
+    if job.attempts >= EXPORT_MAX_ATTEMPTS:
+        # The last attempt stopped without finishing (and without raising): a lost worker.
+        return _fail(job, _gave_up(job.attempts, "stopped before finishing"))
+    ExportJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
+    job.refresh_from_db(fields=["attempts"])
+    step = ["reading the rows"]
+    try:
+        return _write(job, step)
+    except Exception:
+        logger.exception("export %s failed at attempt %s while %s", job.pk, job.attempts, step[0])
+        if job.attempts >= EXPORT_MAX_ATTEMPTS:
+            return _fail(job, _gave_up(job.attempts, f"failed while {step[0]}"))
+        ExportJob.objects.filter(pk=job.pk).update(
+            state=BulkState.QUEUED, error=f"Attempt {job.attempts} failed while {step[0]}; retrying."
+        )
+        job.refresh_from_db()
+        _progress(job)
+        return str(job.state)
+
+
+def _fail(job: ExportJob, reason: str) -> str:
+    ExportJob.objects.filter(pk=job.pk).update(
+        state=BulkState.FAILED, error=reason[:300], finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    _progress(job)
+    return str(job.state)
+
+
+def _gave_up(attempts: int, what: str) -> str:
+    return (
+        f"The export was tried {attempts} times and {what} each time. "
+        "Export the list again; if it keeps failing, tell an admin."
+    )
+
+
+def _write(job: ExportJob, step: list[str]) -> str:
+    """One attempt: count, write the file, store it, mark the job done; ``step`` names the
+    current step (for the reason given if it fails)."""
     spec = SPECS[job.kind]
     org = job.organization
     columns = _columns(spec, org, list(job.columns or []))
@@ -193,12 +240,7 @@ def export_run(*, job_id: int) -> str:
     try:
         total = spec.list_selector(org=org, filters=job.filters).order_by().values("pk").count()
     except Invalid as refused:  # a custom field the filters named was deleted meanwhile
-        ExportJob.objects.filter(pk=job.pk).update(
-            state=BulkState.FAILED, error=refused.message[:300], finished_at=timezone.now()
-        )
-        job.refresh_from_db()
-        _progress(job)
-        return str(job.state)
+        return _fail(job, refused.message)
     job.total, job.done, job.state = total, 0, BulkState.RUNNING
     job.heartbeat_at = timezone.now()
     job.save(update_fields=["total", "done", "state", "heartbeat_at"])
@@ -221,13 +263,16 @@ def export_run(*, job_id: int) -> str:
         text.flush()
         raw.seek(0)
         key = f"{KEY_ROOT}/{org.pk}/{uuid.uuid4().hex}.csv"
+        step[0] = "storing the file"
         document_store().write(key, raw, CONTENT_TYPE)
         text.detach()
+    step[0] = "finishing"
     with transaction.atomic():
         current = ExportJob.objects.select_for_update().get(pk=job.pk)
         previous = current.key
         # Rows added or deleted while the file was written make the count differ: the file says.
         current.key, current.state, current.done, current.total = key, BulkState.DONE, job.done, job.done
+        current.error = ""
         current.finished_at = timezone.now()
         current.expires_at = current.finished_at + EXPORT_KEEP
         current.save()

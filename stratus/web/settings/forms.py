@@ -139,3 +139,34 @@ class TagForm(SettingsForm):
 
 class PositionForm(SettingsForm):
     position = forms.IntegerField(min_value=0, max_value=2_147_483_647)
+
+
+class ExchangeRateForm(SettingsForm):
+    """Codes and the rate are read as text: the service checks them (ISO 4217, rate > 0) and its
+    refusals show beside each field, the same messages as the API's."""
+
+    currency = forms.CharField(
+        label=_("From currency"), max_length=3, help_text=_("ISO 4217 code, e.g. USD.")
+    )
+    currency_to = forms.CharField(
+        label=_("To reporting currency"), max_length=3, help_text=_("ISO 4217 code, e.g. EUR.")
+    )
+    rate = forms.CharField(
+        label=_("Rate"),
+        max_length=30,
+        help_text=_("How many units of the reporting currency one unit is worth, e.g. 0.9234."),
+    )
+    valid_from = forms.DateField(
+        label=_("Valid from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Applies from this day until the pair's next rate."),
+    )
+
+    def clean_currency(self) -> str:
+        return str(self.cleaned_data["currency"]).strip().upper()
+
+    def clean_currency_to(self) -> str:
+        return str(self.cleaned_data["currency_to"]).strip().upper()
+
+    def clean_rate(self) -> str:
+        return str(self.cleaned_data["rate"]).strip()

@@ -28,4 +28,8 @@ urlpatterns: list[URLPattern] = [
     path("settings/tags", views.tags, name="settings-tags"),
     path("settings/tags/<int:pk>", views.tag_rename, name="settings-tag-rename"),
     path("settings/tags/<int:pk>/delete", views.tag_delete, name="settings-tag-delete"),
+    path("settings/rates", views.rates, name="settings-rates"),
+    path("settings/rates/new", views.rate_create, name="settings-rate-create"),
+    path("settings/rates/<int:pk>", views.rate_update, name="settings-rate-update"),
+    path("settings/rates/<int:pk>/delete", views.rate_delete, name="settings-rate-delete"),
 ]

@@ -1,12 +1,13 @@
-"""Settings pages (admins): members, API tokens, custom fields, pipelines and stages, tags.
+"""Settings pages (admins): members, API tokens, custom fields, pipelines and stages, tags,
+exchange rates.
 
 Every change goes through the service the API calls (``stratus.accounts.services``,
-``stratus.crm.services``, ``stratus.crm.tags``), under the same rules: who may write is the
-API's permission (``ReadViewerWriteAdmin``, ``AdminOnly``), who may grant which role is
-``stratus.accounts.roles``. Members and viewers read the pages without edit controls; their
-writes are refused (403). A record id of another organization is a 404. A refused form is shown
-again with what was typed and each message beside its field; nothing is half saved (each
-service runs in one transaction).
+``stratus.crm.services``, ``stratus.crm.tags``, ``stratus.reports.services``), under the same
+rules: who may write is the API's permission (``ReadViewerWriteAdmin``, ``AdminOnly``), who may
+grant which role is ``stratus.accounts.roles``. Members and viewers read the pages without edit
+controls; their writes are refused (403). A record id of another organization is a 404. A
+refused form is shown again with what was typed and each message beside its field; nothing is
+half saved (each service runs in one transaction).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from stratus.crm import services as crm_services
 from stratus.crm import tags as crm_tags
 from stratus.crm.models import CustomFieldType, Pipeline, Stage
 from stratus.platform.errors import ApplicationError, NotFound, status_of
+from stratus.reports import selectors as report_selectors
+from stratus.reports import services as report_services
 from stratus.web.context import SignedInRequest, current_membership, memberships
 from stratus.web.settings import forms
 
@@ -47,6 +50,7 @@ TABS = (
     ("fields", "web:settings-fields"),
     ("pipelines", "web:settings-pipelines"),
     ("tags", "web:settings-tags"),
+    ("rates", "web:settings-rates"),
 )
 
 
@@ -666,4 +670,95 @@ def tag_delete(request: SignedInRequest, pk: int) -> HttpResponse:
         page=_tags_page,
         done=_("Tag deleted."),
         then="web:settings-tags",
+    )
+
+
+# --- exchange rates -------------------------------------------------------------------------------
+
+
+def _rates_page(request: SignedInRequest, status: int = 200, **given: Any) -> HttpResponse:
+    org = current_membership(request).organization
+    rows = [
+        (
+            rate,
+            given.get(f"rate_{rate.pk}")
+            or forms.ExchangeRateForm(
+                prefix=f"r{rate.pk}",
+                initial={
+                    "currency": rate.currency,
+                    "currency_to": rate.currency_to,
+                    "rate": rate.rate.normalize(),
+                    "valid_from": rate.valid_from,
+                },
+            ),
+        )
+        for rate in report_selectors.exchange_rate_list(org=org)
+    ]
+    return _page(
+        request,
+        "rates",
+        {
+            "rows": rows,
+            "rate_form": given.get("rate_form") or forms.ExchangeRateForm(prefix="rate"),
+            "refused": given.get("refused"),
+        },
+        status,
+    )
+
+
+@require_GET
+@login_required
+def rates(request: SignedInRequest) -> HttpResponse:
+    return _rates_page(request)
+
+
+@require_POST
+@login_required
+def rate_create(request: SignedInRequest) -> HttpResponse:
+    membership = _admin(request)
+    form = forms.ExchangeRateForm(request.POST, prefix="rate")
+    return _save(
+        request,
+        form,
+        lambda: report_services.exchange_rate_create(
+            org=membership.organization, actor=request.user, **form.cleaned_data
+        ),
+        page=_rates_page,
+        slot="rate_form",
+        done=_("Exchange rate added."),
+        then="web:settings-rates",
+    )
+
+
+@require_POST
+@login_required
+def rate_update(request: SignedInRequest, pk: int) -> HttpResponse:
+    membership = _admin(request)
+    _found(lambda: report_selectors.exchange_rate_get(org=membership.organization, pk=pk))
+    form = forms.ExchangeRateForm(request.POST, prefix=f"r{pk}")
+    return _save(
+        request,
+        form,
+        lambda: report_services.exchange_rate_update(
+            org=membership.organization, actor=request.user, pk=pk, **form.cleaned_data
+        ),
+        page=_rates_page,
+        slot=f"rate_{pk}",
+        done=_("Exchange rate saved."),
+        then="web:settings-rates",
+    )
+
+
+@require_POST
+@login_required
+def rate_delete(request: SignedInRequest, pk: int) -> HttpResponse:
+    membership = _admin(request)
+    _found(lambda: report_selectors.exchange_rate_get(org=membership.organization, pk=pk))
+    return _save(
+        request,
+        forms.SettingsForm(request.POST),
+        lambda: report_services.exchange_rate_delete(org=membership.organization, actor=request.user, pk=pk),
+        page=_rates_page,
+        done=_("Exchange rate deleted."),
+        then="web:settings-rates",
     )

@@ -19,7 +19,7 @@ from testsupport.factories import make_member, make_organization
 pytestmark = pytest.mark.django_db
 
 XSS = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
-PAGES = ["members", "tokens", "fields", "pipelines", "tags"]
+PAGES = ["members", "tokens", "fields", "pipelines", "tags", "rates"]
 
 
 def _client(user: User) -> Client:
