@@ -1,6 +1,9 @@
 -- wrk script: each request is a random line of the file named by the REQUESTS environment
 -- variable ("METHOD<TAB>PATH[<TAB>JSON BODY]"); "{uniq}" in a body becomes a value unique
 -- per request across threads and runs. done() prints one JSON line with the figures.
+-- THINK_MS (optional): each connection waits a random 0.5x to 1.5x that many milliseconds
+-- before its next request, as a person reading the page would (wrk does not count the wait in
+-- the latency); unset or 0, the next request leaves as soon as the last one is answered.
 local lines = {}
 local counter = 0
 thread_id = 0  -- a global: setup() gives each thread its own number
@@ -23,6 +26,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local think_ms = tonumber(os.getenv("THINK_MS") or "0") or 0
+
 function init(args)
   lines = load(os.getenv("REQUESTS"))
   math.randomseed(os.time() * 1000 + thread_id)
@@ -41,6 +46,12 @@ function request()
     headers["Content-Type"] = "application/json"
   end
   return wrk.format(item.method, item.path, headers, body)
+end
+
+if think_ms > 0 then
+  function delay()
+    return math.floor(think_ms * (0.5 + math.random()))
+  end
 end
 
 function done(summary, latency, requests)

@@ -11,6 +11,9 @@ PostgreSQL, Redis, static files collected and served by WhiteNoise as in the ima
    ``list`` = ``GET /contacts`` (the full list page, 50 rows) and ``palette`` =
    ``GET /search?q=<term>`` (the command palette's fragment, as htmx asks for it), with the
    search terms of ``load.py`` (last names, "first last", 4-letter prefixes, e-mail local parts).
+   By default each connection sends its next request as soon as the last one is answered (no
+   think time: the saturation test); ``--think-ms`` makes each user pause 0.5x to 1.5x that long
+   between requests, as people reading a page do.
 2. **Largest contentful paint** in headless Chromium (Playwright on ``/usr/bin/chromium`` or
    ``CHROMIUM``) of the list (``/contacts``), a record (``/contacts/<id>``, a contact with
    activities) and the board (``/pipeline``): a fresh page per visit with the browser's cache
@@ -133,7 +136,7 @@ def _sample_ids(connection: Any, org_id: int) -> list[int]:
 def run_wrk(
     args: argparse.Namespace, base: str, cookie: str, workdir: Path, scenario: str, seconds: int
 ) -> dict:
-    env = {**os.environ, "REQUESTS": str(workdir / f"{scenario}.tsv")}
+    env = {**os.environ, "REQUESTS": str(workdir / f"{scenario}.tsv"), "THINK_MS": str(args.think_ms)}
     command = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "10s"]
     command += ["-H", f"Cookie: {cookie}"]
     if scenario == "palette":
@@ -279,6 +282,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=0,
+        help="each user's pause between requests (random 0.5x to 1.5x; 0: none, the saturation test)",
+    )
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--threads-per-worker", type=int, default=1)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="wrk scenarios ('' for none)")
@@ -344,7 +353,12 @@ def main() -> None:
             "loadavg_after": loadavg(),
         },
         "server": {"workers": args.workers, "threads": args.threads_per_worker},
-        "load": {"connections": args.connections, "duration_s": args.duration, "warmup_s": args.warmup},
+        "load": {
+            "connections": args.connections,
+            "think_ms": args.think_ms,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+        },
         "data": {k: prepared[k] for k in ("contacts", "open_deals_on_board", "search_terms", "record")},
         "server_time": results,
         "browser": browser,
