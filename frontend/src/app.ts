@@ -15,6 +15,7 @@ import "./lists";
 import "./records";
 import "./board";
 import "./settings";
+import "./imports";
 
 /** htmx sends Django's CSRF token (from the page's meta tag) with every write. */
 function csrfToken(): string {

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("stratus.web.board.urls")),
     path("", include("stratus.web.shell.urls")),
     path("", include("stratus.web.settings.urls")),
+    path("", include("stratus.web.imports.urls")),
 ]
