@@ -79,7 +79,14 @@ def _token(map_url: str) -> str:
 
 def _mapping(client: Client, map_url: str, **data: str) -> Any:
     return client.get(
-        map_url, {"kind": "contacts", "mapped_kind": "contacts", "dedup_policy": "skip", **data}
+        map_url,
+        {
+            "file": _token(map_url),
+            "kind": "contacts",
+            "mapped_kind": "contacts",
+            "dedup_policy": "skip",
+            **data,
+        },
     )
 
 
@@ -204,7 +211,9 @@ def test_a_latin_1_file_is_previewed_in_its_encoding() -> None:
     assert refused.status_code == 400
     assert "The file is not utf-8 (byte 0xE9 on line 2)." in refused.content.decode()
     page = _mapping(client, map_url, encoding="latin-1", **{"column-0": "full_name", "column-1": "email"})
-    assert page.status_code == 200
+    assert page.status_code == 200, re.findall(
+        r"(?:field-error|form-error)[^>]*>([^<]*)", page.content.decode()
+    )
     assert "José Müller" in page.content.decode()
 
 
