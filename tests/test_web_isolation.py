@@ -144,6 +144,15 @@ METHODS: dict[str, tuple[str, ...]] = {
     "settings-tags": GET,
     "settings-tag-rename": POST,
     "settings-tag-delete": POST,
+    "imports": GET,
+    "import-new": BOTH,  # POST: the form's own upload
+    "import-map": BOTH,  # POST: start the import
+    "import-upload-start": POST,
+    "import-local-upload": POST,  # the embedded default's stand-in for a presigned POST
+    "imports-running": GET,
+    "import-detail": GET,
+    "import-cancel": POST,
+    "import-errors": GET,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -261,6 +270,9 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "settings-stage-delete": _by("stage"),
     "settings-tag-rename": _by("tag"),
     "settings-tag-delete": _by("tag"),
+    "import-detail": _by("import"),
+    "import-cancel": _by("import"),
+    "import-errors": _by("import"),
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):
@@ -277,6 +289,7 @@ PLAIN: dict[str, Kwargs] = {
     "list-export": {"kind": "contacts"},
     "list-view-save": {"kind": "contacts"},
     "list-view-default": {"kind": "contacts"},
+    "import-local-upload": {"token": "not-a-signed-token"},
 }
 
 

@@ -39,6 +39,8 @@ function send(target: UploadTarget, file: File, bar: HTMLProgressElement | null)
     body.append("file", file); // last: S3 reads the fields before the file
     const request = new XMLHttpRequest();
     request.open("POST", target.url);
+    // Stratus's own upload URL (the embedded default) is same-origin: it takes the CSRF token too.
+    if (target.url.startsWith("/")) request.setRequestHeader("X-CSRFToken", csrfToken());
     request.upload.addEventListener("progress", (event) => {
       if (bar && event.lengthComputable) bar.value = Math.round((event.loaded * 100) / event.total);
     });
@@ -80,9 +82,7 @@ async function upload(form: HTMLFormElement, file: File): Promise<void> {
   }
   const status = await send(target, file, bar);
   if (status >= 200 && status < 300) {
-    htmx.ajax("get", target.next, { target: "body", swap: "outerHTML" }).then(() => {
-      history.pushState({}, "", target.next);
-    });
+    window.location.assign(target.next);
     return;
   }
   if (status === 0) showUploadError(form, words.textNetwork ?? "The upload failed: no connection to the server.");

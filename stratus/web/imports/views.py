@@ -16,7 +16,6 @@ from django.http import Http404, HttpResponse, JsonResponse, QueryDict, Streamin
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from stratus.accounts.models import Membership, Role
@@ -120,10 +119,12 @@ def upload_start(request: SignedInRequest) -> JsonResponse:
     return JsonResponse({"url": target.url, "fields": target.fields, "next": _map_url(grant.sign())})
 
 
-@csrf_exempt  # authorised by the signed token in the URL, like a presigned S3 POST
 @require_POST
 def local_upload(request: SignedInRequest, token: str) -> HttpResponse:
-    """The embedded default's stand-in for S3's presigned POST: writes the file to storage."""
+    """The embedded default's stand-in for S3's presigned POST: writes the file to storage.
+
+    Authorised by the signed token in the URL (bound to one key and size), like a presigned POST;
+    being same-origin, it also takes the page's CSRF token."""
     try:
         upload = uploads.local_upload_check(token)
     except Forbidden as refused:
