@@ -20,7 +20,7 @@ DELIMITERS = (
     ("|", _("Vertical bar (|)")),
 )
 ENCODINGS = (
-    ("", _("Detect (UTF-8, or as its byte order mark says)")),
+    ("", _("Detect (UTF-8 or by its BOM)")),
     ("utf-8", "UTF-8"),
     ("windows-1252", _("Windows-1252 (Western European)")),
     ("latin-1", _("Latin-1 (ISO-8859-1)")),
