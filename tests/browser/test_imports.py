@@ -200,7 +200,8 @@ def test_the_wizard_works_on_a_phone_by_drag_and_drop(phone: Visitor, media: Pat
     expect(page.get_by_test_id("import-preview")).to_contain_text("Ada")
     phone.check_accessibility()
     wide = page.evaluate(
-        "Array.from(document.querySelectorAll('main *, header *')).filter(e => e.getBoundingClientRect().right > 376)"
+        "Array.from(document.querySelectorAll('main *, header *'))"
+        ".filter(e => e.getBoundingClientRect().right > 376)"
         ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 12)"
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, wide
