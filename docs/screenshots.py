@@ -7,8 +7,8 @@ nothing shared with `make run`'s `var/`), creates an organization with realistic
 CRM services (companies, contacts, deals across every stage in two currencies, calls, meetings,
 tasks, notes, documents, a reminder that fired; a CSV import with two bad rows through the
 wizard), serves it with uvicorn as `make run` does, signs in as one of its members and saves
-PNGs of the pages with Playwright driving Chromium (`/usr/bin/chromium`, or `CHROMIUM`). Each run makes the same pictures; dates are relative to
-the day it runs.
+PNGs of the pages with Playwright driving Chromium (`/usr/bin/chromium`, or `CHROMIUM`). Each
+run makes the same pictures; dates are relative to the day it runs.
 """
 
 from __future__ import annotations
