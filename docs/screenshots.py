@@ -5,10 +5,10 @@
 Runs Stratus on the embedded default in a scratch folder of its own (a new SQLite database,
 nothing shared with `make run`'s `var/`), creates an organization with realistic data through the
 CRM services (companies, contacts, deals across every stage in two currencies, calls, meetings,
-tasks, notes, documents, a reminder that fired), serves it with uvicorn as `make run` does, signs
-in as one of its members and saves PNGs of the pages with Playwright driving Chromium
-(`/usr/bin/chromium`, or `CHROMIUM`). Each run makes the same pictures; dates are relative to
-the day it runs.
+tasks, notes, documents, a reminder that fired; a CSV import with two bad rows through the
+wizard), serves it with uvicorn as `make run` does, signs in as one of its members and saves
+PNGs of the pages with Playwright driving Chromium (`/usr/bin/chromium`, or `CHROMIUM`). Each
+run makes the same pictures; dates are relative to the day it runs.
 """
 
 from __future__ import annotations
@@ -630,6 +630,42 @@ def _shoot(page: Page, path: Path) -> None:
     print(f"  {shown} ({path.stat().st_size // 1024} KB)")
 
 
+IMPORT_FILE = (
+    "First Name,Last Name,E-mail,Job Title,Company,Lead Source\r\n"
+    "Maya,Okafor,maya.okafor@tidewater.example,Head of Data,Tidewater Logistics,Referral\r\n"
+    "Tomas,Lindqvist,tomas@nordkap.example,CTO,Nordkap Energy,Webinar\r\n"
+    "Priya,Raman,priya.raman@example,Analyst,Helios Solar,Referral\r\n"
+    "Jonas,Berg,jonas.berg@fjord.example,VP Operations,Fjord Freight,Event\r\n"
+    "Elena,Costa,elena.costa@azul.example,Procurement lead,Azul Retail,Outbound\r\n"
+    "Kofi,Mensah,kofi.mensah@savanna.example,Data engineer,Savanna Foods,Website\r\n"
+)
+
+
+def _shoot_import(page: Page, url: str, out: Path) -> None:
+    """The import wizard: the mapping step with its preview, then the finished import's report."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stratus.imports import services
+
+    source = Path(tempfile.mkdtemp(prefix="stratus-import-")) / "conference-leads.csv"
+    source.write_text(IMPORT_FILE, encoding="utf-8")
+    page.goto(f"{url}/imports/new")
+    page.get_by_test_id("import-file").set_input_files(str(source))
+    page.wait_for_url("**/imports/new/map?file=*")
+    page.wait_for_selector('[data-testid="import-preview"]')
+    _scroll_to(page, ".import-dedup", above=16)
+    _shoot(page, out / "import-mapping.png")
+    page.get_by_test_id("import-start").click()
+    page.wait_for_url(re.compile(r".*/imports/[0-9]+$"))
+    # As the worker would, in a thread of its own (Playwright's loop runs in this one).
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(services.import_run, job_id=int(page.url.rsplit("/", 1)[1])).result()
+    page.reload()
+    page.wait_for_selector('[data-testid="import-errors"]')
+    _shoot(page, out / "import-report.png")
+
+
 def shoot(browser: Browser, url: str, seeded: Seeded, out: Path) -> None:
     desktop = browser.new_context(viewport=DESKTOP, color_scheme="light", device_scale_factor=1)
     page = desktop.new_page()
@@ -657,6 +693,8 @@ def shoot(browser: Browser, url: str, seeded: Seeded, out: Path) -> None:
     page.keyboard.type(PALETTE_QUERY, delay=40)
     page.wait_for_selector('#palette-results [role="option"][aria-selected="true"]')
     _shoot(page, out / "command-palette.png")
+    page.keyboard.press("Escape")
+    _shoot_import(page, url, out)
     desktop.close()
 
     dark = browser.new_context(viewport=DESKTOP, color_scheme="dark", device_scale_factor=1)

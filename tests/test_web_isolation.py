@@ -164,6 +164,15 @@ METHODS: dict[str, tuple[str, ...]] = {
     "settings-rate-create": POST,
     "settings-rate-update": POST,
     "settings-rate-delete": POST,
+    "imports": GET,
+    "import-new": BOTH,  # POST: the form's own upload
+    "import-map": BOTH,  # POST: start the import
+    "import-upload-start": POST,
+    "import-local-upload": POST,  # the embedded default's stand-in for a presigned POST
+    "imports-running": GET,
+    "import-detail": GET,
+    "import-cancel": POST,
+    "import-errors": GET,
 }
 
 # POSTs a viewer may make: the person's own session, views and inbox, not the organization's data.
@@ -304,6 +313,9 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "dashboard-delete": _by("dashboard"),
     "settings-rate-update": _by("exchange_rate"),
     "settings-rate-delete": _by("exchange_rate"),
+    "import-detail": _by("import"),
+    "import-cancel": _by("import"),
+    "import-errors": _by("import"),
 }
 for _kind, _field in RECORD_FIELDS.items():
     for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):
@@ -321,6 +333,7 @@ PLAIN: dict[str, Kwargs] = {
     "list-view-save": {"kind": "contacts"},
     "list-view-default": {"kind": "contacts"},
     "dashboard-csv": {"report": "funnel"},
+    "import-local-upload": {"token": "not-a-signed-token"},
 }
 
 

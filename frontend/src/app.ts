@@ -16,6 +16,7 @@ import "./records";
 import "./board";
 import "./settings";
 import "./campaigns";
+import "./imports";
 
 /** htmx sends Django's CSRF token (from the page's meta tag) with every write. */
 function csrfToken(): string {

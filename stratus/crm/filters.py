@@ -658,6 +658,15 @@ SEARCH_HELP = (
 TAG_HELP = "Has this tag (repeat: has all of them)."
 TAGS_HELP = "Has all of these tags (repeat or comma separate)."
 TAGS_ANY_HELP = "Has any of these tags (repeat or comma separate)."
+IMPORT_HELP = "Created or updated by this CSV import (its id; repeat for several)."
+
+
+def imported_by(org: Organization, target_type: str, ids: list[int]) -> Q:
+    """Records an import created or updated (their ``imported`` timeline entries)."""
+    entries = TimelineEntry.objects.filter(
+        organization=org, action="imported", target_type=target_type, data__import__in=ids
+    )
+    return Q(pk__in=entries.values("target_id"))
 
 
 class CompanyFilterSet(RecordFilterSet):
@@ -674,10 +683,14 @@ class CompanyFilterSet(RecordFilterSet):
         "country", "in", normalise=str.upper, label="Country", help_text="ISO country code."
     )
     q = SearchFilter(search.COMPANY, label="Search", help_text=SEARCH_HELP)
+    vars()["import"] = IdFilter(nullable=False, where="of_imports", label="Import", help_text=IMPORT_HELP)
 
     class Meta:
         model = Company
         fields: list[str] = []
+
+    def of_imports(self, ids: list[int]) -> Q:
+        return imported_by(self.org, "company", ids)
 
 
 class ContactFilterSet(RecordFilterSet):
@@ -691,10 +704,14 @@ class ContactFilterSet(RecordFilterSet):
     has_email = FlagFilter(where="with_email", label="Has an email", help_text="Has an email address.")
     deal = IdFilter(nullable=False, where="of_deals", label="Deal", help_text="Is a contact of this deal.")
     q = SearchFilter(search.CONTACT, label="Search", help_text=SEARCH_HELP)
+    vars()["import"] = IdFilter(nullable=False, where="of_imports", label="Import", help_text=IMPORT_HELP)
 
     class Meta:
         model = Contact
         fields: list[str] = []
+
+    def of_imports(self, ids: list[int]) -> Q:
+        return imported_by(self.org, "contact", ids)
 
     def with_email(self, value: bool) -> Q:
         return ~Q(email="") if value else Q(email="")

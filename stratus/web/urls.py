@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("stratus.web.settings.urls")),
     path("", include("stratus.web.campaigns.urls")),
     path("", include("stratus.web.dashboard.urls")),
+    path("", include("stratus.web.imports.urls")),
 ]
