@@ -706,7 +706,12 @@ def main() -> None:
         if table in ("crm_company", "crm_contact", "crm_deal", "crm_activity", "crm_timelineentry"):
             reset_sequence(table)
     with connection.cursor() as cursor:
-        for table in (*BULK_TABLES, "crm_activityday", "campaigns_campaignday", "campaigns_campaignstatecount"):
+        for table in (
+            *BULK_TABLES,
+            "crm_activityday",
+            "campaigns_campaignday",
+            "campaigns_campaignstatecount",
+        ):
             cursor.execute(f"VACUUM ANALYZE {table}")
     step("sequences, vacuum analyze", started)
     print(
