@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from stratus.accounts.models import Organization, User
-from stratus.crm.models import Activity, ActivityDay, ActivityKind
+from stratus.crm.models import Activity, ActivityDay, ActivityKind, Contact
 from stratus.crm.services import (
     activity_create,
     activity_delete,
@@ -46,7 +46,7 @@ def assert_exact() -> None:
     assert summary() == recount()
 
 
-def setup_org() -> tuple[Organization, User, User, object]:
+def setup_org() -> tuple[Organization, User, User, Contact]:
     org = make_organization()
     first, second = make_member(org).user, make_member(org).user
     contact = contact_create(org=org, actor=first, first_name="Ada", email="ada@example.com")

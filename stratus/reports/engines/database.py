@@ -590,14 +590,13 @@ class DatabaseEngine:
             )
         )
         counts: dict[int, dict[str, int]] = defaultdict(dict)
-        for row in CampaignStateCount.objects.filter(
+        for state_row in CampaignStateCount.objects.filter(
             organization_id=org,
             campaign_id__in=chosen,
             state__in=(RecipientState.SENT, RecipientState.FAILED),
         ).values("campaign_id", "state", "total"):
-            counts[row["campaign_id"]]["delivered" if row["state"] == RecipientState.SENT else "failed"] = (
-                row["total"]
-            )
+            column = "delivered" if state_row["state"] == RecipientState.SENT else "failed"
+            counts[state_row["campaign_id"]][column] = state_row["total"]
         bounced_rows = (
             Recipient.objects.filter(organization_id=org, campaign_id__in=chosen, state=RecipientState.FAILED)
             .filter(bounce)
