@@ -150,3 +150,52 @@ class SendThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"next sending slot {self.next_slot_at}"
+
+
+class CampaignDay(models.Model):
+    """Recipients of a campaign whose event (``metric``) happened on a UTC day.
+
+    ``delivered`` counts ``sent_at``, ``opened`` ``opened_at`` (the first open), ``clicked``
+    ``clicked_at`` and ``unsubscribed`` ``unsubscribed_at``: a recipient counts once per event,
+    however often it repeats. Kept by database triggers on ``Recipient`` in the same statement
+    as the sender's and the tracking endpoints' updates (``stratus.campaigns.counters``).
+    """
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    metric = models.CharField(max_length=12)
+    total = models.IntegerField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organization", "campaign", "day", "metric"], name="campaigns_campaignday_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day} {self.metric}: {self.total}"
+
+
+class CampaignStateCount(models.Model):
+    """Recipients of a campaign in each state, kept by the same triggers as ``CampaignDay``."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10)
+    total = models.IntegerField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organization", "campaign", "state"], name="campaigns_campaignstate_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.state}: {self.total}"

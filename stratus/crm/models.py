@@ -387,3 +387,28 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+class ActivityDay(models.Model):
+    """How many activities an organization created on a UTC day, by assignee and kind.
+
+    A summary of ``Activity`` for the activity report, kept by database triggers in the same
+    statement as every write of an activity (``stratus.crm.counters``); ``assignee_key`` is the
+    assignee's id, 0 for none. Rows hold a positive ``total``.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    assignee_key = models.BigIntegerField()
+    kind = models.CharField(max_length=10)
+    total = models.IntegerField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "assignee_key", "kind"], name="crm_activityday_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.assignee_key} {self.kind}: {self.total}"

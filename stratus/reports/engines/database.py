@@ -21,12 +21,29 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Lower, TruncDate, TruncMonth, TruncWeek
 
 from stratus.accounts.models import User
-from stratus.campaigns.models import Campaign, Recipient, RecipientState, Suppression, SuppressionReason
-from stratus.crm.models import Activity, ActivityKind, Deal, Pipeline, Stage, StageKind, TimelineEntry
+from stratus.campaigns.models import (
+    Campaign,
+    CampaignStateCount,
+    Recipient,
+    RecipientState,
+    Suppression,
+    SuppressionReason,
+)
+from stratus.campaigns.models import CampaignDay as CampaignEvents
+from stratus.crm.models import (
+    Activity,
+    ActivityDay,
+    ActivityKind,
+    Deal,
+    Pipeline,
+    Stage,
+    StageKind,
+    TimelineEntry,
+)
 from stratus.reports.contracts import (
     ActivityOwner,
     ActivityReport,
@@ -488,20 +505,32 @@ class DatabaseEngine:
 
     # --- activity ----------------------------------------------------------------------------
 
-    @_tuned
     def activity(self, filters: ReportFilters) -> ActivityReport:
+        # The counts by week come from the summary by day (crm.ActivityDay, kept by triggers on
+        # every write of an activity): at most days x assignees x kinds rows, whatever the
+        # number of activities. Overdue tasks depend on "now": counted from the open tasks
+        # (the partial index of crm 0006).
         activities = Activity.objects.filter(organization_id=filters.organization_id)
+        summary = ActivityDay.objects.filter(organization_id=filters.organization_id)
         if filters.owner_id is not None:
             activities = activities.filter(assignee_id=filters.owner_id)
-        # Counted by assignee id (the names are read once afterwards: grouping a million rows by
-        # wide name columns costs more than the counting).
-        weeks = list(
-            _within(activities, "created_at", filters)
-            .annotate(week=TruncWeek("created_at", tzinfo=UTC))
-            .values("week", "assignee_id", "kind")
-            .annotate(count=Count("pk"))
+            summary = summary.filter(assignee_key=filters.owner_id)
+        if filters.date_from is not None:
+            summary = summary.filter(day__gte=filters.date_from)
+        if filters.date_to is not None:
+            summary = summary.filter(day__lte=filters.date_to)
+        weeks = [
+            {
+                "week": row["week"],
+                "assignee_id": row["assignee_key"] or None,
+                "kind": row["kind"],
+                "count": row["count"],
+            }
+            for row in summary.annotate(week=TruncWeek("day"))
+            .values("week", "assignee_key", "kind")
+            .annotate(count=Sum("total"))
             .order_by()
-        )
+        ]
         overdue = list(
             activities.filter(kind=ActivityKind.TASK, done=False, due_at__lt=filters.as_of)
             .values("assignee_id")
@@ -546,9 +575,12 @@ class DatabaseEngine:
         if filters.owner_id is not None:
             campaigns = campaigns.filter(created_by_id=filters.owner_id)
         campaigns = _within(campaigns, "started_at", filters)
-        recipients = Recipient.objects.filter(
-            organization_id=filters.organization_id, campaign_id__in=Subquery(campaigns.values("pk"))
-        )
+        # The counts come from the counters kept by triggers on every write of a recipient
+        # (campaigns.CampaignStateCount and CampaignDay): a few rows per campaign and day. Only
+        # the failed recipients are read, to tell a bounce (its address suppressed as bounced by
+        # this campaign) from another failure.
+        chosen = Subquery(campaigns.values("pk"))
+        org = filters.organization_id
         bounce = Exists(
             Suppression.objects.filter(
                 organization_id=OuterRef("organization_id"),
@@ -557,20 +589,35 @@ class DatabaseEngine:
                 reason=SuppressionReason.BOUNCED,
             )
         )
-        # Counted by campaign_id (never null, unlike pk in the partial indexes of campaigns 0002):
-        # the counts by day of the rarer events are index-only scans.
-        sent, failed = Q(state=RecipientState.SENT), Q(state=RecipientState.FAILED)
-        counts = {
-            row["campaign_id"]: row
-            for row in recipients.values("campaign_id").annotate(
-                delivered=Count("campaign_id", filter=sent),
-                opened=Count("campaign_id", filter=Q(opened_at__isnull=False)),
-                clicked=Count("campaign_id", filter=Q(clicked_at__isnull=False)),
-                unsubscribed=Count("campaign_id", filter=Q(unsubscribed_at__isnull=False)),
-                bounced=Count("campaign_id", filter=failed & Q(bounce)),
-                failed=Count("campaign_id", filter=failed & ~Q(bounce)),
-            )
-        }
+        counts: dict[int, dict[str, int]] = defaultdict(dict)
+        for state_row in CampaignStateCount.objects.filter(
+            organization_id=org,
+            campaign_id__in=chosen,
+            state__in=(RecipientState.SENT, RecipientState.FAILED),
+        ).values("campaign_id", "state", "total"):
+            column = "delivered" if state_row["state"] == RecipientState.SENT else "failed"
+            counts[state_row["campaign_id"]][column] = state_row["total"]
+        bounced_rows = (
+            Recipient.objects.filter(organization_id=org, campaign_id__in=chosen, state=RecipientState.FAILED)
+            .filter(bounce)
+            .values("campaign_id")
+            .annotate(count=Count("campaign_id"))
+            .order_by()
+        )
+        for row in bounced_rows:
+            found = counts[row["campaign_id"]]
+            found["bounced"] = row["count"]
+            found["failed"] = found.get("failed", 0) - row["count"]
+        days_seen: dict[datetime.date, dict[str, int]] = defaultdict(
+            lambda: {"delivered": 0, "opened": 0, "clicked": 0, "unsubscribed": 0, "bounced": 0}
+        )
+        events = CampaignEvents.objects.filter(organization_id=org, campaign_id__in=chosen).order_by()
+        for row in events.values("day", "metric").annotate(count=Sum("total")):
+            days_seen[row["day"]][row["metric"]] += row["count"]
+        for row in (
+            events.exclude(metric="delivered").values("campaign_id", "metric").annotate(count=Sum("total"))
+        ):
+            counts[row["campaign_id"]][row["metric"]] = row["count"]
         names = ("delivered", "opened", "clicked", "unsubscribed", "bounced", "failed")
         rows = []
         for campaign in campaigns.order_by("pk").values("pk", "name", "state", "started_at"):
@@ -586,28 +633,11 @@ class DatabaseEngine:
                     **figures,
                 )
             )
-        days_seen: dict[datetime.date, dict[str, int]] = defaultdict(
-            lambda: {"delivered": 0, "opened": 0, "clicked": 0, "unsubscribed": 0, "bounced": 0}
-        )
-        events = {
-            "delivered": "sent_at",
-            "opened": "opened_at",
-            "clicked": "clicked_at",
-            "unsubscribed": "unsubscribed_at",
-        }
-        for column, field in events.items():
-            for row in (
-                recipients.filter(**{f"{field}__isnull": False})
-                .annotate(day=TruncDate(field, tzinfo=UTC))
-                .values("day")
-                .annotate(count=Count("campaign_id"))
-            ):
-                days_seen[row["day"]][column] += row["count"]
         bounces = (
             Suppression.objects.filter(
                 organization_id=filters.organization_id,
                 reason=SuppressionReason.BOUNCED,
-                campaign_id__in=Subquery(campaigns.values("pk")),
+                campaign_id__in=chosen,
             )
             .annotate(day=TruncDate("created_at", tzinfo=UTC))
             .values("day")
