@@ -143,9 +143,7 @@ SELECT stage_id, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
 FROM (
     SELECT s.stage_id, extract(epoch FROM s.left_at - s.entered_at)::float8 AS seconds
-    FROM cohort c
-    JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-    WHERE s.left_at IS NOT NULL
+    {ended}
 ) stays
 GROUP BY 1
 UNION ALL
@@ -156,6 +154,15 @@ FROM (
     WHERE kind = %s AND closed_at IS NOT NULL
 ) won
 """
+
+# The cohort's ended stays. With no pipeline, owner or currency filter the cohort is every deal
+# created in the range, and so are the stays the range selects by their deal's creation: the
+# join to the cohort is not needed (the covering index of the stays alone).
+_ENDED_STAYS = """FROM cohort c
+    JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
+    WHERE s.left_at IS NOT NULL"""
+_ENDED_STAYS_IN_RANGE = """FROM crm_dealstay s
+    WHERE s.organization_id = %s{stays} AND s.left_at IS NOT NULL"""
 
 # Elsewhere (SQLite): the ended stays' durations, computed in Python.
 _DURATIONS_SQL = """
@@ -281,7 +288,9 @@ class DatabaseEngine:
         # stage id (None: creation to won) -> (stays, median seconds, p90 seconds)
         spent: dict[int | None, tuple[int, float | None, float | None]] = {}
         if _in_database():
-            for stage_id, count, median, p90 in _stays_rows(_VELOCITY_SQL, filters, after=(StageKind.WON,)):
+            whole = filters.pipeline_id is None and filters.owner_id is None and filters.currency is None
+            template = _VELOCITY_SQL.replace("{ended}", _ENDED_STAYS_IN_RANGE if whole else _ENDED_STAYS)
+            for stage_id, count, median, p90 in _stays_rows(template, filters, after=(StageKind.WON,)):
                 spent[stage_id] = (count, median, p90)
         else:
             durations: dict[int | None, list[float]] = defaultdict(list)
