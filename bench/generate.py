@@ -698,22 +698,26 @@ def main() -> None:
         cursor.execute("SET session_replication_role = DEFAULT")
     rebuild_indexes(indexes)
     started = step(f"rebuilt {len(indexes)} indexes", started)
-    # The reports' summaries are kept by triggers, which do not fire under the replica role
-    # above: recount them from the rows (after the timestamps were set).
-    call_command("reports_rebuild_activity_campaigns", verbosity=0)
-    started = step("reports' summaries of activities and campaigns", started)
     for table in BULK_TABLES:
         if table in ("crm_company", "crm_contact", "crm_deal", "crm_activity", "crm_timelineentry"):
             reset_sequence(table)
     with connection.cursor() as cursor:
+        for table in BULK_TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    started = step("sequences, vacuum analyze", started)
+    # The summaries the reports read (deal stays, activities by day, campaign counters): the
+    # services and triggers that keep them did not run under the replica role above, so they are
+    # rebuilt from the rows and timestamps written.
+    call_command("reports_rebuild_summaries", verbosity=0)
+    with connection.cursor() as cursor:
         for table in (
-            *BULK_TABLES,
+            "crm_dealstay",
             "crm_activityday",
             "campaigns_campaignday",
             "campaigns_campaignstatecount",
         ):
             cursor.execute(f"VACUUM ANALYZE {table}")
-    step("sequences, vacuum analyze", started)
+    step("reports_rebuild_summaries", started)
     print(
         f"done in {time.monotonic() - began:.0f}s: "
         f"organization '{ORG_SLUG}' (id {org.pk}), owner {OWNER_EMAIL}"

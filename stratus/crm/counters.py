@@ -12,7 +12,7 @@ deleted, so a summary never holds an empty row.
 
 What the triggers do not see: ``COPY`` or writes with ``session_replication_role = replica``
 (``bench/generate.py``) and triggers dropped by hand. :func:`rebuild` recounts a summary from
-the rows (``manage.py reports_rebuild_activity_campaigns``); it is idempotent.
+the rows (``manage.py reports_rebuild_summaries``); it is idempotent.
 
 Key expressions are SQL over the row ``{r}`` (``NEW``, ``OLD`` or the rebuild's alias);
 ``DAY({r}.column)`` is the UTC day of a timestamp on either database.

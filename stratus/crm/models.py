@@ -233,6 +233,39 @@ class Deal(TenantModel):
         return self.title
 
 
+class DealStay(models.Model):
+    """A summary the reports read: one row per stay of a deal in a stage, from the stage it was
+    created in (``entered_at``: its ``created_at``) to each ``moved`` timeline entry's new stage
+    (``entered_at``: the entry's ``created_at``); ``left_at`` is null while the deal is there.
+
+    The deal services write it in the transaction of the stage change (``crm.stays``), so it
+    says what the deal's timeline says; ``stage_id`` is kept when the stage is deleted, as the
+    timeline keeps it. ``deal_created_at`` is the deal's: the reports' cohort (deals created in
+    the date range) reads the stays by it. ``manage.py reports_rebuild_summaries`` rebuilds it
+    from the timeline (after timestamps are set after the fact, as the benchmark data does).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+", db_index=False)
+    stage_id = models.BigIntegerField(help_text="The stage (kept when the stage is deleted).")
+    deal_created_at = models.DateTimeField()
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(
+                fields=["organization", "deal_created_at"],
+                include=["deal", "stage_id", "entered_at", "left_at"],
+                name="crm_dealstay_org_created",
+            ),
+            models.Index(fields=["deal", "entered_at", "id"], name="crm_dealstay_deal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id} in stage {self.stage_id}"
+
+
 class ActivityKind(models.TextChoices):
     TASK = "task", "Task"
     CALL = "call", "Call"

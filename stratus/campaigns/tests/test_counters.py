@@ -119,7 +119,7 @@ def test_the_rebuild_command_recounts_and_the_report_reads_a_fixed_number_of_que
 
     CampaignStateCount.objects.update(total=99)
     CampaignDay.objects.filter(metric="opened").delete()
-    call_command("reports_rebuild_activity_campaigns", verbosity=0)
+    call_command("reports_rebuild_summaries", verbosity=0)
     assert_exact()
-    call_command("reports_rebuild_activity_campaigns", verbosity=0)
+    call_command("reports_rebuild_summaries", verbosity=0)
     assert_exact()

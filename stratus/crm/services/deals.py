@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stratus.accounts.models import Organization, User
-from stratus.crm import timeline
+from stratus.crm import stays, timeline
 from stratus.crm.models import Company, Contact, CustomFieldEntity, Deal, Pipeline, Stage, StageKind
 from stratus.crm.services import _kit as kit
 from stratus.crm.services.tags import TAGS, checked_names
@@ -83,11 +83,11 @@ def deal_moved(
     """Record a deal's stage change, whichever way it happened (``deal_update``, ``deal_move``, a
     stage deleted with its deals moved): one ``moved`` timeline entry with the stage fields that
     changed and one ``deal.moved`` event. ``before`` is the deal's snapshot before
-    ``apply_stage``."""
+    ``apply_stage``. The deal's stays (``crm.stays``) follow the move."""
     new = deal.stage
     after = DEALS.snapshot(deal)
     changes = {key: change for key, change in kit.diff(before, after).items() if key in MOVE_FIELDS}
-    timeline.record(
+    entry = timeline.record(
         organization=org,
         actor=actor,
         target=deal,
@@ -95,6 +95,8 @@ def deal_moved(
         changes=changes,
         data={"from_stage": old.name, "to_stage": new.name, "kind": new.kind},
     )
+    if "stage" in changes:  # (a lost deal's new reason alone is no stay)
+        stays.moved(deal, new.pk, entry.created_at)
     kit.announce(
         org,
         "deal.moved",
@@ -262,7 +264,9 @@ def deal_create(
         links, _ = _apply(deal, org, data, True, errors, now)
         return links
 
-    return kit.create(DEALS, org=org, actor=actor, record=deal, apply=apply)
+    created = kit.create(DEALS, org=org, actor=actor, record=deal, apply=apply)
+    stays.opened(created)
+    return created
 
 
 @dataclass

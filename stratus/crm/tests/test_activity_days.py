@@ -114,9 +114,9 @@ def test_the_rebuild_command_recounts_and_is_idempotent() -> None:
     ActivityDay.objects.create(
         organization=org, day=datetime.date(2020, 1, 1), assignee_key=0, kind=ActivityKind.NOTE, total=3
     )
-    call_command("reports_rebuild_activity_campaigns", verbosity=0)
+    call_command("reports_rebuild_summaries", verbosity=0)
     assert_exact()
-    call_command("reports_rebuild_activity_campaigns", "--organization", str(org.pk), verbosity=0)
+    call_command("reports_rebuild_summaries", "--organization", str(org.pk), verbosity=0)
     assert_exact()
 
 

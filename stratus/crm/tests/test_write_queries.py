@@ -176,10 +176,10 @@ def test_deal_writes() -> None:
             services.activity_create(org=org, actor=None, subject=f"Call {index}", deal=deal)
         return lambda: services.deal_delete(org=org, actor=actor, deal=deal.pk)
 
-    assert counts(create) == [17, 17]
-    assert counts(update) == [23, 23]
-    assert counts(move) == [10, 10]
-    assert counts(delete) == [12, 12]
+    assert counts(create) == [18, 18]
+    assert counts(update) == [25, 25]
+    assert counts(move) == [12, 12]
+    assert counts(delete) == [13, 13]
 
 
 # --- activities -----------------------------------------------------------------------------------

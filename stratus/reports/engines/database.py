@@ -1,14 +1,15 @@
 """The reports computed by the primary database (PostgreSQL, or SQLite in the embedded default).
 
 Each report runs a fixed number of queries whatever the number of rows: counts and sums are
-grouped in the database; the funnel and velocity read each deal of the cohort once, with its
-``moved`` timeline entries (the stage history, as ``crm.services.deals.deal_moved`` records
-it), and replay that history. On PostgreSQL the replay runs in the database (one statement
-each: the moves in order per deal by window functions, percentiles by ``percentile_cont``,
-which interpolates as ``contracts.percentile`` does), so only the aggregates leave it.
-Elsewhere (SQLite) the moves are read and replayed in Python; the conformance suite runs on
-both. The indexes these statements read on PostgreSQL are in crm 0006 and campaigns 0002
-(``bench/results/2026-12-06-reports-1M.md``).
+grouped in the database. The funnel and velocity read the stage history from the deal stays
+(``crm.DealStay``: one row per stay of a deal in a stage, the replay of its ``moved`` timeline
+entries, kept by the deal services in the transaction of each change): the funnel is one
+portable statement (a deal's highest stage, then counts by pipeline); the velocity's
+percentiles are ``percentile_cont`` on PostgreSQL (linear interpolation between closest ranks,
+as ``contracts.percentile``) and ``contracts.percentile`` over the stays' durations elsewhere
+(SQLite); the conformance suite runs on both. The indexes these statements read on PostgreSQL
+are in crm 0006 and 0007 and campaigns 0002 (``bench/results/2026-12-06-reports-1M.md``,
+``bench/results/2026-12-06-reports-1M-stays.md``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from stratus.crm.models import (
     Pipeline,
     Stage,
     StageKind,
-    TimelineEntry,
 )
 from stratus.reports.contracts import (
     ActivityOwner,
@@ -127,106 +127,40 @@ def _stages(filters: ReportFilters) -> dict[int, list[dict[str, Any]]]:
     return by_pipeline
 
 
-class _History:
-    """The deals created in the date range with their stage stays, replayed from the timeline."""
-
-    def __init__(self, filters: ReportFilters) -> None:
-        cohort = _within(_deals(filters), "created_at", filters)
-        self.deals = list(
-            cohort.order_by("pk").values(
-                "pk", "pipeline_id", "stage_id", "created_at", "closed_at", "stage__kind"
-            )
-        )
-        moves: dict[int, list[tuple[datetime.datetime, int | None, int | None]]] = defaultdict(list)
-        entries = TimelineEntry.objects.filter(
-            organization_id=filters.organization_id,
-            target_type="deal",
-            action="moved",
-            target_id__in=Subquery(cohort.values("pk")),
-        ).order_by("created_at", "pk")
-        for target_id, changes, moment in entries.values_list("target_id", "changes", "created_at"):
-            stage = (changes or {}).get("stage")
-            if isinstance(stage, dict):
-                moves[target_id].append((moment, stage.get("old"), stage.get("new")))
-        self.moves = moves
-
-    def path(self, deal: dict[str, Any]) -> list[tuple[int, datetime.datetime, datetime.datetime | None]]:
-        """The deal's stays in order: (stage id, entered, left or None for the current one)."""
-        moves = self.moves.get(deal["pk"], [])
-        if not moves:
-            return [(deal["stage_id"], deal["created_at"], None)]
-        stays: list[tuple[int, datetime.datetime, datetime.datetime | None]] = []
-        current, entered = moves[0][1], deal["created_at"]
-        for moment, _, new in moves:
-            if current is not None:
-                stays.append((current, entered, moment))
-            current, entered = new, moment
-        if current is not None:
-            stays.append((current, entered, None))
-        return stays
-
-
-# --- the stage history in PostgreSQL ------------------------------------------------------------
+# --- the stage history: the deal stays ---------------------------------------------------------
 #
-# ``moves``: the deal's ``moved`` timeline entries whose ``stage`` change is an object, in the
-# order ``_History`` replays them (created_at, id), with the previous move's new stage and
-# instant. The stay that a move ends is in the previous move's new stage (the first move: its
-# old stage) and began at the previous move (the first: the deal's creation).
+# The funnel and velocity read the cohort's deals (created in the date range) with their stays
+# (``crm.DealStay``, the replay of each deal's ``moved`` timeline entries that the deal services
+# keep), joined by deal and by the deal's creation (the stays' index leads with it).
+#
+# The funnel: a deal's top is the highest position, among the stages it stayed in, of those of
+# its own pipeline that are not lost (``%s``: the lost kind). Portable SQL (PostgreSQL and SQLite).
 
-_MOVES_SQL = """
-moves AS (
-    SELECT t.target_id AS deal_id, c.pipeline_id, c.created_at AS deal_created, t.created_at AS moment,
-           m.old, m.new, row_number() OVER w AS n,
-           lag(m.new) OVER w AS prev_new, lag(t.created_at) OVER w AS prev_moment
-    FROM cohort c
-    JOIN crm_timelineentry t ON t.target_id = c.id
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN jsonb_typeof(t.changes #> '{stage,old}') = 'number'
-                    THEN (t.changes #> '{stage,old}')::bigint END AS old,
-               CASE WHEN jsonb_typeof(t.changes #> '{stage,new}') = 'number'
-                    THEN (t.changes #> '{stage,new}')::bigint END AS new
-    ) m
-    WHERE t.organization_id = %s AND t.target_type = 'deal' AND t.action = 'moved'
-      AND jsonb_typeof(t.changes -> 'stage') = 'object'
-    WINDOW w AS (PARTITION BY t.target_id ORDER BY t.created_at, t.id)
-)"""
-# (A stage that is not a number matches no stage: as good as none for every report.)
-
-# The stages a deal was in: its first move's old stage and every move's new one, or its
-# current stage when it never moved; its top is the highest position among those of its own
-# pipeline that are not lost. The three arrays (``%s``) are those stages' ids, pipelines and
-# positions.
 _FUNNEL_SQL = """
 WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort}),
-{moves},
-reachable (id, pipeline_id, position) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[])),
-reached AS (
-    SELECT m.deal_id, max(s.position) FILTER (WHERE s.pipeline_id = m.pipeline_id) AS top
-    FROM moves m
-    CROSS JOIN LATERAL (VALUES (m.new), (CASE WHEN m.n = 1 THEN m.old END)) AS v (stage)
-    LEFT JOIN reachable s ON s.id = v.stage
-    GROUP BY m.deal_id
+tops AS (
+    SELECT c.id, c.pipeline_id, c.kind,
+           max(CASE WHEN st.pipeline_id = c.pipeline_id AND st.kind <> %s THEN st.position END) AS top
+    FROM cohort c
+    LEFT JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
+    LEFT JOIN crm_stage st ON st.id = s.stage_id AND st.organization_id = %s
+    GROUP BY c.id, c.pipeline_id, c.kind
 )
-SELECT c.pipeline_id,
-       CASE WHEN r.deal_id IS NOT NULL THEN r.top WHEN s.pipeline_id = c.pipeline_id THEN s.position END,
-       count(*), count(*) FILTER (WHERE c.kind = %s)
-FROM cohort c
-LEFT JOIN reached r ON r.deal_id = c.id
-LEFT JOIN reachable s ON s.id = c.stage_id
-GROUP BY 1, 2
+SELECT pipeline_id, top, count(*), sum(CASE WHEN kind = %s THEN 1 ELSE 0 END)
+FROM tops
+GROUP BY pipeline_id, top
 """
 
+# The velocity on PostgreSQL: the ended stays' durations by stage, and creation to won, with
+# ``percentile_cont`` (linear interpolation between closest ranks, as ``contracts.percentile``).
 _VELOCITY_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort}),
-{moves}
-SELECT stage, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort})
+SELECT stage_id, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
 FROM (
-    SELECT CASE WHEN n = 1 THEN old ELSE prev_new END AS stage,
-           extract(epoch FROM moment - coalesce(prev_moment, deal_created))::float8 AS seconds
-    FROM moves
+    SELECT s.stage_id, extract(epoch FROM s.left_at - s.entered_at)::float8 AS seconds
+    {ended}
 ) stays
-WHERE stage IS NOT NULL
 GROUP BY 1
 UNION ALL
 SELECT NULL, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
@@ -235,6 +169,24 @@ FROM (
     SELECT extract(epoch FROM closed_at - created_at)::float8 AS seconds FROM cohort
     WHERE kind = %s AND closed_at IS NOT NULL
 ) won
+"""
+
+# The cohort's ended stays. With no pipeline, owner or currency filter the cohort is every deal
+# created in the range, and so are the stays the range selects by their deal's creation: the
+# join to the cohort is not needed (the covering index of the stays alone).
+_ENDED_STAYS = """FROM cohort c
+    JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
+    WHERE s.left_at IS NOT NULL"""
+_ENDED_STAYS_IN_RANGE = """FROM crm_dealstay s
+    WHERE s.organization_id = %s{stays} AND s.left_at IS NOT NULL"""
+
+# Elsewhere (SQLite): the ended stays' durations, computed in Python.
+_DURATIONS_SQL = """
+WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort})
+SELECT s.stage_id, s.entered_at, s.left_at
+FROM cohort c
+JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
+WHERE s.left_at IS NOT NULL
 """
 
 # The funnel, velocity and activity aggregate 10^5..10^6 rows in one statement: compiling it
@@ -273,13 +225,34 @@ def _cohort_sql(filters: ReportFilters) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
-def _history_rows(template: str, filters: ReportFilters, *extra: Any) -> list[tuple[Any, ...]]:
+def _stays_rows(
+    template: str, filters: ReportFilters, before: tuple[Any, ...] = (), after: tuple[Any, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Run ``template`` with the cohort's statement and, on the stays, the cohort's range of
+    creation (the same deals: a stay carries its deal's ``created_at``). ``before`` and
+    ``after``: the parameters before and after the stays' organization and range."""
     cohort, params = _cohort_sql(filters)
+    start, end = filters.window()
+    stays, bounds = "", []
+    if start is not None:
+        stays += " AND s.deal_created_at >= %s"
+        bounds.append(connection.ops.adapt_datetimefield_value(start))
+    if end is not None:
+        stays += " AND s.deal_created_at < %s"
+        bounds.append(connection.ops.adapt_datetimefield_value(end))
     with connection.cursor() as cursor:
         cursor.execute(
-            template.format(cohort=cohort, moves=_MOVES_SQL), (*params, filters.organization_id, *extra)
+            template.format(cohort=cohort, stays=stays),
+            (*params, *before, filters.organization_id, *bounds, *after),
         )
         return list(cursor.fetchall())
+
+
+def _instant(value: Any) -> datetime.datetime:
+    """A timestamp read by a raw statement (SQLite gives text)."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _no_activity() -> dict[str, int]:
@@ -296,21 +269,15 @@ class DatabaseEngine:
         # pipeline -> {highest non-lost position a deal reached (-1: none): deals}
         tops: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         lost: dict[int, int] = defaultdict(int)
-        if _in_database():
-            stages = _stages(filters)
-            reachable = [s for ss in stages.values() for s in ss if s["kind"] != StageKind.LOST]
-            for pipeline_id, top, count, lost_count in _history_rows(
-                _FUNNEL_SQL,
-                filters,
-                [s["pk"] for s in reachable],
-                [s["pipeline_id"] for s in reachable],
-                [s["position"] for s in reachable],
-                StageKind.LOST,
-            ):
-                tops[pipeline_id][-1 if top is None else top] += count
-                lost[pipeline_id] += lost_count
-        else:
-            stages = self._funnel_in_python(filters, tops, lost)
+        for pipeline_id, top, count, lost_count in _stays_rows(
+            _FUNNEL_SQL,
+            filters,
+            before=(StageKind.LOST,),
+            after=(filters.organization_id, StageKind.LOST),
+        ):
+            tops[pipeline_id][-1 if top is None else top] += count
+            lost[pipeline_id] += lost_count or 0
+        stages = _stages(filters)
         pipelines = []
         for pipeline in _pipelines(filters):
             counts = tops.get(pipeline["pk"], {})
@@ -330,27 +297,6 @@ class DatabaseEngine:
             )
         return FunnelReport(pipelines=pipelines)
 
-    def _funnel_in_python(
-        self, filters: ReportFilters, tops: dict[int, dict[int, int]], lost: dict[int, int]
-    ) -> dict[int, list[dict[str, Any]]]:
-        history = _History(filters)
-        stages = _stages(filters)
-        position = {
-            s["pk"]: (s["pipeline_id"], s["position"], s["kind"]) for ss in stages.values() for s in ss
-        }
-        for deal in history.deals:
-            reached = [
-                position[stage][1]
-                for stage, _, _ in history.path(deal)
-                if stage in position
-                and position[stage][0] == deal["pipeline_id"]
-                and position[stage][2] != StageKind.LOST
-            ]
-            tops[deal["pipeline_id"]][max(reached) if reached else -1] += 1
-            if deal["stage__kind"] == StageKind.LOST:
-                lost[deal["pipeline_id"]] += 1
-        return stages
-
     # --- velocity ----------------------------------------------------------------------------
 
     @_tuned
@@ -358,17 +304,19 @@ class DatabaseEngine:
         # stage id (None: creation to won) -> (stays, median seconds, p90 seconds)
         spent: dict[int | None, tuple[int, float | None, float | None]] = {}
         if _in_database():
-            for stage_id, count, median, p90 in _history_rows(_VELOCITY_SQL, filters, StageKind.WON):
+            whole = filters.pipeline_id is None and filters.owner_id is None and filters.currency is None
+            template = _VELOCITY_SQL.replace("{ended}", _ENDED_STAYS_IN_RANGE if whole else _ENDED_STAYS)
+            for stage_id, count, median, p90 in _stays_rows(template, filters, after=(StageKind.WON,)):
                 spent[stage_id] = (count, median, p90)
         else:
-            history = _History(filters)
             durations: dict[int | None, list[float]] = defaultdict(list)
-            for deal in history.deals:
-                for stage_id, entered, left in history.path(deal):
-                    if left is not None:
-                        durations[stage_id].append((left - entered).total_seconds())
-                if deal["stage__kind"] == StageKind.WON and deal["closed_at"] is not None:
-                    durations[None].append((deal["closed_at"] - deal["created_at"]).total_seconds())
+            for stage_id, entered, left in _stays_rows(_DURATIONS_SQL, filters):
+                durations[stage_id].append((_instant(left) - _instant(entered)).total_seconds())
+            closed_won = _within(_deals(filters), "created_at", filters).filter(
+                stage__kind=StageKind.WON, closed_at__isnull=False
+            )
+            for created, closed in closed_won.values_list("created_at", "closed_at"):
+                durations[None].append((closed - created).total_seconds())
             spent = {
                 key: (len(values), percentile(values, 0.5), percentile(values, 0.9))
                 for key, values in durations.items()

@@ -37,6 +37,7 @@ from stratus.campaigns.models import (
     Suppression,
     SuppressionReason,
 )
+from stratus.crm import stays
 from stratus.crm.models import Activity, ActivityKind, Contact, Deal, Pipeline, Stage, TimelineEntry
 from stratus.crm.services import activity_create, contact_create, deal_create, deal_move, pipeline_create
 from testsupport.factories import make_member, make_organization
@@ -90,6 +91,7 @@ class Builder:
         TimelineEntry.objects.filter(organization=self.org, target_type="deal", target_id=deal.pk).update(
             created_at=created
         )
+        stays.rebuild(self.org.pk)  # the summaries follow the timestamps set after the fact
         return deal
 
     def move(self, deal: Deal, stage: Stage, when: datetime.datetime, reason: str | None = None) -> None:
@@ -105,6 +107,7 @@ class Builder:
         TimelineEntry.objects.filter(pk=entry.pk).update(created_at=when)
         closed = when if moved.closed_at is not None else None
         Deal.objects.filter(pk=deal.pk).update(stage_changed_at=when, closed_at=closed)
+        stays.rebuild(self.org.pk)
 
     def activity(
         self,

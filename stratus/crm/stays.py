@@ -1,0 +1,143 @@
+"""The deal stays (``DealStay``): each deal's stages over time, as its timeline tells them.
+
+A deal's stays replay its ``moved`` timeline entries whose ``stage`` change is an object, in
+(``created_at``, id) order: the first stay is in the first move's old stage (the stage the deal
+was created in) from the deal's creation; each move ends the stay it is in and starts one in its
+new stage. A deal that never moved has one stay, in its stage, from its creation. A stage that
+is not a number (none is written so) ends the stay without starting one.
+
+The deal services call ``opened`` (deal created) and ``moved`` (stage changed) in the
+transaction of the change; deleting a deal deletes its stays (cascade); deleting a stage keeps
+the stays in it, as the timeline keeps the moves. ``rebuild`` replays the timeline (the data
+migration that fills the table, ``manage.py reports_rebuild_summaries``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from stratus.crm.models import Deal, DealStay, TimelineEntry
+
+BATCH = 5_000
+
+Stay = tuple[int, datetime.datetime, datetime.datetime | None]
+
+
+def opened(deal: Deal) -> None:
+    """A new deal's first stay: its stage, from its creation."""
+    DealStay.objects.create(
+        organization_id=deal.organization_id,
+        deal_id=deal.pk,
+        stage_id=deal.stage_id,
+        deal_created_at=deal.created_at,
+        entered_at=deal.created_at,
+    )
+
+
+def moved(deal: Deal, stage_id: int, moment: datetime.datetime) -> None:
+    """The deal's stay ends at ``moment`` (its ``moved`` entry's time); one in ``stage_id`` starts."""
+    DealStay.objects.filter(
+        organization_id=deal.organization_id, deal_id=deal.pk, left_at__isnull=True
+    ).update(left_at=moment)
+    DealStay.objects.create(
+        organization_id=deal.organization_id,
+        deal_id=deal.pk,
+        stage_id=stage_id,
+        deal_created_at=deal.created_at,
+        entered_at=moment,
+    )
+
+
+def _stage(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def replay(
+    stage_id: int, created_at: datetime.datetime, moves: Iterable[tuple[datetime.datetime, Any]]
+) -> list[Stay]:
+    """A deal's stays from its stage, creation and ``moved`` entries (time, ``changes``) in order."""
+    steps = []
+    for moment, changes in moves:
+        stage = (changes or {}).get("stage") if isinstance(changes, dict) else None
+        if isinstance(stage, dict):
+            steps.append((moment, _stage(stage.get("old")), _stage(stage.get("new"))))
+    if not steps:
+        return [(stage_id, created_at, None)]
+    stays: list[Stay] = []
+    current, entered = steps[0][1], created_at
+    for moment, _, new in steps:
+        if current is not None:
+            stays.append((current, entered, moment))
+        current, entered = new, moment
+    if current is not None:
+        stays.append((current, entered, None))
+    return stays
+
+
+def rebuild(
+    organization_id: int | None = None,
+    *,
+    deals: Any = Deal,
+    entries: Any = TimelineEntry,
+    stays: Any = DealStay,
+) -> int:
+    """Replace the stays (of one organization, or all) by the replay of the timeline; returns
+    how many were written. ``deals``, ``entries``, ``stays``: the models (a migration passes its
+    historical ones)."""
+    written = 0
+    with transaction.atomic():
+        rows = deals.objects.all()
+        old = stays.objects.all()
+        if organization_id is not None:
+            rows = rows.filter(organization_id=organization_id)
+            old = old.filter(organization_id=organization_id)
+        old.delete()
+        batch: list[tuple[int, int, int, datetime.datetime]] = []
+        for row in (
+            rows.order_by("pk")
+            .values_list("pk", "organization_id", "stage_id", "created_at")
+            .iterator(chunk_size=BATCH)
+        ):
+            batch.append(row)
+            if len(batch) == BATCH:
+                written += _write(batch, entries, stays)
+                batch = []
+        if batch:
+            written += _write(batch, entries, stays)
+    return written
+
+
+def _write(batch: list[tuple[int, int, int, datetime.datetime]], entries: Any, stays: Any) -> int:
+    moves: dict[tuple[int, int], list[tuple[datetime.datetime, Any]]] = defaultdict(list)
+    found = (
+        entries.objects.filter(
+            organization_id__in={org for _, org, _, _ in batch},
+            target_type="deal",
+            action="moved",
+            target_id__gte=batch[0][0],
+            target_id__lte=batch[-1][0],
+        )
+        .order_by("created_at", "pk")
+        .values_list("organization_id", "target_id", "created_at", "changes")
+    )
+    for org, target, moment, changes in found:
+        moves[(org, target)].append((moment, changes))
+    rows = [
+        stays(
+            organization_id=org,
+            deal_id=pk,
+            stage_id=stage,
+            deal_created_at=created,
+            entered_at=entered,
+            left_at=left,
+        )
+        for pk, org, stage_id, created in batch
+        for stage, entered, left in replay(stage_id, created, moves.get((org, pk), []))
+    ]
+    stays.objects.bulk_create(rows, batch_size=BATCH)
+    return len(rows)
