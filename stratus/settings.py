@@ -417,6 +417,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "RecipientStateEnum": "stratus.campaigns.models.RecipientState",
         "ReminderStateEnum": "stratus.reminders.models.ReminderState",
         "EmailStateEnum": "stratus.reminders.models.EmailState",
+        "CurrencyCodeEnum": "stratus.reports.currencies.ISO_4217_SORTED",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

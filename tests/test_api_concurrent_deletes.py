@@ -8,6 +8,7 @@ of a race answer 404 (gone) or 409 (conflict), never 500; the object is deleted 
 
 from __future__ import annotations
 
+import datetime
 import io
 import itertools
 import threading
@@ -28,6 +29,7 @@ from stratus.campaigns.models import Campaign, Segment, Suppression
 from stratus.crm.models import Activity, Company, Contact, CustomField, Deal, Pipeline, Stage, TimelineEntry
 from stratus.documents.models import Document
 from stratus.reminders.models import Notification, Reminder, ReminderState
+from stratus.reports.models import ExchangeRate
 from tests.test_api_isolation import api_patterns
 from tests.test_api_methods import BODIES
 from testsupport.factories import make_member, make_organization
@@ -79,6 +81,13 @@ def _document(o: Organization) -> int:
 
 def _notification(o: Organization) -> int:
     return Notification.objects.create(organization=o.org, user=o.user, title="Due", read_at=None).pk
+
+
+def _exchange_rate(o: Organization) -> int:
+    # One rate per pair and day: each object gets a day of its own.
+    day = datetime.date(2020, 1, 1) + datetime.timedelta(days=next(_sequence))
+    body = {"currency": "USD", "currency_to": "EUR", "rate": "0.9", "valid_from": day.isoformat()}
+    return o.post("/api/v1/exchange-rates", body)["id"]
 
 
 REMOVES = "removes"  # the row is deleted: one 204, the others 404 (or 409)
@@ -142,6 +151,7 @@ DELETES: dict[str, Delete] = {
     "api-suppression-detail": Delete(
         Suppression, lambda o: o.post("/api/v1/suppressions", {"email": f"{_unique('s')}@race.example"})["id"]
     ),
+    "api-exchange-rate-detail": Delete(ExchangeRate, _exchange_rate),
 }
 
 ANSWERS = {

@@ -58,7 +58,7 @@ from stratus.reports.conversion import (
     response_type,
     with_conversion,
 )
-from stratus.reports.currencies import ISO_4217
+from stratus.reports.currencies import ISO_4217_SORTED
 from stratus.reports.filters import CURRENCY_PATTERN, report_filters
 from stratus.reports.models import RATE_DIGITS, RATE_PLACES, ExchangeRate
 from stratus.reports.services import RATE_PATTERN
@@ -286,7 +286,7 @@ class ExchangeRateSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-_CODE_RULES = {"type": "string", "enum": sorted(ISO_4217)}
+_CODE_RULES = {"type": "string", "enum": list(ISO_4217_SORTED)}
 _RATE_RULES = {"type": "string", "pattern": RATE_PATTERN.pattern}
 
 

@@ -20,6 +20,10 @@ ISO_4217 = frozenset(
     """.split()  # noqa: SIM905 (a table to read, not a list to edit)
 )
 
+# The same codes in order: the OpenAPI enum of every currency-code field (one named enum,
+# CurrencyCodeEnum, through ENUM_NAME_OVERRIDES).
+ISO_4217_SORTED = tuple(sorted(ISO_4217))
+
 
 def currency_problem(code: object) -> str | None:
     """Why ``code`` is not a currency an exchange rate may name; None when it is one."""

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from stratus.accounts.models import Organization, User
-from stratus.platform.errors import Invalid
+from stratus.platform.errors import Invalid, NotFound
 from stratus.reports.currencies import currency_problem
 from stratus.reports.errors import ReportsCode
 from stratus.reports.models import RATE_DIGITS, RATE_PLACES, ExchangeRate
@@ -143,4 +143,9 @@ def exchange_rate_update(*, org: Organization, actor: User | None, pk: int, **ch
 
 @transaction.atomic
 def exchange_rate_delete(*, org: Organization, actor: User | None, pk: int) -> None:
-    exchange_rate_get(org=org, pk=pk).delete()
+    rate = exchange_rate_get(org=org, pk=pk)
+    # Deleted exactly once: of two requests racing for the same rate, the one whose DELETE
+    # finds no row any more answers 404, as if it had come second.
+    deleted, _ = ExchangeRate.objects.filter(organization=org, pk=rate.pk).delete()
+    if not deleted:
+        raise NotFound("Exchange rate not found.", code="not_found")

@@ -36,13 +36,16 @@ IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = '"><script>alert(1)</script>'
 BOTH = f"{IMG}{SCRIPT}"
 
-# What is in the DOM when a payload became markup.
+# What is in the DOM when a payload became markup. A JSON data island (`json_script`, its `<`
+# escaped) holds the payload as data that never runs; a payload breaking out of one would be a
+# script element of its own, and counted.
 INJECTED = """() => {
   const main = document.querySelector('main') || document.body;
   const values = [...main.querySelectorAll('input, textarea')].map((e) => e.value);
   return {
   img: document.querySelectorAll('img[src="x"], [onerror]').length,
-  script: [...document.scripts].filter((s) => s.textContent.includes('alert(1)')).length,
+  script: [...document.scripts].filter(
+    (s) => s.type !== 'application/json' && s.textContent.includes('alert(1)')).length,
   text: main.innerText + '\\n' + values.join('\\n'),
   };
 }"""

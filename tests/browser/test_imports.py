@@ -59,6 +59,11 @@ def _choose(page: Any, label: str, value: str) -> None:
     """Pick ``value`` in a select of the mapping form and wait for the form the server sends back."""
     with page.expect_response(lambda response: "/imports/new/map" in response.url):
         page.get_by_label(label, exact=True).select_option(value)
+    # The response has arrived, but htmx may not have swapped the new form in yet: a change made
+    # now could land on the old form as it is replaced. htmx drops these classes once settled.
+    page.wait_for_function(
+        "() => document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling') === null"
+    )
     expect(page.get_by_label(label, exact=True)).to_have_value(value)
 
 
