@@ -40,8 +40,8 @@ from stratus.web.campaigns.forms import (
 )
 from stratus.web.context import SignedInRequest, current_membership
 from stratus.web.lists.rows import Lookups
-from stratus.web.lists.specs import CUSTOM_PREFIX, SPECS
-from stratus.web.lists.state import filters_of
+from stratus.web.lists.specs import SPECS
+from stratus.web.lists.state import filter_fields, filters_of
 from stratus.web.views import _shell
 
 PAGE_SIZE = 50
@@ -136,33 +136,11 @@ def _filter_fields(
 ) -> list[dict[str, Any]]:
     """The contact list's filter inputs (stratus/web/lists), named with the builder's prefix."""
     spec = SPECS["contacts"]
-    fields: list[dict[str, Any]] = [
-        {"name": "q", "label": _("Search"), "input": "text", "choices": (), "more": False}
-    ]
-    fields += [
-        {"name": f.name, "label": f.label, "input": f.input, "choices": f.choices, "more": f.more}
-        for f in spec.filters
-    ]
-    for definition in crm_selectors.custom_field_list(org=membership.organization, entity=spec.entity):
-        name = f"{CUSTOM_PREFIX}{definition.key}"
-        if definition.field_type in ("number", "date"):
-            names = [(f"{name}__gte", _("%(label)s from")), (f"{name}__lte", _("%(label)s to"))]
-        else:
-            names = [(name, "%(label)s")]
-        for filter_name, label in names:
-            fields.append(
-                {
-                    "name": filter_name,
-                    "label": label % {"label": definition.label},
-                    "input": {"number": "decimal", "boolean": "flag"}.get(definition.field_type)
-                    or definition.field_type,
-                    "choices": tuple((c, c) for c in definition.choices or ()),
-                    "more": True,
-                }
-            )
+    search = {"name": "q", "label": _("Search"), "input": "text", "choices": (), "more": False}
+    search.update(value=values.get("q", ""), errors=errors.get("q", []))
+    definitions = crm_selectors.custom_field_list(org=membership.organization, entity=spec.entity)
+    fields = [search, *filter_fields(spec, definitions, values, errors)]
     for field in fields:
-        field["value"] = values.get(field["name"], "")
-        field["errors"] = errors.get(field["name"], [])
         field["name"] = FILTER_PREFIX + field["name"]
     return fields
 

@@ -89,3 +89,39 @@ def check_ordering(spec: ListSpec, ordering: str | None) -> tuple[str, str | Non
         "ordering": ordering[:60],
         "allowed": allowed,
     }
+
+
+def filter_fields(
+    spec: ListSpec,
+    definitions: Iterable[CustomField],
+    values: QueryDict | Mapping[str, Any],
+    errors: Mapping[str, list[str]],
+) -> list[dict[str, Any]]:
+    """The filter inputs of a list: its declared filters, then each custom field's (a number or
+    a date as a from/to pair), each with the value sent and its errors. The list page and the
+    campaign audience builder both show these."""
+    fields: list[dict[str, Any]] = [
+        {"name": f.name, "label": f.label, "input": f.input, "choices": f.choices, "more": f.more}
+        for f in spec.filters
+    ]
+    for definition in definitions:
+        name = f"{CUSTOM_PREFIX}{definition.key}"
+        if definition.field_type in (CustomFieldType.NUMBER, CustomFieldType.DATE):
+            names = [(f"{name}__gte", _("%(label)s from")), (f"{name}__lte", _("%(label)s to"))]
+        else:
+            names = [(name, "%(label)s")]
+        for filter_name, label in names:
+            fields.append(
+                {
+                    "name": filter_name,
+                    "label": label % {"label": definition.label},
+                    "input": {"number": "decimal", "boolean": "flag"}.get(definition.field_type)
+                    or definition.field_type,
+                    "choices": tuple((c, c) for c in definition.choices or ()),
+                    "more": True,
+                }
+            )
+    for field in fields:
+        field["value"] = values.get(field["name"], "")
+        field["errors"] = errors.get(field["name"], [])
+    return fields

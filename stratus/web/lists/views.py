@@ -183,37 +183,7 @@ def _list_context(request: SignedInRequest, spec: ListSpec, query: QueryDict) ->
         ]
     ]
     can_edit = membership.has_role(Role.MEMBER)
-    filter_fields = [
-        {
-            "name": f.name,
-            "label": f.label,
-            "input": f.input,
-            "choices": f.choices,
-            "more": f.more,
-            "value": query.get(f.name, ""),
-            "errors": errors.get(f.name, []),
-        }
-        for f in spec.filters
-    ]
-    for definition in definitions:
-        name = f"{CUSTOM_PREFIX}{definition.key}"
-        if definition.field_type in ("number", "date"):
-            names = [(f"{name}__gte", _("%(label)s from")), (f"{name}__lte", _("%(label)s to"))]
-        else:
-            names = [(name, "%(label)s")]
-        for filter_name, label in names:
-            filter_fields.append(
-                {
-                    "name": filter_name,
-                    "label": label % {"label": definition.label},
-                    "input": {"number": "decimal", "boolean": "flag"}.get(definition.field_type)
-                    or definition.field_type,
-                    "choices": tuple((c, c) for c in definition.choices or ()),
-                    "more": True,
-                    "value": query.get(filter_name, ""),
-                    "errors": errors.get(filter_name, []),
-                }
-            )
+    filter_fields = state.filter_fields(spec, definitions, query, errors)
     shown = {f["name"] for f in filter_fields} | {"q", "ordering", "columns", "view", "cursor"}
     other_errors = [f"{name}: {m}" for name, ms in errors.items() if name not in shown for m in ms]
     return {
