@@ -437,3 +437,18 @@ def test_clickhouse_server_settings_exist_on_the_clickhouse_engine() -> None:
         assert expression.endswith(" DELETE")
         parsed = chdb.query(f"EXPLAIN AST SELECT {expression.removesuffix(' DELETE')}", "TSV")
         assert parsed.bytes().startswith(b"SelectWithUnionQuery"), expression
+
+
+def test_the_one_machine_cluster_runs_without_the_two_servers(tmp_path: Path) -> None:
+    """`make cluster` has no ClickHouse or Qdrant server (none can be had here): the reports stay
+    on PostgreSQL and search uses the in-process engine, its files in the cluster's own folder,
+    shared by every process (docs/operations/cluster.md)."""
+    from deploy.cluster import Cluster
+
+    cluster = Cluster(directory=tmp_path)
+    cluster.load_or_init_state()
+    env = cluster.app_env()
+    assert env["DATA_DIR"] == str(tmp_path / "data")
+    for variable in ("ANALYTICS_URL", "ANALYTICS_WRITER_URL", "QDRANT_URL", "QDRANT_API_KEY"):
+        assert variable not in env, variable
+    assert f'DATA_DIR="{tmp_path / "data"}"' in cluster.supervisor_conf().read_text()
