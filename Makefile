@@ -138,6 +138,9 @@ restore: ## Compose: restore BACKUP=<name|latest> into an empty database and buc
 	BACKUP_UID=$$(id -u) BACKUP_GID=$$(id -g) $(COMPOSE) --profile tools run --rm backup \
 		python -m deploy.backup restore $(BACKUP) $(if $(REPLACE),--replace)
 	$(COMPOSE) up --detach --wait
+	@echo "Restored. Rebuild the search index (and the analytics store, with the analytics profile) from it:"
+	@echo "  $(COMPOSE) exec worker python manage.py search_reindex"
+	@echo "  $(COMPOSE) exec worker python manage.py analytics_backfill"
 
 scale: ## Compose: run WEB=n web and WS=n ws replicas, then reload Nginx
 	$(COMPOSE) up --detach --no-recreate --wait --scale web=$(WEB) --scale ws=$(WS) web ws

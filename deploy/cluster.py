@@ -11,6 +11,11 @@ against a PostgreSQL server, a cache Redis, a broker Redis and an S3-compatible 
 (SeaweedFS) of its own. supervisord manages every process. Each app replica runs in its own
 private directory (working directory and TMPDIR), so anything that relied on a local file
 shared between replicas would fail here. Nginx listens on 127.0.0.1:CLUSTER_PORT (8080).
+
+No ClickHouse or Qdrant server can be had on these machines (docs/operations/cluster.md), so
+ANALYTICS_URL and QDRANT_URL stay unset: the reports come from PostgreSQL and search by meaning
+uses the in-process engine, its files in CLUSTER_DIR/data (DATA_DIR, the one folder the
+processes share, standing in for the Qdrant server of compose.production.yaml).
 """
 
 from __future__ import annotations
@@ -192,6 +197,9 @@ class Cluster:
             "AWS_SECRET_ACCESS_KEY": "stratus-cluster-secret",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "STATIC_ROOT": str(self.directory / "static"),
+            # The in-process engines' files (no ClickHouse or Qdrant server here): shared by every
+            # process, as the servers are in production; kept with the cluster's other state.
+            "DATA_DIR": str(self.directory / "data"),
             "LOG_FORMAT": "json",
             "LOG_LEVEL": os.environ.get("CLUSTER_LOG_LEVEL", "info"),
             "WEB_CONCURRENCY": os.environ.get("CLUSTER_WEB_CONCURRENCY", "2"),
@@ -442,7 +450,7 @@ class Cluster:
 
     def prepare_directories(self) -> None:
         d = self.directory
-        for sub in ("logs", "run", "redis-cache", "redis-broker", "s3", "nginx", "prometheus"):
+        for sub in ("logs", "run", "redis-cache", "redis-broker", "s3", "nginx", "prometheus", "data"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         for name in self.app_processes():
             (d / "replicas" / name / "tmp").mkdir(parents=True, exist_ok=True)
@@ -713,6 +721,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {cluster.web_replicas} web + {cluster.ws_replicas} ws replicas, worker, 2 beats, "
                 f"PostgreSQL, Redis (cache, broker), S3 (SeaweedFS); logs in {cluster.directory / 'logs'}"
+            )
+            print(
+                "  Reports from PostgreSQL, search by meaning in process "
+                f"({cluster.directory / 'data'}): no ClickHouse or Qdrant server here"
             )
             print(f"  Demo login: {email} / {password}")
             print(f"  API token:  {token}")

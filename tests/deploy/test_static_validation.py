@@ -169,7 +169,19 @@ def test_production_stack_is_health_gated_and_only_nginx_is_published() -> None:
     services: dict[str, Any] = compose["services"]
     one_shot = {name for name, svc in services.items() if svc.get("restart") == "no"}
     assert {"migrate", "createbucket", "backup"} <= one_shot
-    assert {"nginx", "web", "ws", "worker", "beat", "db", "redis", "broker", "minio"} <= set(services)
+    assert {
+        "nginx",
+        "web",
+        "ws",
+        "worker",
+        "beat",
+        "db",
+        "redis",
+        "broker",
+        "minio",
+        "qdrant",
+        "clickhouse",
+    } <= set(services)
 
     published = {name for name, svc in services.items() if svc.get("ports")}
     assert published == {"nginx", "grafana"}
@@ -205,9 +217,38 @@ def test_production_stack_is_health_gated_and_only_nginx_is_published() -> None:
     assert services["web"]["environment"]["REDIS_URL"] != services["web"]["environment"]["CELERY_BROKER_URL"]
 
     assert compose["networks"]["backend"]["internal"] is True
-    for data in ("db", "redis", "broker", "minio"):
+    for data in ("db", "redis", "broker", "minio", "qdrant", "clickhouse"):
         assert services[data]["networks"] == ["backend"], f"{data} stays on the internal network"
+        assert "ports" not in services[data], f"{data} is not published"
+        assert "expose" not in services[data], data
+        assert not services[data].get("network_mode"), data
     assert (PROJECT_DIR / ".env.production.example").exists()
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_every_third_party_image_is_pinned_to_a_version(path: Path) -> None:
+    """Images we do not build name a version (never `latest` or no tag), so `up` is repeatable."""
+    for name, svc in load_compose(path)["services"].items():
+        if "build" in svc:
+            continue
+        image = svc["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository, f"{name}: {image} has no tag"
+        assert "/" not in tag, f"{name}: {image} has no tag"
+        assert tag != "latest", f"{name}: {image}"
+        assert re.search(r"\d", tag), f"{name}: {image} names no version"
+
+
+def test_kubernetes_images_are_pinned_to_a_version() -> None:
+    for doc in k8s_documents(DEPLOY / "k8s" / "overlays" / "example"):
+        if doc["kind"] not in {"Deployment", "StatefulSet", "Job"}:
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            image = container["image"]
+            tag = image.rpartition(":")[2] if ":" in image else ""
+            assert tag, f"{doc['metadata']['name']}: {image} has no tag"
+            assert tag != "latest", f"{doc['metadata']['name']}: {image}"
+            assert re.search(r"\d", tag), image
 
 
 def test_development_stack_mounts_the_source_and_reloads() -> None:
