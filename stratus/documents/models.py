@@ -136,6 +136,14 @@ class Document(TenantModel):
         return target
 
     @property
+    def text_reason_or_none(self) -> str | None:
+        return self.text_reason or None
+
+    @property
+    def text_reason_label(self) -> str:
+        return TextReason(self.text_reason).label if self.text_reason else ""
+
+    @property
     def is_ready(self) -> bool:
         return self.status == DocumentStatus.READY
 

@@ -104,6 +104,11 @@ def _event_data(document: Document) -> DocumentEvent:
     }
 
 
+def document_changed(document: Document) -> None:
+    """Tell the organization's live clients a document changed (its name, or its text's status)."""
+    publish(organization_id=document.organization_id, event="document.updated", data=_event_data(document))
+
+
 def _record_uploaded(document: Document, actor: User | None) -> None:
     timeline.record(
         organization=document.organization,

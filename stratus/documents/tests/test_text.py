@@ -258,3 +258,28 @@ def test_a_document_deleted_after_its_claim_stores_nothing(backend: Backend, org
     services.document_delete(org=org, actor=user, document=document)
     assert text_services.document_text_extract(document_id=document.pk) == "skipped"
     assert not DocumentText.objects.exists()
+
+
+def test_the_api_and_the_record_page_say_why_a_document_is_not_searchable(
+    backend: Backend, org, user, contact
+) -> None:
+    from django.template.loader import render_to_string
+
+    from stratus.documents.api import DocumentSerializer
+
+    locked = extract(upload(org, user, contact, text_files.encrypted_pdf(), "locked.pdf"))
+    readable = extract(upload(org, user, contact, b"Renewal terms.", "terms.txt"))
+    waiting = upload(org, user, contact, b"Later.", "later.txt")
+
+    data = DocumentSerializer(locked).data
+    assert (data["text_status"], data["text_reason"]) == ("not_searchable", "encrypted")
+    assert data["text_detail"] == "The PDF is protected by a password."
+    data = DocumentSerializer(readable).data
+    assert (data["text_status"], data["text_reason"], data["text_detail"]) == ("searchable", None, "")
+
+    html = render_to_string(
+        "web/records/_documents.html", {"documents": [locked, readable, waiting], "urls": {"documents": "/d"}}
+    )
+    assert html.count('data-testid="document-not-searchable"') == 1
+    assert "Not searchable: The file is encrypted. The PDF is protected by a password." in html
+    assert html.count('data-testid="document-text-pending"') == 1

@@ -73,6 +73,9 @@ def _store_outcome(document: Document, outcome: Extracted | Refused) -> None:
     document.save(update_fields=["text_status", "text_reason", "text_detail", "text_extracted_at"])
     if isinstance(outcome, Extracted):
         document_text_ready.send(sender=Document, document=document, org=document.organization)
+    from stratus.documents.services import document_changed
+
+    document_changed(document)
 
 
 def _claim(document_id: int) -> Document | None:
