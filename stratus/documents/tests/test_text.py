@@ -283,3 +283,22 @@ def test_the_api_and_the_record_page_say_why_a_document_is_not_searchable(
     assert html.count('data-testid="document-not-searchable"') == 1
     assert "Not searchable: The file is encrypted. The PDF is protected by a password." in html
     assert html.count('data-testid="document-text-pending"') == 1
+
+
+def test_the_command_marks_documents_for_extraction_again(backend: Backend, org, user, contact) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    readable = extract(upload(org, user, contact, b"Renewal terms.", "terms.txt"))
+    refused = extract(upload(org, user, contact, text_files.encrypted_pdf(), "locked.pdf"))
+    out = StringIO()
+    call_command("extract_document_text", "--org", str(org.pk), "--not-searchable", stdout=out)
+    assert "1 document(s) marked" in out.getvalue()
+    refused.refresh_from_db()
+    readable.refresh_from_db()
+    assert (refused.text_status, refused.text_reason, refused.text_attempts) == (TextStatus.PENDING, "", 0)
+    assert readable.text_status == TextStatus.SEARCHABLE
+    with pytest.raises(CommandError, match="--org"):
+        call_command("extract_document_text", "--org", "999999999")
