@@ -123,11 +123,26 @@ def test_plain_text_and_html_without_scripts(backend: Backend, org, user, contac
     assert DocumentText.objects.get(document=page).text == "Security review\nSSO & audit logs"
 
 
-def test_text_in_a_single_byte_encoding_is_decoded() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Überweisung für die Größe der Lizenz wurde geändert; Grüße aus München. " * 4,
+        "Café crème, naïve résumé.",
+        "Name;Straße\r\nMüller;Königsallee 1\r\n",
+    ],
+)
+def test_text_in_windows_1252_is_decoded(text: str) -> None:
     from stratus.documents.text.child import decode
 
-    sentence = "Die Überweisung für die Größe der Lizenz wurde geändert; Grüße aus München. " * 4
-    assert decode(sentence.encode("cp1252")) == sentence
+    assert decode(text.encode("cp1252")) == text
+
+
+def test_a_windows_1252_csv_export_is_accepted_and_read(backend: Backend, org, user, contact) -> None:
+    text = "Firma;Ansprechpartner;Notiz\r\nMüller GmbH;Jürgen Weiß;Verlängerung um 2 Jahre geprüft\r\n"
+    document = upload(org, user, contact, text.encode("cp1252"), "export.csv")
+    assert document.content_type == "text/csv"
+    assert extract(document).text_status == TextStatus.SEARCHABLE
+    assert DocumentText.objects.get(document=document).text == text
 
 
 def not_searchable(document: Document, reason: str) -> None:

@@ -185,9 +185,15 @@ def decode(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise NotSearchable("corrupt", "The text's encoding could not be recognised.")
+    # Short Western text fits several single-byte code pages equally well: prefer Windows-1252,
+    # the one such files come in (and the one the upload check accepts), when it fits as well.
+    for match in matches:
+        if match.encoding == "cp1252" and match.percent_chaos <= best.percent_chaos:
+            return str(match)
     return str(best)
 
 
