@@ -266,6 +266,41 @@ class DealStay(models.Model):
         return f"deal {self.deal_id} in stage {self.stage_id}"
 
 
+class DealReach(models.Model):
+    """A summary the funnel reads: one row per deal with the columns its filters and counts need
+    (a copy of the deal's) and ``reached``, the stages the deal has stayed in (ids between
+    commas, ``",3,5,"``; in no order).
+
+    Kept by database triggers on ``crm_deal`` (``crm.reach``): a deal inserted adds its row, a
+    change of its creation, pipeline, stage, owner or currency is copied (a new stage is added
+    to ``reached``), a deal deleted deletes it; whatever writes the deal. The funnel reads it
+    alone (no join): positions and kinds of the stages are applied when the report is computed,
+    so renaming, reordering or deleting a stage changes nothing here. ``manage.py
+    reports_rebuild_summaries`` rebuilds it from the deals and their stays.
+    """
+
+    deal = models.OneToOneField(Deal, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField()
+    pipeline_id = models.BigIntegerField()
+    stage_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    reached = models.TextField()
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(
+                fields=["organization", "created_at"],
+                include=["pipeline_id", "stage_id", "owner_id", "currency", "reached"],
+                name="crm_dealreach_org_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id} reached {self.reached}"
+
+
 class ActivityKind(models.TextChoices):
     TASK = "task", "Task"
     CALL = "call", "Call"

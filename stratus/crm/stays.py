@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from stratus.crm.models import Deal, DealStay, TimelineEntry
 
@@ -91,6 +91,10 @@ def rebuild(
     historical ones)."""
     written = 0
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One rebuild at a time: two at once would each delete what they see, then both write.
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE crm_dealstay IN SHARE ROW EXCLUSIVE MODE")
         rows = deals.objects.all()
         old = stays.objects.all()
         if organization_id is not None:

@@ -40,10 +40,12 @@ from stratus.crm.models import (
     ActivityDay,
     ActivityKind,
     Deal,
+    DealReach,
     Pipeline,
     Stage,
     StageKind,
 )
+from stratus.crm.reach import stage_ids
 from stratus.reports.contracts import (
     ActivityOwner,
     ActivityReport,
@@ -127,29 +129,16 @@ def _stages(filters: ReportFilters) -> dict[int, list[dict[str, Any]]]:
     return by_pipeline
 
 
-# --- the stage history: the deal stays ---------------------------------------------------------
+# --- the stage history: the deal stays and the deals' reach -------------------------------------
 #
-# The funnel and velocity read the cohort's deals (created in the date range) with their stays
+# The funnel reads the deals' reach (``crm.DealReach``, kept by triggers on the deals): one row per
+# deal with the deal's filter columns and the stages its stays are in, grouped by pipeline,
+# current stage and stages reached (a few dozen groups); a group's highest stage and whether it
+# is lost are then read from the stages as they are now. One statement, no join.
+#
+# The velocity reads the cohort's deals (created in the date range) with their stays
 # (``crm.DealStay``, the replay of each deal's ``moved`` timeline entries that the deal services
 # keep), joined by deal and by the deal's creation (the stays' index leads with it).
-#
-# The funnel: a deal's top is the highest position, among the stages it stayed in, of those of
-# its own pipeline that are not lost (``%s``: the lost kind). Portable SQL (PostgreSQL and SQLite).
-
-_FUNNEL_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort}),
-tops AS (
-    SELECT c.id, c.pipeline_id, c.kind,
-           max(CASE WHEN st.pipeline_id = c.pipeline_id AND st.kind <> %s THEN st.position END) AS top
-    FROM cohort c
-    LEFT JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-    LEFT JOIN crm_stage st ON st.id = s.stage_id AND st.organization_id = %s
-    GROUP BY c.id, c.pipeline_id, c.kind
-)
-SELECT pipeline_id, top, count(*), sum(CASE WHEN kind = %s THEN 1 ELSE 0 END)
-FROM tops
-GROUP BY pipeline_id, top
-"""
 
 # The velocity on PostgreSQL: the ended stays' durations by stage, and creation to won, with
 # ``percentile_cont`` (linear interpolation between closest ranks, as ``contracts.percentile``).
@@ -248,6 +237,95 @@ def _stays_rows(
         return list(cursor.fetchall())
 
 
+# Won and lost on PostgreSQL: one statement, one read of the closed deals' covering index
+# (crm 0006 ``crm_deal_report_closed``), grouped three ways at once (by month, by owner, by lost
+# reason; each with currency and stage). Elsewhere (SQLite): one grouped statement each.
+_WON_LOST_SQL = """
+SELECT GROUPING(date_trunc('month', d.closed_at AT TIME ZONE 'UTC'), d.owner_id, d.lost_reason),
+       date_trunc('month', d.closed_at AT TIME ZONE 'UTC'), d.owner_id, d.lost_reason, d.currency,
+       d.stage_id, count(*), sum(d.value)
+FROM crm_deal d
+WHERE d.organization_id = %s AND d.closed_at IS NOT NULL{where}
+  AND d.stage_id IN (SELECT st.id FROM crm_stage st WHERE st.organization_id = %s AND st.kind IN (%s, %s))
+GROUP BY GROUPING SETS (
+    (date_trunc('month', d.closed_at AT TIME ZONE 'UTC'), d.currency, d.stage_id),
+    (d.owner_id, d.currency, d.stage_id),
+    (d.lost_reason, d.currency, d.stage_id)
+)
+"""
+
+# GROUPING(month, owner, reason): the bits of the columns not grouped (month is the highest).
+_BY_MONTH, _BY_OWNER, _BY_REASON = 0b011, 0b101, 0b110
+
+Rows = list[dict[str, Any]]
+
+
+def _won_lost_grouped(filters: ReportFilters) -> tuple[Rows, Rows, Rows]:
+    where, params = "", []
+    start, end = filters.window()
+    for clause, value in (
+        (" AND d.closed_at >= %s", start),
+        (" AND d.closed_at < %s", end),
+        (" AND d.pipeline_id = %s", filters.pipeline_id),
+        (" AND d.owner_id = %s", filters.owner_id),
+        (" AND d.currency = %s", filters.currency),
+    ):
+        if value is not None:
+            where += clause
+            params.append(value)
+    kinds = dict(
+        Stage.objects.filter(
+            organization_id=filters.organization_id, kind__in=(StageKind.WON, StageKind.LOST)
+        ).values_list("pk", "kind")
+    )
+    months: Rows = []
+    owners: Rows = []
+    reasons: Rows = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WON_LOST_SQL.format(where=where),
+            (filters.organization_id, *params, filters.organization_id, StageKind.WON, StageKind.LOST),
+        )
+        for grouping, month, owner_id, reason, currency, stage_id, count, value in cursor.fetchall():
+            kind = kinds.get(stage_id)
+            if kind is None:  # (a stage deleted between the two statements: none holds deals)
+                continue
+            row = {"currency": currency, "stage__kind": kind, "count": count, "value": value}
+            if grouping == _BY_MONTH:
+                months.append({**row, "month": month})
+            elif grouping == _BY_OWNER:
+                owners.append({**row, "owner_id": owner_id})
+            elif grouping == _BY_REASON and kind == StageKind.LOST:
+                reasons.append({**row, "lost_reason": reason})
+    # the lost reasons' rows by (reason, currency), the stages of a pipeline added up
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in reasons:
+        key = (row["lost_reason"], row["currency"])
+        if key in merged:
+            merged[key]["count"] += row["count"]
+            merged[key]["value"] = (merged[key]["value"] or ZERO) + (row["value"] or ZERO)
+        else:
+            merged[key] = dict(row)
+    return months, owners, list(merged.values())
+
+
+def _won_lost_queries(filters: ReportFilters) -> tuple[Rows, Rows, Rows]:
+    closed = _within(
+        _deals(filters).filter(stage__kind__in=(StageKind.WON, StageKind.LOST), closed_at__isnull=False),
+        "closed_at",
+        filters,
+    )
+    measures = {"count": Count("pk"), "value": Sum("value")}
+    months = (
+        closed.annotate(month=TruncMonth("closed_at", tzinfo=UTC))
+        .values("month", "currency", "stage__kind")
+        .annotate(**measures)
+    )
+    owners = closed.values("owner_id", "currency", "stage__kind").annotate(**measures)
+    reasons = closed.filter(stage__kind=StageKind.LOST).values("lost_reason", "currency").annotate(**measures)
+    return list(months), list(owners), list(reasons)
+
+
 def _instant(value: Any) -> datetime.datetime:
     """A timestamp read by a raw statement (SQLite gives text)."""
     if isinstance(value, str):
@@ -264,19 +342,37 @@ class DatabaseEngine:
 
     # --- funnel ------------------------------------------------------------------------------
 
-    @_tuned
     def funnel(self, filters: ReportFilters) -> FunnelReport:
+        reach = _within(
+            DealReach.objects.filter(organization_id=filters.organization_id), "created_at", filters
+        )
+        if filters.pipeline_id is not None:
+            reach = reach.filter(pipeline_id=filters.pipeline_id)
+        if filters.owner_id is not None:
+            reach = reach.filter(owner_id=filters.owner_id)
+        if filters.currency is not None:
+            reach = reach.filter(currency=filters.currency)
+        groups = reach.values_list("pipeline_id", "stage_id", "reached").annotate(count=Count("*")).order_by()
+        every = {
+            stage["pk"]: stage
+            for stage in Stage.objects.filter(organization_id=filters.organization_id).values(
+                "pk", "pipeline_id", "kind", "position"
+            )
+        }
         # pipeline -> {highest non-lost position a deal reached (-1: none): deals}
         tops: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         lost: dict[int, int] = defaultdict(int)
-        for pipeline_id, top, count, lost_count in _stays_rows(
-            _FUNNEL_SQL,
-            filters,
-            before=(StageKind.LOST,),
-            after=(filters.organization_id, StageKind.LOST),
-        ):
-            tops[pipeline_id][-1 if top is None else top] += count
-            lost[pipeline_id] += lost_count or 0
+        for pipeline_id, stage_id, reached, count in groups:
+            positions = [
+                every[pk]["position"]
+                for pk in stage_ids(reached)
+                if pk in every
+                and every[pk]["pipeline_id"] == pipeline_id
+                and every[pk]["kind"] != StageKind.LOST
+            ]
+            tops[pipeline_id][max(positions, default=-1)] += count
+            if stage_id in every and every[stage_id]["kind"] == StageKind.LOST:
+                lost[pipeline_id] += count
         stages = _stages(filters)
         pipelines = []
         for pipeline in _pipelines(filters):
@@ -350,23 +446,10 @@ class DatabaseEngine:
     # --- won and lost ------------------------------------------------------------------------
 
     def won_lost(self, filters: ReportFilters) -> WonLostReport:
-        closed = _within(
-            _deals(filters).filter(stage__kind__in=(StageKind.WON, StageKind.LOST), closed_at__isnull=False),
-            "closed_at",
-            filters,
-        )
-        measures = {"count": Count("pk"), "value": Sum("value")}
-        months = (
-            closed.annotate(month=TruncMonth("closed_at", tzinfo=UTC))
-            .values("month", "currency", "stage__kind")
-            .annotate(**measures)
-        )
-        owners = closed.values(
-            "owner_id", "owner__full_name", "owner__email", "currency", "stage__kind"
-        ).annotate(**measures)
-        reasons = (
-            closed.filter(stage__kind=StageKind.LOST).values("lost_reason", "currency").annotate(**measures)
-        )
+        if _in_database():
+            month_rows, owner_rows, reasons = _won_lost_grouped(filters)
+        else:
+            month_rows, owner_rows, reasons = _won_lost_queries(filters)
 
         def outcome(rows: Iterable[dict[str, Any]], key: Any) -> dict[Any, dict[str, Any]]:
             table: dict[Any, dict[str, Any]] = defaultdict(
@@ -382,11 +465,14 @@ class DatabaseEngine:
         def money(cell: dict[str, Any]) -> dict[str, Any]:
             return {**cell, "won_value": cents(cell["won_value"]), "lost_value": cents(cell["lost_value"])}
 
-        month_rows = list(months)
         by_month = outcome(month_rows, lambda r: (month_label(r["month"]), r["currency"]))
         totals = outcome(month_rows, lambda r: r["currency"])
-        owner_rows = list(owners)
-        labels = {r["owner_id"]: _owner_label(r["owner__full_name"], r["owner__email"]) for r in owner_rows}
+        labels: dict[int | None, str] = {None: _owner_label(None, None)}
+        owner_ids = {r["owner_id"] for r in owner_rows} - {None}
+        for pk, full_name, email in User.objects.filter(pk__in=owner_ids).values_list(
+            "pk", "full_name", "email"
+        ):
+            labels[pk] = _owner_label(full_name, email)
         by_owner = outcome(owner_rows, lambda r: (r["owner_id"], r["currency"]))
         won_count = sum(cell["won_count"] for cell in totals.values())
         lost_count = sum(cell["lost_count"] for cell in totals.values())
