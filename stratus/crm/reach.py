@@ -5,8 +5,10 @@ every write, whoever writes (the services, queryset ``update()`` / ``delete()``,
 ``SET NULL`` of Django's collector, raw SQL):
 
 - a deal inserted: its row, ``reached`` holding its stage;
-- a deal's ``organization_id``, ``created_at``, ``pipeline_id``, ``stage_id``, ``owner_id`` or
-  ``currency`` changed: copied; a stage not yet in ``reached`` is added;
+- a deal's ``organization_id``, ``created_at``, ``pipeline_id``, ``stage_id``, ``owner_id``,
+  ``currency`` or ``closed_at`` changed: copied; a stage not yet in ``reached`` is added; the
+  creation, pipeline, owner and currency are copied to the deal's stays too (the velocity
+  filters the stays by them without a join);
 - a deal deleted: its row deleted.
 
 ``reached`` is the set of stages the deal's stays (``crm.stays``) are in: the deal services
@@ -22,7 +24,14 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 NAME = "crm_dealreach_sync"
 TABLE = "crm_dealreach"
-COPIED = ("organization_id", "created_at", "pipeline_id", "stage_id", "owner_id", "currency")
+COPIED = ("organization_id", "created_at", "pipeline_id", "stage_id", "owner_id", "currency", "closed_at")
+# The deal's columns its stays (``crm.DealStay``) carry for the velocity: stay column, deal column.
+STAY_COPIED = (
+    ("deal_created_at", "created_at"),
+    ("pipeline_id", "pipeline_id"),
+    ("owner_id", "owner_id"),
+    ("currency", "currency"),
+)
 
 
 def _contains(vendor: str, row: str) -> str:
@@ -48,6 +57,17 @@ def _update(vendor: str) -> str:
     )
 
 
+def _update_stays(vendor: str) -> str:
+    copied = ", ".join(f"{stay} = NEW.{deal}" for stay, deal in STAY_COPIED)
+    if vendor == "postgresql":
+        old = ", ".join(stay for stay, _ in STAY_COPIED)
+        new = ", ".join(f"NEW.{deal}" for _, deal in STAY_COPIED)
+        differs = f"ROW({old}) IS DISTINCT FROM ROW({new})"
+    else:
+        differs = "NOT (" + " AND ".join(f"{stay} IS NEW.{deal}" for stay, deal in STAY_COPIED) + ")"
+    return f"UPDATE crm_dealstay SET {copied} WHERE deal_id = NEW.id AND {differs};"  # noqa: S608 - constants
+
+
 def _delete(row: str) -> str:
     return f"DELETE FROM {TABLE} WHERE deal_id = {row}.id;"  # noqa: S608 - constants
 
@@ -66,7 +86,7 @@ def install_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
         body = (
             f"IF TG_OP = 'INSERT' THEN {_insert('NEW')} "
-            f"ELSIF TG_OP = 'UPDATE' THEN {_update(vendor)} "
+            f"ELSIF TG_OP = 'UPDATE' THEN {_update(vendor)} {_update_stays(vendor)} "
             f"ELSE {_delete('OLD')} END IF; RETURN NULL;"
         )
         return [
@@ -82,7 +102,7 @@ def install_sql(vendor: str) -> list[str]:
         f"CREATE TRIGGER {NAME}_insert AFTER INSERT ON crm_deal BEGIN {_insert('NEW')} END",
         f"CREATE TRIGGER {NAME}_delete AFTER DELETE ON crm_deal BEGIN {_delete('OLD')} END",
         f"CREATE TRIGGER {NAME}_update AFTER UPDATE OF {watched} ON crm_deal "
-        f"WHEN {_changed(vendor)} BEGIN {_update(vendor)} END",
+        f"WHEN {_changed(vendor)} BEGIN {_update(vendor)} {_update_stays(vendor)} END",
     ]
 
 

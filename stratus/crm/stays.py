@@ -26,31 +26,36 @@ from stratus.crm.models import Deal, DealStay, TimelineEntry
 BATCH = 5_000
 
 Stay = tuple[int, datetime.datetime, datetime.datetime | None]
+# a deal as the rebuild reads it: id, organization, stage, creation, pipeline, owner, currency
+Row = tuple[int, int, int, datetime.datetime, int, int | None, str]
+
+
+def _of(deal: Deal) -> dict[str, Any]:
+    """The deal's columns a stay carries (the triggers of ``crm.reach`` copy their changes)."""
+    return {
+        "organization_id": deal.organization_id,
+        "deal_id": deal.pk,
+        "deal_created_at": deal.created_at,
+        "pipeline_id": deal.pipeline_id,
+        "owner_id": deal.owner_id,
+        "currency": deal.currency,
+    }
 
 
 def opened(deal: Deal) -> None:
     """A new deal's first stay: its stage, from its creation."""
-    DealStay.objects.create(
-        organization_id=deal.organization_id,
-        deal_id=deal.pk,
-        stage_id=deal.stage_id,
-        deal_created_at=deal.created_at,
-        entered_at=deal.created_at,
-    )
+    DealStay.objects.create(**_of(deal), stage_id=deal.stage_id, entered_at=deal.created_at)
 
 
 def moved(deal: Deal, stage_id: int, moment: datetime.datetime) -> None:
     """The deal's stay ends at ``moment`` (its ``moved`` entry's time); one in ``stage_id`` starts."""
-    DealStay.objects.filter(
+    for stay in DealStay.objects.filter(
         organization_id=deal.organization_id, deal_id=deal.pk, left_at__isnull=True
-    ).update(left_at=moment)
-    DealStay.objects.create(
-        organization_id=deal.organization_id,
-        deal_id=deal.pk,
-        stage_id=stage_id,
-        deal_created_at=deal.created_at,
-        entered_at=moment,
-    )
+    ).only("pk", "entered_at"):
+        DealStay.objects.filter(pk=stay.pk).update(
+            left_at=moment, seconds=(moment - stay.entered_at).total_seconds()
+        )
+    DealStay.objects.create(**_of(deal), stage_id=stage_id, entered_at=moment)
 
 
 def _stage(value: Any) -> int | None:
@@ -101,10 +106,12 @@ def rebuild(
             rows = rows.filter(organization_id=organization_id)
             old = old.filter(organization_id=organization_id)
         old.delete()
-        batch: list[tuple[int, int, int, datetime.datetime]] = []
+        batch: list[Row] = []
         for row in (
             rows.order_by("pk")
-            .values_list("pk", "organization_id", "stage_id", "created_at")
+            .values_list(
+                "pk", "organization_id", "stage_id", "created_at", "pipeline_id", "owner_id", "currency"
+            )
             .iterator(chunk_size=BATCH)
         ):
             batch.append(row)
@@ -116,11 +123,11 @@ def rebuild(
     return written
 
 
-def _write(batch: list[tuple[int, int, int, datetime.datetime]], entries: Any, stays: Any) -> int:
+def _write(batch: list[Row], entries: Any, stays: Any) -> int:
     moves: dict[tuple[int, int], list[tuple[datetime.datetime, Any]]] = defaultdict(list)
     found = (
         entries.objects.filter(
-            organization_id__in={org for _, org, _, _ in batch},
+            organization_id__in={row[1] for row in batch},
             target_type="deal",
             action="moved",
             target_id__gte=batch[0][0],
@@ -131,16 +138,28 @@ def _write(batch: list[tuple[int, int, int, datetime.datetime]], entries: Any, s
     )
     for org, target, moment, changes in found:
         moves[(org, target)].append((moment, changes))
+    # (the stays' model as the migration that calls this knows it: 0008 has no velocity columns)
+    known = {field.name for field in stays._meta.concrete_fields}
     rows = [
         stays(
-            organization_id=org,
-            deal_id=pk,
-            stage_id=stage,
-            deal_created_at=created,
-            entered_at=entered,
-            left_at=left,
+            **{
+                name: value
+                for name, value in {
+                    "organization_id": org,
+                    "deal_id": pk,
+                    "stage_id": stage,
+                    "deal_created_at": created,
+                    "entered_at": entered,
+                    "left_at": left,
+                    "seconds": None if left is None else (left - entered).total_seconds(),
+                    "pipeline_id": pipeline_id,
+                    "owner_id": owner_id,
+                    "currency": currency,
+                }.items()
+                if name.removesuffix("_id") in known or name in known
+            }
         )
-        for pk, org, stage_id, created in batch
+        for pk, org, stage_id, created, pipeline_id, owner_id, currency in batch
         for stage, entered, left in replay(stage_id, created, moves.get((org, pk), []))
     ]
     stays.objects.bulk_create(rows, batch_size=BATCH)

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from stratus.accounts.models import User
-from stratus.crm import reach, services
+from stratus.crm import reach, services, stays
 from stratus.crm.models import Deal, DealReach, DealStay, Pipeline, Stage
 from stratus.web.lists.services import bulk_job_create
 from stratus.web.models import BulkAction
@@ -33,14 +33,33 @@ def kept() -> dict[int, tuple[Any, ...]]:
             row.stage_id,
             row.owner_id,
             row.currency,
+            row.closed_at,
             reach.stage_ids(row.reached),
         )
         for row in DealReach.objects.all()
     }
 
 
+def stays_follow_their_deals() -> bool:
+    """Each stay carries its deal's creation, pipeline, owner and currency, and its duration."""
+    deals = {d.pk: d for d in Deal.objects.all()}
+    for stay in DealStay.objects.all():
+        deal = deals[stay.deal_id]
+        assert (stay.deal_created_at, stay.pipeline_id, stay.owner_id, stay.currency) == (
+            deal.created_at,
+            deal.pipeline_id,
+            deal.owner_id,
+            deal.currency,
+        ), stay
+        assert stay.seconds == (
+            None if stay.left_at is None else (stay.left_at - stay.entered_at).total_seconds()
+        )
+    return True
+
+
 def recomputed() -> dict[int, tuple[Any, ...]]:
     """The same from the deals and their stays."""
+    assert stays_follow_their_deals()
     reached: dict[int, set[int]] = {}
     for deal_id, stage_id in DealStay.objects.values_list("deal_id", "stage_id"):
         reached.setdefault(deal_id, set()).add(stage_id)
@@ -52,6 +71,7 @@ def recomputed() -> dict[int, tuple[Any, ...]]:
             d.stage_id,
             d.owner_id,
             d.currency,
+            d.closed_at,
             reached[d.pk],
         )
         for d in Deal.objects.all()
@@ -102,6 +122,7 @@ def test_the_reach_follows_every_write_of_a_deal() -> None:
 
     # Writes that no service makes: a queryset update, the owner removed (SET NULL), raw SQL.
     Deal.objects.filter(pk=d2.pk).update(currency="USD", owner=actor)
+    Deal.objects.filter(pk=d1.pk).update(closed_at=None)
     User.objects.filter(pk=seller.pk).delete()
     with connection.cursor() as cursor:
         cursor.execute("UPDATE crm_deal SET value = 3 WHERE id = %s", [d1.pk])  # no copied column
@@ -113,8 +134,11 @@ def test_the_reach_follows_every_write_of_a_deal() -> None:
     assert kept() == expected
     assert {row[4] for row in expected.values()} == {None, actor.pk}
 
-    # A rebuild (of one organization, then of all) gives the same rows.
+    # A rebuild (of the stays, then of the reach; of one organization, then of all) gives the
+    # same rows.
+    stays.rebuild(org.pk)
     reach.rebuild(connection, org.pk)
     assert kept() == expected
+    stays.rebuild()
     reach.rebuild(connection)
     assert kept() == expected

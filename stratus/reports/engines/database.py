@@ -1,15 +1,18 @@
 """The reports computed by the primary database (PostgreSQL, or SQLite in the embedded default).
 
 Each report runs a fixed number of queries whatever the number of rows: counts and sums are
-grouped in the database. The funnel and velocity read the stage history from the deal stays
-(``crm.DealStay``: one row per stay of a deal in a stage, the replay of its ``moved`` timeline
-entries, kept by the deal services in the transaction of each change): the funnel is one
-portable statement (a deal's highest stage, then counts by pipeline); the velocity's
-percentiles are ``percentile_cont`` on PostgreSQL (linear interpolation between closest ranks,
-as ``contracts.percentile``) and ``contracts.percentile`` over the stays' durations elsewhere
-(SQLite); the conformance suite runs on both. The indexes these statements read on PostgreSQL
-are in crm 0006 and 0007 and campaigns 0002 (``bench/results/2026-12-06-reports-1M.md``,
-``bench/results/2026-12-06-reports-1M-stays.md``).
+grouped in the database. The funnel and velocity read the stage history from two summaries:
+the deals' reach (``crm.DealReach``: per deal its filter columns and the stages it stayed in,
+kept by triggers on the deals), and the deal stays (``crm.DealStay``: one row per stay of a
+deal in a stage, the replay of its ``moved`` timeline entries, kept by the deal services in the
+transaction of each change, with its deal's filter columns that the same triggers keep and its
+duration). The funnel is one portable statement on the reach; the velocity's percentiles are
+``percentile_cont`` on PostgreSQL (linear interpolation between closest ranks, as
+``contracts.percentile``) and ``contracts.percentile`` over the stays' durations elsewhere
+(SQLite); won and lost is one statement with grouping sets on PostgreSQL, three elsewhere. The
+conformance suite runs on both. The indexes these statements read on PostgreSQL are in crm
+0006, 0007 and 0009 and campaigns 0002 (``bench/results/2026-12-06-reports-1M.md``,
+``bench/results/2026-12-06-reports-summaries-busy.md``).
 """
 
 from __future__ import annotations
@@ -142,41 +145,47 @@ def _stages(filters: ReportFilters) -> dict[int, list[dict[str, Any]]]:
 
 # The velocity on PostgreSQL: the ended stays' durations by stage, and creation to won, with
 # ``percentile_cont`` (linear interpolation between closest ranks, as ``contracts.percentile``).
+# The stays carry their deal's creation, pipeline, owner and currency and their duration, and
+# the deals' reach its closing: each part reads one covering index, no join (crm 0009).
 _VELOCITY_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort})
 SELECT stage_id, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
-FROM (
-    SELECT s.stage_id, extract(epoch FROM s.left_at - s.entered_at)::float8 AS seconds
-    {ended}
-) stays
+FROM crm_dealstay
+WHERE organization_id = %s AND left_at IS NOT NULL{stays}
 GROUP BY 1
 UNION ALL
 SELECT NULL, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
 FROM (
-    SELECT extract(epoch FROM closed_at - created_at)::float8 AS seconds FROM cohort
-    WHERE kind = %s AND closed_at IS NOT NULL
+    SELECT extract(epoch FROM closed_at - created_at)::float8 AS seconds FROM crm_dealreach
+    WHERE organization_id = %s AND closed_at IS NOT NULL{deals}
+      AND stage_id IN (SELECT id FROM crm_stage WHERE organization_id = %s AND kind = %s)
 ) won
 """
 
-# The cohort's ended stays. With no pipeline, owner or currency filter the cohort is every deal
-# created in the range, and so are the stays the range selects by their deal's creation: the
-# join to the cohort is not needed (the covering index of the stays alone).
-_ENDED_STAYS = """FROM cohort c
-    JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-    WHERE s.left_at IS NOT NULL"""
-_ENDED_STAYS_IN_RANGE = """FROM crm_dealstay s
-    WHERE s.organization_id = %s{stays} AND s.left_at IS NOT NULL"""
-
-# Elsewhere (SQLite): the ended stays' durations, computed in Python.
+# Elsewhere (SQLite): the ended stays' durations, the percentiles computed in Python.
 _DURATIONS_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort})
-SELECT s.stage_id, s.entered_at, s.left_at
-FROM cohort c
-JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-WHERE s.left_at IS NOT NULL
+SELECT stage_id, seconds FROM crm_dealstay WHERE organization_id = %s AND left_at IS NOT NULL{stays}
 """
+
+
+def _velocity_where(filters: ReportFilters, created: str) -> tuple[str, list[Any]]:
+    """The filters on the stays or the reach: the deal's creation in the range, its pipeline,
+    owner and currency (the columns both carry)."""
+    start, end = filters.window()
+    where, params = "", []
+    for clause, value in (
+        (f" AND {created} >= %s", None if start is None else connection.ops.adapt_datetimefield_value(start)),
+        (f" AND {created} < %s", None if end is None else connection.ops.adapt_datetimefield_value(end)),
+        (" AND pipeline_id = %s", filters.pipeline_id),
+        (" AND owner_id = %s", filters.owner_id),
+        (" AND currency = %s", filters.currency),
+    ):
+        if value is not None:
+            where += clause
+            params.append(value)
+    return where, params
+
 
 # The funnel, velocity and activity aggregate 10^5..10^6 rows in one statement: compiling it
 # (JIT, on by default) took longer than running it at 1M rows, and sorts and hashes of that
@@ -205,36 +214,6 @@ def _tuned(method: _Method) -> _Method:
             return method(self, filters)
 
     return run  # type: ignore[return-value]
-
-
-def _cohort_sql(filters: ReportFilters) -> tuple[str, tuple[Any, ...]]:
-    cohort = _within(_deals(filters), "created_at", filters).order_by()
-    columns = cohort.values_list("pk", "pipeline_id", "stage_id", "created_at", "closed_at", "stage__kind")
-    sql, params = columns.query.sql_with_params()
-    return sql, tuple(params)
-
-
-def _stays_rows(
-    template: str, filters: ReportFilters, before: tuple[Any, ...] = (), after: tuple[Any, ...] = ()
-) -> list[tuple[Any, ...]]:
-    """Run ``template`` with the cohort's statement and, on the stays, the cohort's range of
-    creation (the same deals: a stay carries its deal's ``created_at``). ``before`` and
-    ``after``: the parameters before and after the stays' organization and range."""
-    cohort, params = _cohort_sql(filters)
-    start, end = filters.window()
-    stays, bounds = "", []
-    if start is not None:
-        stays += " AND s.deal_created_at >= %s"
-        bounds.append(connection.ops.adapt_datetimefield_value(start))
-    if end is not None:
-        stays += " AND s.deal_created_at < %s"
-        bounds.append(connection.ops.adapt_datetimefield_value(end))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            template.format(cohort=cohort, stays=stays),
-            (*params, *before, filters.organization_id, *bounds, *after),
-        )
-        return list(cursor.fetchall())
 
 
 # Won and lost on PostgreSQL: one statement, one read of the closed deals' covering index
@@ -326,13 +305,6 @@ def _won_lost_queries(filters: ReportFilters) -> tuple[Rows, Rows, Rows]:
     return list(months), list(owners), list(reasons)
 
 
-def _instant(value: Any) -> datetime.datetime:
-    """A timestamp read by a raw statement (SQLite gives text)."""
-    if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _no_activity() -> dict[str, int]:
     return {"tasks": 0, "calls": 0, "meetings": 0, "notes": 0}
 
@@ -399,15 +371,31 @@ class DatabaseEngine:
     def velocity(self, filters: ReportFilters) -> VelocityReport:
         # stage id (None: creation to won) -> (stays, median seconds, p90 seconds)
         spent: dict[int | None, tuple[int, float | None, float | None]] = {}
+        stay_where, stay_params = _velocity_where(filters, "deal_created_at")
         if _in_database():
-            whole = filters.pipeline_id is None and filters.owner_id is None and filters.currency is None
-            template = _VELOCITY_SQL.replace("{ended}", _ENDED_STAYS_IN_RANGE if whole else _ENDED_STAYS)
-            for stage_id, count, median, p90 in _stays_rows(template, filters, after=(StageKind.WON,)):
-                spent[stage_id] = (count, median, p90)
+            deals, deal_params = _velocity_where(filters, "created_at")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _VELOCITY_SQL.format(stays=stay_where, deals=deals),
+                    (
+                        filters.organization_id,
+                        *stay_params,
+                        filters.organization_id,
+                        *deal_params,
+                        filters.organization_id,
+                        StageKind.WON,
+                    ),
+                )
+                for stage_id, count, median, p90 in cursor.fetchall():
+                    spent[stage_id] = (count, median, p90)
         else:
             durations: dict[int | None, list[float]] = defaultdict(list)
-            for stage_id, entered, left in _stays_rows(_DURATIONS_SQL, filters):
-                durations[stage_id].append((_instant(left) - _instant(entered)).total_seconds())
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _DURATIONS_SQL.format(stays=stay_where), (filters.organization_id, *stay_params)
+                )
+                for stage_id, seconds in cursor.fetchall():
+                    durations[stage_id].append(seconds)
             closed_won = _within(_deals(filters), "created_at", filters).filter(
                 stage__kind=StageKind.WON, closed_at__isnull=False
             )
