@@ -2,9 +2,10 @@
 
 - ``crm.DealReach``: one row per deal with its filter columns and the stages it reached, kept by
   triggers on ``crm_deal`` (``stratus.crm.reach``); ``crm_dealreach_org_created`` covers the
-  funnel's read and the velocity's creation to won (a date range of one organization).
+  funnel's read, ``crm_dealreach_closed`` the velocity's creation to won (a date range of one
+  organization).
 - ``crm.DealStay`` gains its deal's pipeline, owner and currency (the same triggers copy their
-  changes) and its duration; ``crm_dealstay_ended`` (the ended stays) covers the velocity's read
+  changes) and its duration; ``crm_dealstay_ended`` (the ended stays by stage and duration) covers the velocity's read
   and replaces ``crm_dealstay_org_created``.
 
 Both are filled here from the deals and their timelines (``stays.rebuild``, ``reach.rebuild``).
@@ -80,7 +81,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='dealstay',
-            index=models.Index(condition=models.Q(('left_at__isnull', False)), fields=['organization', 'deal_created_at'], include=('stage_id', 'seconds', 'pipeline_id', 'owner_id', 'currency'), name='crm_dealstay_ended'),
+            index=models.Index(condition=models.Q(('left_at__isnull', False)), fields=['organization', 'stage_id', 'seconds'], include=('deal_created_at', 'pipeline_id', 'owner_id', 'currency'), name='crm_dealstay_ended'),
         ),
         migrations.AddField(
             model_name='dealreach',
@@ -90,6 +91,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='dealreach',
             index=models.Index(fields=['organization', 'created_at'], include=('pipeline_id', 'stage_id', 'owner_id', 'currency', 'closed_at', 'reached'), name='crm_dealreach_org_created'),
+        ),
+        migrations.AddIndex(
+            model_name='dealreach',
+            index=models.Index(condition=models.Q(('closed_at__isnull', False)), fields=['organization', 'created_at'], include=('closed_at', 'stage_id', 'pipeline_id', 'owner_id', 'currency'), name='crm_dealreach_closed'),
         ),
         migrations.RunPython(forward, backward),
 ]

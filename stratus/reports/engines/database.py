@@ -187,11 +187,17 @@ def _velocity_where(filters: ReportFilters, created: str) -> tuple[str, list[Any
     return where, params
 
 
-# The funnel, velocity and activity aggregate 10^5..10^6 rows in one statement: compiling it
+# The funnel, velocity and won-lost aggregate 10^4..10^5 rows in one statement: compiling it
 # (JIT, on by default) took longer than running it at 1M rows, and sorts and hashes of that
-# size spilled to disk with the default work_mem (4 MB). The other reports' statements are
-# cheap enough to stay under the JIT threshold.
-_PLANNER_SQL = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+# size spilled to disk with the default work_mem (4 MB). No parallel workers: the reports are
+# served to many users at once on few cores, where a worker adds its start and its share of the
+# work to the CPU a request costs without giving the users more (and its CPU is not that of the
+# request's connection). The other reports' statements are cheap enough to stay under the JIT
+# threshold.
+_PLANNER_SQL = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
 
 
 def _in_database() -> bool:
@@ -314,6 +320,7 @@ class DatabaseEngine:
 
     # --- funnel ------------------------------------------------------------------------------
 
+    @_tuned
     def funnel(self, filters: ReportFilters) -> FunnelReport:
         reach = _within(
             DealReach.objects.filter(organization_id=filters.organization_id), "created_at", filters
@@ -433,6 +440,7 @@ class DatabaseEngine:
 
     # --- won and lost ------------------------------------------------------------------------
 
+    @_tuned
     def won_lost(self, filters: ReportFilters) -> WonLostReport:
         if _in_database():
             month_rows, owner_rows, reasons = _won_lost_grouped(filters)
