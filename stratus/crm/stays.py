@@ -9,7 +9,11 @@ is not a number (none is written so) ends the stay without starting one.
 The deal services call ``opened`` (deal created) and ``moved`` (stage changed) in the
 transaction of the change; deleting a deal deletes its stays (cascade); deleting a stage keeps
 the stays in it, as the timeline keeps the moves. ``rebuild`` replays the timeline (the data
-migration that fills the table, ``manage.py reports_rebuild_summaries``).
+migrations that fill the table, ``manage.py reports_rebuild_summaries``).
+
+Each stay also carries what the velocity filters and measures without a join: its deal's
+creation, pipeline, owner and currency (written here; the triggers of ``crm.reach`` copy the
+deal's later changes to its stays) and, once it has ended, its ``seconds``.
 """
 
 from __future__ import annotations
