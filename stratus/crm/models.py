@@ -291,7 +291,8 @@ class DealReach(models.Model):
     reports_rebuild_summaries`` rebuilds it from the deals and their stays.
     """
 
-    deal = models.OneToOneField(Deal, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # (a deal's delete trigger deletes its row: Django's collector has nothing to do)
+    deal = models.OneToOneField(Deal, on_delete=models.DO_NOTHING, primary_key=True, related_name="+")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     created_at = models.DateTimeField()
     pipeline_id = models.BigIntegerField()

@@ -51,13 +51,27 @@ def opened(deal: Deal) -> None:
     DealStay.objects.create(**_of(deal), stage_id=deal.stage_id, entered_at=deal.created_at)
 
 
+# The ended stay's duration in one statement (the duration exactly as ``timedelta.total_seconds``
+# gives it: the microseconds between the two instants divided by 10^6, correctly rounded).
+_END_SQL = {
+    "postgresql": "extract(epoch FROM %s::timestamptz - entered_at)::float8",
+    "sqlite": (
+        "((CAST(strftime('%%s', %s) AS INTEGER) - CAST(strftime('%%s', entered_at) AS INTEGER)) * 1000000"
+        " + CAST(substr(%s || '.000000', 21, 6) AS INTEGER)"
+        " - CAST(substr(entered_at || '.000000', 21, 6) AS INTEGER)) / 1000000.0"
+    ),
+}
+
+
 def moved(deal: Deal, stage_id: int, moment: datetime.datetime) -> None:
     """The deal's stay ends at ``moment`` (its ``moved`` entry's time); one in ``stage_id`` starts."""
-    for stay in DealStay.objects.filter(
-        organization_id=deal.organization_id, deal_id=deal.pk, left_at__isnull=True
-    ).only("pk", "entered_at"):
-        DealStay.objects.filter(pk=stay.pk).update(
-            left_at=moment, seconds=(moment - stay.entered_at).total_seconds()
+    at = connection.ops.adapt_datetimefield_value(moment)
+    seconds = _END_SQL[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE crm_dealstay SET left_at = %s, seconds = {seconds} "  # noqa: S608 - constants
+            "WHERE organization_id = %s AND deal_id = %s AND left_at IS NULL",
+            (at, *([at] * seconds.replace("%%", "").count("%s")), deal.organization_id, deal.pk),
         )
     DealStay.objects.create(**_of(deal), stage_id=stage_id, entered_at=moment)
 

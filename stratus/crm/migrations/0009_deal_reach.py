@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DealReach',
             fields=[
-                ('deal', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='crm.deal')),
+                ('deal', models.OneToOneField(on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='+', serialize=False, to='crm.deal')),
                 ('created_at', models.DateTimeField()),
                 ('pipeline_id', models.BigIntegerField()),
                 ('stage_id', models.BigIntegerField()),
