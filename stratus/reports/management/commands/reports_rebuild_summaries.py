@@ -27,8 +27,7 @@ from stratus.crm import counters, reach, stays
 class Command(BaseCommand):
     help = (
         "Rebuild the summaries the reports read (deal stays and reach, activities by day, campaign "
-        "counters) "
-        "from the records; for data written without the services or triggers."
+        "counters) from the records; for data written without the services or triggers."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
