@@ -705,13 +705,14 @@ def main() -> None:
         for table in BULK_TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
     started = step("sequences, vacuum analyze", started)
-    # The summaries the reports read (deal stays, activities by day, campaign counters): the
+    # The summaries the reports read (deal stays and reach, activities by day, campaign counters): the
     # services and triggers that keep them did not run under the replica role above, so they are
     # rebuilt from the rows and timestamps written.
     call_command("reports_rebuild_summaries", verbosity=0)
     with connection.cursor() as cursor:
         for table in (
             "crm_dealstay",
+            "crm_dealreach",
             "crm_activityday",
             "campaigns_campaignday",
             "campaigns_campaignstatecount",

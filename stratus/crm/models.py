@@ -243,6 +243,11 @@ class DealStay(models.Model):
     timeline keeps it. ``deal_created_at`` is the deal's: the reports' cohort (deals created in
     the date range) reads the stays by it. ``manage.py reports_rebuild_summaries`` rebuilds it
     from the timeline (after timestamps are set after the fact, as the benchmark data does).
+
+    For the velocity's filters and durations without a join: ``pipeline_id``, ``owner_id`` and
+    ``currency`` are the deal's now (written with the stay, then copied by the triggers of
+    ``crm.reach`` when the deal's change), ``seconds`` is ``left_at - entered_at`` (set when the
+    stay ends).
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -251,19 +256,70 @@ class DealStay(models.Model):
     deal_created_at = models.DateTimeField()
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True, help_text="left_at - entered_at, once ended.")
+    pipeline_id = models.BigIntegerField(null=True, blank=True)
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
 
     class Meta:
         indexes: ClassVar = [
+            # The velocity's read: each stage's ended stays in order of duration (its percentiles
+            # sort them again; presorted, that sort is a single pass).
             models.Index(
-                fields=["organization", "deal_created_at"],
-                include=["deal", "stage_id", "entered_at", "left_at"],
-                name="crm_dealstay_org_created",
+                fields=["organization", "stage_id", "seconds"],
+                include=["deal_created_at", "pipeline_id", "owner_id", "currency"],
+                condition=models.Q(left_at__isnull=False),
+                name="crm_dealstay_ended",
             ),
             models.Index(fields=["deal", "entered_at", "id"], name="crm_dealstay_deal"),
         ]
 
     def __str__(self) -> str:
         return f"deal {self.deal_id} in stage {self.stage_id}"
+
+
+class DealReach(models.Model):
+    """A summary the funnel reads: one row per deal with the columns its filters and counts need
+    (a copy of the deal's; ``closed_at`` for the velocity's creation to won) and ``reached``, the
+    stages the deal has stayed in (ids between commas, ``",3,5,"``; in no order).
+
+    Kept by database triggers on ``crm_deal`` (``crm.reach``): a deal inserted adds its row, a
+    change of its creation, pipeline, stage, owner, currency or closing is copied (a new stage is
+    added to ``reached``), a deal deleted deletes it; whatever writes the deal. The funnel reads
+    it alone (no join): positions and kinds of the stages are applied when the report is
+    computed, so renaming, reordering or deleting a stage changes nothing here. ``manage.py
+    reports_rebuild_summaries`` rebuilds it from the deals and their stays.
+    """
+
+    # (a deal's delete trigger deletes its row: Django's collector has nothing to do)
+    deal = models.OneToOneField(Deal, on_delete=models.DO_NOTHING, primary_key=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField()
+    pipeline_id = models.BigIntegerField()
+    stage_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reached = models.TextField()
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(
+                fields=["organization", "created_at"],
+                include=["pipeline_id", "stage_id", "owner_id", "currency", "closed_at", "reached"],
+                name="crm_dealreach_org_created",
+            ),
+            # The velocity's creation to won: the closed deals created in a range.
+            models.Index(
+                fields=["organization", "created_at"],
+                include=["closed_at", "stage_id", "pipeline_id", "owner_id", "currency"],
+                condition=models.Q(closed_at__isnull=False),
+                name="crm_dealreach_closed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id} reached {self.reached}"
 
 
 class ActivityKind(models.TextChoices):

@@ -1,15 +1,18 @@
 """The reports computed by the primary database (PostgreSQL, or SQLite in the embedded default).
 
 Each report runs a fixed number of queries whatever the number of rows: counts and sums are
-grouped in the database. The funnel and velocity read the stage history from the deal stays
-(``crm.DealStay``: one row per stay of a deal in a stage, the replay of its ``moved`` timeline
-entries, kept by the deal services in the transaction of each change): the funnel is one
-portable statement (a deal's highest stage, then counts by pipeline); the velocity's
-percentiles are ``percentile_cont`` on PostgreSQL (linear interpolation between closest ranks,
-as ``contracts.percentile``) and ``contracts.percentile`` over the stays' durations elsewhere
-(SQLite); the conformance suite runs on both. The indexes these statements read on PostgreSQL
-are in crm 0006 and 0007 and campaigns 0002 (``bench/results/2026-12-06-reports-1M.md``,
-``bench/results/2026-12-06-reports-1M-stays.md``).
+grouped in the database. The funnel and velocity read the stage history from two summaries:
+the deals' reach (``crm.DealReach``: per deal its filter columns and the stages it stayed in,
+kept by triggers on the deals), and the deal stays (``crm.DealStay``: one row per stay of a
+deal in a stage, the replay of its ``moved`` timeline entries, kept by the deal services in the
+transaction of each change, with its deal's filter columns that the same triggers keep and its
+duration). The funnel is one portable statement on the reach; the velocity's percentiles are
+``percentile_cont`` on PostgreSQL (linear interpolation between closest ranks, as
+``contracts.percentile``) and ``contracts.percentile`` over the stays' durations elsewhere
+(SQLite); won and lost is one statement with grouping sets on PostgreSQL, three elsewhere. The
+conformance suite runs on both. The indexes these statements read on PostgreSQL are in crm
+0006, 0007 and 0009 and campaigns 0002 (``bench/results/2026-12-06-reports-1M.md``,
+``bench/results/2026-12-06-reports-summaries-busy.md``).
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ from stratus.crm.models import (
     ActivityDay,
     ActivityKind,
     Deal,
+    DealReach,
     Pipeline,
     Stage,
     StageKind,
 )
+from stratus.crm.reach import stage_ids
 from stratus.reports.contracts import (
     ActivityOwner,
     ActivityReport,
@@ -127,73 +132,72 @@ def _stages(filters: ReportFilters) -> dict[int, list[dict[str, Any]]]:
     return by_pipeline
 
 
-# --- the stage history: the deal stays ---------------------------------------------------------
+# --- the stage history: the deal stays and the deals' reach -------------------------------------
 #
-# The funnel and velocity read the cohort's deals (created in the date range) with their stays
+# The funnel reads the deals' reach (``crm.DealReach``, kept by triggers on the deals): one row per
+# deal with the deal's filter columns and the stages its stays are in, grouped by pipeline,
+# current stage and stages reached (a few dozen groups); a group's highest stage and whether it
+# is lost are then read from the stages as they are now. One statement, no join.
+#
+# The velocity reads the cohort's deals (created in the date range) with their stays
 # (``crm.DealStay``, the replay of each deal's ``moved`` timeline entries that the deal services
 # keep), joined by deal and by the deal's creation (the stays' index leads with it).
-#
-# The funnel: a deal's top is the highest position, among the stages it stayed in, of those of
-# its own pipeline that are not lost (``%s``: the lost kind). Portable SQL (PostgreSQL and SQLite).
-
-_FUNNEL_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort}),
-tops AS (
-    SELECT c.id, c.pipeline_id, c.kind,
-           max(CASE WHEN st.pipeline_id = c.pipeline_id AND st.kind <> %s THEN st.position END) AS top
-    FROM cohort c
-    LEFT JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-    LEFT JOIN crm_stage st ON st.id = s.stage_id AND st.organization_id = %s
-    GROUP BY c.id, c.pipeline_id, c.kind
-)
-SELECT pipeline_id, top, count(*), sum(CASE WHEN kind = %s THEN 1 ELSE 0 END)
-FROM tops
-GROUP BY pipeline_id, top
-"""
 
 # The velocity on PostgreSQL: the ended stays' durations by stage, and creation to won, with
 # ``percentile_cont`` (linear interpolation between closest ranks, as ``contracts.percentile``).
+# The stays carry their deal's creation, pipeline, owner and currency and their duration, and
+# the deals' reach its closing: each part reads one covering index, no join (crm 0009).
 _VELOCITY_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort})
 SELECT stage_id, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
-FROM (
-    SELECT s.stage_id, extract(epoch FROM s.left_at - s.entered_at)::float8 AS seconds
-    {ended}
-) stays
+FROM crm_dealstay
+WHERE organization_id = %s AND left_at IS NOT NULL{stays}
 GROUP BY 1
 UNION ALL
 SELECT NULL, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
 FROM (
-    SELECT extract(epoch FROM closed_at - created_at)::float8 AS seconds FROM cohort
-    WHERE kind = %s AND closed_at IS NOT NULL
+    SELECT extract(epoch FROM closed_at - created_at)::float8 AS seconds FROM crm_dealreach
+    WHERE organization_id = %s AND closed_at IS NOT NULL{deals}
+      AND stage_id IN (SELECT id FROM crm_stage WHERE organization_id = %s AND kind = %s)
 ) won
 """
 
-# The cohort's ended stays. With no pipeline, owner or currency filter the cohort is every deal
-# created in the range, and so are the stays the range selects by their deal's creation: the
-# join to the cohort is not needed (the covering index of the stays alone).
-_ENDED_STAYS = """FROM cohort c
-    JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-    WHERE s.left_at IS NOT NULL"""
-_ENDED_STAYS_IN_RANGE = """FROM crm_dealstay s
-    WHERE s.organization_id = %s{stays} AND s.left_at IS NOT NULL"""
-
-# Elsewhere (SQLite): the ended stays' durations, computed in Python.
+# Elsewhere (SQLite): the ended stays' durations, the percentiles computed in Python.
 _DURATIONS_SQL = """
-WITH cohort (id, pipeline_id, stage_id, created_at, closed_at, kind) AS ({cohort})
-SELECT s.stage_id, s.entered_at, s.left_at
-FROM cohort c
-JOIN crm_dealstay s ON s.deal_id = c.id AND s.organization_id = %s{stays}
-WHERE s.left_at IS NOT NULL
+SELECT stage_id, seconds FROM crm_dealstay WHERE organization_id = %s AND left_at IS NOT NULL{stays}
 """
 
-# The funnel, velocity and activity aggregate 10^5..10^6 rows in one statement: compiling it
+
+def _velocity_where(filters: ReportFilters, created: str) -> tuple[str, list[Any]]:
+    """The filters on the stays or the reach: the deal's creation in the range, its pipeline,
+    owner and currency (the columns both carry)."""
+    start, end = filters.window()
+    where, params = "", []
+    for clause, value in (
+        (f" AND {created} >= %s", None if start is None else connection.ops.adapt_datetimefield_value(start)),
+        (f" AND {created} < %s", None if end is None else connection.ops.adapt_datetimefield_value(end)),
+        (" AND pipeline_id = %s", filters.pipeline_id),
+        (" AND owner_id = %s", filters.owner_id),
+        (" AND currency = %s", filters.currency),
+    ):
+        if value is not None:
+            where += clause
+            params.append(value)
+    return where, params
+
+
+# The funnel, velocity and won-lost aggregate 10^4..10^5 rows in one statement: compiling it
 # (JIT, on by default) took longer than running it at 1M rows, and sorts and hashes of that
-# size spilled to disk with the default work_mem (4 MB). The other reports' statements are
-# cheap enough to stay under the JIT threshold.
-_PLANNER_SQL = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+# size spilled to disk with the default work_mem (4 MB). No parallel workers: the reports are
+# served to many users at once on few cores, where a worker adds its start and its share of the
+# work to the CPU a request costs without giving the users more (and its CPU is not that of the
+# request's connection). The other reports' statements are cheap enough to stay under the JIT
+# threshold.
+_PLANNER_SQL = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
 
 
 def _in_database() -> bool:
@@ -218,41 +222,93 @@ def _tuned(method: _Method) -> _Method:
     return run  # type: ignore[return-value]
 
 
-def _cohort_sql(filters: ReportFilters) -> tuple[str, tuple[Any, ...]]:
-    cohort = _within(_deals(filters), "created_at", filters).order_by()
-    columns = cohort.values_list("pk", "pipeline_id", "stage_id", "created_at", "closed_at", "stage__kind")
-    sql, params = columns.query.sql_with_params()
-    return sql, tuple(params)
+# Won and lost on PostgreSQL: one statement, one read of the closed deals' covering index
+# (crm 0006 ``crm_deal_report_closed``), grouped three ways at once (by month, by owner, by lost
+# reason; each with currency and stage). Elsewhere (SQLite): one grouped statement each.
+_WON_LOST_SQL = """
+SELECT GROUPING(date_trunc('month', d.closed_at AT TIME ZONE 'UTC'), d.owner_id, d.lost_reason),
+       date_trunc('month', d.closed_at AT TIME ZONE 'UTC'), d.owner_id, d.lost_reason, d.currency,
+       d.stage_id, count(*), sum(d.value)
+FROM crm_deal d
+WHERE d.organization_id = %s AND d.closed_at IS NOT NULL{where}
+  AND d.stage_id IN (SELECT st.id FROM crm_stage st WHERE st.organization_id = %s AND st.kind IN (%s, %s))
+GROUP BY GROUPING SETS (
+    (date_trunc('month', d.closed_at AT TIME ZONE 'UTC'), d.currency, d.stage_id),
+    (d.owner_id, d.currency, d.stage_id),
+    (d.lost_reason, d.currency, d.stage_id)
+)
+"""
+
+# GROUPING(month, owner, reason): the bits of the columns not grouped (month is the highest).
+_BY_MONTH, _BY_OWNER, _BY_REASON = 0b011, 0b101, 0b110
+
+Rows = list[dict[str, Any]]
 
 
-def _stays_rows(
-    template: str, filters: ReportFilters, before: tuple[Any, ...] = (), after: tuple[Any, ...] = ()
-) -> list[tuple[Any, ...]]:
-    """Run ``template`` with the cohort's statement and, on the stays, the cohort's range of
-    creation (the same deals: a stay carries its deal's ``created_at``). ``before`` and
-    ``after``: the parameters before and after the stays' organization and range."""
-    cohort, params = _cohort_sql(filters)
+def _won_lost_grouped(filters: ReportFilters) -> tuple[Rows, Rows, Rows]:
+    where, params = "", []
     start, end = filters.window()
-    stays, bounds = "", []
-    if start is not None:
-        stays += " AND s.deal_created_at >= %s"
-        bounds.append(connection.ops.adapt_datetimefield_value(start))
-    if end is not None:
-        stays += " AND s.deal_created_at < %s"
-        bounds.append(connection.ops.adapt_datetimefield_value(end))
+    for clause, value in (
+        (" AND d.closed_at >= %s", start),
+        (" AND d.closed_at < %s", end),
+        (" AND d.pipeline_id = %s", filters.pipeline_id),
+        (" AND d.owner_id = %s", filters.owner_id),
+        (" AND d.currency = %s", filters.currency),
+    ):
+        if value is not None:
+            where += clause
+            params.append(value)
+    kinds = dict(
+        Stage.objects.filter(
+            organization_id=filters.organization_id, kind__in=(StageKind.WON, StageKind.LOST)
+        ).values_list("pk", "kind")
+    )
+    months: Rows = []
+    owners: Rows = []
+    reasons: Rows = []
     with connection.cursor() as cursor:
         cursor.execute(
-            template.format(cohort=cohort, stays=stays),
-            (*params, *before, filters.organization_id, *bounds, *after),
+            _WON_LOST_SQL.format(where=where),
+            (filters.organization_id, *params, filters.organization_id, StageKind.WON, StageKind.LOST),
         )
-        return list(cursor.fetchall())
+        for grouping, month, owner_id, reason, currency, stage_id, count, value in cursor.fetchall():
+            kind = kinds.get(stage_id)
+            if kind is None:  # (a stage deleted between the two statements: none holds deals)
+                continue
+            row = {"currency": currency, "stage__kind": kind, "count": count, "value": value}
+            if grouping == _BY_MONTH:
+                months.append({**row, "month": month})
+            elif grouping == _BY_OWNER:
+                owners.append({**row, "owner_id": owner_id})
+            elif grouping == _BY_REASON and kind == StageKind.LOST:
+                reasons.append({**row, "lost_reason": reason})
+    # the lost reasons' rows by (reason, currency), the stages of a pipeline added up
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in reasons:
+        key = (row["lost_reason"], row["currency"])
+        if key in merged:
+            merged[key]["count"] += row["count"]
+            merged[key]["value"] = (merged[key]["value"] or ZERO) + (row["value"] or ZERO)
+        else:
+            merged[key] = dict(row)
+    return months, owners, list(merged.values())
 
 
-def _instant(value: Any) -> datetime.datetime:
-    """A timestamp read by a raw statement (SQLite gives text)."""
-    if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _won_lost_queries(filters: ReportFilters) -> tuple[Rows, Rows, Rows]:
+    closed = _within(
+        _deals(filters).filter(stage__kind__in=(StageKind.WON, StageKind.LOST), closed_at__isnull=False),
+        "closed_at",
+        filters,
+    )
+    measures = {"count": Count("pk"), "value": Sum("value")}
+    months = (
+        closed.annotate(month=TruncMonth("closed_at", tzinfo=UTC))
+        .values("month", "currency", "stage__kind")
+        .annotate(**measures)
+    )
+    owners = closed.values("owner_id", "currency", "stage__kind").annotate(**measures)
+    reasons = closed.filter(stage__kind=StageKind.LOST).values("lost_reason", "currency").annotate(**measures)
+    return list(months), list(owners), list(reasons)
 
 
 def _no_activity() -> dict[str, int]:
@@ -266,17 +322,36 @@ class DatabaseEngine:
 
     @_tuned
     def funnel(self, filters: ReportFilters) -> FunnelReport:
+        reach = _within(
+            DealReach.objects.filter(organization_id=filters.organization_id), "created_at", filters
+        )
+        if filters.pipeline_id is not None:
+            reach = reach.filter(pipeline_id=filters.pipeline_id)
+        if filters.owner_id is not None:
+            reach = reach.filter(owner_id=filters.owner_id)
+        if filters.currency is not None:
+            reach = reach.filter(currency=filters.currency)
+        groups = reach.values_list("pipeline_id", "stage_id", "reached").annotate(count=Count("*")).order_by()
+        every = {
+            stage["pk"]: stage
+            for stage in Stage.objects.filter(organization_id=filters.organization_id).values(
+                "pk", "pipeline_id", "kind", "position"
+            )
+        }
         # pipeline -> {highest non-lost position a deal reached (-1: none): deals}
         tops: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         lost: dict[int, int] = defaultdict(int)
-        for pipeline_id, top, count, lost_count in _stays_rows(
-            _FUNNEL_SQL,
-            filters,
-            before=(StageKind.LOST,),
-            after=(filters.organization_id, StageKind.LOST),
-        ):
-            tops[pipeline_id][-1 if top is None else top] += count
-            lost[pipeline_id] += lost_count or 0
+        for pipeline_id, stage_id, reached, count in groups:
+            positions = [
+                every[pk]["position"]
+                for pk in stage_ids(reached)
+                if pk in every
+                and every[pk]["pipeline_id"] == pipeline_id
+                and every[pk]["kind"] != StageKind.LOST
+            ]
+            tops[pipeline_id][max(positions, default=-1)] += count
+            if stage_id in every and every[stage_id]["kind"] == StageKind.LOST:
+                lost[pipeline_id] += count
         stages = _stages(filters)
         pipelines = []
         for pipeline in _pipelines(filters):
@@ -303,15 +378,31 @@ class DatabaseEngine:
     def velocity(self, filters: ReportFilters) -> VelocityReport:
         # stage id (None: creation to won) -> (stays, median seconds, p90 seconds)
         spent: dict[int | None, tuple[int, float | None, float | None]] = {}
+        stay_where, stay_params = _velocity_where(filters, "deal_created_at")
         if _in_database():
-            whole = filters.pipeline_id is None and filters.owner_id is None and filters.currency is None
-            template = _VELOCITY_SQL.replace("{ended}", _ENDED_STAYS_IN_RANGE if whole else _ENDED_STAYS)
-            for stage_id, count, median, p90 in _stays_rows(template, filters, after=(StageKind.WON,)):
-                spent[stage_id] = (count, median, p90)
+            deals, deal_params = _velocity_where(filters, "created_at")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _VELOCITY_SQL.format(stays=stay_where, deals=deals),
+                    (
+                        filters.organization_id,
+                        *stay_params,
+                        filters.organization_id,
+                        *deal_params,
+                        filters.organization_id,
+                        StageKind.WON,
+                    ),
+                )
+                for stage_id, count, median, p90 in cursor.fetchall():
+                    spent[stage_id] = (count, median, p90)
         else:
             durations: dict[int | None, list[float]] = defaultdict(list)
-            for stage_id, entered, left in _stays_rows(_DURATIONS_SQL, filters):
-                durations[stage_id].append((_instant(left) - _instant(entered)).total_seconds())
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _DURATIONS_SQL.format(stays=stay_where), (filters.organization_id, *stay_params)
+                )
+                for stage_id, seconds in cursor.fetchall():
+                    durations[stage_id].append(seconds)
             closed_won = _within(_deals(filters), "created_at", filters).filter(
                 stage__kind=StageKind.WON, closed_at__isnull=False
             )
@@ -349,24 +440,12 @@ class DatabaseEngine:
 
     # --- won and lost ------------------------------------------------------------------------
 
+    @_tuned
     def won_lost(self, filters: ReportFilters) -> WonLostReport:
-        closed = _within(
-            _deals(filters).filter(stage__kind__in=(StageKind.WON, StageKind.LOST), closed_at__isnull=False),
-            "closed_at",
-            filters,
-        )
-        measures = {"count": Count("pk"), "value": Sum("value")}
-        months = (
-            closed.annotate(month=TruncMonth("closed_at", tzinfo=UTC))
-            .values("month", "currency", "stage__kind")
-            .annotate(**measures)
-        )
-        owners = closed.values(
-            "owner_id", "owner__full_name", "owner__email", "currency", "stage__kind"
-        ).annotate(**measures)
-        reasons = (
-            closed.filter(stage__kind=StageKind.LOST).values("lost_reason", "currency").annotate(**measures)
-        )
+        if _in_database():
+            month_rows, owner_rows, reasons = _won_lost_grouped(filters)
+        else:
+            month_rows, owner_rows, reasons = _won_lost_queries(filters)
 
         def outcome(rows: Iterable[dict[str, Any]], key: Any) -> dict[Any, dict[str, Any]]:
             table: dict[Any, dict[str, Any]] = defaultdict(
@@ -382,11 +461,14 @@ class DatabaseEngine:
         def money(cell: dict[str, Any]) -> dict[str, Any]:
             return {**cell, "won_value": cents(cell["won_value"]), "lost_value": cents(cell["lost_value"])}
 
-        month_rows = list(months)
         by_month = outcome(month_rows, lambda r: (month_label(r["month"]), r["currency"]))
         totals = outcome(month_rows, lambda r: r["currency"])
-        owner_rows = list(owners)
-        labels = {r["owner_id"]: _owner_label(r["owner__full_name"], r["owner__email"]) for r in owner_rows}
+        labels: dict[int | None, str] = {None: _owner_label(None, None)}
+        owner_ids = {r["owner_id"] for r in owner_rows} - {None}
+        for pk, full_name, email in User.objects.filter(pk__in=owner_ids).values_list(
+            "pk", "full_name", "email"
+        ):
+            labels[pk] = _owner_label(full_name, email)
         by_owner = outcome(owner_rows, lambda r: (r["owner_id"], r["currency"]))
         won_count = sum(cell["won_count"] for cell in totals.values())
         lost_count = sum(cell["lost_count"] for cell in totals.values())
