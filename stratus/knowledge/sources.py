@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Model
+
 from stratus.campaigns.models import Campaign
 from stratus.crm.models import Activity, Company, Contact, Deal
 from stratus.documents.models import Document, DocumentStatus
@@ -103,19 +105,17 @@ def load(organization_id: int, record_type: str, ids: Iterable[int]) -> dict[int
     return found
 
 
+RECORD_MODELS: dict[str, type[Model]] = {
+    "contact": Contact,
+    "company": Company,
+    "deal": Deal,
+    "activity": Activity,
+    "campaign": Campaign,
+    "document": Document,
+}
+
+
 def record_ids(organization_id: int, record_type: str) -> Iterable[int]:
     """Every id of the organization's records of ``record_type`` (for a rebuild), in order."""
-    model: type[Contact | Company | Deal | Activity | Campaign | Document] = {
-        "contact": Contact,
-        "company": Company,
-        "deal": Deal,
-        "activity": Activity,
-        "campaign": Campaign,
-        "document": Document,
-    }[record_type]
-    return (
-        model.objects.filter(organization_id=organization_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .iterator()
-    )
+    rows = RECORD_MODELS[record_type]._default_manager.filter(organization_id=organization_id)
+    return rows.order_by("pk").values_list("pk", flat=True).iterator()
