@@ -113,6 +113,10 @@ def _configure(app: Celery) -> None:
                 "task": "documents.cleanup_abandoned_uploads",
                 "schedule": timedelta(seconds=settings.DOCUMENTS_CLEANUP_INTERVAL),
             },
+            "search-index": {
+                "task": "knowledge.index_pending",
+                "schedule": timedelta(seconds=settings.SEARCH_INDEX_INTERVAL),
+            },
             "api-idempotency-purge": {"task": "api.purge_idempotency_keys", "schedule": timedelta(hours=1)},
         },
     )
