@@ -92,6 +92,7 @@ def main() -> None:
     timings.sort()
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
         "model": model.name,
         "chunk_chars": settings.SEARCH_CHUNK_CHARS,
         "chunks": args.chunks,
