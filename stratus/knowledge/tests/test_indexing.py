@@ -158,3 +158,36 @@ def test_document_text_is_indexed_by_page_and_removed_when_not_searchable(organi
     assert [(r.text, r.page) for r in passages] == [
         ("master-agreement.pdf", None)
     ]  # the name stays searchable
+
+
+def test_the_task_leaves_the_work_to_a_running_indexer(organization: Organization) -> None:
+    import threading
+
+    from django.db import connections
+
+    from stratus.knowledge import tasks
+
+    Company.objects.create(organization=organization, name="Stark Industries")
+    held, release = threading.Event(), threading.Event()
+
+    def other_indexer() -> None:  # another connection, as another worker would have
+        try:
+            with services.indexer_lock():
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_indexer)
+    thread.start()
+    assert held.wait(30)
+    try:
+        with pytest.raises(services.IndexerBusy):
+            services.index_pending(wait=False)
+        assert tasks.index_pending.apply().get() == 0
+        assert OutboxEntry.objects.count() == 1
+    finally:
+        release.set()
+        thread.join(30)
+    assert tasks.index_pending.apply().get() == 1
+    assert not OutboxEntry.objects.exists()
