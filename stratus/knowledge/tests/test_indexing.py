@@ -191,3 +191,42 @@ def test_the_task_leaves_the_work_to_a_running_indexer(organization: Organizatio
         thread.join(30)
     assert tasks.index_pending.apply().get() == 1
     assert not OutboxEntry.objects.exists()
+
+
+def test_text_the_worker_extracts_from_a_document_is_searched_at_its_page(organization: Organization) -> None:
+    """The documents app's extraction (its signals) reaches the index in the same transaction."""
+    from django.db import transaction
+
+    from stratus.documents.models import Document, DocumentStatus, TextReason
+    from stratus.documents.text.sandbox import Extracted, Refused
+    from stratus.documents.text.services import _store_outcome
+    from stratus.knowledge.receivers import pages_of
+
+    company = Company.objects.create(organization=organization, name="Initech")
+    document = Document.objects.create(
+        organization=organization,
+        company=company,
+        name="renewal-terms.pdf",
+        key="documents/test/renewal-terms.pdf",
+        content_type="application/pdf",
+        size=1000,
+        sha256="1" * 64,
+        status=DocumentStatus.READY,
+        finished_at=timezone.now(),
+    )
+    first = "Schedule A lists the licensed seats and the support hours. "
+    second = "The agreement renews every year unless either side cancels sixty days before the end."
+    assert pages_of(first + second, [len(first)]) == [first, second]
+    with transaction.atomic():
+        _store_outcome(document, Extracted(text=first + second, page_starts=[len(first)]))
+    _drain()
+    question = "when does the contract roll over?"
+    found = by_meaning(org=organization, query=question, filters=Filters(), limit=1)
+    assert (found[0].record_type, found[0].record_id, found[0].page) == ("document", document.pk, 2)
+
+    with transaction.atomic():  # read again and found not searchable: its passages go, its name stays
+        _store_outcome(document, Refused(TextReason.CORRUPT, "The file is damaged."))
+    _drain()
+    documents = Filters(record_types=("document",))
+    passages = by_meaning(org=organization, query="renews", filters=documents, limit=10)
+    assert [(r.text, r.page) for r in passages] == [("renewal-terms.pdf", None)]
