@@ -5,7 +5,10 @@ id order, a chunk per short transaction) and the shipper sends them. So a backfi
 its ``_version`` from the same sequence as every change, and the argument that makes the
 shipper right (see ``shipper``) holds for it too. The chunk's rows are read ``FOR SHARE``: a
 transaction changing one of them either committed before (the chunk ships its new content) or
-waits for the chunk and takes a larger ``seq`` (its own entry wins). Writing versions "older than
+waits for the chunk and takes a larger ``seq`` (its own entry wins). Before the first chunk, the
+backfill switches capture on and waits for the transactions that had begun before the switch
+(``shipper.wait_for_capture``): a row one of them wrote without an entry is committed, and
+read, by then. Writing versions "older than
 the outbox's" straight into ClickHouse could not be made right: a running transaction may
 already hold a smaller ``seq`` than any bound read when the backfill starts.
 
@@ -66,7 +69,7 @@ def backfill(
 ) -> int:
     """Queue every row of ``tables`` (of one organization, or all) and ship as it goes; the
     number of rows queued."""
-    shipper.wait_for_writers(shipper.set_capturing(True))
+    shipper.wait_for_capture(shipper.set_capturing(True))
     key = organization_id or 0
     queued_total = 0
     for table in tables:

@@ -26,6 +26,7 @@ One shipper at a time: a PostgreSQL advisory lock (another run skips, or waits w
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,18 +163,40 @@ def set_capturing(on: bool) -> int:
             return int(cursor.fetchone()[0])
 
 
+_OLDER_TRANSACTIONS_SQL = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND pid <> pg_backend_pid() AND xact_start < %s
+"""
+
+
 def capturing() -> bool:
     return Stream.objects.filter(name=STREAM, capturing=True).exists()
 
 
 def wait_for_writers(xid: int, *, sleep: Callable[[float], None] | None = None) -> None:
-    """Wait until every transaction older than ``xid`` has ended: a row such a transaction
-    writes after capture was switched on may have no outbox entry, and must be committed before
-    the backfill reads it."""
-    import time
-
+    """Wait until every transaction older than ``xid`` has ended (their entries are then all
+    shippable)."""
     pause = sleep or time.sleep
     while _xmin() <= xid:
+        pause(0.2)
+
+
+def wait_for_capture(xid: int, *, sleep: Callable[[float], None] | None = None) -> None:
+    """After capture was switched on by transaction ``xid``: wait until every older transaction
+    has ended, and every transaction of this database that had begun by now. One of them may
+    have read the switch still off and written a row with no outbox entry, which must be
+    committed before the backfill reads it."""
+    pause = sleep or time.sleep
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        started = cursor.fetchone()[0]
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_OLDER_TRANSACTIONS_SQL, [started])
+            older = int(cursor.fetchone()[0])
+        if not older and _xmin() > xid:
+            return
         pause(0.2)
 
 
