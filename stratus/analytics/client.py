@@ -321,13 +321,12 @@ class ServerClient:
 
 
 def _server_error(error: Exception) -> AnalyticsError:
-    translated = translate(error)
-    if translated.code is None and not isinstance(translated, AnalyticsLimitExceeded):
-        # No ClickHouse error code: the request did not get an answer from the server.
-        from clickhouse_connect.driver.exceptions import DatabaseError
+    from clickhouse_connect.driver.exceptions import OperationalError
 
-        if isinstance(error, OSError) or not isinstance(error, DatabaseError):
-            return AnalyticsUnavailable(str(error)[:1000])
+    translated = translate(error)
+    if translated.code is None and isinstance(error, OSError | OperationalError):
+        # No ClickHouse error code, a connection error: the server did not answer.
+        return AnalyticsUnavailable(str(error)[:1000])
     return translated
 
 

@@ -84,3 +84,13 @@ def test_urls_are_checked() -> None:
     for bad in ("chdb://relative", "mysql://x/y", "clickhouse:///nohost", "chdb:///x?database=a-b"):
         with pytest.raises(ValueError):
             analytics.parse_url(bad)
+
+
+def test_a_server_that_does_not_answer_is_unavailable(settings: object) -> None:
+    """The server transport (clickhouse-connect) against a closed local port: the error class
+    a reports engine turns into a 503. (No ClickHouse server can run here: see the docs.)"""
+    from testsupport.processes import free_port
+
+    settings.ANALYTICS_CONNECT_TIMEOUT = 1  # type: ignore[attr-defined]
+    with pytest.raises(analytics.AnalyticsUnavailable):
+        analytics.connect(f"clickhouse://reader:secret@127.0.0.1:{free_port()}/stratus", read_only=True)
