@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 class WorkCollector(Collector):
-    """Backlogs: reminders due but not sent, campaign messages waiting, imports running and the
-    depth of each Celery queue.
+    """Backlogs: reminders due but not sent, campaign messages waiting, imports running, the
+    depth of each Celery queue and the analytics store's shipping lag.
 
     Every beat process serves it; the values come from the shared database and Redis, so they
     agree (alert rules take ``max``). A source that fails is logged and left out of the scrape,
@@ -35,6 +35,7 @@ class WorkCollector(Collector):
             self._imports,
             self._search_index,
             self._queues,
+            self._analytics,
         )
         families: list[GaugeMetricFamily] = []
         # Each scrape is served on a thread of its own: one at a time, and the database
@@ -88,6 +89,21 @@ class WorkCollector(Collector):
         )
         waiting.add_metric([], backlogs.search_index_backlog())
         return [waiting]
+    def _analytics(self) -> Iterable[GaugeMetricFamily]:
+        from stratus.analytics.shipper import lag
+
+        backlog = lag()
+        pending = GaugeMetricFamily(
+            "stratus_analytics_outbox_pending",
+            "Changes captured for the analytics store, not shipped yet (counted up to a million).",
+        )
+        pending.add_metric([], backlog.pending)
+        age = GaugeMetricFamily(
+            "stratus_analytics_lag_seconds",
+            "How long the oldest change not shipped to the analytics store has waited (0 when none).",
+        )
+        age.add_metric([], backlog.oldest_age_seconds)
+        return [pending, age]
 
     def _queues(self) -> Iterable[GaugeMetricFamily]:
         from stratus.celery import queue_depths

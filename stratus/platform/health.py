@@ -173,6 +173,10 @@ def configured_checks() -> list[Check]:
         checks.append(Check("broker", check_broker, critical=False))
     checks.append(Check("storage", check_storage, critical=False))
     checks.append(Check("search_index", check_search_backlog, critical=False))
+    if settings.ANALYTICS_URL:
+        from stratus.analytics.health import check_analytics
+
+        checks.append(Check("analytics", check_analytics, critical=False))
     return checks
 
 
