@@ -89,6 +89,7 @@ class WorkCollector(Collector):
         )
         waiting.add_metric([], backlogs.search_index_backlog())
         return [waiting]
+
     def _analytics(self) -> Iterable[GaugeMetricFamily]:
         from stratus.analytics.shipper import lag
 
