@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "stratus.campaigns",
     "stratus.imports",
     "stratus.reports",
+    "stratus.knowledge",
     # --- Browser app ---
     "django_htmx",
     "csp",
@@ -501,6 +502,42 @@ if REALTIME_REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Search by meaning (Qdrant, embeddings) ----------------------------------------------------
+# A Qdrant server when QDRANT_URL is set (qdrant-client); otherwise Qdrant Edge, the Qdrant engine
+# in process, with its files under DATA_DIR/qdrant (the embedded default).
+QDRANT_URL = (
+    (require_url(env, requirements, "QDRANT_URL", ("http", "https"), "http://qdrant:6333") or "")
+    if env.str("QDRANT_URL", default="")
+    else ""
+)
+QDRANT_API_KEY = env.str("QDRANT_API_KEY", default="") or None
+QDRANT_TIMEOUT = read_float(env, requirements, "QDRANT_TIMEOUT", 10.0)
+QDRANT_PATH = DATA_DIR / "qdrant"
+# The alias searches read; search_reindex fills a new collection and moves the alias to it.
+SEARCH_COLLECTION = env.str("SEARCH_COLLECTION", default="stratus_passages")
+# An OpenAI-compatible /v1/embeddings endpoint in place of the packaged local model.
+EMBEDDINGS_URL = (
+    (require_url(env, requirements, "EMBEDDINGS_URL", ("http", "https"), "http://embeddings:8080/v1") or "")
+    if env.str("EMBEDDINGS_URL", default="")
+    else ""
+)
+EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="") or None
+EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="all-MiniLM-L6-v2")
+EMBEDDINGS_DIMENSIONS = read_int(env, requirements, "EMBEDDINGS_DIMENSIONS", 384, 8)
+EMBEDDINGS_THREADS = read_int(env, requirements, "EMBEDDINGS_THREADS", 0, 0)
+# Chunking: passage length and the overlap between neighbours, in characters.
+SEARCH_CHUNK_CHARS = read_int(env, requirements, "SEARCH_CHUNK_CHARS", 800, 100)
+SEARCH_CHUNK_OVERLAP = read_int(env, requirements, "SEARCH_CHUNK_OVERLAP", 150, 0)
+if SEARCH_CHUNK_OVERLAP >= SEARCH_CHUNK_CHARS // 2:
+    requirements.add(
+        "SEARCH_CHUNK_OVERLAP", f"is {SEARCH_CHUNK_OVERLAP}; expected less than half of SEARCH_CHUNK_CHARS"
+    )
+# Records the indexer takes per batch, and how often the beat wakes it (seconds).
+SEARCH_INDEX_BATCH = read_int(env, requirements, "SEARCH_INDEX_BATCH", 64, 1)
+SEARCH_INDEX_INTERVAL = read_float(env, requirements, "SEARCH_INDEX_INTERVAL", 2.0)
+# Readiness says "degraded" when more records than this wait to be indexed.
+SEARCH_BACKLOG_DEGRADED = read_int(env, requirements, "SEARCH_BACKLOG_DEGRADED", 5000, 1)
 
 # --- Start-up waits and health ----------------------------------------------------------------
 

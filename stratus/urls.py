@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("stratus.campaigns.urls")),
     path("api/v1/", include("stratus.imports.urls")),
     path("api/v1/", include("stratus.reports.urls")),
+    path("api/v1/", include("stratus.knowledge.urls")),
     path("api/v1/", include("stratus.web.lists.api_urls")),
     path("c/", include("stratus.campaigns.public_urls")),
     path("", include("stratus.accounts.web_urls")),

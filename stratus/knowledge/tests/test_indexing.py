@@ -1,0 +1,124 @@
+"""Indexing through the outbox into the real Qdrant engine (Qdrant Edge, in process)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from stratus.accounts.models import Organization
+from stratus.crm.models import Activity, Company
+from stratus.knowledge import services
+from stratus.knowledge.models import OutboxEntry
+from stratus.knowledge.selectors import Filters, by_meaning
+from stratus.knowledge.store import store
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _qdrant_dir(settings: Any, tmp_path: Path) -> None:
+    settings.QDRANT_PATH = tmp_path / "qdrant"
+    settings.QDRANT_URL = ""
+    settings.SEARCH_CHUNK_CHARS = 200
+    settings.SEARCH_CHUNK_OVERLAP = 40
+
+
+def _drain() -> None:
+    while services.index_pending():
+        pass
+
+
+def _points(org: Organization) -> int:
+    collection = services.current_collection()
+    return store().count(collection, org.pk)
+
+
+def test_saved_note_is_found_by_meaning_and_deleted_with_its_record(organization: Organization) -> None:
+    company = Company.objects.create(organization=organization, name="Acme Freight")
+    note = Activity.objects.create(
+        organization=organization,
+        company=company,
+        kind="note",
+        subject="Call with Dana",
+        body="Dana was unhappy that getting set up with our product took them almost two months.",
+    )
+    assert OutboxEntry.objects.filter(record_type="activity", record_id=note.pk).exists()
+    _drain()
+    assert not OutboxEntry.objects.exists()
+    results = by_meaning(
+        org=organization, query="who complained about slow onboarding?", filters=Filters(), limit=3
+    )
+    assert (results[0].record_type, results[0].record_id) == ("activity", note.pk)
+    assert results[0].url == f"/companies/{company.pk}"
+
+    company.delete()  # the cascade deletes the note: its points go too
+    _drain()
+    assert _points(organization) == 0
+
+
+def test_shortened_text_leaves_no_stale_chunk(organization: Organization) -> None:
+    company = Company.objects.create(organization=organization, name="Globex", description="word " * 400)
+    _drain()
+    long_count = _points(organization)
+    assert long_count > 5
+    company.description = "Short now."
+    company.save()
+    _drain()
+    assert _points(organization) == 1
+
+
+def test_same_text_in_two_organizations_neither_sees_the_other(
+    organization: Organization, other_organization: Organization
+) -> None:
+    text = "Renewal terms: the contract renews yearly unless cancelled ninety days ahead."
+    mine = Company.objects.create(organization=organization, name="Initech", description=text)
+    theirs = Company.objects.create(organization=other_organization, name="Initech", description=text)
+    _drain()
+    for org, own in ((organization, mine), (other_organization, theirs)):
+        found = by_meaning(org=org, query="contract renewal terms", filters=Filters(), limit=50)
+        assert {(r.record_type, r.record_id) for r in found} == {("company", own.pk)}
+
+
+def _index_then_die(ready: Any) -> None:
+    """In a child process: index one batch, and die (SIGKILL) after writing to Qdrant but before
+    the outbox entries are deleted."""
+    from django.db import connections
+
+    connections.close_all()
+
+    def die() -> None:
+        ready.set()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    services.index_pending(before_delete=die)
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_leaves_no_stale_chunk(organization: Organization) -> None:
+    company = Company.objects.create(organization=organization, name="Umbrella", description="alpha " * 300)
+    _drain()
+    company.description = "The onboarding was quick and painless."
+    company.save()
+    gone = Activity.objects.create(
+        organization=organization, company=company, subject="Lunch", body="Pasta place"
+    )
+    gone_id = gone.pk
+    connection.close()
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    child = context.Process(target=_index_then_die, args=(ready,))
+    child.start()
+    child.join(120)
+    assert child.exitcode == -signal.SIGKILL
+    assert OutboxEntry.objects.exists(), "the killed batch left its entries"
+    Activity.objects.filter(pk=gone_id).delete()
+    _drain()  # the retry
+    assert not OutboxEntry.objects.exists()
+    found = by_meaning(org=organization, query="onboarding", filters=Filters(), limit=50)
+    assert {(r.record_type, r.record_id) for r in found} == {("company", company.pk)}
+    assert _points(organization) == 1  # one chunk: no stale chunk of the long text, no deleted note
