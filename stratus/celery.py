@@ -113,6 +113,7 @@ def _configure(app: Celery) -> None:
                 "task": "documents.cleanup_abandoned_uploads",
                 "schedule": timedelta(seconds=settings.DOCUMENTS_CLEANUP_INTERVAL),
             },
+            "documents-text-sweep": {"task": "documents.text_sweep", "schedule": sweep},
             "api-idempotency-purge": {"task": "api.purge_idempotency_keys", "schedule": timedelta(hours=1)},
         },
     )

@@ -268,6 +268,19 @@ if unknown_types := sorted(set(DOCUMENTS_ALLOWED_TYPES) - set(DOCUMENT_TYPES)):
         f"{', '.join(DOCUMENT_TYPES)}",
     )
 
+# Searchable text of documents: extracted by the worker in a child process held to these limits;
+# a file beyond them is kept but marked "not searchable" with the reason.
+DOCUMENTS_TEXT_TIMEOUT = read_int(env, requirements, "DOCUMENTS_TEXT_TIMEOUT", 60, 1)
+DOCUMENTS_TEXT_MAX_MEMORY = read_int(
+    env, requirements, "DOCUMENTS_TEXT_MAX_MEMORY", 1024 * 1024 * 1024, 128 * 1024 * 1024
+)
+DOCUMENTS_TEXT_MAX_PAGES = read_int(env, requirements, "DOCUMENTS_TEXT_MAX_PAGES", 2000, 1)
+DOCUMENTS_TEXT_MAX_CHARS = read_int(env, requirements, "DOCUMENTS_TEXT_MAX_CHARS", 5_000_000, 1)
+DOCUMENTS_TEXT_MAX_UNZIPPED_BYTES = read_int(
+    env, requirements, "DOCUMENTS_TEXT_MAX_UNZIPPED_BYTES", 200 * 1024 * 1024, 1
+)
+DOCUMENTS_TEXT_MAX_ATTEMPTS = read_int(env, requirements, "DOCUMENTS_TEXT_MAX_ATTEMPTS", 3, 1)
+
 # --- Security ---------------------------------------------------------------------------------
 
 HTTPS = read_bool(env, requirements, "HTTPS", PRODUCTION)

@@ -34,7 +34,7 @@ from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Company, Contact, Deal
 from stratus.documents import selectors, services
 from stratus.documents.errors import DocumentCode
-from stratus.documents.models import Document
+from stratus.documents.models import Document, TextReason, TextStatus
 from stratus.documents.storage import document_store
 from stratus.platform.errors import ApplicationError, Invalid, TooLarge
 
@@ -71,6 +71,22 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     download_url = serializers.SerializerMethodField(
         help_text="Redirects to a short-lived URL that serves the file as an attachment."
     )
+    text_status = serializers.ChoiceField(
+        choices=TextStatus.choices,
+        read_only=True,
+        help_text="Whether the document's text is searchable: `pending` until the worker has read it.",
+    )
+    text_reason = serializers.ChoiceField(
+        choices=TextReason.choices,
+        read_only=True,
+        allow_null=True,
+        source="text_reason_or_none",
+        help_text="Why it is not searchable (null otherwise).",
+    )
+    text_detail = serializers.CharField(
+        read_only=True,
+        help_text="The limit or error that made it not searchable, for people; empty otherwise.",
+    )
 
     class Meta:
         model = Document
@@ -90,6 +106,9 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "created_at",
             "finished_at",
             "download_url",
+            "text_status",
+            "text_reason",
+            "text_detail",
         )
         read_only_fields = fields
 

@@ -23,6 +23,25 @@ class DocumentStatus(models.TextChoices):
     READY = "ready", "Ready"
 
 
+class TextStatus(models.TextChoices):
+    PENDING = "pending", "Text not extracted yet"
+    SEARCHABLE = "searchable", "Searchable"
+    NOT_SEARCHABLE = "not_searchable", "Not searchable"
+
+
+class TextReason(models.TextChoices):
+    """Why a document's text could not be extracted (``Document.text_reason``)."""
+
+    TIMEOUT = "timeout", "Reading the file took too long"
+    TOO_LARGE = "too_large", "The file has too many pages or too much text"
+    MEMORY = "memory", "Reading the file needed too much memory"
+    UNSUPPORTED_TYPE = "unsupported_type", "Text is not read from this type of file"
+    ENCRYPTED = "encrypted", "The file is encrypted"
+    CORRUPT = "corrupt", "The file is damaged or not what its type says"
+    NO_TEXT = "no_text", "The file holds no text (a scan?)"
+    FAILED = "failed", "Reading the file was interrupted too many times"
+
+
 class Document(TenantModel):
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="documents"
@@ -41,6 +60,19 @@ class Document(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    text_status = models.CharField(
+        max_length=16,
+        choices=TextStatus.choices,
+        default=TextStatus.PENDING,
+        help_text="Whether the document's text was extracted for search.",
+    )
+    text_reason = models.CharField(
+        max_length=20, choices=TextReason.choices, blank=True, help_text="Why it is not searchable."
+    )
+    text_detail = models.CharField(max_length=255, blank=True, help_text="The limit or error, for people.")
+    text_attempts = models.PositiveSmallIntegerField(default=0)
+    text_attempted_at = models.DateTimeField(null=True, blank=True)
+    text_extracted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [
@@ -62,6 +94,18 @@ class Document(TenantModel):
                 name="documents_document_ready_finished",
             ),
             models.CheckConstraint(condition=Q(size__gte=0), name="documents_document_size_not_negative"),
+            models.CheckConstraint(
+                condition=Q(text_status__in=[s.value for s in TextStatus]),
+                name="documents_document_text_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(text_status=TextStatus.NOT_SEARCHABLE, text_reason__in=[r.value for r in TextReason])
+                    | (~Q(text_status=TextStatus.NOT_SEARCHABLE) & Q(text_reason=""))
+                ),
+                name="documents_document_text_reason",
+                violation_error_message="A reason is given exactly when the document is not searchable.",
+            ),
             models.CheckConstraint(condition=~Q(name=""), name="documents_document_name_not_empty"),
             models.CheckConstraint(
                 condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="documents_document_sha256_hex"
@@ -75,6 +119,11 @@ class Document(TenantModel):
             models.Index(
                 fields=["created_at"], condition=Q(status=DocumentStatus.PENDING), name="documents_pending"
             ),
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(status=DocumentStatus.READY, text_status=TextStatus.PENDING),
+                name="documents_text_pending",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -87,5 +136,36 @@ class Document(TenantModel):
         return target
 
     @property
+    def text_reason_or_none(self) -> str | None:
+        return self.text_reason or None
+
+    @property
+    def text_reason_label(self) -> str:
+        return TextReason(self.text_reason).label if self.text_reason else ""
+
+    @property
     def is_ready(self) -> bool:
         return self.status == DocumentStatus.READY
+
+
+class DocumentText(TenantModel):
+    """The text extracted from a document, one row per document, replaced on every extraction.
+
+    A table of its own rather than a column of ``Document``: listing documents never loads
+    megabytes of text, and rather than an object in storage: the text, its status and the
+    signal an indexer records its work in commit together (PostgreSQL compresses it).
+    ``page_starts[i]`` is the character offset where page ``i + 1`` begins (PDF only).
+    """
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="text")
+    text = models.TextField()
+    page_starts = models.JSONField(default=list, blank=True)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file the text was read from.")
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "document"], name="documents_text_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text of document {self.document_id}"

@@ -30,6 +30,7 @@ from stratus.documents.errors import DocumentCode
 from stratus.documents.models import Document, DocumentStatus
 from stratus.documents.selectors import document_get
 from stratus.documents.storage import UploadTarget, document_store, new_key, staging_key
+from stratus.documents.text.services import schedule_text_extraction
 from stratus.documents.validation import HEAD_BYTES, detect_type, same_type, sanitize_name
 from stratus.platform.errors import (
     ApplicationError,
@@ -103,6 +104,11 @@ def _event_data(document: Document) -> DocumentEvent:
     }
 
 
+def document_changed(document: Document) -> None:
+    """Tell the organization's live clients a document changed (its name, or its text's status)."""
+    publish(organization_id=document.organization_id, event="document.updated", data=_event_data(document))
+
+
 def _record_uploaded(document: Document, actor: User | None) -> None:
     timeline.record(
         organization=document.organization,
@@ -117,6 +123,7 @@ def _record_uploaded(document: Document, actor: User | None) -> None:
         },
     )
     publish(organization_id=document.organization_id, event="document.created", data=_event_data(document))
+    schedule_text_extraction(document)
 
 
 # --- uploads through the API (one multipart request) -----------------------------------------

@@ -1,0 +1,168 @@
+"""Search quality on the labelled set: recall@10 and MRR@10 of a ranking ``rank(query) -> [ids]``.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/stratus_h4 \\
+        uv run python bench/search_eval/evaluate.py --mode words [--out bench/results/...json]
+
+What is indexed for a passage is its record's name, a colon, and its text (a note alone does not
+say whose it is; the search index keeps the record beside each chunk for the same reason).
+
+Modes:
+- ``words``: PostgreSQL full text as Stratus uses it: the passages in a temporary table with a
+  ``tsvector`` (``english`` configuration) and a GIN index; a query is parsed with
+  ``websearch_to_tsquery`` (every word required) and ranked by ``ts_rank``. ``--any-word`` relaxes
+  the query to any of its words (the lexemes joined with ``|``), a stronger keyword baseline.
+- ``meaning`` and ``both``: the search engine of ``stratus.knowledge``, through
+  ``stratus.knowledge.evaluation.ranker(passages, mode) -> rank``: it indexes the passages
+  (``id``, ``text`` as above, ``record``) and returns the ranking function. Until that app exists
+  the command stops with "stratus.knowledge not available".
+
+recall@10: the share of a question's relevant passages found in the first ten results, averaged
+over questions; MRR@10: the mean of 1/rank of the first relevant result (0 when none is in the
+first ten). Figures are printed per question kind too (``company``: about one account;
+``open``: across accounts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+K = 10
+
+Rank = Callable[[str], Sequence[str]]
+
+
+def indexed_text(passage: dict[str, Any]) -> str:
+    return f"{passage['record']['name']}: {passage['text']}"
+
+
+def load(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def words_ranker(passages: list[dict[str, Any]], *, any_word: bool) -> tuple[Rank, Callable[[], None]]:
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("--mode words needs DATABASE_URL pointing at PostgreSQL (a temporary table is used)")
+    connection = psycopg.connect(url, autocommit=True)
+    cursor = connection.cursor()
+    cursor.execute(
+        "CREATE TEMPORARY TABLE search_eval_passage (id text PRIMARY KEY, body text NOT NULL, "
+        "document tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, body)) STORED)"
+    )
+    with cursor.copy("COPY search_eval_passage (id, body) FROM STDIN") as copy:
+        for passage in passages:
+            copy.write_row((passage["id"], indexed_text(passage)))
+    cursor.execute("CREATE INDEX ON search_eval_passage USING gin (document)")
+    cursor.execute("ANALYZE search_eval_passage")
+    parsed = "websearch_to_tsquery('english'::regconfig, %(q)s)"
+    if any_word:
+        # The same lexemes, any of them: '&' (and phrase '<->') become '|'.
+        parsed = f"CAST(replace(replace(CAST({parsed} AS text), '<->', '|'), '&', '|') AS tsquery)"
+    sql = (
+        f"SELECT p.id FROM search_eval_passage p, {parsed} AS query "
+        "WHERE p.document @@ query ORDER BY ts_rank(p.document, query) DESC, p.id LIMIT %(k)s"
+    )
+
+    def rank(query: str) -> list[str]:
+        cursor.execute(sql, {"q": query, "k": K})
+        return [row[0] for row in cursor.fetchall()]
+
+    return rank, connection.close
+
+
+def engine_ranker(passages: list[dict[str, Any]], mode: str) -> tuple[Rank, Callable[[], None]]:
+    sys.path.insert(0, str(HERE.parent.parent))  # the repository, when run as a script
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
+    import django
+
+    django.setup()
+    try:
+        importlib.import_module("stratus.knowledge")
+    except ImportError as error:
+        sys.exit(f"stratus.knowledge not available ({error}): --mode {mode} needs the search engine")
+    try:
+        evaluation = importlib.import_module("stratus.knowledge.evaluation")
+        ranker = evaluation.ranker
+    except (ImportError, AttributeError) as error:
+        sys.exit(f"stratus.knowledge not available: it has no evaluation.ranker(passages, mode) ({error})")
+    items = [{"id": p["id"], "text": indexed_text(p), "record": p["record"]} for p in passages]
+    rank = ranker(items, mode)
+    close = getattr(rank, "close", lambda: None)
+    return rank, close
+
+
+def score(queries: list[dict[str, Any]], rank: Rank) -> dict[str, Any]:
+    per_kind: dict[str, list[tuple[float, float]]] = {}
+    misses = []
+    started = time.perf_counter()
+    for query in queries:
+        results = list(rank(query["text"]))[:K]
+        relevant = set(query["relevant"])
+        found = sum(1 for pid in results if pid in relevant)
+        recall = found / len(relevant)
+        first = next((i for i, pid in enumerate(results, start=1) if pid in relevant), None)
+        reciprocal = 1 / first if first else 0.0
+        per_kind.setdefault(query["kind"], []).append((recall, reciprocal))
+        if not found:
+            misses.append(query["id"])
+    elapsed = time.perf_counter() - started
+    everything = [pair for pairs in per_kind.values() for pair in pairs]
+
+    def summary(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+        return {
+            "queries": len(pairs),
+            "recall_at_10": round(sum(r for r, _ in pairs) / len(pairs), 4),
+            "mrr_at_10": round(sum(m for _, m in pairs) / len(pairs), 4),
+        }
+
+    return {
+        **summary(everything),
+        "by_kind": {kind: summary(pairs) for kind, pairs in sorted(per_kind.items())},
+        "queries_with_nothing_relevant": len(misses),
+        "seconds": round(elapsed, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="recall@10 and MRR@10 on the labelled search set")
+    parser.add_argument("--mode", choices=["words", "meaning", "both"], default="words")
+    parser.add_argument("--any-word", action="store_true", help="words: any query word instead of all")
+    parser.add_argument("--dataset", type=Path, default=HERE / "dataset.json")
+    parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
+    args = parser.parse_args(argv)
+    data = load(args.dataset)
+    passages, queries = data["passages"], data["queries"]
+    if args.mode == "words":
+        rank, close = words_ranker(passages, any_word=args.any_word)
+    else:
+        rank, close = engine_ranker(passages, args.mode)
+    try:
+        figures = score(queries, rank)
+    finally:
+        close()
+    result = {
+        "mode": args.mode + (" (any word)" if args.any_word else ""),
+        "dataset": {k: data["stats"][k] for k in ("passages", "queries", "seed")},
+        "command": "python bench/search_eval/evaluate.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        **figures,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
