@@ -116,14 +116,15 @@ def _page_context(request: SignedInRequest, org: Organization) -> tuple[dict[str
 def search(request: SignedInRequest) -> HttpResponse:
     """``/search``: the search page; its own htmx requests (target ``search-app``) get the
     results and the fields' messages; the palette's get its options (records and pages, or
-    passages by meaning with ``mode=meaning``)."""
-    if request.htmx and not request.htmx.boosted and request.htmx.target != "search-app":
+    passages by meaning with ``mode=meaning``); a boosted or history-restoring request, the page."""
+    fragment = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
+    if fragment and request.htmx.target != "search-app":
         if request.GET.get("mode") == "meaning":
             return palette_meaning(request)
         return palette_records(request)
     membership = current_membership(request)
     context, status = _page_context(request, membership.organization)
-    if request.htmx and not request.htmx.boosted:
+    if fragment:
         return render(request, "web/search/_results.html", {**context, "oob": True}, status=status)
     context["destinations"] = (
         destinations.matching(context.get("query", ""), can_create=membership.has_role(Role.MEMBER))

@@ -242,3 +242,11 @@ def test_highlight_escapes_everything_and_marks_word_forms() -> None:
     excerpt, marked = highlight("Nothing in common here", "renewal terms")
     assert not marked
     assert "<mark>" not in excerpt
+
+
+def test_a_history_restore_gets_the_whole_page_not_a_palette_fragment(organization: Organization) -> None:
+    client, _ = _client(organization)
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    body = client.get("/search", {"q": "zebra", "mode": "meaning"}, headers=headers).content.decode()
+    assert "<title>Search: zebra · Stratus</title>" in body
+    assert 'data-testid="search-form"' in body
