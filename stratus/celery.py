@@ -114,6 +114,10 @@ def _configure(app: Celery) -> None:
                 "schedule": timedelta(seconds=settings.DOCUMENTS_CLEANUP_INTERVAL),
             },
             "documents-text-sweep": {"task": "documents.text_sweep", "schedule": sweep},
+            "search-index": {
+                "task": "knowledge.index_pending",
+                "schedule": timedelta(seconds=settings.SEARCH_INDEX_INTERVAL),
+            },
             "api-idempotency-purge": {"task": "api.purge_idempotency_keys", "schedule": timedelta(hours=1)},
         },
     )

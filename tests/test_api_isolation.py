@@ -25,6 +25,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Membership, Organization, Role
+from stratus.knowledge import services as knowledge_services
 from stratus.reminders.models import Notification
 from testsupport.factories import make_member, make_organization, make_token, token_client
 
@@ -241,6 +242,7 @@ COLLECTIONS = {
     "api-report-campaigns",
     "api-exchange-rate-list",
     "api-export-job-list",
+    "api-search",
 }
 
 # Patterns outside tenant data, with the reason.
@@ -336,11 +338,21 @@ def test_another_organization_gets_404_and_changes_nothing(world: World) -> None
     assert checked >= 60
 
 
-def test_collections_never_show_another_organizations_data(world: World) -> None:
+# Query parameters a collection needs (search: organization A's marker, by words and by meaning).
+COLLECTION_QUERIES: dict[str, dict[str, str]] = {"api-search": {"q": MARKER, "mode": "both"}}
+
+
+def test_collections_never_show_another_organizations_data(
+    world: World, settings: Any, tmp_path: Any
+) -> None:
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = tmp_path / "qdrant"
+    while knowledge_services.index_pending():  # organization A's text is searchable by meaning too
+        pass
     for pattern in api_patterns():
         if pattern.name not in COLLECTIONS or "get" not in pattern.methods:
             continue
-        response = world.b_owner.get(reverse(pattern.name))
+        response = world.b_owner.get(reverse(pattern.name), COLLECTION_QUERIES.get(pattern.name, {}))
         assert response.status_code in (200, 405), (pattern.route, response.status_code)
         assert MARKER not in _body(response), f"{pattern.route} shows organization A's data to B"
         assert MARKER.lower() not in _body(response)

@@ -54,7 +54,6 @@ class PassageSerializer(serializers.Serializer):
 
 
 class SearchResponseSerializer(serializers.Serializer):
-    query = serializers.CharField()
     mode = serializers.ChoiceField(choices=MODES)
     results = PassageSerializer(many=True)
 
@@ -116,7 +115,6 @@ class SearchView(OrganizationEndpoint):
             org=self.org, query=data["q"], mode=data["mode"], filters=filters, limit=data["limit"]
         )
         body = {
-            "query": data["q"],
             "mode": data["mode"],
             "results": [
                 {

@@ -42,3 +42,10 @@ def campaign_messages_pending() -> int:
 
 def imports_running() -> int:
     return ImportJob.objects.filter(state__in=[ImportState.QUEUED, ImportState.RUNNING]).count()
+
+
+def search_index_backlog() -> int:
+    """Outbox entries of the search index not indexed yet (each is one change of one record)."""
+    from stratus.knowledge.models import OutboxEntry
+
+    return OutboxEntry.objects.count()

@@ -33,6 +33,7 @@ class WorkCollector(Collector):
             self._reminders,
             self._campaigns,
             self._imports,
+            self._search_index,
             self._queues,
         )
         families: list[GaugeMetricFamily] = []
@@ -80,6 +81,13 @@ class WorkCollector(Collector):
         running = GaugeMetricFamily("stratus_imports_running", "CSV imports queued or running.")
         running.add_metric([], backlogs.imports_running())
         return [running]
+
+    def _search_index(self) -> Iterable[GaugeMetricFamily]:
+        waiting = GaugeMetricFamily(
+            "stratus_search_index_backlog", "Changes of indexed text not in the search index yet."
+        )
+        waiting.add_metric([], backlogs.search_index_backlog())
+        return [waiting]
 
     def _queues(self) -> Iterable[GaugeMetricFamily]:
         from stratus.celery import queue_depths

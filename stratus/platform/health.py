@@ -150,6 +150,18 @@ class Check:
     critical: bool
 
 
+def check_search_backlog() -> None:
+    """Degraded when more records wait to be indexed for search than SEARCH_BACKLOG_DEGRADED:
+    search by meaning answers, but with stale passages (the worker is down or behind)."""
+    from stratus.knowledge.services import backlog
+
+    waiting = backlog()
+    if waiting > settings.SEARCH_BACKLOG_DEGRADED:
+        raise RuntimeError(
+            f"{waiting} records wait to be indexed (threshold {settings.SEARCH_BACKLOG_DEGRADED})"
+        )
+
+
 def configured_checks() -> list[Check]:
     checks = [
         Check("database", check_database, critical=True),
@@ -160,6 +172,7 @@ def configured_checks() -> list[Check]:
     if separate_broker():
         checks.append(Check("broker", check_broker, critical=False))
     checks.append(Check("storage", check_storage, critical=False))
+    checks.append(Check("search_index", check_search_backlog, critical=False))
     return checks
 
 

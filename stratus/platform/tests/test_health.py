@@ -16,7 +16,7 @@ def test_ready_reports_each_check_with_latency_when_all_is_well(client: Client) 
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "migrations", "redis", "storage"}
+    assert set(body["checks"]) == {"database", "migrations", "redis", "storage", "search_index"}
     for name, check in body["checks"].items():
         assert check["status"] == "ok", name
         assert isinstance(check["latency_ms"], float)
