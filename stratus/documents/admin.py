@@ -21,9 +21,11 @@ class DocumentAdmin(admin.ModelAdmin):
         "content_type",
         "size",
         "status",
+        "text_status",
+        "text_reason",
         "created_at",
     )
-    list_filter = ("status", "content_type")
+    list_filter = ("status", "content_type", "text_status", "text_reason")
     search_fields = ("name", "key")
     list_select_related = ("organization", "contact", "company", "deal")
     raw_id_fields = ("contact", "company", "deal", "uploaded_by")

@@ -3,8 +3,10 @@
 Types are detected with ``filetype`` (signatures of the file's first bytes, and for Office
 Open XML the entries of the ZIP container), never from the client's Content-Type or the file
 name's extension. Plain text and CSV have no signature: they are accepted when the first
-bytes are UTF-8 without control characters, and the name's extension only chooses between
-``text/csv`` and ``text/plain`` (both are served as attachments with ``nosniff``).
+bytes are UTF-8 (or Windows-1252) without control characters, and the name's extension only chooses between
+``text/csv`` and ``text/plain`` (both are served as attachments with ``nosniff``). Text in
+Windows-1252 (CSV and text exports of older Windows software) is text too; the search text
+extraction detects its encoding.
 """
 
 from __future__ import annotations
@@ -43,16 +45,27 @@ _WHITESPACE = re.compile(r"\s+")
 MAX_NAME_LENGTH = 255
 
 
+def _decoded(head: bytes) -> str | None:
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # The sample may end inside a multi-byte character; anything earlier must be UTF-8.
+        if error.start >= len(head) - 3 and len(head) >= HEAD_BYTES:
+            return head[: error.start].decode("utf-8", "replace")
+    # Not UTF-8: text from older Windows and Office exports (Windows-1252, a superset of the
+    # printable Latin-1) is still text; binary content shows control characters here.
+    try:
+        return head.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
 def _looks_like_text(head: bytes) -> bool:
     if not head or b"\x00" in head:
         return False
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # The sample may end inside a multi-byte character; anything earlier is not UTF-8.
-        if error.start < len(head) - 3 or len(head) < HEAD_BYTES:
-            return False
-        text = head[: error.start].decode("utf-8")
+    text = _decoded(head)
+    if text is None:
+        return False
     return not any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROL for ch in text)
 
 

@@ -103,14 +103,12 @@ def test_word_and_excel_text(backend: Backend, org, user, company) -> None:
     assert "Pricing\nPlan\tPrice\nEnterprise\t990" in DocumentText.objects.get(document=sheet).text
 
 
-def test_plain_text_in_a_legacy_encoding_and_html_without_scripts(
-    backend: Backend, org, user, contact
-) -> None:
-    latin = (
+def test_plain_text_and_html_without_scripts(backend: Backend, org, user, contact) -> None:
+    french = (
         "Le client a signalé que la mise en route était trop lente. Le responsable des achats "
         "préfère un contrat annuel, révisé chaque année, avec une pénalité en cas de retard."
     )
-    legacy = upload(org, user, contact, latin.encode("utf-8"), "note.txt")
+    note = upload(org, user, contact, b"\xef\xbb\xbf" + french.encode(), "note.txt")
     page = upload(
         org,
         user,
@@ -119,17 +117,32 @@ def test_plain_text_in_a_legacy_encoding_and_html_without_scripts(
         b"<body><h1>Security review</h1><p>SSO &amp; audit logs</p><script>steal()</script></body></html>",
         "review.html",
     )
-    assert extract(legacy).text_status == TextStatus.SEARCHABLE
-    assert DocumentText.objects.get(document=legacy).text == latin
+    assert extract(note).text_status == TextStatus.SEARCHABLE
+    assert DocumentText.objects.get(document=note).text == french  # without the BOM
     assert extract(page).text_status == TextStatus.SEARCHABLE
     assert DocumentText.objects.get(document=page).text == "Security review\nSSO & audit logs"
 
 
-def test_text_in_a_single_byte_encoding_is_decoded() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Überweisung für die Größe der Lizenz wurde geändert; Grüße aus München. " * 4,
+        "Café crème, naïve résumé.",
+        "Name;Straße\r\nMüller;Königsallee 1\r\n",
+    ],
+)
+def test_text_in_windows_1252_is_decoded(text: str) -> None:
     from stratus.documents.text.child import decode
 
-    sentence = "Die Überweisung für die Größe der Lizenz wurde geändert; Grüße aus München. " * 4
-    assert decode(sentence.encode("cp1252")) == sentence
+    assert decode(text.encode("cp1252")) == text
+
+
+def test_a_windows_1252_csv_export_is_accepted_and_read(backend: Backend, org, user, contact) -> None:
+    text = "Firma;Ansprechpartner;Notiz\r\nMüller GmbH;Jürgen Weiß;Verlängerung um 2 Jahre geprüft\r\n"
+    document = upload(org, user, contact, text.encode("cp1252"), "export.csv")
+    assert document.content_type == "text/csv"
+    assert extract(document).text_status == TextStatus.SEARCHABLE
+    assert DocumentText.objects.get(document=document).text == text
 
 
 def not_searchable(document: Document, reason: str) -> None:
@@ -302,3 +315,49 @@ def test_the_command_marks_documents_for_extraction_again(backend: Backend, org,
     assert readable.text_status == TextStatus.SEARCHABLE
     with pytest.raises(CommandError, match="--org"):
         call_command("extract_document_text", "--org", "999999999")
+
+
+def test_a_killed_worker_leaves_no_reader_behind(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from testsupport.background import wait_for
+    from testsupport.processes import PROJECT_DIR, child_env
+
+    endless = tmp_path / "endless.pdf"
+    endless.write_bytes(text_files.endless_pdf())
+    code = (
+        "import django; django.setup()\n"
+        "from stratus.documents.text.sandbox import extract_file\n"
+        f"extract_file({str(endless)!r}, content_type='application/pdf', name='endless.pdf')\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=child_env({"DJANGO_SETTINGS_MODULE": "stratus.settings", "DOCUMENTS_TEXT_TIMEOUT": "300"}),
+    )
+    children = f"/proc/{parent.pid}/task/{parent.pid}/children"
+
+    def reader() -> int | None:
+        with open(children) as listing:
+            pids = listing.read().split()
+        return int(pids[0]) if pids else None
+
+    try:
+        wait_for(reader, 60, "the extraction child to start")
+        child = reader()
+        assert child is not None
+    finally:
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                return stat.read().split(") ")[1].startswith("Z")  # a zombie until reaped
+        except FileNotFoundError:
+            return True
+
+    wait_for(gone, 10, "the orphaned extraction child to die")

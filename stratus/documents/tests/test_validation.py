@@ -15,6 +15,8 @@ from stratus.documents.validation import HEAD_BYTES, detect_type, same_type, san
         (samples.office("xl"), "figures.docx", samples.XLSX),
         (b"name,email\nAda,ada@example.com\n", "leads.csv", "text/csv"),
         ("Grüße aus Köln\r\n".encode(), "hello.pdf", "text/plain"),
+        ("Name;Straße\r\nMüller;Königsallee 1\r\n".encode("cp1252"), "export.csv", "text/csv"),
+        (b"latin-1 bytes with C1 controls \x85\x81", "odd.txt", None),
         (samples.windows_executable(), "invoice.pdf", "application/x-msdownload"),
         (b"\x00\x01\x02\x03binary", "data.txt", None),
         (b"text with an escape \x1b[31m", "log.txt", None),

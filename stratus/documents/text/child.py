@@ -13,7 +13,9 @@ one JSON object to stdout: ``{"text": ..., "page_starts": [...]}`` or
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 MEMORY_EXIT = 86
+PR_SET_PDEATHSIG = 1
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -182,9 +185,15 @@ def decode(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise NotSearchable("corrupt", "The text's encoding could not be recognised.")
+    # Short Western text fits several single-byte code pages equally well: prefer Windows-1252,
+    # the one such files come in (and the one the upload check accepts), when it fits as well.
+    for match in matches:
+        if match.encoding == "cp1252" and match.percent_chaos <= best.percent_chaos:
+            return str(match)
     return str(best)
 
 
@@ -264,6 +273,20 @@ def extract(path: str, content_type: str, name: str, limits: Limits) -> dict[str
     return {"text": buffer.text(), "page_starts": buffer.page_starts if content_type == PDF else []}
 
 
+def die_with_parent() -> None:
+    """Linux: the kernel kills this process when the worker that started it dies (a worker
+    killed mid-extraction leaves no reader behind)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # elsewhere the CPU-time limit still ends it
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def cap_resources(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limits.max_memory, limits.max_memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
@@ -273,6 +296,7 @@ def cap_resources(limits: Limits) -> None:
 def main(argv: list[str]) -> int:
     path, content_type, name, raw_limits = argv
     limits = Limits(**json.loads(raw_limits))
+    die_with_parent()
     cap_resources(limits)
     sys.setrecursionlimit(5000)
     try:
