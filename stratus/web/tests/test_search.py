@@ -195,7 +195,9 @@ def test_a_bad_search_is_a_400_with_the_message_beside_the_field(
     fragment = client.get("/search", params, headers={"HX-Request": "true", "HX-Target": "search-app"})
     for response in (page, fragment):
         assert response.status_code == 400
-        assert f'data-testid="error-{field}"' in response.content.decode()
+        body = response.content.decode()
+        assert f'data-testid="error-{field}"' in body
+        assert f'<p class="field-error" id="id_{field}_error"' in body  # the widget's aria-describedby
 
 
 def test_meaning_unavailable_is_an_error_state_and_both_keeps_the_word_matches(
