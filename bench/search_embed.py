@@ -1,6 +1,7 @@
 """Embedding throughput of the packaged model, and query latency on Qdrant Edge.
 
-    nice uv run --frozen python -m bench.search_embed --chunks 512 --points 20000 --out bench/results/DATE-search-embed.json
+    nice uv run --frozen python -m bench.search_embed --chunks 512 --points 20000 \
+        --out bench/results/DATE-search-embed.json
 
 Chunks are CRM-like passages of about SEARCH_CHUNK_CHARS (800) characters, embedded in
 batches of 32 as the indexer does. The query part writes ``--points`` random unit vectors
@@ -11,6 +12,7 @@ filtered top-10 queries one at a time (p50, p95). Needs no database.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -72,12 +74,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         store = EdgeStore(Path(root), "bench")
         store.create("c", 384)
-        now = __import__("datetime").datetime.now(__import__("datetime").UTC)
+        now = datetime.datetime.now(datetime.UTC)
         batch: list[Passage] = []
         write_started = time.perf_counter()
         for number in range(args.points):
             vector = [rng.gauss(0, 1) for _ in range(384)]
-            batch.append(Passage(number % 10 + 1, "activity", number, 0, 0, "x", "t", None, now, None, "/", vector))
+            organization_id = number % 10 + 1
+            batch.append(
+                Passage(organization_id, "activity", number, 0, 0, "x", "t", None, now, None, "/", vector)
+            )
             if len(batch) == 1000:
                 store.upsert("c", batch)
                 batch = []
@@ -92,6 +97,7 @@ def main() -> None:
     timings.sort()
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
         "model": model.name,
         "chunk_chars": settings.SEARCH_CHUNK_CHARS,
         "chunks": args.chunks,

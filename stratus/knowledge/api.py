@@ -73,7 +73,11 @@ class SearchView(OrganizationEndpoint):
         summary="Search passages by meaning, by words or both",
         parameters=[
             OpenApiParameter(
-                "q", str, required=True, description="What to look for, as a person would ask it."
+                "q",
+                str,
+                required=True,
+                pattern=r"^[^\x00]*\S[^\x00]*$",  # some text that is not blank
+                description="What to look for, as a person would ask it (at most 500 characters).",
             ),
             OpenApiParameter(
                 "mode", str, enum=list(MODES), description="Default: both (reciprocal rank fusion)."
@@ -99,9 +103,13 @@ class SearchView(OrganizationEndpoint):
         responses={200: SearchResponseSerializer},
     )
     def get(self, request: Request) -> Response:
-        params: dict[str, Any] = {key: request.query_params.get(key) for key in request.query_params}
-        if "type" in request.query_params:
-            params["type"] = request.query_params.getlist("type")
+        # An empty value is the same as none (as forms send), like the lists' filters.
+        params: dict[str, Any] = {
+            key: value for key in request.query_params if (value := request.query_params.get(key)) != ""
+        }
+        types = [value for value in request.query_params.getlist("type") if value != ""]
+        if types:
+            params["type"] = types
         serializer = SearchQuerySerializer(data=params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

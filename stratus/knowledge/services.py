@@ -28,7 +28,7 @@ from stratus.knowledge.chunking import chunk
 from stratus.knowledge.embeddings import embedder
 from stratus.knowledge.models import DocumentText, OutboxEntry, RecordType
 from stratus.knowledge.store import Passage, VectorStore, new_collection_name, store
-from stratus.platform.locks import advisory_lock
+from stratus.platform.locks import advisory_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +36,35 @@ EMBED_BATCH = 32
 Key = tuple[int, str, int]  # (organization id, record type, record id)
 
 
+class IndexerBusy(Exception):
+    """Another process holds the indexer's lock."""
+
+
 @contextlib.contextmanager
-def indexer_lock() -> Iterator[None]:
+def indexer_lock(*, wait: bool = True) -> Iterator[None]:
+    """The one-indexer-at-a-time lock; without ``wait``, IndexerBusy when it is taken."""
     if connection.vendor == "postgresql":
-        with advisory_lock(connection, "knowledge-indexer"):
+        key = advisory_key("knowledge-indexer")
+        with connection.cursor() as cursor:
+            if wait:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            else:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                if not cursor.fetchone()[0]:
+                    raise IndexerBusy
+        try:
             yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
     path = Path(settings.QDRANT_PATH)
     path.mkdir(parents=True, exist_ok=True)
     with open(path / ".indexer.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as busy:
+            raise IndexerBusy from busy
         try:
             yield
         finally:
@@ -116,12 +135,15 @@ def write(vectors: VectorStore, collection: str, passages: dict[Key, list[Passag
         vectors.delete_record(collection, key[0], key[1], key[2], from_chunk=0)
 
 
-def index_pending(*, limit: int | None = None, before_delete: Callable[[], None] | None = None) -> int:
+def index_pending(
+    *, limit: int | None = None, wait: bool = True, before_delete: Callable[[], None] | None = None
+) -> int:
     """Index the records of the oldest outbox entries (at most ``limit`` records); returns how
-    many records were indexed (0 when the outbox is empty)."""
+    many records were indexed (0 when the outbox is empty). Without ``wait``, raises
+    IndexerBusy when another indexer runs (it drains what this one would have)."""
     limit = limit or settings.SEARCH_INDEX_BATCH
     vectors = store()
-    with indexer_lock():
+    with indexer_lock(wait=wait):
         entries = list(
             OutboxEntry.objects.order_by("pk").values_list(
                 "pk", "organization_id", "record_type", "record_id"

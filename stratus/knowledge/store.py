@@ -151,14 +151,15 @@ class EdgeStore:
         return state.get("current"), state.get("building")
 
     @contextlib.contextmanager
-    def _shard(self, name: str) -> Iterator[Any]:
+    def _shard(self, name: str, *, writes: bool = True) -> Iterator[Any]:
         from qdrant_edge import EdgeShard
 
         with self._locked():
             shard = EdgeShard.load(str(self.root / name))
             try:
                 yield shard
-                shard.flush()
+                if writes:
+                    shard.flush()
             finally:
                 shard.close()
 
@@ -256,7 +257,7 @@ class EdgeStore:
         from qdrant_edge import Query as EdgeQuery
         from qdrant_edge import QueryRequest
 
-        with self._shard(name) as shard:
+        with self._shard(name, writes=False) as shard:
             points = shard.query(
                 QueryRequest(
                     limit=query.limit,
@@ -270,7 +271,7 @@ class EdgeStore:
     def count(self, name: str, organization_id: int) -> int:
         from qdrant_edge import CountRequest
 
-        with self._shard(name) as shard:
+        with self._shard(name, writes=False) as shard:
             return int(shard.count(CountRequest(filter=_edge_filter(organization_id), exact=True)))
 
 

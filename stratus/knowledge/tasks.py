@@ -27,7 +27,10 @@ def index_pending() -> int:
     entries stay until their batch is written, so the retry (or the beat) redoes it."""
     total = 0
     while True:
-        done = services.index_pending()
+        try:
+            done = services.index_pending(wait=False)
+        except services.IndexerBusy:
+            return total  # another worker is draining; the wake-ups and the beat keep coming
         if not done:
             return total
         total += done

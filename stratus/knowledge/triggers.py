@@ -31,12 +31,22 @@ class Source:
 
 
 SOURCES = (
-    Source("contact", "crm_contact", ("first_name", "last_name", "email", "job_title", "owner_id")),
+    Source(
+        "contact", "crm_contact", ("first_name", "last_name", "email", "job_title", "company_id", "owner_id")
+    ),
     Source("company", "crm_company", ("name", "description", "industry", "owner_id")),
     Source("deal", "crm_deal", ("title", "lost_reason", "owner_id")),
-    Source("activity", "crm_activity", ("kind", "subject", "body", "assignee_id")),
-    Source("campaign", "campaigns_campaign", ("name", "subject", "body_text", "created_by_id")),
-    Source("document", "documents_document", ("name", "status", "uploaded_by_id")),
+    Source(
+        "activity",
+        "crm_activity",
+        ("kind", "subject", "body", "assignee_id", "contact_id", "company_id", "deal_id"),
+    ),
+    Source("campaign", "campaigns_campaign", ("name", "subject", "body_text", "body_html", "created_by_id")),
+    Source(
+        "document",
+        "documents_document",
+        ("name", "status", "uploaded_by_id", "contact_id", "company_id", "deal_id"),
+    ),
     Source("document", "knowledge_documenttext", ("pages",), id_column="document_id"),
 )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from stratus.accounts.models import Organization
 from stratus.crm.models import Activity, Company
@@ -122,3 +123,71 @@ def test_worker_killed_mid_batch_loses_nothing_and_leaves_no_stale_chunk(organiz
     found = by_meaning(org=organization, query="onboarding", filters=Filters(), limit=50)
     assert {(r.record_type, r.record_id) for r in found} == {("company", company.pk)}
     assert _points(organization) == 1  # one chunk: no stale chunk of the long text, no deleted note
+
+
+def test_document_text_is_indexed_by_page_and_removed_when_not_searchable(organization: Organization) -> None:
+    from stratus.documents.models import Document, DocumentStatus
+
+    company = Company.objects.create(organization=organization, name="Wayne Enterprises")
+    document = Document.objects.create(
+        organization=organization,
+        company=company,
+        name="master-agreement.pdf",
+        key="documents/test/master-agreement.pdf",
+        content_type="application/pdf",
+        size=1000,
+        sha256="0" * 64,
+        status=DocumentStatus.READY,
+        finished_at=timezone.now(),
+    )
+    services.document_text_changed(
+        org=organization,
+        document=document,
+        pages=["Parties and definitions.", "Either party may terminate with ninety days written notice."],
+    )
+    _drain()
+    found = by_meaning(org=organization, query="how do we cancel the contract?", filters=Filters(), limit=1)
+    assert (found[0].record_type, found[0].record_id, found[0].page) == ("document", document.pk, 2)
+    assert found[0].url == f"/companies/{company.pk}"
+
+    services.document_text_changed(org=organization, document=document, pages=None)
+    _drain()
+    passages = by_meaning(
+        org=organization, query="terminate", filters=Filters(record_types=("document",)), limit=10
+    )
+    assert [(r.text, r.page) for r in passages] == [
+        ("master-agreement.pdf", None)
+    ]  # the name stays searchable
+
+
+def test_the_task_leaves_the_work_to_a_running_indexer(organization: Organization) -> None:
+    import threading
+
+    from django.db import connections
+
+    from stratus.knowledge import tasks
+
+    Company.objects.create(organization=organization, name="Stark Industries")
+    held, release = threading.Event(), threading.Event()
+
+    def other_indexer() -> None:  # another connection, as another worker would have
+        try:
+            with services.indexer_lock():
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_indexer)
+    thread.start()
+    assert held.wait(30)
+    try:
+        with pytest.raises(services.IndexerBusy):
+            services.index_pending(wait=False)
+        assert tasks.index_pending.apply().get() == 0
+        assert OutboxEntry.objects.count() == 1
+    finally:
+        release.set()
+        thread.join(30)
+    assert tasks.index_pending.apply().get() == 1
+    assert not OutboxEntry.objects.exists()
