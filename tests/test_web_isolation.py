@@ -76,6 +76,7 @@ RECORD_METHODS = {
     "-document-rename": POST,
     "-document-delete": POST,
     "-document-download": GET,
+    "-related-passages": GET,  # the "Related by meaning" panel
     "-new": BOTH,  # GET: the creation form
 }
 
@@ -318,7 +319,16 @@ FILL: dict[str, Callable[[Rows], list[Kwargs]]] = {
     "import-errors": _by("import"),
 }
 for _kind, _field in RECORD_FIELDS.items():
-    for _suffix in ("", "-main", "-timeline", "-delete", "-activities", "-documents", "-upload-start"):
+    for _suffix in (
+        "",
+        "-main",
+        "-timeline",
+        "-delete",
+        "-activities",
+        "-documents",
+        "-upload-start",
+        "-related-passages",
+    ):
         FILL[f"{_kind}{_suffix}"] = _record(_kind)
     for _suffix in ("-field", "-field-edit", "-field-save"):
         FILL[f"{_kind}{_suffix}"] = _record_field(_kind, _field)

@@ -17,6 +17,7 @@ import "./board";
 import "./settings";
 import "./campaigns";
 import "./imports";
+import "./search";
 
 /** htmx sends Django's CSRF token (from the page's meta tag) with every write. */
 function csrfToken(): string {

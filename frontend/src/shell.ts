@@ -64,10 +64,42 @@ function moveActive(step: number): void {
   setActive(all[next]);
 }
 
+// The palette searches records by name (words) or passages by meaning; the choice is kept per
+// browser and toggled with its button or Alt+M.
+const PALETTE_MODE_KEY = "stratus-palette-mode";
+
+function paletteMode(): "meaning" | "words" {
+  return localStorage.getItem(PALETTE_MODE_KEY) === "meaning" ? "meaning" : "words";
+}
+
+function showPaletteMode(mode: "meaning" | "words"): void {
+  const input = paletteInput();
+  const hidden = document.querySelector<HTMLInputElement>("#palette-mode");
+  const toggle = document.querySelector<HTMLButtonElement>("#palette-mode-toggle");
+  if (!input || !hidden || !toggle) return;
+  hidden.value = mode;
+  toggle.setAttribute("aria-pressed", String(mode === "meaning"));
+  const placeholder = mode === "meaning" ? input.dataset.placeholderMeaning : input.dataset.placeholderWords;
+  const label = mode === "meaning" ? input.dataset.labelMeaning : input.dataset.labelWords;
+  if (placeholder) input.placeholder = placeholder;
+  if (label) input.setAttribute("aria-label", label);
+}
+
+function switchPaletteMode(): void {
+  const next = paletteMode() === "meaning" ? "words" : "meaning";
+  localStorage.setItem(PALETTE_MODE_KEY, next);
+  showPaletteMode(next);
+  const input = paletteInput();
+  if (!input) return;
+  input.focus();
+  htmx.trigger(input, "palette-open", {});
+}
+
 function openPalette(initial = ""): void {
   const dialog = palette();
   const input = paletteInput();
   if (!dialog || !input) return;
+  showPaletteMode(paletteMode());
   document.querySelector<HTMLDetailsElement>(".user-menu[open]")?.removeAttribute("open");
   if (!dialog.open) dialog.showModal();
   input.value = initial;
@@ -84,7 +116,10 @@ function choose(option: HTMLElement): void {
 document.addEventListener("keydown", (event) => {
   const input = paletteInput();
   if (!input || event.target !== input) return;
-  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+  if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyM") {
+    event.preventDefault();
+    switchPaletteMode();
+  } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
     event.preventDefault();
     moveActive(event.key === "ArrowDown" ? 1 : -1);
   } else if (event.key === "Enter") {
@@ -105,6 +140,10 @@ document.addEventListener("click", (event) => {
   if (option) {
     // htmx has taken the link (boosted).
     palette()?.close();
+    return;
+  }
+  if (target?.closest("#palette-mode-toggle")) {
+    switchPaletteMode();
     return;
   }
   const dialog = target instanceof HTMLDialogElement ? target : null;

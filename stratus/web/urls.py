@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("stratus.web.campaigns.urls")),
     path("", include("stratus.web.dashboard.urls")),
     path("", include("stratus.web.imports.urls")),
+    path("", include("stratus.web.search.urls")),
 ]

@@ -92,7 +92,7 @@ def test_the_palette_opens_with_ctrl_k_finds_records_and_enter_opens_a_page(visi
     visitor.check_accessibility()
 
     box.fill("notifications")
-    target = page.get_by_role("option", name="Notifications")
+    target = page.get_by_role("option", name="Notifications", exact=True)
     expect(target).to_be_visible()
     box.press("ArrowDown")
     box.press("ArrowUp")

@@ -8,6 +8,5 @@ urlpatterns = [
     path("notifications/badge", views.notifications_badge, name="notifications-badge"),
     path("notifications/read-all", views.notifications_read_all, name="notifications-read-all"),
     path("notifications/<int:pk>/read", views.notification_read, name="notification-read"),
-    path("search", views.search, name="search"),
     path("tasks", views.tasks, name="tasks"),
 ]

@@ -1,8 +1,9 @@
-"""The app shell's own pages: profile, notifications, the palette's search, the tasks fragment."""
+"""The app shell's own pages: profile, notifications, the palette's records, the tasks fragment."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -169,12 +170,12 @@ def notifications_badge(request: SignedInRequest) -> HttpResponse:
     )
 
 
-# --- search (the palette) ---------------------------------------------------------------------
+# --- the palette's records ---------------------------------------------------------------------
 
 
-@require_GET
-@login_required
-def search(request: SignedInRequest) -> HttpResponse:
+def palette_records(request: SignedInRequest) -> HttpResponse:
+    """The palette's options for ``q``: contacts, companies and deals by name, pages and actions
+    (``/search`` answers the palette's requests with it: stratus.web.search.views)."""
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     membership = current_membership(request)
@@ -217,10 +218,9 @@ def search(request: SignedInRequest) -> HttpResponse:
         "form": form,
         "groups": [(name, rows) for name, rows in groups if rows],
         "destinations": destinations.matching(query, can_create=membership.has_role(Role.MEMBER)),
+        "all_href": "/search?" + urlencode({"q": query, "mode": "words"}) if query else "",
     }
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "web/shell/_search_results.html", context)
-    return _shell(request, "web/shell/search.html", context, section="search")
+    return render(request, "web/shell/_search_results.html", context)
 
 
 # --- the home page's task list, re-fetched live ---------------------------------------------
