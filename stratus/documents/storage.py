@@ -34,6 +34,16 @@ UPLOAD_SALT = "stratus.documents.upload"
 DOWNLOAD_SALT = "stratus.documents.download"
 
 
+INLINE_TYPES = frozenset({"application/pdf"})
+
+
+def opens_inline(content_type: str, asked: bool) -> bool:
+    """Whether a download may open in the browser rather than save: only when asked (a search
+    result opening a PDF at its page) and only for PDF, which the browser shows in its own
+    viewer; any other type is always an attachment, so an uploaded page never runs as ours."""
+    return asked and content_type in INLINE_TYPES
+
+
 def new_key(organization_id: int) -> str:
     return f"{KEY_ROOT}/{organization_id}/{uuid.uuid4().hex}"
 
@@ -120,8 +130,12 @@ class DocumentStore:
             expires_at=timezone.now() + timedelta(seconds=expires),
         )
 
-    def download_url(self, key: str, *, filename: str, content_type: str, expires: int) -> str:
-        token = signing.dumps({"key": key, "name": filename, "type": content_type}, salt=DOWNLOAD_SALT)
+    def download_url(
+        self, key: str, *, filename: str, content_type: str, expires: int, inline: bool = False
+    ) -> str:
+        inline = opens_inline(content_type, inline)
+        grant = {"key": key, "name": filename, "type": content_type, "inline": inline}
+        token = signing.dumps(grant, salt=DOWNLOAD_SALT)
         return reverse("documents:local-download", kwargs={"token": token})
 
 
@@ -198,12 +212,15 @@ class S3DocumentStore(DocumentStore):
             expires_at=timezone.now() + timedelta(seconds=expires),
         )
 
-    def download_url(self, key: str, *, filename: str, content_type: str, expires: int) -> str:
+    def download_url(
+        self, key: str, *, filename: str, content_type: str, expires: int, inline: bool = False
+    ) -> str:
+        attachment = not opens_inline(content_type, inline)
         return str(
             self.storage.url(  # type: ignore[call-arg]  # S3Storage.url takes parameters and expire
                 key,
                 parameters={
-                    "ResponseContentDisposition": content_disposition_header(True, filename),
+                    "ResponseContentDisposition": content_disposition_header(attachment, filename),
                     "ResponseContentType": content_type,
                 },
                 expire=expires,

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from stratus.documents import selectors
-from stratus.documents.storage import DOWNLOAD_SALT, UPLOAD_SALT, document_store
+from stratus.documents.storage import DOWNLOAD_SALT, UPLOAD_SALT, document_store, opens_inline
 from stratus.platform.storage import is_s3
 
 # Room for the multipart envelope around the file (boundaries, headers, the form fields).
@@ -74,7 +74,9 @@ def local_download(request: HttpRequest, token: str) -> HttpResponse | FileRespo
     if not store.exists(grant["key"]):
         return _refuse(404, "Not found", "The document no longer exists.")
     response = FileResponse(
-        store.storage.open(grant["key"], "rb"), as_attachment=True, filename=grant["name"]
+        store.storage.open(grant["key"], "rb"),
+        as_attachment=not opens_inline(grant["type"], bool(grant.get("inline"))),
+        filename=grant["name"],
     )
     response["Content-Type"] = grant["type"]
     return response

@@ -750,7 +750,9 @@ def document_delete(request: SignedInRequest, kind: str, pk: int, document_id: i
 
 @require_GET
 def document_download(request: SignedInRequest, kind: str, pk: int, document_id: int) -> HttpResponse:
-    """A short-lived download address from the storage (a presigned URL, or the local stand-in)."""
+    """A short-lived download address from the storage (a presigned URL, or the local stand-in);
+    ``?view=1`` opens a PDF in the browser (a search result's ``#page=N`` is kept across the
+    redirect), any other type still downloads."""
     target = _target(request, kind, pk)
     document = _document(target.org, target.record, document_id)
     url = document_store().download_url(
@@ -758,5 +760,6 @@ def document_download(request: SignedInRequest, kind: str, pk: int, document_id:
         filename=document.name,
         content_type=document.content_type,
         expires=settings.AWS_QUERYSTRING_EXPIRE,
+        inline=request.GET.get("view") == "1",
     )
     return HttpResponseRedirect(url)

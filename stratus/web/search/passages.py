@@ -163,7 +163,7 @@ def passages(org: Organization, results: Sequence[Result], query: str, *, size: 
             if RECORD_PAGE.match(r.url):
                 file_href = f"{r.url}/documents/{r.record_id}/download"
                 if r.page and types[r.record_id] == PDF:
-                    file_href += f"#page={r.page}"
+                    file_href += f"?view=1#page={r.page}"  # opens in the browser's PDF viewer
         excerpt, marked = highlight(r.text, query, size=size)
         shown.append(
             Passage(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -448,7 +449,13 @@ def test_documents_upload_download_rename_and_delete() -> None:
 
     download = client.get(f"/contacts/{contact.pk}/documents/{document.pk}/download")
     assert download.status_code == 302
-    assert client.get(download["Location"]).getvalue() == content
+    served = client.get(download["Location"])
+    assert served.getvalue() == content
+    assert served["Content-Disposition"].startswith("attachment")
+    # ?view=1 opens only a PDF in the browser: a text file still downloads.
+    asked = client.get(f"/contacts/{contact.pk}/documents/{document.pk}/download?view=1")
+    viewed = client.get(asked["Location"])
+    assert viewed["Content-Disposition"].startswith("attachment")
 
     response = client.post(
         f"/contacts/{contact.pk}/documents/{document.pk}/rename", {"name": "q3.txt"}, headers=HX
@@ -464,6 +471,34 @@ def test_documents_upload_download_rename_and_delete() -> None:
     response = client.post(f"/contacts/{contact.pk}/documents/{document.pk}/delete", headers=HX)
     assert response.status_code == 200
     assert not Document.objects.filter(pk=document.pk).exists()
+
+
+def test_a_pdf_opens_in_the_browser_when_asked_and_downloads_otherwise() -> None:
+    from stratus.documents.storage import document_store
+
+    org = make_organization()
+    me = _member(org)
+    contact = _contact(org)
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    document = Document.objects.create(
+        organization=org,
+        contact=contact,
+        name="terms.pdf",
+        key=f"documents/{org.pk}/terms-test.pdf",
+        content_type="application/pdf",
+        size=len(pdf),
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        status="ready",
+    )
+    document_store().write(document.key, io.BytesIO(pdf), "application/pdf")
+    client = _client(me)
+    base = f"/contacts/{contact.pk}/documents/{document.pk}/download"
+    viewed = client.get(client.get(f"{base}?view=1")["Location"])
+    assert viewed["Content-Disposition"].startswith("inline")
+    assert viewed["Content-Type"] == "application/pdf"
+    assert viewed.getvalue() == pdf
+    saved = client.get(client.get(base)["Location"])
+    assert saved["Content-Disposition"].startswith("attachment")
 
 
 def test_a_refused_upload_shows_the_message_and_stores_nothing() -> None:

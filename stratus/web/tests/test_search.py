@@ -153,7 +153,7 @@ def test_a_pdf_passage_opens_the_document_at_its_page(organization: Organization
     )
     _drain()
     body = client.get("/search", {"q": "when does the term renew", "mode": "meaning"}).content.decode()
-    assert f'href="/contacts/{contact.pk}/documents/{document.pk}/download#page=2"' in body
+    assert f'href="/contacts/{contact.pk}/documents/{document.pk}/download?view=1#page=2"' in body
     assert "page 2" in body
 
 
