@@ -114,6 +114,10 @@ def _configure(app: Celery) -> None:
                 "schedule": timedelta(seconds=settings.DOCUMENTS_CLEANUP_INTERVAL),
             },
             "api-idempotency-purge": {"task": "api.purge_idempotency_keys", "schedule": timedelta(hours=1)},
+            "analytics-ship": {
+                "task": "stratus.analytics.tasks.ship",
+                "schedule": timedelta(seconds=settings.ANALYTICS_SHIP_INTERVAL),
+            },
         },
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import environ
 from csp import constants as csp_constants
 
+from stratus.analytics.client import parse_url as parse_analytics_url
 from stratus.documents.validation import ALLOWED_TYPES as DOCUMENT_TYPES
 from stratus.platform.client_address import TrustedProxiesError, parse_trusted_proxies
 from stratus.platform.env import (
@@ -95,6 +96,7 @@ INSTALLED_APPS = [
     "stratus.campaigns",
     "stratus.imports",
     "stratus.reports",
+    "stratus.analytics",
     # --- Browser app ---
     "django_htmx",
     "csp",
@@ -543,6 +545,30 @@ if CELERY_BEAT_LOCK_TIMEOUT <= CELERY_BEAT_MAX_INTERVAL:
 # abandoned document uploads are cleaned up (seconds).
 SWEEP_INTERVAL = read_float(env, requirements, "SWEEP_INTERVAL", 30.0)
 DOCUMENTS_CLEANUP_INTERVAL = read_int(env, requirements, "DOCUMENTS_CLEANUP_INTERVAL", 3600, 1)
+
+# Analytics store (ClickHouse): off unless ANALYTICS_URL is set (PostgreSQL required). The
+# reader (web replicas, reports) is read-only in ClickHouse itself; only the worker gets the
+# writer URL (the shipper, the backfill, analytics_migrate). See docs/operations/analytics.md.
+ANALYTICS_URL = env.str("ANALYTICS_URL", default="").strip()
+ANALYTICS_WRITER_URL = env.str("ANALYTICS_WRITER_URL", default="").strip()
+for _variable, _url in (("ANALYTICS_URL", ANALYTICS_URL), ("ANALYTICS_WRITER_URL", ANALYTICS_WRITER_URL)):
+    if _url:
+        try:
+            parse_analytics_url(_url)
+        except ValueError as _error:
+            requirements.add(_variable, f"is malformed: {_error}")
+# Per-query limits of the reader: seconds, bytes, rows.
+ANALYTICS_MAX_EXECUTION_TIME = read_int(env, requirements, "ANALYTICS_MAX_EXECUTION_TIME", 15, 1)
+ANALYTICS_MAX_MEMORY_USAGE = read_int(
+    env, requirements, "ANALYTICS_MAX_MEMORY_USAGE", 2_000_000_000, 10_000_000
+)
+ANALYTICS_MAX_RESULT_ROWS = read_int(env, requirements, "ANALYTICS_MAX_RESULT_ROWS", 100_000, 1)
+ANALYTICS_CONNECT_TIMEOUT = read_int(env, requirements, "ANALYTICS_CONNECT_TIMEOUT", 5, 1)
+# The shipper: how often it runs, how many outbox entries one batch takes.
+ANALYTICS_SHIP_INTERVAL = read_float(env, requirements, "ANALYTICS_SHIP_INTERVAL", 5.0)
+ANALYTICS_SHIP_BATCH = read_int(env, requirements, "ANALYTICS_SHIP_BATCH", 20_000, 1)
+# Readiness reports analytics as degraded (never failing) when the oldest unshipped change is older.
+ANALYTICS_LAG_DEGRADED_SECONDS = read_int(env, requirements, "ANALYTICS_LAG_DEGRADED_SECONDS", 300, 1)
 
 # Email: EMAIL_URL such as smtp+tls://user:pass@host:587, smtp+ssl://host:465, smtp://host:25,
 # consolemail:// or filemail:// (the embedded default writes each message under EMAIL_FILE_PATH).

@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 class WorkCollector(Collector):
-    """Backlogs: reminders due but not sent, campaign messages waiting, imports running and the
-    depth of each Celery queue.
+    """Backlogs: reminders due but not sent, campaign messages waiting, imports running, the
+    depth of each Celery queue and the analytics store's shipping lag.
 
     Every beat process serves it; the values come from the shared database and Redis, so they
     agree (alert rules take ``max``). A source that fails is logged and left out of the scrape,
@@ -34,6 +34,7 @@ class WorkCollector(Collector):
             self._campaigns,
             self._imports,
             self._queues,
+            self._analytics,
         )
         families: list[GaugeMetricFamily] = []
         # Each scrape is served on a thread of its own: one at a time, and the database
@@ -80,6 +81,22 @@ class WorkCollector(Collector):
         running = GaugeMetricFamily("stratus_imports_running", "CSV imports queued or running.")
         running.add_metric([], backlogs.imports_running())
         return [running]
+
+    def _analytics(self) -> Iterable[GaugeMetricFamily]:
+        from stratus.analytics.shipper import lag
+
+        backlog = lag()
+        pending = GaugeMetricFamily(
+            "stratus_analytics_outbox_pending",
+            "Changes captured for the analytics store, not shipped yet (counted up to a million).",
+        )
+        pending.add_metric([], backlog.pending)
+        age = GaugeMetricFamily(
+            "stratus_analytics_lag_seconds",
+            "How long the oldest change not shipped to the analytics store has waited (0 when none).",
+        )
+        age.add_metric([], backlog.oldest_age_seconds)
+        return [pending, age]
 
     def _queues(self) -> Iterable[GaugeMetricFamily]:
         from stratus.celery import queue_depths

@@ -160,6 +160,10 @@ def configured_checks() -> list[Check]:
     if separate_broker():
         checks.append(Check("broker", check_broker, critical=False))
     checks.append(Check("storage", check_storage, critical=False))
+    if settings.ANALYTICS_URL:
+        from stratus.analytics.health import check_analytics
+
+        checks.append(Check("analytics", check_analytics, critical=False))
     return checks
 
 

@@ -1,0 +1,322 @@
+"""The analytics store's tables, declared once: the shipper, the backfill, the verifier and the
+reports engine on ClickHouse read their names and columns from here.
+
+Each table mirrors one source model, row for row: the columns the reports read, keyed by
+``(organization_id, id)``, plus ``_version`` (the outbox sequence number of the change that
+shipped the row) and ``_deleted`` (1 for a tombstone). The engine is
+``ReplacingMergeTree(_version, _deleted)``: a row shipped twice, or shipped again after a
+change, is one row once merged, and a reader that selects ``FROM table FINAL`` sees exactly the
+latest version of each live row before any merge. Nothing is partitioned: a partition key read
+from a column that can change would leave the old version in another partition, where
+``FINAL`` does not replace it.
+
+Times are ``DateTime64(6, 'UTC')`` (PostgreSQL keeps microseconds), money ``Decimal(14, 2)``
+as the source. E-mail addresses are not copied: a recipient and a suppression carry
+``email_hash`` (the first 8 bytes of BLAKE2b over the lower-cased address), enough to tell a
+bounce (a recipient whose address this campaign suppressed as bounced).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from stratus.campaigns.models import Campaign, Recipient, Suppression
+from stratus.crm.models import Activity, Company, Contact, Deal, DealStay, Pipeline, Stage
+
+TIME = "DateTime64(6, 'UTC')"
+VERSION, DELETED = "_version", "_deleted"
+
+
+def email_hash(email: str | None) -> int:
+    """The key an address is matched by in the store (never the address itself)."""
+    digest = hashlib.blake2b((email or "").strip().lower().encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the column in ClickHouse
+    type: str  # its ClickHouse type
+    source: str = ""  # the model field it is read from (default: the same name)
+    convert: Callable[[Any], Any] | None = None  # from the source value, when not the identity
+
+    @property
+    def field(self) -> str:
+        return self.source or self.name
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # the ClickHouse table
+    model: type[models.Model]
+    columns: tuple[Column, ...]
+    month: str | None  # the column the verifier groups by month (None: one bucket)
+    sums: tuple[str, ...] = field(default=())  # the numeric columns the verifier adds up
+
+    @property
+    def source(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def watched(self) -> tuple[str, ...]:
+        """The source's database columns a change of which must be shipped."""
+        columns = []
+        for column in self.columns:
+            if column.name in ("organization_id", "id"):
+                continue
+            field = self.model._meta.get_field(column.field)
+            if not isinstance(field, models.Field) or not field.column:
+                raise TypeError(f"{table_label(self)}.{column.field} is not a column")
+            columns.append(field.column)
+        return tuple(dict.fromkeys(columns))
+
+
+def table_label(table: Table) -> str:
+    return table.model._meta.label
+
+
+def _key(name: str) -> Column:
+    return Column(name, "UInt64")
+
+
+def _ref(name: str) -> Column:
+    return Column(name, "Nullable(UInt64)")
+
+
+def _text(name: str) -> Column:
+    return Column(name, "LowCardinality(String)")
+
+
+def _time(name: str, *, null: bool = False) -> Column:
+    return Column(name, f"Nullable({TIME})" if null else TIME)
+
+
+COMMON = (_key("organization_id"), _key("id"))
+
+DEALS = Table(
+    "deals",
+    Deal,
+    (
+        *COMMON,
+        _key("pipeline_id"),
+        _key("stage_id"),
+        _ref("owner_id"),
+        _ref("company_id"),
+        Column("value", "Decimal(14, 2)"),
+        _text("currency"),
+        Column("lost_reason", "String"),
+        Column("expected_close_date", "Nullable(Date32)"),
+        _time("created_at"),
+        _time("stage_changed_at"),
+        _time("closed_at", null=True),
+    ),
+    month="created_at",
+    sums=("value",),
+)
+DEAL_STAYS = Table(
+    "deal_stays",
+    DealStay,
+    (
+        *COMMON,
+        _key("deal_id"),
+        _key("stage_id"),
+        _time("deal_created_at"),
+        _time("entered_at"),
+        _time("left_at", null=True),
+    ),
+    month="entered_at",
+)
+PIPELINES = Table(
+    "pipelines",
+    Pipeline,
+    (*COMMON, Column("name", "String"), Column("position", "UInt32"), _time("created_at")),
+    month="created_at",
+)
+STAGES = Table(
+    "stages",
+    Stage,
+    (
+        *COMMON,
+        _key("pipeline_id"),
+        Column("name", "String"),
+        Column("position", "UInt32"),
+        Column("probability", "UInt8"),
+        _text("kind"),
+        _time("created_at"),
+    ),
+    month="created_at",
+    sums=("probability",),
+)
+ACTIVITIES = Table(
+    "activities",
+    Activity,
+    (
+        *COMMON,
+        _text("kind"),
+        _ref("assignee_id"),
+        _ref("contact_id"),
+        _ref("company_id"),
+        _ref("deal_id"),
+        Column("done", "UInt8", convert=int),
+        _time("created_at"),
+        _time("due_at", null=True),
+        _time("done_at", null=True),
+    ),
+    month="created_at",
+    sums=("done",),
+)
+CONTACTS = Table(
+    "contacts",
+    Contact,
+    (*COMMON, _ref("owner_id"), _ref("company_id"), _time("created_at")),
+    month="created_at",
+)
+COMPANIES = Table(
+    "companies",
+    Company,
+    (*COMMON, _ref("owner_id"), _time("created_at")),
+    month="created_at",
+)
+CAMPAIGNS = Table(
+    "campaigns",
+    Campaign,
+    (
+        *COMMON,
+        Column("name", "String"),
+        _text("state"),
+        _ref("created_by_id"),
+        _time("created_at"),
+        _time("started_at", null=True),
+        _time("finished_at", null=True),
+    ),
+    month="created_at",
+)
+CAMPAIGN_RECIPIENTS = Table(
+    "campaign_recipients",
+    Recipient,
+    (
+        *COMMON,
+        _key("campaign_id"),
+        _ref("contact_id"),
+        Column("email_hash", "UInt64", source="email", convert=email_hash),
+        _text("state"),
+        _time("sent_at", null=True),
+        _time("opened_at", null=True),
+        Column("open_count", "UInt32"),
+        _time("clicked_at", null=True),
+        Column("click_count", "UInt32"),
+        _time("unsubscribed_at", null=True),
+    ),
+    month="sent_at",
+    sums=("open_count", "click_count"),
+)
+SUPPRESSIONS = Table(
+    "suppressions",
+    Suppression,
+    (
+        *COMMON,
+        Column("email_hash", "UInt64", source="email", convert=email_hash),
+        _text("reason"),
+        _ref("campaign_id"),
+        _time("created_at"),
+    ),
+    month="created_at",
+)
+
+TABLES: tuple[Table, ...] = (
+    DEALS,
+    DEAL_STAYS,
+    PIPELINES,
+    STAGES,
+    ACTIVITIES,
+    CONTACTS,
+    COMPANIES,
+    CAMPAIGNS,
+    CAMPAIGN_RECIPIENTS,
+    SUPPRESSIONS,
+)
+BY_NAME = {table.name: table for table in TABLES}
+BY_SOURCE = {table.source: table for table in TABLES}
+
+
+def create_sql(table: Table, database: str) -> str:
+    columns = ",\n    ".join(f"`{c.name}` {c.type}" for c in table.columns)
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{database}`.`{table.name}` (\n    {columns},\n"
+        f"    `{VERSION}` UInt64,\n    `{DELETED}` UInt8\n)\n"
+        f"ENGINE = ReplacingMergeTree({VERSION}, {DELETED})\nORDER BY (organization_id, id)"
+    )
+
+
+# --- values: from a source row to a ClickHouse row (JSON-ready) ---------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def row_values(table: Table, source: tuple[Any, ...]) -> list[Any]:
+    """A row of the source (``values_list(*fields(table))``) as the store's column values."""
+    values = []
+    for column, value in zip(table.columns, source, strict=True):
+        if column.convert is not None:
+            value = column.convert(value)
+        values.append(_json_value(value))
+    return values
+
+
+def fields(table: Table) -> tuple[str, ...]:
+    return tuple(column.field for column in table.columns)
+
+
+def tombstone(table: Table, organization_id: int, row_id: int) -> list[Any]:
+    """The row that deletes ``row_id``: its key, the other columns at their type's zero."""
+    values: list[Any] = []
+    for column in table.columns:
+        if column.name == "organization_id":
+            values.append(organization_id)
+        elif column.name == "id":
+            values.append(row_id)
+        elif column.type.startswith("Nullable"):
+            values.append(None)
+        elif "Int" in column.type or column.type.startswith("Decimal"):
+            values.append(0)
+        elif "DateTime" in column.type:
+            values.append("1970-01-01 00:00:00.000000")
+        else:
+            values.append("")
+    return values
+
+
+def migrate(store: Any) -> list[str]:
+    """Create the database and tables, and add the columns a newer release declares; idempotent.
+    The statements run, for the command to print."""
+    statements = [f"CREATE DATABASE IF NOT EXISTS `{store.database}`"]
+    for table in TABLES:
+        statements.append(create_sql(table, store.database))
+        for column in table.columns:
+            statements.append(
+                f"ALTER TABLE `{store.database}`.`{table.name}` "
+                f"ADD COLUMN IF NOT EXISTS `{column.name}` {column.type}"
+            )
+    for statement in statements:
+        store.command(statement)
+    return statements
