@@ -662,8 +662,15 @@ CAMPAIGN_PROGRESS_SECONDS = read_float(env, requirements, "CAMPAIGN_PROGRESS_SEC
 IMPORT_CHUNK_SIZE = read_int(env, requirements, "IMPORT_CHUNK_SIZE", 500, 1)
 IMPORT_STALE_AFTER = read_int(env, requirements, "IMPORT_STALE_AFTER", 300, 5)
 IMPORT_MAX_FILE_BYTES = read_int(env, requirements, "IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024, 1)
-# The engine that computes reports (stratus.reports.engines): the primary database for now.
-REPORTS_ENGINE = read_choice(env, requirements, "REPORTS_ENGINE", ("database",), "database")
+# The engine that computes reports (stratus.reports.engines): the primary database, or the
+# analytics store (ClickHouse, ANALYTICS_URL) with "clickhouse".
+REPORTS_ENGINE = read_choice(env, requirements, "REPORTS_ENGINE", ("database", "clickhouse"), "database")
+# With the ClickHouse engine, when the store cannot be reached: "error" answers 503 with
+# Retry-After (ANALYTICS_RETRY_AFTER seconds), "database" computes the report on the primary.
+ANALYTICS_FALLBACK = read_choice(env, requirements, "ANALYTICS_FALLBACK", ("error", "database"), "error")
+ANALYTICS_RETRY_AFTER = read_int(env, requirements, "ANALYTICS_RETRY_AFTER", 30, 1)
+if REPORTS_ENGINE == "clickhouse" and not ANALYTICS_URL:
+    requirements.add("REPORTS_ENGINE", "is clickhouse but ANALYTICS_URL (the store it reads) is not set")
 
 requirements.raise_if_any()
 

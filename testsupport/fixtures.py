@@ -7,6 +7,7 @@ of that role in that organization (a member with that role is created).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,14 @@ def api_client(organization: Organization) -> Callable[..., APIClient]:
 
 
 # --- Object storage: a real S3-compatible endpoint (moto server) per test session ------------
+
+
+@pytest.fixture(scope="session")
+def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one chDB folder of this test process: chDB (the ClickHouse engine in process) opens a
+    single folder per process, so every suite's analytics store lives there (each in its own
+    ClickHouse database)."""
+    return tmp_path_factory.mktemp("chdb", numbered=False)
 
 
 @pytest.fixture(scope="session")

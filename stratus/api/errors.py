@@ -142,6 +142,9 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
             field_error(name, m, exc.code) for name, messages in exc.field_errors.items() for m in messages
         ]
         type_ = f"{PROBLEM_TYPE_PREFIX}{exc.code}"
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(retry_after)))
     elif isinstance(exc, exceptions.ValidationError):
         status_code = status.HTTP_400_BAD_REQUEST
         errors = validation_errors(exc)

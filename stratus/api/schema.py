@@ -69,9 +69,11 @@ ERROR_DESCRIPTIONS = {
     "415": "The body is not JSON",
     "422": (
         "A business rule refused the request (the last owner leaving, a campaign or import not in a "
-        "state that allows it, a weak password), or an Idempotency-Key was reused with another body"
+        "state that allows it, a weak password), or an Idempotency-Key was reused with another body; "
+        "a report over the analytics store's per-query limits (code report_too_heavy)"
     ),
     "429": "Rate limit exceeded; retry after Retry-After seconds",
+    "503": "The analytics store the reports are read from is unavailable; retry after Retry-After seconds",
 }
 
 
@@ -196,6 +198,8 @@ def _error_codes(method: str, path: str, operation: dict[str, Any]) -> list[str]
         codes += ["413", "415", "422"]
     if method == "delete":
         codes.append("422")
+    if method == "get" and path.startswith("/api/v1/reports/"):
+        codes += ["422", "503"]  # over the analytics store's per-query limits; the store down
     if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in operation.get("parameters", [])):
         codes.append("412")
     return sorted(codes)

@@ -110,6 +110,17 @@ class RateLimited(ApplicationError):
         self.retry_after = retry_after
 
 
+class Unavailable(ApplicationError):
+    """A service this request needs is down for now; ``retry_after`` says in how many seconds to
+    try again (sent as ``Retry-After``)."""
+
+    default_code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 # The one place that decides the HTTP status of each kind of refusal (see stratus.api.errors).
 STATUS_BY_KIND: dict[type[ApplicationError], int] = {
     Invalid: 400,
@@ -122,6 +133,7 @@ STATUS_BY_KIND: dict[type[ApplicationError], int] = {
     UnsupportedMedia: 415,
     Unprocessable: 422,
     RateLimited: 429,
+    Unavailable: 503,
 }
 
 

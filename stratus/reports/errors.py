@@ -20,3 +20,9 @@ class ReportsCode(StrEnum):
 
     INVALID_CONVERSION = "invalid_report_conversion"
     """A report's conversion parameters are invalid (``currency_to``, ``rates_on``)."""
+
+    REPORT_TOO_HEAVY = "report_too_heavy"
+    """A report's query hit a per-query limit of the analytics store (time, memory, rows): 422."""
+
+    REPORTS_UNAVAILABLE = "reports_unavailable"
+    """The analytics store cannot answer now (down, or not built yet): 503 with ``Retry-After``."""

@@ -13,11 +13,6 @@ from stratus.analytics import client as analytics
 from stratus.analytics import schema, shipper
 
 
-@pytest.fixture(scope="session")
-def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("chdb")
-
-
 @pytest.fixture
 def store(transactional_db: None, settings: Any, chdb_folder: Path) -> Iterator[analytics.Client]:
     """An empty analytics store (chDB), the capture on, reader and writer configured."""

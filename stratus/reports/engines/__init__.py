@@ -74,3 +74,7 @@ def _load_builtin() -> None:
         from stratus.reports.engines.database import DatabaseEngine
 
         register("database", DatabaseEngine)
+    if "clickhouse" not in _ENGINES:
+        from stratus.reports.engines.clickhouse import ClickHouseEngine
+
+        register("clickhouse", ClickHouseEngine)

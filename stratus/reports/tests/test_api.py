@@ -1,4 +1,7 @@
-"""The reports API: JSON and CSV, filters checked field by field, roles, tenants, query counts."""
+"""The reports API: JSON and CSV, filters checked field by field, roles, tenants, query counts.
+
+The tests that take ``engine_name`` run once per report engine (``REPORTS_ENGINE``; the
+ClickHouse engine on chDB loaded with the data set, see ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -45,14 +48,14 @@ def _csv(response: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
-def test_a_viewer_reads_every_report_as_json(ds: DataSet, viewer: APIClient) -> None:
+def test_a_viewer_reads_every_report_as_json(engine_name: str, ds: DataSet, viewer: APIClient) -> None:
     for name in REPORTS:
         response = viewer.get(f"/api/v1/reports/{name}")
         assert response.status_code == 200, (name, response.content)
         assert response["Content-Type"] == "application/json"
 
 
-def test_won_lost_as_json_keeps_each_currency_apart(ds: DataSet, viewer: APIClient) -> None:
+def test_won_lost_as_json_keeps_each_currency_apart(engine_name: str, ds: DataSet, viewer: APIClient) -> None:
     body = viewer.get("/api/v1/reports/won-lost").json()
     assert (body["won_count"], body["lost_count"], body["win_rate"]) == (3, 3, 0.5)
     assert body["totals"] == [
@@ -71,7 +74,7 @@ def test_won_lost_as_json_keeps_each_currency_apart(ds: DataSet, viewer: APIClie
     }
 
 
-def test_filters_reach_the_engine(ds: DataSet, viewer: APIClient) -> None:
+def test_filters_reach_the_engine(engine_name: str, ds: DataSet, viewer: APIClient) -> None:
     body = viewer.get(
         "/api/v1/reports/forecast", {"date_from": "2026-03-01", "date_to": "2026-03-31", "currency": "EUR"}
     ).json()
@@ -206,7 +209,7 @@ def test_a_refusal_stays_a_problem_document_when_csv_was_asked(ds: DataSet, view
     assert anonymous["Content-Type"].startswith("application/problem+json")
 
 
-def test_another_organizations_pipeline_and_member_are_unknown_here(ds: DataSet) -> None:
+def test_another_organizations_pipeline_and_member_are_unknown_here(engine_name: str, ds: DataSet) -> None:
     other = token_client(make_token(ds.other, Role.OWNER))
     assert _errors(other.get(f"/api/v1/reports/funnel?pipeline={ds.sales.pk}")) == {
         "pipeline": f"No pipeline with id {ds.sales.pk} in this organization."
@@ -216,7 +219,7 @@ def test_another_organizations_pipeline_and_member_are_unknown_here(ds: DataSet)
     }
 
 
-def test_another_organization_sees_only_its_own_figures(ds: DataSet) -> None:
+def test_another_organization_sees_only_its_own_figures(engine_name: str, ds: DataSet) -> None:
     other = token_client(make_token(ds.other, Role.VIEWER))
     won_lost = other.get("/api/v1/reports/won-lost").json()
     assert won_lost["totals"] == [
@@ -278,7 +281,7 @@ def test_query_counts_do_not_grow_with_rows(ds: DataSet, viewer: APIClient) -> N
     assert max(before.values()) <= 8, before
 
 
-def test_a_report_day_is_a_utc_day(ds: DataSet, viewer: APIClient) -> None:
+def test_a_report_day_is_a_utc_day(engine_name: str, ds: DataSet, viewer: APIClient) -> None:
     # D1 was won on 2026-01-20 09:00 UTC: inside a range ending that day, outside one ending before.
     day = datetime.date(2026, 1, 20).isoformat()
     inside = viewer.get(f"/api/v1/reports/won-lost?date_from={day}&date_to={day}").json()

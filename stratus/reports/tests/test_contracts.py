@@ -92,5 +92,5 @@ def test_every_report_has_a_method_on_every_engine() -> None:
 
 
 def test_an_unknown_engine_is_named() -> None:
-    with pytest.raises(LookupError, match="unknown report engine 'nope'; known: database"):
+    with pytest.raises(LookupError, match="unknown report engine 'nope'; known: clickhouse, database"):
         engines.get_engine("nope")

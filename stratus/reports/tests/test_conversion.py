@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Callable
 from decimal import Decimal as M
 from typing import Any
 
@@ -301,8 +302,9 @@ def test_another_organizations_rates_are_not_used(ds: DataSet) -> None:
     )
 
 
-def test_every_engine_gets_the_conversion(ds: DataSet) -> None:
+def test_every_engine_gets_the_conversion(ds: DataSet, analytics_store: Callable[[], None]) -> None:
     """The layer reads only the contract's dataclasses: any engine's answer converts the same."""
+    analytics_store()  # the ClickHouse engine's store, loaded with the data set
     filters = ReportFilters(
         organization_id=ds.org.pk, as_of=datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)
     )

@@ -1,0 +1,184 @@
+# ruff: noqa: E501 - the generating SQL reads better unwrapped
+"""The ClickHouse reports engine alone, in process, on a chDB store filled with synthetic rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/stratus_h6 \\
+      uv run python bench/clickhouse_engine.py --store /tmp/chbench --deals 1000000 --runs 20 \\
+      --out bench/results/2026-12-06-clickhouse-engine.json
+
+Fills the mirror tables of ``stratus.analytics.schema`` straight in ClickHouse (``INSERT ...
+SELECT FROM numbers()``, no PostgreSQL rows): one organization with ``--deals`` deals over two
+years (three stays each, two ended), three activities per deal, ``--deals`` campaign recipients
+in 24 campaigns with their opens, clicks and bounces, and a noise organization a tenth of that
+size. Then runs each report ``--runs`` times through the engine (filters: the last 12 months;
+one user, no HTTP) and prints p50/p95/max in ms. Owner names come from the primary database
+(``DATABASE_URL``, migrated), as in the app: the synthetic owners have no user there.
+
+This is the engine's own cost on chDB (the ClickHouse engine in this process) on this machine,
+not the 8-user comparison with PostgreSQL of the issue's benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def fill(writer: Any, org: int, deals: int, first_id: int) -> None:
+    db, n = writer.database, deals
+    base = "toDateTime64('2026-12-06 00:00:00', 6, 'UTC')"
+    ids = f"number + {first_id}"
+    run = writer.command
+    stage = first_id  # stages first_id .. first_id + 5 in pipeline first_id
+    run(
+        f"INSERT INTO {db}.pipelines (organization_id, id, name, position, created_at, _version, _deleted) "
+        f"VALUES ({org}, {first_id}, 'Sales', 0, {base}, 1, 0)"
+    )
+    stages = [("Lead", 10, "open"), ("Qualified", 25, "open"), ("Proposal", 50, "open")]
+    stages += [("Negotiation", 75, "open"), ("Won", 100, "won"), ("Lost", 0, "lost")]
+    for position, (name, probability, kind) in enumerate(stages):
+        run(
+            f"INSERT INTO {db}.stages (organization_id, id, pipeline_id, name, position, probability, kind,"
+            f" created_at, _version, _deleted) VALUES ({org}, {stage + position}, {first_id}, '{name}',"
+            f" {position}, {probability}, '{kind}', {base}, 1, 0)"
+        )
+    created = f"{base} - toIntervalSecond(({ids}) * 7919 % (730 * 86400))"
+    stage_of = f"{stage} + (({ids}) * 31 % 6)"
+    run(f"""
+        INSERT INTO {db}.deals (organization_id, id, pipeline_id, stage_id, owner_id, value, currency,
+            lost_reason, expected_close_date, created_at, stage_changed_at, closed_at, _version, _deleted)
+        SELECT {org}, {ids}, {first_id}, {stage_of}, 1 + ({ids}) % 20, toDecimal64((({ids}) * 37 % 100000) / 100, 2),
+            ['EUR', 'USD', 'GBP'][1 + ({ids}) % 3], if(({ids}) * 31 % 6 = 5, ['Price', 'Timing'][1 + ({ids}) % 2], ''),
+            if(({ids}) * 31 % 6 < 4, toDate32({created} + toIntervalDay(30 + ({ids}) % 90)), NULL),
+            {created}, {created}, if(({ids}) * 31 % 6 >= 4, {created} + toIntervalDay(1 + ({ids}) % 60), NULL), 1, 0
+        FROM numbers({n})
+    """)
+    deal = f"{first_id} + intDiv(number, 3)"
+    deal_created = f"{base} - toIntervalSecond(({deal}) * 7919 % (730 * 86400))"
+    run(f"""
+        INSERT INTO {db}.deal_stays (organization_id, id, deal_id, stage_id, deal_created_at, entered_at, left_at,
+            _version, _deleted)
+        SELECT {org}, {first_id} + number, {deal}, {stage} + number % 3, {deal_created},
+            {deal_created} + toIntervalDay(number % 3 * 5),
+            if(number % 3 = 2, NULL, {deal_created} + toIntervalDay(number % 3 * 5)
+               + toIntervalSecond(number * 7919 % (20 * 86400))), 1, 0
+        FROM numbers({3 * n})
+    """)
+    run(f"""
+        INSERT INTO {db}.activities (organization_id, id, kind, assignee_id, done, created_at, due_at, _version,
+            _deleted)
+        SELECT {org}, {first_id} + number, ['task', 'call', 'meeting', 'note'][1 + number % 4],
+            if(number % 10 = 0, NULL, 1 + number % 20), number % 2,
+            {base} - toIntervalSecond(number * 7919 % (730 * 86400)),
+            if(number % 4 = 0, {base} - toIntervalSecond(number * 7919 % (730 * 86400)) + toIntervalDay(3), NULL),
+            1, 0
+        FROM numbers({3 * n})
+    """)
+    run(f"""
+        INSERT INTO {db}.campaigns (organization_id, id, name, state, created_by_id, created_at, started_at,
+            finished_at, _version, _deleted)
+        SELECT {org}, {first_id} + number, concat('Campaign ', toString(number)), 'sent', 1 + number % 20,
+            {base} - toIntervalDay(15 * number), {base} - toIntervalDay(15 * number), NULL, 1, 0
+        FROM numbers(24)
+    """)
+    campaign = f"{first_id} + number % 24"
+    sent = f"{base} - toIntervalDay(15 * (number % 24)) + toIntervalSecond(number % 86400)"
+    run(f"""
+        INSERT INTO {db}.campaign_recipients (organization_id, id, campaign_id, email_hash, state, sent_at,
+            opened_at, open_count, clicked_at, click_count, unsubscribed_at, _version, _deleted)
+        SELECT {org}, {first_id} + number, {campaign}, cityHash64(number), if(number % 50 = 0, 'failed', 'sent'),
+            if(number % 50 = 0, NULL, {sent}), if(number % 3 = 0, {sent} + toIntervalHour(5), NULL), number % 3 = 0,
+            if(number % 9 = 0, {sent} + toIntervalHour(6), NULL), number % 9 = 0,
+            if(number % 200 = 0, {sent} + toIntervalDay(1), NULL), 1, 0
+        FROM numbers({n})
+    """)
+    run(f"""
+        INSERT INTO {db}.suppressions (organization_id, id, email_hash, reason, campaign_id, created_at, _version,
+            _deleted)
+        SELECT {org}, {first_id} + number, cityHash64(number), 'bounced', {campaign}, {sent}, 1, 0
+        FROM numbers({n}) WHERE number % 100 = 0
+    """)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--store", type=Path, required=True, help="chDB folder (emptied first)")
+    parser.add_argument("--deals", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    url = f"chdb://{args.store.resolve()}?database=bench"
+    os.environ["ANALYTICS_URL"] = os.environ["ANALYTICS_WRITER_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
+    import shutil
+
+    import django
+
+    shutil.rmtree(args.store, ignore_errors=True)
+    django.setup()
+    from stratus.analytics import client as analytics
+    from stratus.analytics import schema
+    from stratus.reports import engines
+    from stratus.reports.contracts import REPORTS, ReportFilters
+
+    writer = analytics.writer()
+    schema.migrate(writer)
+    started = time.monotonic()
+    fill(writer, 1, args.deals, 1)
+    fill(writer, 2, args.deals // 10, 100_000_000)
+    fill_seconds = time.monotonic() - started
+    rows = {
+        table.name: analytics.reader().query(f"SELECT count() FROM bench.{table.name}")[0][0]
+        for table in schema.TABLES
+    }
+    as_of = datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC)
+    filters = ReportFilters(
+        organization_id=1,
+        as_of=as_of,
+        date_from=datetime.date(2025, 12, 6),
+        date_to=datetime.date(2026, 12, 5),
+    )
+    engine = engines.get_engine("clickhouse")
+    results: dict[str, Any] = {}
+    for name in REPORTS:
+        engines.run(name, filters, engine)  # warm-up
+        times = []
+        for _ in range(args.runs):
+            begun = time.perf_counter()
+            engines.run(name, filters, engine)
+            times.append((time.perf_counter() - begun) * 1000)
+        times.sort()
+        results[name] = {
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+            "max_ms": round(times[-1], 1),
+        }
+        print(name, results[name], flush=True)
+    document = {
+        "command": " ".join(sys.argv),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
+        "rows": rows,
+        "events": sum(rows.values()),
+        "fill_seconds": round(fill_seconds, 1),
+        "filters": "last 12 months, organization 1 (no pipeline, owner or currency)",
+        "reports": results,
+    }
+    print(json.dumps(document, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(document, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
