@@ -28,7 +28,7 @@ from stratus.campaigns import selectors, services, templating
 from stratus.campaigns.models import Campaign, CampaignState, RecipientState
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Contact
-from stratus.platform.errors import ApplicationError, NotFound, status_of
+from stratus.platform.errors import ApplicationError, NotFound, Unavailable, Unprocessable, status_of
 from stratus.reports import engines
 from stratus.reports.contracts import CampaignRow, ReportFilters
 from stratus.web.campaigns.forms import (
@@ -78,10 +78,14 @@ def _campaign(membership: Membership, pk: int) -> Campaign:
         raise Http404(missing.message) from missing
 
 
-def _figures(membership: Membership) -> dict[int, CampaignRow]:
-    """The campaigns report's row of each campaign of the organization (a few aggregate queries)."""
+def _figures(membership: Membership) -> dict[int, CampaignRow] | None:
+    """The campaigns report's row of each campaign of the organization (a few aggregate queries);
+    ``None`` when the reports' store cannot answer now (the list shows a dash, not zeros)."""
     filters = ReportFilters(organization_id=membership.organization_id, as_of=timezone.now())
-    report = engines.run("campaigns", filters)
+    try:
+        report = engines.run("campaigns", filters)
+    except (Unavailable, Unprocessable):  # the analytics store is down, or over a limit
+        return None
     return {row.campaign_id: row for row in report.campaigns}
 
 
@@ -105,12 +109,13 @@ def campaign_list(request: SignedInRequest) -> HttpResponse:
     )
     more = len(campaigns) > PAGE_SIZE
     figures = _figures(membership) if campaigns else {}
-    rows = [(campaign, figures.get(campaign.pk)) for campaign in campaigns[:PAGE_SIZE]]
+    rows = [(campaign, (figures or {}).get(campaign.pk)) for campaign in campaigns[:PAGE_SIZE]]
     return _shell(
         request,
         "web/campaigns/list.html",
         {
             "rows": rows,
+            "unavailable": figures is None,
             "page": page,
             "next_page": page + 1 if more else None,
             "previous_page": page - 1 if page > 1 else None,

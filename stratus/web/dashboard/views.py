@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from stratus.accounts.models import Organization, Role
 from stratus.crm import selectors as crm_selectors
 from stratus.imports.exports import stream_csv
-from stratus.platform.errors import Forbidden, Invalid, NotFound, status_of
+from stratus.platform.errors import Forbidden, Invalid, NotFound, Unavailable, Unprocessable, status_of
 from stratus.reports import engines
 from stratus.reports.contracts import REPORTS, ReportFilters, flat_table
 from stratus.reports.filters import report_filters
@@ -66,6 +66,7 @@ def _panels(
     """Each chosen chart's panel (its report's result, charts and CSV link), or the pickers' errors."""
     errors: dict[str, list[str]] = {}
     results: dict[str, tuple[Any, ReportFilters]] = {}
+    failures: dict[str, str] = {}
     for key in keys:
         report = CHART_REPORTS.get(key)
         if report is None:
@@ -76,12 +77,15 @@ def _panels(
             for name, messages in refused.field_errors.items():
                 errors.setdefault(name, list(messages))
             continue
-        results[key] = (engines.run(report, filters), filters)
+        try:
+            results[key] = (engines.run(report, filters), filters)
+        except (Unavailable, Unprocessable) as failed:  # the analytics store is down, or over a limit
+            failures[key] = failed.message
     if errors:
         return [], errors
     panels = []
     for key in keys:
-        panel: dict[str, Any] = {"key": key, "title": _(DASHBOARD_CHARTS[key])}
+        panel: dict[str, Any] = {"key": key, "title": _(DASHBOARD_CHARTS[key]), "failed": failures.get(key)}
         if key in results:
             result, filters = results[key]
             report = CHART_REPORTS[key]
@@ -103,6 +107,9 @@ def _panels(
                 ]
         panels.append(panel)
     return panels, errors
+
+
+PLAIN_TEXT = "text/plain; charset=utf-8"
 
 
 def _query(query: QueryDict, report: str) -> str:
@@ -151,8 +158,15 @@ def report_csv(request: SignedInRequest, report: str) -> HttpResponse | Streamin
         filters = _filters(org, request.GET, report)
     except Invalid as refused:
         messages = [f"{name}: {m}" for name, ms in refused.field_errors.items() for m in ms]
-        return HttpResponse("\n".join(messages), status=400, content_type="text/plain; charset=utf-8")
-    header, rows = flat_table(engines.run(report, filters))
+        return HttpResponse("\n".join(messages), status=400, content_type=PLAIN_TEXT)
+    try:
+        header, rows = flat_table(engines.run(report, filters))
+    except (Unavailable, Unprocessable) as failed:
+        refusal = HttpResponse(failed.message, status=status_of(failed), content_type=PLAIN_TEXT)
+        retry_after = getattr(failed, "retry_after", None)
+        if retry_after:
+            refusal["Retry-After"] = str(retry_after)
+        return refusal
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="report-{report}-{stamp}.csv"'

@@ -271,3 +271,31 @@ def test_the_deal_filters_the_charts_link_with_stay_in_the_organization(ds: Data
             org=ds.org, filters={"has_expected_close": "false", "status": "open"}
         ).values_list("title", flat=True)
     ) == ["D9"]
+
+
+@pytest.fixture
+def dead_store(settings: Any) -> None:
+    """Reports from ClickHouse (``ANALYTICS_FALLBACK=error``) at a port where nothing listens."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REPORTS_ENGINE = "clickhouse"
+    settings.ANALYTICS_URL = f"clickhouse://reader:secret@127.0.0.1:{port}/stratus"
+    settings.ANALYTICS_CONNECT_TIMEOUT = 1
+    settings.ANALYTICS_FALLBACK = "error"
+
+
+def test_with_the_analytics_store_down_each_chart_says_so_and_the_page_still_works(
+    ds: DataSet, dead_store: None
+) -> None:
+    response = _client(ds.alice).get("/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    for key in ("funnel", "won", "forecast", "activity"):
+        assert f'data-testid="panel-failed-{key}"' in body, key
+    assert 'data-testid="panel-tasks"' in body  # my open tasks do not need the store
+    csv_response = _client(ds.alice).get(reverse("web:dashboard-csv", args=["won-lost"]))
+    assert csv_response.status_code == 503
+    assert int(csv_response["Retry-After"]) > 0
