@@ -132,7 +132,7 @@ def test_with_the_analytics_store_down_the_list_shows_no_figures_rather_than_zer
     body = response.content.decode()
     assert 'data-testid="figures-unavailable"' in body
     row = body[body.index('data-testid="campaign-row-') :]
-    assert 'data-label="Sent">–<' in row
+    assert 'data-label="Sent">\u2013<' in row
     assert "Spring launch" in body
 
 
