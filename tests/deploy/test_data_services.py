@@ -376,13 +376,13 @@ def test_kubernetes_only_the_worker_gets_the_analytics_writer() -> None:
 # --- The users' settings on the ClickHouse engine itself (chDB, in process) ---------------------
 
 
-def test_clickhouse_users_and_limits_hold_on_the_clickhouse_engine(tmp_path: Path) -> None:
+def test_clickhouse_users_and_limits_hold_on_the_clickhouse_engine(chdb_folder: Path) -> None:
     """Every grant parses and names real privileges, every profile setting exists with the value
     given, a report over the row limit is stopped (not truncated), and `readonly=1` refuses
     writes, DDL and setting changes: run on the ClickHouse engine in process (chDB). The server
     itself is not available here (docs/operations/cluster.md)."""
     chdb_session = pytest.importorskip("chdb.session", reason="chDB comes with the analytics engine")
-    session = chdb_session.Session(str(tmp_path / "chdb"))
+    session = chdb_session.Session(str(chdb_folder))  # chDB opens one folder per process
     try:
 
         def query(sql: str) -> str:
@@ -398,8 +398,10 @@ def test_clickhouse_users_and_limits_hold_on_the_clickhouse_engine(tmp_path: Pat
             assert query(f"EXPLAIN AST {grant.text} TO someone").startswith("GrantQuery"), grant.text
         assert "Syntax error" in refused("EXPLAIN AST GRANT SELECTT ON stratus.* TO someone")
 
-        query(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-        query(f"CREATE TABLE {DATABASE}.events (id UInt64) ENGINE = MergeTree ORDER BY id")
+        scratch = "deploy_users_check"  # the shared folder's other databases belong to other suites
+        query(f"DROP DATABASE IF EXISTS {scratch}")
+        query(f"CREATE DATABASE {scratch}")
+        query(f"CREATE TABLE {scratch}.events (id UInt64) ENGINE = MergeTree ORDER BY id")
         reader_profile = root.find(f"profiles/{READER}")
         assert reader_profile is not None
         profile = {child.tag: (child.text or "").strip() for child in reader_profile}
@@ -413,30 +415,31 @@ def test_clickhouse_users_and_limits_hold_on_the_clickhouse_engine(tmp_path: Pat
 
         query("SET readonly = 1")
         for write in (
-            f"INSERT INTO {DATABASE}.events VALUES (1)",
-            f"ALTER TABLE {DATABASE}.events DELETE WHERE id = 1",
-            f"CREATE TABLE {DATABASE}.other (id UInt64) ENGINE = Memory",
-            f"DROP TABLE {DATABASE}.events",
+            f"INSERT INTO {scratch}.events VALUES (1)",
+            f"ALTER TABLE {scratch}.events DELETE WHERE id = 1",
+            f"CREATE TABLE {scratch}.other (id UInt64) ENGINE = Memory",
+            f"DROP TABLE {scratch}.events",
             "SET max_execution_time = 3600",
         ):
             assert "READONLY" in refused(write), write
-        assert query(f"SELECT count() FROM {DATABASE}.events") == "0"
+        assert query(f"SELECT count() FROM {scratch}.events") == "0"
     finally:
         session.close()
 
 
-def test_clickhouse_server_settings_exist_on_the_clickhouse_engine() -> None:
-    chdb = pytest.importorskip("chdb", reason="chDB comes with the analytics engine")
+def test_clickhouse_server_settings_exist_on_the_clickhouse_engine(chdb_folder: Path) -> None:
+    chdb_session = pytest.importorskip("chdb.session", reason="chDB comes with the analytics engine")
     root = ET.parse(CONFIG_XML).getroot()
     names = [child.tag for child in root if not list(child) and child.get("remove") is None]
     assert names == ["max_server_memory_usage_to_ram_ratio"]
-    found = chdb.query(f"SELECT name FROM system.server_settings WHERE name = '{names[0]}'", "TSV")
-    assert found.bytes().decode().strip() == names[0]
-    for ttl in root.iter("ttl"):
-        expression = (ttl.text or "").strip()
-        assert expression.endswith(" DELETE")
-        parsed = chdb.query(f"EXPLAIN AST SELECT {expression.removesuffix(' DELETE')}", "TSV")
-        assert parsed.bytes().startswith(b"SelectWithUnionQuery"), expression
+    with chdb_session.Session(str(chdb_folder)) as session:  # chDB opens one folder per process
+        found = session.query(f"SELECT name FROM system.server_settings WHERE name = '{names[0]}'", "TSV")
+        assert found.bytes().decode().strip() == names[0]
+        for ttl in root.iter("ttl"):
+            expression = (ttl.text or "").strip()
+            assert expression.endswith(" DELETE")
+            parsed = session.query(f"EXPLAIN AST SELECT {expression.removesuffix(' DELETE')}", "TSV")
+            assert parsed.bytes().startswith(b"SelectWithUnionQuery"), expression
 
 
 def test_the_one_machine_cluster_runs_without_the_two_servers(tmp_path: Path) -> None:
