@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -49,3 +50,11 @@ def upload_pending(*, key: str) -> bool:
 
     The caller holds a signed grant for the key, which already names the organization."""
     return Document.objects.filter(key=key, status=DocumentStatus.PENDING).exists()
+
+
+def document_content_types(*, org: Organization, document_ids: Iterable[int]) -> dict[int, str]:
+    """The content type of each of ``document_ids`` that is the organization's (one query)."""
+    ids = list(document_ids)
+    if not ids:
+        return {}
+    return dict(Document.objects.filter(organization=org, pk__in=ids).values_list("pk", "content_type"))

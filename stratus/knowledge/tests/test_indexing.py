@@ -19,7 +19,7 @@ from stratus.knowledge.models import OutboxEntry
 from stratus.knowledge.selectors import Filters, by_meaning
 from stratus.knowledge.store import store
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.subprocess]  # the kill test forks
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from stratus.accounts.models import Organization
-from stratus.documents.models import Document
+from stratus.documents import selectors as document_selectors
 from stratus.knowledge.selectors import Result
 from stratus.web.search.forms import RECORD_TYPES
 
@@ -146,9 +146,7 @@ class Passage:
 def document_types(org: Organization, results: Sequence[Result]) -> dict[int, str]:
     """The content types of the organization's documents among ``results`` (one query)."""
     ids = [r.record_id for r in results if r.record_type == "document"]
-    if not ids:
-        return {}
-    return dict(Document.objects.filter(organization=org, pk__in=ids).values_list("pk", "content_type"))
+    return document_selectors.document_content_types(org=org, document_ids=ids)
 
 
 def passages(org: Organization, results: Sequence[Result], query: str, *, size: int = 320) -> list[Passage]:

@@ -489,6 +489,7 @@ def test_a_pdf_opens_in_the_browser_when_asked_and_downloads_otherwise() -> None
         size=len(pdf),
         sha256=hashlib.sha256(pdf).hexdigest(),
         status="ready",
+        finished_at=timezone.now(),
     )
     document_store().write(document.key, io.BytesIO(pdf), "application/pdf")
     client = _client(me)
