@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from stratus.analytics import client as analytics
+from stratus.analytics import schema
 from stratus.analytics.capture import XID
 from stratus.analytics.models import STREAM, OutboxEntry, Stream
-from stratus.analytics.schema import BY_SOURCE, DELETED, VERSION, fields, row_values, tombstone
+from stratus.analytics.schema import BY_SOURCE, Table
 from stratus.platform.locks import advisory_key
 
 logger = logging.getLogger(__name__)
@@ -57,14 +58,48 @@ def _xmin() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _pending(position: tuple[int, int], xmin: int, limit: int) -> list[tuple[int, str, int, int, int]]:
+_BATCH_SQL = """
+SELECT count(*), (array_agg(xid ORDER BY xid DESC, seq DESC))[1],
+       (array_agg(seq ORDER BY xid DESC, seq DESC))[1], array_agg(DISTINCT source)
+FROM (
+    SELECT xid, seq, source FROM analytics_outbox
+    WHERE (xid, seq) > (%s, %s) AND xid < %s ORDER BY xid, seq LIMIT %s
+) batch
+"""
+
+
+def _pending(position: tuple[int, int], xmin: int, limit: int) -> tuple[int, tuple[int, int], list[str]]:
+    """The batch: how many entries, the last one's ``(xid, seq)``, the tables they change."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT seq, source, row_id, organization_id, xid FROM analytics_outbox "
-            "WHERE (xid, seq) > (%s, %s) AND xid < %s ORDER BY xid, seq LIMIT %s",
-            [*position, xmin, limit],
-        )
-        return [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(_BATCH_SQL, [*position, xmin, limit])
+        count, last_xid, last_seq, sources = cursor.fetchone()
+    if not count:
+        return 0, position, []
+    return int(count), (int(last_xid), int(last_seq)), sorted(sources)
+
+
+def _rows(table: Table, position: tuple[int, int], last: tuple[int, int]) -> tuple[bytes, int]:
+    """The store rows of ``table`` for the batch, as one ``JSONCompactEachRow`` body: PostgreSQL
+    builds every line (one round trip); Python only appends the columns it computes."""
+    parameters = {
+        "after_xid": position[0],
+        "after_seq": position[1],
+        "last_xid": last[0],
+        "last_seq": last[1],
+        "source": table.source,
+    }
+    with connection.cursor() as cursor:
+        if any(schema.in_python(column) for column in table.columns):
+            cursor.execute(schema.rows_sql(table), parameters)
+            lines = []
+            for built, *values in cursor.fetchall():
+                computed = ",".join(str(value) for value in schema.python_values(table, tuple(values)))
+                lines.append(f"{built[:-1]},{computed}]")
+            return "\n".join(lines).encode(), len(lines)
+        whole = f"SELECT string_agg(line, E'\\n'), count(*) FROM ({schema.rows_sql(table)}) rows(line)"  # noqa: S608
+        cursor.execute(whole, parameters)
+        body, count = cursor.fetchone()
+    return (body or "").encode(), int(count)
 
 
 def ship_batch(
@@ -74,44 +109,30 @@ def ship_batch(
     insert into ClickHouse and the saved position (the crash tests use it)."""
     stream = Stream.objects.get(name=STREAM)
     position = (stream.position_xid, stream.position_seq)
-    entries = _pending(position, _xmin(), limit)
+    entries, last, sources = _pending(position, _xmin(), limit)
     if not entries:
         return Batch(0, 0)
-    changed: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # source -> id -> (org, seq)
-    for seq, source, row_id, organization_id, _xid in entries:
-        previous = changed[source].get(row_id)
-        changed[source][row_id] = (organization_id, max(seq, previous[1] if previous else 0))
     inserted = 0
-    for source, rows in changed.items():
+    for source in sources:
         table = BY_SOURCE.get(source)
         if table is None:
             logger.warning("analytics: outbox entries of %s, a table not mirrored, skipped", source)
             continue
-        found = {
-            values[1]: values
-            for values in table.model._default_manager.filter(pk__in=list(rows)).values_list(*fields(table))
-        }
-        batch = []
-        for row_id, (organization_id, seq) in rows.items():
-            current = found.get(row_id)
-            if current is None:
-                batch.append([*tombstone(table, organization_id, row_id), seq, 1])
-            else:
-                batch.append([*row_values(table, current), seq, 0])
-        inserted += store.insert(table.name, (*table.names, VERSION, DELETED), batch)
+        body, count = _rows(table, position, last)
+        if count:
+            inserted += store.insert_raw(table.name, schema.insert_columns(table), body, count)
     if after_insert is not None:
         after_insert()
-    last_seq, last_xid = entries[-1][0], entries[-1][4]
     with transaction.atomic():
         Stream.objects.filter(name=STREAM).update(
-            position_xid=last_xid,
-            position_seq=last_seq,
-            shipped_rows=stream.shipped_rows + inserted,
+            position_xid=last[0],
+            position_seq=last[1],
+            shipped_rows=F("shipped_rows") + inserted,
             shipped_at=timezone.now(),
         )
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM analytics_outbox WHERE (xid, seq) <= (%s, %s)", [last_xid, last_seq])
-    return Batch(len(entries), inserted)
+            cursor.execute("DELETE FROM analytics_outbox WHERE (xid, seq) <= (%s, %s)", list(last))
+    return Batch(entries, inserted)
 
 
 def ship_pending(
