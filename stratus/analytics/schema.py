@@ -304,11 +304,10 @@ def insert_columns(table: Table) -> tuple[str, ...]:
 
 
 _CHANGED_SQL = (
-    "WITH changed AS (SELECT row_id, max(seq) AS version, "
-    "(array_agg(organization_id ORDER BY seq DESC))[1] AS organization_id "
+    "WITH changed AS (SELECT DISTINCT ON (row_id) row_id, seq AS version, organization_id "
     "FROM analytics_outbox "
     "WHERE (xid, seq) > (%(after_xid)s, %(after_seq)s) AND (xid, seq) <= (%(last_xid)s, %(last_seq)s) "
-    "AND source = %(source)s GROUP BY row_id) "
+    "AND source = %(source)s ORDER BY row_id, seq DESC) "
 )
 
 

@@ -59,8 +59,7 @@ def _xmin() -> int:
 
 
 _BATCH_SQL = """
-SELECT count(*), (array_agg(xid ORDER BY xid DESC, seq DESC))[1],
-       (array_agg(seq ORDER BY xid DESC, seq DESC))[1], array_agg(DISTINCT source)
+SELECT count(*), max(ARRAY[xid, seq]), array_agg(DISTINCT source)
 FROM (
     SELECT xid, seq, source FROM analytics_outbox
     WHERE (xid, seq) > (%s, %s) AND xid < %s ORDER BY xid, seq LIMIT %s
@@ -72,10 +71,10 @@ def _pending(position: tuple[int, int], xmin: int, limit: int) -> tuple[int, tup
     """The batch: how many entries, the last one's ``(xid, seq)``, the tables they change."""
     with connection.cursor() as cursor:
         cursor.execute(_BATCH_SQL, [*position, xmin, limit])
-        count, last_xid, last_seq, sources = cursor.fetchone()
+        count, last, sources = cursor.fetchone()  # last: the largest (xid, seq), arrays compare so
     if not count:
         return 0, position, []
-    return int(count), (int(last_xid), int(last_seq)), sorted(sources)
+    return int(count), (int(last[0]), int(last[1])), sorted(sources)
 
 
 def _rows(table: Table, position: tuple[int, int], last: tuple[int, int]) -> tuple[bytes, int]:
@@ -131,7 +130,12 @@ def ship_batch(
             shipped_at=timezone.now(),
         )
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM analytics_outbox WHERE (xid, seq) <= (%s, %s)", list(last))
+            # The entries up to the position are gone (deleted with it), so the batch's range is
+            # every entry to delete: a range the index answers, whatever the table's statistics.
+            cursor.execute(
+                "DELETE FROM analytics_outbox WHERE (xid, seq) > (%s, %s) AND (xid, seq) <= (%s, %s)",
+                [*position, *last],
+            )
     return Batch(entries, inserted)
 
 
