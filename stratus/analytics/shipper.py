@@ -87,7 +87,10 @@ def _rows(table: Table, position: tuple[int, int], last: tuple[int, int]) -> tup
         "last_seq": last[1],
         "source": table.source,
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A batch is small work for one backend: parallel workers would only add processes on
+        # a database server busy with the app.
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         if any(schema.in_python(column) for column in table.columns):
             cursor.execute(schema.rows_sql(table), parameters)
             lines = []
