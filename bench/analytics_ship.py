@@ -42,7 +42,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from stratus.accounts.models import User  # noqa: E402
+from stratus.accounts.models import Organization, User  # noqa: E402
 from stratus.analytics import client as analytics  # noqa: E402
 from stratus.analytics import schema, shipper  # noqa: E402
 from stratus.analytics.backfill import backfill, drain  # noqa: E402
@@ -80,7 +80,7 @@ def _generate_sql(org_id: int, contact_id: int, rows: int) -> None:
             cursor.execute(_OUTBOX_SQL, [last])
 
 
-def _generate_orm(org: object, contact: Contact, rows: int) -> None:
+def _generate_orm(org: Organization, contact: Contact, rows: int) -> None:
     for start in range(0, rows, 10_000):
         Activity.objects.bulk_create(
             Activity(organization=org, kind=ActivityKind.CALL, subject=f"call {n}", contact=contact)

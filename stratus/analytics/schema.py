@@ -266,9 +266,17 @@ def in_python(column: Column) -> bool:
     return column.convert is not None and column.convert is not int
 
 
+def _source_column(table: Table, column: Column) -> str:
+    """The database column ``column`` is read from."""
+    field = table.model._meta.get_field(column.field)
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{table_label(table)}.{column.field} is not a column")
+    return field.column
+
+
 def _column_sql(table: Table, column: Column) -> str:
     """The value of ``column`` in JSON, from the source row ``s``."""
-    expression = f's."{table.model._meta.get_field(column.field).column}"'
+    expression = f's."{_source_column(table, column)}"'
     if column.convert is int:
         return f"{expression}::int"
     if "DateTime" in column.type:
@@ -322,7 +330,7 @@ def rows_sql(table: Table) -> str:
     live = ", ".join([*(_column_sql(table, c) for c in built), "c.version", "0"])
     dead = ", ".join([*(_tombstone_sql(c) for c in built), "c.version", "1"])
     extra = "".join(
-        f', CASE WHEN s.id IS NULL THEN NULL ELSE s."{table.model._meta.get_field(c.field).column}" END'
+        f', CASE WHEN s.id IS NULL THEN NULL ELSE s."{_source_column(table, c)}" END'
         for c in table.columns
         if in_python(c)
     )

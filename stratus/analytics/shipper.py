@@ -80,7 +80,7 @@ def _pending(position: tuple[int, int], xmin: int, limit: int) -> tuple[int, tup
 def _rows(table: Table, position: tuple[int, int], last: tuple[int, int]) -> tuple[bytes, int]:
     """The store rows of ``table`` for the batch, as one ``JSONCompactEachRow`` body: PostgreSQL
     builds every line (one round trip); Python only appends the columns it computes."""
-    parameters = {
+    parameters: dict[str, int | str] = {
         "after_xid": position[0],
         "after_seq": position[1],
         "last_xid": last[0],
