@@ -10,7 +10,10 @@ One batch (:func:`ship_batch`):
    transaction can take a smaller ``seq`` and commit after a larger one was shipped.)
 2. Load the current rows of the changed ids; an id that is gone becomes a tombstone
    (``_deleted = 1``). Each row gets ``_version`` = the largest ``seq`` of its entries.
-3. Insert them into ClickHouse, table by table.
+   PostgreSQL does it (``schema.rows_sql``): one statement per table over the batch's range
+   ``(position, last]`` returns the rows already written as ``JSONCompactEachRow`` lines, joined
+   into one body; Python only appends the e-mail hashes.
+3. Insert them into ClickHouse, table by table (one INSERT of that body per table).
 4. In one PostgreSQL transaction: save the position and delete the entries shipped (pruning).
 
 A worker killed between 3 and 4 sends the batch again: the same rows with the same versions,
