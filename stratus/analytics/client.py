@@ -147,6 +147,8 @@ class Client(Protocol):
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int: ...
 
+    def insert_raw(self, table: str, columns: Sequence[str], body: bytes, count: int) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -230,13 +232,17 @@ class EmbeddedClient:
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         data, count = _rows_json(rows)
+        return self.insert_raw(table, columns, data.encode(), count)
+
+    def insert_raw(self, table: str, columns: Sequence[str], body: bytes, count: int) -> int:
+        """Insert ``count`` rows given as one ``JSONCompactEachRow`` body (a line a row)."""
         if not count:
             return 0
         names = ", ".join(f"`{_identifier(c)}`" for c in columns)
         with self._lock:
             self._run(
                 f"INSERT INTO `{self.database}`.`{_identifier(table)}` ({names}) "
-                f"FORMAT JSONCompactEachRow\n{data}"
+                f"FORMAT JSONCompactEachRow\n{body.decode()}"
             )
         return count
 
@@ -303,13 +309,17 @@ class ServerClient:
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         data, count = _rows_json(rows)
+        return self.insert_raw(table, columns, data.encode(), count)
+
+    def insert_raw(self, table: str, columns: Sequence[str], body: bytes, count: int) -> int:
+        """Insert ``count`` rows given as one ``JSONCompactEachRow`` body (a line a row)."""
         if not count:
             return 0
         try:
             self._client.raw_insert(
                 f"`{self.database}`.`{_identifier(table)}`",
                 column_names=list(columns),
-                insert_block=data.encode(),
+                insert_block=body,
                 fmt="JSONCompactEachRow",
             )
         except self._errors as error:

@@ -18,8 +18,6 @@ bounce (a recipient whose address this campaign suppressed as bounced).
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -258,52 +256,100 @@ def create_sql(table: Table, database: str) -> str:
     )
 
 
-# --- values: from a source row to a ClickHouse row (JSON-ready) ---------------------------------
+# --- values: PostgreSQL builds each store row (the shipper's SQL) --------------------------------
+
+ZERO_TIME = "1970-01-01 00:00:00.000000"
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bool):
-        return int(value)
-    return value
+def in_python(column: Column) -> bool:
+    """A column PostgreSQL cannot compute (the e-mail hash, BLAKE2b): the shipper appends it."""
+    return column.convert is not None and column.convert is not int
 
 
-def row_values(table: Table, source: tuple[Any, ...]) -> list[Any]:
-    """A row of the source (``values_list(*fields(table))``) as the store's column values."""
-    values = []
-    for column, value in zip(table.columns, source, strict=True):
-        if column.convert is not None:
-            value = column.convert(value)
-        values.append(_json_value(value))
-    return values
+def _source_column(table: Table, column: Column) -> str:
+    """The database column ``column`` is read from."""
+    field = table.model._meta.get_field(column.field)
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{table_label(table)}.{column.field} is not a column")
+    return field.column
+
+
+def _column_sql(table: Table, column: Column) -> str:
+    """The value of ``column`` in JSON, from the source row ``s``."""
+    expression = f's."{_source_column(table, column)}"'
+    if column.convert is int:
+        return f"{expression}::int"
+    if "DateTime" in column.type:
+        return f"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    if "Date" in column.type:
+        return f"to_char({expression}, 'YYYY-MM-DD')"
+    if "Decimal" in column.type:
+        return f"{expression}::text"
+    return expression
+
+
+def _tombstone_sql(column: Column) -> str:
+    """The value of ``column`` in the row that deletes ``c.row_id``: its key, the other columns
+    at their type's zero."""
+    if column.name == "organization_id":
+        return "c.organization_id"
+    if column.name == "id":
+        return "c.row_id"
+    if column.type.startswith("Nullable"):
+        return "NULL::text"
+    if "Int" in column.type or column.type.startswith("Decimal"):
+        return "0"
+    if "DateTime" in column.type:
+        return f"'{ZERO_TIME}'::text"
+    return "''::text"
+
+
+def insert_columns(table: Table) -> tuple[str, ...]:
+    """The store columns in the order the shipper sends them: those PostgreSQL builds, the
+    version and the tombstone flag, then those computed in Python."""
+    built = [c.name for c in table.columns if not in_python(c)]
+    return (*built, VERSION, DELETED, *(c.name for c in table.columns if in_python(c)))
+
+
+_CHANGED_SQL = (
+    "WITH changed AS (SELECT DISTINCT ON (row_id) row_id, seq AS version, organization_id "
+    "FROM analytics_outbox "
+    "WHERE (xid, seq) > (%(after_xid)s, %(after_seq)s) AND (xid, seq) <= (%(last_xid)s, %(last_seq)s) "
+    "AND source = %(source)s ORDER BY row_id, seq DESC) "
+)
+
+
+def rows_sql(table: Table) -> str:
+    """One statement: the store rows of the entries of ``table`` in the batch range
+    ``(after_xid, after_seq) < (xid, seq) <= (last_xid, last_seq)``. Each changed id once, with
+    ``_version`` = its largest ``seq``; an id gone from the source becomes a tombstone. A row is
+    a JSON array (``JSONCompactEachRow``) of the columns of :func:`insert_columns` built by
+    PostgreSQL, followed by the source values of the columns computed in Python (NULL for a
+    tombstone)."""
+    built = [c for c in table.columns if not in_python(c)]
+    live = ", ".join([*(_column_sql(table, c) for c in built), "c.version", "0"])
+    dead = ", ".join([*(_tombstone_sql(c) for c in built), "c.version", "1"])
+    extra = "".join(
+        f', CASE WHEN s.id IS NULL THEN NULL ELSE s."{_source_column(table, c)}" END'
+        for c in table.columns
+        if in_python(c)
+    )
+    # Names and expressions from the declarations above; the values are bound.
+    row = f"CASE WHEN s.id IS NULL THEN json_build_array({dead}) ELSE json_build_array({live}) END::text"
+    return f"{_CHANGED_SQL}SELECT {row}{extra} FROM changed c LEFT JOIN {table.source} s ON s.id = c.row_id"  # noqa: S608
+
+
+def python_values(table: Table, values: tuple[Any, ...]) -> list[int]:
+    """The columns computed in Python, from their source values (None: a tombstone, zeros)."""
+    columns = [c for c in table.columns if in_python(c)]
+    return [
+        0 if value is None or column.convert is None else int(column.convert(value))
+        for column, value in zip(columns, values, strict=True)
+    ]
 
 
 def fields(table: Table) -> tuple[str, ...]:
     return tuple(column.field for column in table.columns)
-
-
-def tombstone(table: Table, organization_id: int, row_id: int) -> list[Any]:
-    """The row that deletes ``row_id``: its key, the other columns at their type's zero."""
-    values: list[Any] = []
-    for column in table.columns:
-        if column.name == "organization_id":
-            values.append(organization_id)
-        elif column.name == "id":
-            values.append(row_id)
-        elif column.type.startswith("Nullable"):
-            values.append(None)
-        elif "Int" in column.type or column.type.startswith("Decimal"):
-            values.append(0)
-        elif "DateTime" in column.type:
-            values.append("1970-01-01 00:00:00.000000")
-        else:
-            values.append("")
-    return values
 
 
 def migrate(store: Any) -> list[str]:

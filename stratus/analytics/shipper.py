@@ -10,7 +10,10 @@ One batch (:func:`ship_batch`):
    transaction can take a smaller ``seq`` and commit after a larger one was shipped.)
 2. Load the current rows of the changed ids; an id that is gone becomes a tombstone
    (``_deleted = 1``). Each row gets ``_version`` = the largest ``seq`` of its entries.
-3. Insert them into ClickHouse, table by table.
+   PostgreSQL does it (``schema.rows_sql``): one statement per table over the batch's range
+   ``(position, last]`` returns the rows already written as ``JSONCompactEachRow`` lines, joined
+   into one body; Python only appends the e-mail hashes.
+3. Insert them into ClickHouse, table by table (one INSERT of that body per table).
 4. In one PostgreSQL transaction: save the position and delete the entries shipped (pruning).
 
 A worker killed between 3 and 4 sends the batch again: the same rows with the same versions,
@@ -27,17 +30,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from stratus.analytics import client as analytics
+from stratus.analytics import schema
 from stratus.analytics.capture import XID
 from stratus.analytics.models import STREAM, OutboxEntry, Stream
-from stratus.analytics.schema import BY_SOURCE, DELETED, VERSION, fields, row_values, tombstone
+from stratus.analytics.schema import BY_SOURCE, Table
 from stratus.platform.locks import advisory_key
 
 logger = logging.getLogger(__name__)
@@ -57,14 +61,50 @@ def _xmin() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _pending(position: tuple[int, int], xmin: int, limit: int) -> list[tuple[int, str, int, int, int]]:
+_BATCH_SQL = """
+SELECT count(*), max(ARRAY[xid, seq]), array_agg(DISTINCT source)
+FROM (
+    SELECT xid, seq, source FROM analytics_outbox
+    WHERE (xid, seq) > (%s, %s) AND xid < %s ORDER BY xid, seq LIMIT %s
+) batch
+"""
+
+
+def _pending(position: tuple[int, int], xmin: int, limit: int) -> tuple[int, tuple[int, int], list[str]]:
+    """The batch: how many entries, the last one's ``(xid, seq)``, the tables they change."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT seq, source, row_id, organization_id, xid FROM analytics_outbox "
-            "WHERE (xid, seq) > (%s, %s) AND xid < %s ORDER BY xid, seq LIMIT %s",
-            [*position, xmin, limit],
-        )
-        return [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(_BATCH_SQL, [*position, xmin, limit])
+        count, last, sources = cursor.fetchone()  # last: the largest (xid, seq), arrays compare so
+    if not count:
+        return 0, position, []
+    return int(count), (int(last[0]), int(last[1])), sorted(sources)
+
+
+def _rows(table: Table, position: tuple[int, int], last: tuple[int, int]) -> tuple[bytes, int]:
+    """The store rows of ``table`` for the batch, as one ``JSONCompactEachRow`` body: PostgreSQL
+    builds every line (one round trip); Python only appends the columns it computes."""
+    parameters: dict[str, int | str] = {
+        "after_xid": position[0],
+        "after_seq": position[1],
+        "last_xid": last[0],
+        "last_seq": last[1],
+        "source": table.source,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A batch is small work for one backend: parallel workers would only add processes on
+        # a database server busy with the app.
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        if any(schema.in_python(column) for column in table.columns):
+            cursor.execute(schema.rows_sql(table), parameters)
+            lines = []
+            for built, *values in cursor.fetchall():
+                computed = ",".join(str(value) for value in schema.python_values(table, tuple(values)))
+                lines.append(f"{built[:-1]},{computed}]")
+            return "\n".join(lines).encode(), len(lines)
+        whole = f"SELECT string_agg(line, E'\\n'), count(*) FROM ({schema.rows_sql(table)}) rows(line)"  # noqa: S608
+        cursor.execute(whole, parameters)
+        body, count = cursor.fetchone()
+    return (body or "").encode(), int(count)
 
 
 def ship_batch(
@@ -74,44 +114,35 @@ def ship_batch(
     insert into ClickHouse and the saved position (the crash tests use it)."""
     stream = Stream.objects.get(name=STREAM)
     position = (stream.position_xid, stream.position_seq)
-    entries = _pending(position, _xmin(), limit)
+    entries, last, sources = _pending(position, _xmin(), limit)
     if not entries:
         return Batch(0, 0)
-    changed: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # source -> id -> (org, seq)
-    for seq, source, row_id, organization_id, _xid in entries:
-        previous = changed[source].get(row_id)
-        changed[source][row_id] = (organization_id, max(seq, previous[1] if previous else 0))
     inserted = 0
-    for source, rows in changed.items():
+    for source in sources:
         table = BY_SOURCE.get(source)
         if table is None:
             logger.warning("analytics: outbox entries of %s, a table not mirrored, skipped", source)
             continue
-        found = {
-            values[1]: values
-            for values in table.model._default_manager.filter(pk__in=list(rows)).values_list(*fields(table))
-        }
-        batch = []
-        for row_id, (organization_id, seq) in rows.items():
-            current = found.get(row_id)
-            if current is None:
-                batch.append([*tombstone(table, organization_id, row_id), seq, 1])
-            else:
-                batch.append([*row_values(table, current), seq, 0])
-        inserted += store.insert(table.name, (*table.names, VERSION, DELETED), batch)
+        body, count = _rows(table, position, last)
+        if count:
+            inserted += store.insert_raw(table.name, schema.insert_columns(table), body, count)
     if after_insert is not None:
         after_insert()
-    last_seq, last_xid = entries[-1][0], entries[-1][4]
     with transaction.atomic():
         Stream.objects.filter(name=STREAM).update(
-            position_xid=last_xid,
-            position_seq=last_seq,
-            shipped_rows=stream.shipped_rows + inserted,
+            position_xid=last[0],
+            position_seq=last[1],
+            shipped_rows=F("shipped_rows") + inserted,
             shipped_at=timezone.now(),
         )
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM analytics_outbox WHERE (xid, seq) <= (%s, %s)", [last_xid, last_seq])
-    return Batch(len(entries), inserted)
+            # The entries up to the position are gone (deleted with it), so the batch's range is
+            # every entry to delete: a range the index answers, whatever the table's statistics.
+            cursor.execute(
+                "DELETE FROM analytics_outbox WHERE (xid, seq) > (%s, %s) AND (xid, seq) <= (%s, %s)",
+                [*position, *last],
+            )
+    return Batch(entries, inserted)
 
 
 def ship_pending(
