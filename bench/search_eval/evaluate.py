@@ -1,20 +1,22 @@
 """Search quality on the labelled set: recall@10 and MRR@10 of a ranking ``rank(query) -> [ids]``.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/stratus_h4 \\
-        uv run python bench/search_eval/evaluate.py --mode words [--out bench/results/...json]
+        uv run python bench/search_eval/evaluate.py --mode words|meaning|both|fts [--out ...json]
 
 What is indexed for a passage is its record's name, a colon, and its text (a note alone does not
 say whose it is; the search index keeps the record beside each chunk for the same reason).
 
 Modes:
-- ``words``: PostgreSQL full text as Stratus uses it: the passages in a temporary table with a
+- ``words``, ``meaning`` and ``both``: the search engine of ``stratus.knowledge`` as
+  ``GET /api/v1/search?mode=...`` runs it, through
+  ``stratus.knowledge.evaluation.ranker(passages, mode) -> rank``: it stores the passages
+  (``id``, ``text`` as above, ``record``) as notes of their companies in a throwaway
+  organization of ``DATABASE_URL``, indexes them with the real indexer into a temporary Qdrant
+  Edge shard and returns the ranking function (``selectors.search``).
+- ``fts``: a keyword baseline outside the app: the passages in a temporary table with a
   ``tsvector`` (``english`` configuration) and a GIN index; a query is parsed with
   ``websearch_to_tsquery`` (every word required) and ranked by ``ts_rank``. ``--any-word`` relaxes
   the query to any of its words (the lexemes joined with ``|``), a stronger keyword baseline.
-- ``meaning`` and ``both``: the search engine of ``stratus.knowledge``, through
-  ``stratus.knowledge.evaluation.ranker(passages, mode) -> rank``: it indexes the passages
-  (``id``, ``text`` as above, ``record``) and returns the ranking function. Until that app exists
-  the command stops with "stratus.knowledge not available".
 
 recall@10: the share of a question's relevant passages found in the first ten results, averaged
 over questions; MRR@10: the mean of 1/rank of the first relevant result (0 when none is in the
@@ -53,7 +55,7 @@ def words_ranker(passages: list[dict[str, Any]], *, any_word: bool) -> tuple[Ran
 
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
-        sys.exit("--mode words needs DATABASE_URL pointing at PostgreSQL (a temporary table is used)")
+        sys.exit("--mode fts needs DATABASE_URL pointing at PostgreSQL (a temporary table is used)")
     connection = psycopg.connect(url, autocommit=True)
     cursor = connection.cursor()
     cursor.execute(
@@ -136,14 +138,14 @@ def score(queries: list[dict[str, Any]], rank: Rank) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="recall@10 and MRR@10 on the labelled search set")
-    parser.add_argument("--mode", choices=["words", "meaning", "both"], default="words")
-    parser.add_argument("--any-word", action="store_true", help="words: any query word instead of all")
+    parser.add_argument("--mode", choices=["words", "meaning", "both", "fts"], default="words")
+    parser.add_argument("--any-word", action="store_true", help="fts: any query word instead of all")
     parser.add_argument("--dataset", type=Path, default=HERE / "dataset.json")
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args(argv)
     data = load(args.dataset)
     passages, queries = data["passages"], data["queries"]
-    if args.mode == "words":
+    if args.mode == "fts":
         rank, close = words_ranker(passages, any_word=args.any_word)
     else:
         rank, close = engine_ranker(passages, args.mode)
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         close()
     result = {
-        "mode": args.mode + (" (any word)" if args.any_word else ""),
+        "mode": args.mode + (" (any word)" if args.any_word and args.mode == "fts" else ""),
         "dataset": {k: data["stats"][k] for k in ("passages", "queries", "seed")},
         "command": "python bench/search_eval/evaluate.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),

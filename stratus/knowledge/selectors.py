@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from django.db import connection
 from django.db.models import Q
 
 from stratus.accounts.models import Organization
 from stratus.crm import selectors as crm_selectors
 from stratus.crm.models import Activity
 from stratus.knowledge.embeddings import embedder
-from stratus.knowledge.store import Query, store
+from stratus.knowledge.store import Hit, Query, store
 
 RRF_K = 60
 
@@ -70,6 +72,10 @@ def by_meaning(
             exclude_record=exclude,
         ),
     )
+    return _results(org, hits)
+
+
+def _results(org: Organization, hits: Sequence[Hit]) -> list[Result]:
     results = []
     for hit in hits:
         p: dict[str, Any] = hit.payload
@@ -89,6 +95,58 @@ def by_meaning(
             )
         )
     return results
+
+
+RELATED_NOTES = 5  # a contact's, company's or deal's latest activities that stand for it beside its own text
+
+
+def related(*, org: Organization, record_type: str, record_id: int, limit: int) -> list[Result]:
+    """The passages of other records closest in meaning to this one, best first, one per record.
+
+    No text is embedded again: the query is the mean of the vectors already stored for the
+    record's chunks and, for a contact, company or deal, for its latest notes' (a company's own
+    text is often just its name). Every point of the record is left out, and so is every passage
+    that belongs to its page (its notes and documents: the page shows them already). Only the
+    organization's points are searched. A record with no stored vector (not indexed yet) has none.
+    """
+    from stratus.web.shell.destinations import record_path
+
+    vectors = store()
+    collection, _ = vectors.collections()
+    if collection is None:
+        return []
+    records: list[tuple[str, int]] = [(record_type, record_id)]
+    own_page = None
+    if record_type in ("contact", "company", "deal"):
+        own_page = record_path(record_type, record_id)
+        notes = Activity.objects.filter(organization=org, **{record_type: record_id})
+        ids = notes.order_by("-created_at", "-pk").values_list("pk", flat=True)[:RELATED_NOTES]
+        records += [("activity", pk) for pk in ids]
+    stored = vectors.vectors_of(collection, org.pk, records)
+    if not stored:
+        return []
+    mean = np.mean(np.array(stored, dtype=np.float32), axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm == 0.0:
+        return []
+    hits = vectors.search(
+        collection,
+        Query(
+            organization_id=org.pk,
+            vector=(mean / norm).tolist(),
+            limit=limit * 4 + len(stored),  # room for the passages of its own page, left out below
+            exclude_record=(record_type, record_id),
+        ),
+    )
+    found: list[Result] = []
+    seen: set[tuple[str, int]] = set()
+    for result in _results(org, hits):
+        key = (result.record_type, result.record_id)
+        if key in seen or (own_page is not None and result.url == own_page):
+            continue
+        seen.add(key)
+        found.append(result)
+    return found[:limit]
 
 
 def _position(text: str, query: str) -> int:
@@ -120,10 +178,46 @@ def _owners(org: Organization, found: Sequence[tuple[Any, ...]]) -> dict[tuple[s
     return owners
 
 
+# Any of the query's words (its lexemes: stemmed, stop words left out) in an activity's subject
+# or body; the expression is that of the GIN index of the migration 0002_activity_words_index.
+ACTIVITY_WORDS_SQL = (
+    "SELECT a.id FROM crm_activity a, "
+    "CAST(array_to_string(ARRAY(SELECT quote_literal(lexeme) FROM "
+    "unnest(tsvector_to_array(to_tsvector('english'::regconfig, %s))) AS lexeme), ' | ') AS tsquery) AS q "
+    "WHERE a.organization_id = %s AND to_tsvector('english'::regconfig, subject || ' ' || body) @@ q "
+    "ORDER BY ts_rank(to_tsvector('english'::regconfig, subject || ' ' || body), q) DESC, "
+    "a.created_at DESC, a.id DESC LIMIT %s"
+)
+
+
+def _matching_activities(org: Organization, query: str, limit: int) -> Any:
+    """The activities matching ``query`` by words, best first.
+
+    On PostgreSQL: full text (``english``: stemmed, stop words and punctuation ignored) on subject
+    and body, any of the query's words, ranked by ``ts_rank`` (an activity with more of the words,
+    or with them more often, first; then the newest), over the GIN index of the knowledge app's
+    migration 0002. A question as a person types it ("who complained about onboarding speed?")
+    rarely has every word in the note that answers it. Elsewhere (SQLite): every word in subject
+    or body, newest first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(ACTIVITY_WORDS_SQL, [query, org.pk, limit])
+            ids = [row[0] for row in cursor.fetchall()]
+        found = {a.pk: a for a in Activity.objects.filter(organization=org, pk__in=ids)}
+        return [found[pk] for pk in ids if pk in found]
+    words = query.split()[:10]
+    if not words:
+        return None
+    condition = Q()
+    for word in words:
+        condition &= Q(subject__icontains=word) | Q(body__icontains=word)
+    return Activity.objects.filter(condition, organization=org).order_by("-created_at", "-pk")[:limit]
+
+
 def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> list[Result]:
     """The records the CRM's full-text search finds (the palette's: contacts, companies, deals by
-    name and email) and the activities whose subject or body hold every word; ranked in that
-    order, one passage each: the matched field, with the position of the first word found."""
+    name and email), then the activities that match by words (``_matching_activities``); one
+    passage each: the matched field, with the position of the first word found."""
     from stratus.web.shell.destinations import record_path
 
     found: list[tuple[str, int, str, str, str, int | None, datetime.datetime]] = []
@@ -144,17 +238,9 @@ def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> 
         found.append(("company", co.pk, co.name, co.name, record_path("company", co.pk), None, co.created_at))
     for d in crm_selectors.deal_search(org=org, query=query, limit=limit):
         found.append(("deal", d.pk, d.title, d.title, record_path("deal", d.pk), None, d.created_at))
-    words = query.split()[:10]
-    if words:
-        condition = Q()
-        for word in words:
-            condition &= Q(subject__icontains=word) | Q(body__icontains=word)
-        activities = Activity.objects.filter(condition, organization=org).order_by("-created_at", "-pk")[
-            :limit
-        ]
-        for a in activities.only(
-            "id", "subject", "body", "created_at", "assignee_id", "contact_id", "company_id", "deal_id"
-        ):
+    activities = _matching_activities(org, query, limit)
+    if activities is not None:
+        for a in activities:
             target = (
                 ("contact", a.contact_id)
                 if a.contact_id

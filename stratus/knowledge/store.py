@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+RECORD_VECTORS = 64  # the chunks of one record a "related" search reads (a long document's first)
 NAMESPACE = uuid.UUID("5b0c1f3e-2f4a-4c1e-9a57-6d1f0e6b7a10")
 
 
@@ -106,6 +107,11 @@ class VectorStore(Protocol):
     ) -> None: ...
     def delete_organization(self, name: str, organization_id: int) -> None: ...
     def search(self, name: str, query: Query) -> list[Hit]: ...
+    def vectors_of(
+        self, name: str, organization_id: int, records: Sequence[tuple[str, int]]
+    ) -> list[list[float]]:
+        """The stored vectors of these records' chunks (at most RECORD_VECTORS of each)."""
+
     def count(self, name: str, organization_id: int) -> int: ...
 
 
@@ -268,11 +274,37 @@ class EdgeStore:
             )
         return [Hit(score=float(p.score), payload=dict(p.payload or {})) for p in points]
 
+    def vectors_of(
+        self, name: str, organization_id: int, records: Sequence[tuple[str, int]]
+    ) -> list[list[float]]:
+        from qdrant_edge import ScrollRequest
+
+        found: list[list[float]] = []
+        with self._shard(name, writes=False) as shard:
+            for record in records:
+                points, _ = shard.scroll(
+                    ScrollRequest(
+                        limit=RECORD_VECTORS,
+                        filter=_edge_filter(organization_id, record=record),
+                        with_payload=False,
+                        with_vector=True,
+                    )
+                )
+                found += [_plain_vector(p.vector) for p in points if p.vector is not None]
+        return found
+
     def count(self, name: str, organization_id: int) -> int:
         from qdrant_edge import CountRequest
 
         with self._shard(name, writes=False) as shard:
             return int(shard.count(CountRequest(filter=_edge_filter(organization_id), exact=True)))
+
+
+def _plain_vector(vector: Any) -> list[float]:
+    """A point's (unnamed) vector as a list, whether the client gives a list or {"": list}."""
+    if isinstance(vector, dict):
+        vector = next(iter(vector.values()))
+    return [float(x) for x in vector]
 
 
 def _edge_filter(
@@ -442,6 +474,21 @@ class ServerStore:
             with_payload=True,
         )
         return [Hit(score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
+
+    def vectors_of(
+        self, name: str, organization_id: int, records: Sequence[tuple[str, int]]
+    ) -> list[list[float]]:
+        found: list[list[float]] = []
+        for record in records:
+            points, _ = self.client.scroll(
+                name,
+                scroll_filter=_server_filter(organization_id, record=record),
+                limit=RECORD_VECTORS,
+                with_payload=False,
+                with_vectors=True,
+            )
+            found += [_plain_vector(p.vector) for p in points if p.vector is not None]
+        return found
 
     def count(self, name: str, organization_id: int) -> int:
         return int(self.client.count(name, count_filter=_server_filter(organization_id), exact=True).count)

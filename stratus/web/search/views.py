@@ -19,7 +19,6 @@ from django.views.decorators.http import require_GET
 
 from stratus.accounts.models import Organization, Role
 from stratus.knowledge import selectors as knowledge
-from stratus.knowledge import sources
 from stratus.web.context import SignedInRequest, current_membership
 from stratus.web.search.forms import SearchForm
 from stratus.web.search.passages import passages
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 PAGE_RESULTS = 20
 PALETTE_RESULTS = 6
 RELATED_RESULTS = 5
-RELATED_QUERY_CHARS = 2000  # the record's text a related search embeds (the model reads less)
 FUSION_DEPTH = 50  # each ranking's depth before fusion, as knowledge.selectors.search
 
 
@@ -152,45 +150,19 @@ def palette_meaning(request: SignedInRequest) -> HttpResponse:
 # --- the record pages' related passages -------------------------------------------------------
 
 
-def record_text(org: Organization, kind: str, pk: int) -> str:
-    """The text a record is indexed with, and its latest notes' (what "related" compares)."""
-    from stratus.crm.models import Activity
-
-    source = sources.load(org.pk, kind, [pk]).get(pk)
-    parts = [text for _page, text in source.pieces] if source else []
-    notes = Activity.objects.filter(organization=org, **{kind: pk}).order_by("-created_at", "-pk")
-    for subject, body in notes.values_list("subject", "body")[:5]:
-        parts += [subject, body]
-    return "\n".join(p for p in parts if p)[:RELATED_QUERY_CHARS]
-
-
 def related(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
-    """The passages of other records closest to this record's text (loaded once the panel shows)."""
+    """The passages of other records closest to this record (loaded once the panel shows): the
+    vectors already stored for the record and its latest notes, nothing embedded again."""
     from stratus.web.records.views import _target
 
     target = _target(request, kind, pk)  # another organization's record: 404
     org = target.org
-    own_page = destinations.record_path(kind, pk)
     context: dict[str, Any] = {"results": [], "unavailable": False}
-    text = record_text(org, kind, pk)
-    if text.strip():
-        try:
-            found = _by_meaning(
-                org=org,
-                query=text,
-                filters=knowledge.Filters(),
-                limit=RELATED_RESULTS * 4,
-                exclude=(kind, pk),
-            )
-        except MeaningUnavailable:
-            context["unavailable"] = True
-        else:
-            # This record's own notes and documents are on the page already.
-            others, seen = [], set()
-            for r in found:
-                if r.url == own_page or (r.record_type, r.record_id) in seen:
-                    continue
-                seen.add((r.record_type, r.record_id))
-                others.append(r)
-            context["results"] = passages(org, others[:RELATED_RESULTS], "", size=200)
+    try:
+        found = knowledge.related(org=org, record_type=kind, record_id=pk, limit=RELATED_RESULTS)
+    except Exception:  # the store: any failure is the panel's error state
+        log.exception("related passages failed")
+        context["unavailable"] = True
+    else:
+        context["results"] = passages(org, found, "", size=200)
     return render(request, "web/search/_related.html", context)
