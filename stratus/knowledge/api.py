@@ -90,7 +90,9 @@ class SearchView(OrganizationEndpoint):
                 description="Only these record types (repeat).",
             ),
             OpenApiParameter(
-                "owner", int, description="Only records owned by (activities: assigned to) this user id."
+                "owner",
+                {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX},
+                description="Only records owned by (activities: assigned to) this user id.",
             ),
             OpenApiParameter(
                 "date_from", datetime.date, description="Records created on or after this day (UTC)."
@@ -98,7 +100,11 @@ class SearchView(OrganizationEndpoint):
             OpenApiParameter(
                 "date_to", datetime.date, description="Records created on or before this day (UTC)."
             ),
-            OpenApiParameter("limit", int, description="At most this many passages (1 to 50, default 10)."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                description="At most this many passages (1 to 50, default 10).",
+            ),
         ],
         responses={200: SearchResponseSerializer},
     )
