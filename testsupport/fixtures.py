@@ -47,6 +47,23 @@ def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chdb", numbered=False)
 
 
+@pytest.fixture
+def dead_analytics_store(settings: Any) -> str:
+    """Reports from ClickHouse (``ANALYTICS_FALLBACK=error``) at a port where nothing listens:
+    what the pages and the API do when the analytics store is down. Returns the URL."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"clickhouse://reader:secret@127.0.0.1:{port}/stratus"
+    settings.REPORTS_ENGINE = "clickhouse"
+    settings.ANALYTICS_URL = url
+    settings.ANALYTICS_CONNECT_TIMEOUT = 1
+    settings.ANALYTICS_FALLBACK = "error"
+    return url
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[S3Endpoint]:
     """moto's S3 server in a subprocess, shared by the session (each xdist worker starts its own)."""

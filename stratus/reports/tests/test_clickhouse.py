@@ -5,7 +5,6 @@ or not built answered with 503 and ``Retry-After``, or by the database engine wh
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from stratus.reports import engines
 from stratus.reports.contracts import REPORTS, ReportFilters
 from stratus.reports.engines import clickhouse
 from stratus.reports.engines.clickhouse import ReportsUnavailable
+from stratus.reports.tests import store
 from stratus.reports.tests.dataset import AS_OF, DataSet, build_dataset
 from testsupport.factories import make_token, token_client
 
@@ -43,16 +43,9 @@ def on_clickhouse(settings: Any, ds: DataSet, analytics_store: Callable[[], None
 
 
 @pytest.fixture
-def dead_server(settings: Any, analytics_store: Callable[[], None]) -> str:
+def dead_server(analytics_store: Callable[[], None], dead_analytics_store: str) -> str:
     """``ANALYTICS_URL`` pointing at a port where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"clickhouse://reader:secret@127.0.0.1:{port}/stratus"
-    settings.REPORTS_ENGINE = "clickhouse"
-    settings.ANALYTICS_URL = url
-    settings.ANALYTICS_CONNECT_TIMEOUT = 1
-    return url
+    return dead_analytics_store
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -174,7 +167,7 @@ def test_rows_deleted_or_replaced_in_the_store_count_once(
     writer = analytics.writer()
     writer.command(f"SYSTEM STOP MERGES `{writer.database}`.`deals`")
     deal = ds.deals["D3"]  # won, EUR 2000
-    row = schema.row_values(schema.DEALS, next(iter(
+    row = store.row_values(schema.DEALS, next(iter(
         type(deal).objects.filter(pk=deal.pk).values_list(*schema.fields(schema.DEALS))
     )))  # fmt: skip
     names = [*schema.DEALS.names, schema.VERSION, schema.DELETED]
@@ -182,7 +175,7 @@ def test_rows_deleted_or_replaced_in_the_store_count_once(
     won_lost = engines.get_engine("clickhouse").won_lost
     filters = ReportFilters(organization_id=ds.org.pk, as_of=AS_OF)
     assert won_lost(filters).won_count == 3
-    writer.insert("deals", names, [[*schema.tombstone(schema.DEALS, ds.org.pk, deal.pk), 2, 1]])
+    writer.insert("deals", names, [[*store.tombstone(schema.DEALS, ds.org.pk, deal.pk), 2, 1]])
     assert won_lost(filters).won_count == 2
     writer.command(f"SYSTEM START MERGES `{writer.database}`.`deals`")
 

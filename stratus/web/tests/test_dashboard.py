@@ -273,22 +273,8 @@ def test_the_deal_filters_the_charts_link_with_stay_in_the_organization(ds: Data
     ) == ["D9"]
 
 
-@pytest.fixture
-def dead_store(settings: Any) -> None:
-    """Reports from ClickHouse (``ANALYTICS_FALLBACK=error``) at a port where nothing listens."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.REPORTS_ENGINE = "clickhouse"
-    settings.ANALYTICS_URL = f"clickhouse://reader:secret@127.0.0.1:{port}/stratus"
-    settings.ANALYTICS_CONNECT_TIMEOUT = 1
-    settings.ANALYTICS_FALLBACK = "error"
-
-
 def test_with_the_analytics_store_down_each_chart_says_so_and_the_page_still_works(
-    ds: DataSet, dead_store: None
+    ds: DataSet, dead_analytics_store: str
 ) -> None:
     response = _client(ds.alice).get("/")
     assert response.status_code == 200
