@@ -112,8 +112,9 @@ def test_worker_killed_mid_batch_loses_nothing_and_leaves_no_stale_chunk(organiz
     connection.close()
     # The connection pool's sockets would be inherited by the child: a lock it takes on one of
     # them would outlive it (the parent keeps the socket open). Close the pool before forking.
-    if getattr(connection, "pool", None) is not None:
-        connection.close_pool()
+    close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's backend only
+    if close_pool is not None and getattr(connection, "pool", None) is not None:
+        close_pool()
     context = multiprocessing.get_context("fork")
     ready = context.Event()
     child = context.Process(target=_index_then_die, args=(ready,))
