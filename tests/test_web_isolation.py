@@ -70,7 +70,7 @@ RECORD_METHODS = {
     "-field-save": POST,
     "-delete": BOTH,  # GET: the confirmation page
     "-activities": POST,
-    "-documents": POST,
+    "-documents": BOTH,  # GET: the documents panel (its live refresh)
     "-upload-start": POST,
     "-upload-finish": POST,
     "-document-rename": POST,

@@ -7,6 +7,8 @@
 // list, record and board modules listen to it. Generic behaviour for server-rendered fragments:
 //   data-live-record="<kind>:<id>"  data-live-refresh="<url>"   re-fetched on an event for that record
 //   data-live-kinds="<kind> ..."    data-live-refresh="<url>"   re-fetched on any event of those kinds
+//   data-live-target="<kind> <record kind>:<id>"  data-live-refresh="<url>"   re-fetched on an event
+//       of that kind about a thing attached to that record ("document contact:7": its documents)
 // The fragment is fetched with htmx (the element's id selects it from the response) and swapped
 // in place, unless it holds an open edit form (a form marked data-edit-form, or one being typed
 // in): then a notice "Changed by X — Reload" is shown instead of overwriting what the user types.
@@ -189,6 +191,12 @@ function matches(element: HTMLElement, detail: LiveDetail): boolean {
     const [recordKind, recordId] = record.split(":");
     const ids = Array.isArray(detail.data.ids) ? detail.data.ids.map(String) : [];
     if (recordKind === kind && (String(detail.data.id) === recordId || ids.includes(recordId ?? ""))) return true;
+  }
+  // A record's panel of things attached to it (its documents): an event about one of them names
+  // the record it belongs to.
+  const [targetKind, target] = (element.dataset.liveTarget ?? "").split(" ");
+  if (targetKind === kind && `${String(detail.data.target_type)}:${String(detail.data.target_id)}` === target) {
+    return true;
   }
   const kinds = element.dataset.liveKinds;
   return Boolean(kinds && kinds.split(/\s+/).includes(kind));

@@ -234,3 +234,55 @@ def test_export_progress_arrives_as_live_events_and_ends_with_the_download_link(
     events = page.evaluate("window.__liveEvents")
     assert events.count("export.progress") >= 2, events  # started, done
     watcher.check_accessibility()
+
+
+def test_the_documents_panel_shows_what_reading_a_documents_text_found_without_a_reload(
+    browser: Browser, cluster: Replicas, contexts: list[BrowserContext], settings: Any, tmp_path: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from stratus.documents import services as document_services
+    from stratus.documents.tests import text_files
+    from stratus.documents.text import services as text_services
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media"), "base_url": "/media/"},
+        },
+    }
+    org = make_organization("Acme")
+    grace = _user(org, "Grace Hopper")
+    contact = crm_services.contact_create(org=org, actor=None, first_name="Linus", last_name="Pauling")
+    other = crm_services.contact_create(org=org, actor=None, first_name="Marie", last_name="Curie")
+    locked = document_services.document_upload(
+        org=org,
+        actor=grace,
+        target=contact,
+        file=SimpleUploadedFile("locked.pdf", text_files.encrypted_pdf(), content_type="application/pdf"),
+    )
+    watcher = _visitor(browser, contexts, cluster.b.url)
+    _watch_live(watcher)
+    _sign_in(watcher, grace)
+    watcher.goto(f"/contacts/{contact.pk}")
+    _live(watcher)
+    page = watcher.page
+    row = page.get_by_test_id(f"document-{locked.pk}")
+    expect(row.get_by_test_id("document-text-pending")).to_be_visible()
+    page.evaluate("window.__marker = 'same page'")
+    panel_requests: list[str] = []
+    page.on("request", lambda r: panel_requests.append(r.url) if r.url.endswith("/documents") else None)
+
+    # Another record's document changes: this page's panel is not fetched again.
+    document_services.document_upload(
+        org=org, actor=grace, target=other, file=SimpleUploadedFile("notes.txt", b"Elsewhere.")
+    )
+    # The worker reads the text (here, in this process) and finds the file encrypted.
+    text_services.document_text_extract(document_id=locked.pk)
+    reason = row.get_by_test_id("document-not-searchable")
+    expect(reason).to_contain_text("The PDF is protected by a password.", timeout=LIVE_WAIT_MS)
+    expect(row.get_by_test_id("document-text-pending")).to_have_count(0)
+    assert page.evaluate("window.__marker") == "same page"
+    assert len(panel_requests) == 1, panel_requests
+    watcher.check_accessibility()

@@ -31,7 +31,7 @@ def _patterns(kind: str, plural: str) -> list[URLPattern]:
         path(f"{base}/fields/<str:field>/save", _for(kind, views.field_save), name=f"{kind}-field-save"),
         path(f"{base}/delete", _for(kind, views.record_delete), name=f"{kind}-delete"),
         path(f"{base}/activities", _for(kind, views.activity_add), name=f"{kind}-activities"),
-        path(f"{base}/documents", _for(kind, views.document_upload), name=f"{kind}-documents"),
+        path(f"{base}/documents", _for(kind, views.documents), name=f"{kind}-documents"),
         path(
             f"{base}/documents/uploads", _for(kind, views.document_upload_start), name=f"{kind}-upload-start"
         ),

@@ -639,6 +639,7 @@ def _documents_response(
         "record": record,
         "urls": _urls(kind, record.pk),
         "can_edit": True,
+        "live_record": f"{kind.name}:{record.pk}",
         **_documents_context(org, kind, record, error),
     }
     if status == 200:
@@ -657,7 +658,27 @@ def _document_write(request: SignedInRequest, target: _Target, write: Callable[[
     return _documents_response(request, target.org, target.kind, target.record)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
+def documents(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
+    """GET: the documents panel (fetched again when a live event says one of this record's
+    documents changed: uploaded, renamed, deleted, its text read or found not searchable);
+    POST: a file sent through this page."""
+    if request.method == "POST":
+        return document_upload(request, kind, pk)
+    target = _target(request, kind, pk)
+    if not request.htmx:
+        return HttpResponseRedirect(reverse(f"web:{target.kind.name}", args=[pk]) + "#documents")
+    context = {
+        "kind": target.kind,
+        "record": target.record,
+        "urls": _urls(target.kind, pk),
+        "can_edit": target.membership.has_role(Role.MEMBER),
+        "live_record": f"{target.kind.name}:{pk}",
+        **_documents_context(target.org, target.kind, target.record),
+    }
+    return render(request, "web/records/_documents.html", context)
+
+
 def document_upload(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     """A file sent through this page (up to the inline limit; bigger ones go straight to storage)."""
     target = _target(request, kind, pk, write=True)
