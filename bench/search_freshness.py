@@ -28,8 +28,9 @@ question, Edge search).
     uv run python bench/search_freshness.py --notes 60 --spacing 1 \\
         --out bench/results/DATE-search-freshness.json
 
-Needs PostgreSQL and Redis (``--postgres``, ``--redis``; the Redis database is used for the
-broker and the cache under fresh key prefixes). Prints JSON; ``--out`` writes it too.
+Needs PostgreSQL and Redis (``--postgres``, ``--redis``: a Redis database no other Celery worker
+uses, since the broker's queue is shared by every worker on it; the cache gets a fresh prefix).
+Prints JSON; ``--out`` writes it too.
 """
 
 from __future__ import annotations
