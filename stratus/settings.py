@@ -551,6 +551,12 @@ if SEARCH_CHUNK_OVERLAP >= SEARCH_CHUNK_CHARS // 2:
 # Records the indexer takes per batch, and how often the beat wakes it (seconds).
 SEARCH_INDEX_BATCH = read_int(env, requirements, "SEARCH_INDEX_BATCH", 64, 1)
 SEARCH_INDEX_INTERVAL = read_float(env, requirements, "SEARCH_INDEX_INTERVAL", 2.0)
+# Search "both": weighted reciprocal rank fusion, weight / (k + rank), the ranking by words
+# weighing 1 (chosen on half of the labelled set, checked on the other: docs/search.md).
+SEARCH_FUSION_K = read_int(env, requirements, "SEARCH_FUSION_K", 60, 1)
+SEARCH_MEANING_WEIGHT = read_float(env, requirements, "SEARCH_MEANING_WEIGHT", 4.0)
+if SEARCH_MEANING_WEIGHT <= 0:
+    requirements.add("SEARCH_MEANING_WEIGHT", f"is {SEARCH_MEANING_WEIGHT}; expected a number > 0")
 # Readiness says "degraded" when more records than this wait to be indexed.
 SEARCH_BACKLOG_DEGRADED = read_int(env, requirements, "SEARCH_BACKLOG_DEGRADED", 5000, 1)
 

@@ -1,7 +1,7 @@
 """Search quality on the labelled set: recall@10 and MRR@10 of a ranking ``rank(query) -> [ids]``.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/stratus_h4 \\
-        uv run python bench/search_eval/evaluate.py --mode words|meaning|both|fts [--out ...json]
+        uv run python bench/search_eval/evaluate.py --mode words|meaning|both|fts [--split S] [--out F]
 
 What is indexed for a passage is its record's name, a colon, and its text (a note alone does not
 say whose it is; the search index keeps the record beside each chunk for the same reason).
@@ -17,6 +17,11 @@ Modes:
   ``tsvector`` (``english`` configuration) and a GIN index; a query is parsed with
   ``websearch_to_tsquery`` (every word required) and ranked by ``ts_rank``. ``--any-word`` relaxes
   the query to any of its words (the lexemes joined with ``|``), a stronger keyword baseline.
+
+``--split tune|held-out|all`` (default ``all``): the questions of the tuning half, of the
+held-out half or all of them; the halves split the topics (``tuning_topics``), and ``all`` gives
+each half's figures too (``by_split``), from the same rankings. The fusion's parameters were
+chosen on the tuning half only (``tune.py``).
 
 recall@10: the share of a question's relevant passages found in the first ten results, averaged
 over questions; MRR@10: the mean of 1/rank of the first relevant result (0 when none is in the
@@ -104,36 +109,69 @@ def engine_ranker(passages: list[dict[str, Any]], mode: str) -> tuple[Rank, Call
     return rank, close
 
 
-def score(queries: list[dict[str, Any]], rank: Rank) -> dict[str, Any]:
-    per_kind: dict[str, list[tuple[float, float]]] = {}
-    misses = []
-    started = time.perf_counter()
-    for query in queries:
-        results = list(rank(query["text"]))[:K]
-        relevant = set(query["relevant"])
-        found = sum(1 for pid in results if pid in relevant)
-        recall = found / len(relevant)
-        first = next((i for i, pid in enumerate(results, start=1) if pid in relevant), None)
-        reciprocal = 1 / first if first else 0.0
-        per_kind.setdefault(query["kind"], []).append((recall, reciprocal))
-        if not found:
-            misses.append(query["id"])
-    elapsed = time.perf_counter() - started
-    everything = [pair for pairs in per_kind.values() for pair in pairs]
+def tuning_topics(queries: Sequence[dict[str, Any]]) -> set[str]:
+    """The topics of the tuning half: every other topic in alphabetical order (the 1st, 3rd, ...).
 
-    def summary(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+    The split is by topic, not by question, so that the held-out half asks about other subjects
+    in other phrasings: the same question is asked of several accounts ("who complained about
+    onboarding speed at Acme Logistics?", "... at Cobalt Health?"), and a split by question
+    would put copies of one phrasing on both sides."""
+    topics = sorted({str(q["topic"]) for q in queries})
+    return set(topics[0::2])
+
+
+def select(queries: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """The questions of ``split``: ``all``, ``tune`` (see ``tuning_topics``) or ``held-out``."""
+    if split == "all":
+        return list(queries)
+    tuning = tuning_topics(queries)
+    if split not in SPLITS:
+        raise ValueError(f"split is {split!r}; expected one of {SPLITS}")
+    return [q for q in queries if (q["topic"] in tuning) == (split == "tune")]
+
+
+SPLITS = ("all", "tune", "held-out")
+
+
+def judge(query: dict[str, Any], ranked: Sequence[str]) -> tuple[float, float]:
+    """recall@10 and reciprocal rank (0 beyond 10) of one question's ranking."""
+    results = list(ranked)[:K]
+    relevant = set(query["relevant"])
+    recall = sum(1 for pid in results if pid in relevant) / len(relevant)
+    first = next((i for i, pid in enumerate(results, start=1) if pid in relevant), None)
+    return recall, (1 / first if first else 0.0)
+
+
+def summary(queries: Sequence[dict[str, Any]], judged: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """The figures of ``queries`` from their judgements (``judge``), overall and per kind."""
+
+    def mean(pairs: list[tuple[float, float]]) -> dict[str, Any]:
         return {
             "queries": len(pairs),
             "recall_at_10": round(sum(r for r, _ in pairs) / len(pairs), 4),
             "mrr_at_10": round(sum(m for _, m in pairs) / len(pairs), 4),
         }
 
+    per_kind: dict[str, list[tuple[float, float]]] = {}
+    for query in queries:
+        per_kind.setdefault(query["kind"], []).append(judged[query["id"]])
     return {
-        **summary(everything),
-        "by_kind": {kind: summary(pairs) for kind, pairs in sorted(per_kind.items())},
-        "queries_with_nothing_relevant": len(misses),
-        "seconds": round(elapsed, 2),
+        **mean([judged[q["id"]] for q in queries]),
+        "by_kind": {kind: mean(pairs) for kind, pairs in sorted(per_kind.items())},
+        "queries_with_nothing_relevant": sum(1 for q in queries if judged[q["id"]][0] == 0),
     }
+
+
+def score(queries: list[dict[str, Any]], rank: Rank, *, splits: Sequence[str] = ()) -> dict[str, Any]:
+    """The figures of ``rank`` on ``queries``; with ``splits``, those of each split's questions
+    among them too (``by_split``), from the same rankings."""
+    started = time.perf_counter()
+    judged = {query["id"]: judge(query, rank(query["text"])) for query in queries}
+    elapsed = time.perf_counter() - started
+    figures = {**summary(queries, judged), "seconds": round(elapsed, 2)}
+    if splits:
+        figures["by_split"] = {split: summary(select(queries, split), judged) for split in splits}
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -141,21 +179,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["words", "meaning", "both", "fts"], default="words")
     parser.add_argument("--any-word", action="store_true", help="fts: any query word instead of all")
     parser.add_argument("--dataset", type=Path, default=HERE / "dataset.json")
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="the questions: all (the default; the figures of each half are given too), or the "
+        "tuning or held-out half (by topic, see tuning_topics)",
+    )
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args(argv)
     data = load(args.dataset)
-    passages, queries = data["passages"], data["queries"]
+    passages, queries = data["passages"], select(data["queries"], args.split)
     if args.mode == "fts":
         rank, close = words_ranker(passages, any_word=args.any_word)
     else:
         rank, close = engine_ranker(passages, args.mode)
     try:
-        figures = score(queries, rank)
+        figures = score(queries, rank, splits=("tune", "held-out") if args.split == "all" else ())
     finally:
         close()
     result = {
         "mode": args.mode + (" (any word)" if args.any_word and args.mode == "fts" else ""),
         "dataset": {k: data["stats"][k] for k in ("passages", "queries", "seed")},
+        "split": args.split,
         "command": "python bench/search_eval/evaluate.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         **figures,

@@ -93,6 +93,20 @@ class Ranker:
         results = selectors.search(
             org=self.org, query=query, mode=self.mode, filters=selectors.Filters(), limit=K
         )
+        return self.identifiers(results)
+
+    def rankings(self, query: str) -> tuple[list[selectors.Result], list[selectors.Result]]:
+        """The two rankings ``selectors.search`` fuses in ``both`` mode (meaning, words), at the
+        depth it asks them for: for a grid of fusion parameters (bench/search_eval/tune.py)."""
+        depth = max(K, selectors.FUSION_DEPTH)
+        filters = selectors.Filters()
+        return (
+            selectors.by_meaning(org=self.org, query=query, filters=filters, limit=depth),
+            selectors.by_words(org=self.org, query=query, filters=filters, limit=depth),
+        )
+
+    def identifiers(self, results: Sequence[selectors.Result]) -> list[str]:
+        """The passage ids of ``results`` in order (``activity:<id>`` style for a non-passage)."""
         ranked: list[str] = []
         for result in results:
             key = (result.record_type, result.record_id)

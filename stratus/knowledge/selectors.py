@@ -1,19 +1,27 @@
 """Search: by meaning (Qdrant), by words (the CRM's full-text search) or both, fused by rank.
 
-``both`` merges the two rankings with reciprocal rank fusion (score = sum of 1 / (60 + rank)):
-the vector scores (cosine) and the word matches have no common scale, so a fusion by rank is
-the one that needs no calibration per model or per corpus, and a passage both rankings find
-comes first. The constant 60 is the one of Cormack, Clarke and Buettcher (2009).
+``both`` merges the two rankings with weighted reciprocal rank fusion (``fuse``): a record's
+score is the sum, over the rankings that find it, of weight / (k + rank). The vector scores
+(cosine) and the word matches have no common scale, so a fusion by rank is the one that needs
+no calibration per model or per corpus, and a passage both rankings find comes first. The
+ranking by meaning weighs ``SEARCH_MEANING_WEIGHT`` times the ranking by words, with
+k = ``SEARCH_FUSION_K``: values chosen on one half of the labelled evaluation set and checked
+on the other (bench/results/2026-12-06-search-eval.md, docs/search.md). One exception to the
+sum: a name typed as such (every word of the query is a word of the name of a contact, company
+or deal the words ranking finds) puts that record first, since a search by meaning knows
+names badly and a person who types one is looking for that record.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
@@ -23,7 +31,7 @@ from stratus.crm.models import Activity
 from stratus.knowledge.embeddings import embedder
 from stratus.knowledge.store import Hit, Query, store
 
-RRF_K = 60
+FUSION_DEPTH = 50  # each ranking's depth before ``both`` fuses them (at least the limit)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class Result:
     page: int | None
     score: float
     sources: list[str] = field(default_factory=list)  # "meaning", "words"
+    # By words: every word of the query is a word of this contact's, company's or deal's name
+    # (a contact's: its name and e-mail), i.e. the query is that name typed, not a question.
+    name_match: bool = False
 
     @property
     def key(self) -> tuple[str, int, int, int | None]:
@@ -214,6 +225,16 @@ def _matching_activities(org: Organization, query: str, limit: int) -> Any:
     return Activity.objects.filter(condition, organization=org).order_by("-created_at", "-pk")[:limit]
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
+def _names(query: str, name: str) -> bool:
+    """Whether every word of ``query`` is a word of ``name`` (case and punctuation ignored)."""
+    typed = _words(query)
+    return bool(typed) and typed <= _words(name)
+
+
 def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> list[Result]:
     """The records the CRM's full-text search finds (the palette's: contacts, companies, deals by
     name and email), then the activities that match by words (``_matching_activities``); one
@@ -279,6 +300,7 @@ def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> 
                 None,
                 0.0,
                 ["words"],
+                name_match=record_type != "activity" and _names(query, text),
             )
         )
     for rank, result in enumerate(results, start=1):
@@ -286,10 +308,28 @@ def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> 
     return results[:limit]
 
 
-def fuse(rankings: Sequence[Sequence[Result]], limit: int) -> list[Result]:
-    """Reciprocal rank fusion; a record found by both rankings is merged into its best passage."""
+def fuse(
+    rankings: Sequence[Sequence[Result]],
+    limit: int,
+    *,
+    k: float | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> list[Result]:
+    """Weighted reciprocal rank fusion; a record found by both rankings is merged into its best
+    passage.
+
+    A record's score is the sum, over the rankings that find it, of weight / (k + rank), one vote
+    per record per ranking. A ranking's weight is that of the source its results name
+    (``Result.sources``: ``meaning`` or ``words``), by default ``SEARCH_MEANING_WEIGHT`` for
+    meaning and 1 for words; k is ``SEARCH_FUSION_K`` by default. A name typed as such goes
+    first: the first result of the words ranking that is a contact, company or deal whose name
+    has every word of the query (``Result.name_match``), with the best score of the list."""
+    k = float(settings.SEARCH_FUSION_K if k is None else k)
+    if weights is None:
+        weights = {"meaning": float(settings.SEARCH_MEANING_WEIGHT), "words": 1.0}
     merged: dict[tuple[str, int], Result] = {}
     scores: dict[tuple[str, int], float] = {}
+    named: tuple[str, int] | None = None
     for ranking in rankings:
         seen: set[tuple[str, int]] = set()
         for rank, result in enumerate(ranking, start=1):
@@ -297,14 +337,20 @@ def fuse(rankings: Sequence[Sequence[Result]], limit: int) -> list[Result]:
             if record in seen:
                 continue  # one vote per record per ranking
             seen.add(record)
-            scores[record] = scores.get(record, 0.0) + 1.0 / (RRF_K + rank)
+            weight = max((weights.get(source, 1.0) for source in result.sources), default=1.0)
+            scores[record] = scores.get(record, 0.0) + weight / (k + rank)
+            if named is None and result.name_match and "words" in result.sources:
+                named = record
             if record not in merged:
                 merged[record] = result
             else:
                 merged[record].sources = sorted({*merged[record].sources, *result.sources})
-    ordered = sorted(merged, key=lambda record: -scores[record])[:limit]
+    ordered = sorted(merged, key=lambda record: -scores[record])
+    if named is not None:
+        scores[named] = scores[ordered[0]]
+        ordered = [named, *(record for record in ordered if record != named)]
     fused = []
-    for record in ordered:
+    for record in ordered[:limit]:
         result = merged[record]
         result.score = round(scores[record], 6)
         fused.append(result)
@@ -316,7 +362,7 @@ def search(*, org: Organization, query: str, mode: str, filters: Filters, limit:
         return by_meaning(org=org, query=query, filters=filters, limit=limit)
     if mode == "words":
         return by_words(org=org, query=query, filters=filters, limit=limit)
-    depth = max(limit, 50)
+    depth = max(limit, FUSION_DEPTH)
     return fuse(
         [
             by_meaning(org=org, query=query, filters=filters, limit=depth),
