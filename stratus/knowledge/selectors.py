@@ -56,6 +56,9 @@ class Result:
     # By words: every word of the query is a word of this contact's, company's or deal's name
     # (a contact's: its name and e-mail), i.e. the query is that name typed, not a question.
     name_match: bool = False
+    # By words: every word of the query is a word of this passage (an invoice number, a phrase
+    # copied from a note): its words vote weighs as much as a meaning vote.
+    every_word: bool = False
 
     @property
     def key(self) -> tuple[str, int, int, int | None]:
@@ -301,6 +304,7 @@ def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> 
                 0.0,
                 ["words"],
                 name_match=record_type != "activity" and _names(query, text),
+                every_word=_names(query, text),
             )
         )
     for rank, result in enumerate(results, start=1):
@@ -323,7 +327,11 @@ def fuse(
     (``Result.sources``: ``meaning`` or ``words``), by default ``SEARCH_MEANING_WEIGHT`` for
     meaning and 1 for words; k is ``SEARCH_FUSION_K`` by default. A name typed as such goes
     first: the first result of the words ranking that is a contact, company or deal whose name
-    has every word of the query (``Result.name_match``), with the best score of the list."""
+    has every word of the query (``Result.name_match``), with the best score of the list. A
+    words result whose passage has every word of the query (``Result.every_word``: what was
+    typed is literally there, as an invoice number or a phrase copied from a note) votes with
+    the meaning ranking's weight, so an exact find is not outvoted by passages merely close in
+    meaning; a question's words are rarely all in one passage, so questions keep the weights."""
     k = float(settings.SEARCH_FUSION_K if k is None else k)
     if weights is None:
         weights = {"meaning": float(settings.SEARCH_MEANING_WEIGHT), "words": 1.0}
@@ -338,6 +346,8 @@ def fuse(
                 continue  # one vote per record per ranking
             seen.add(record)
             weight = max((weights.get(source, 1.0) for source in result.sources), default=1.0)
+            if result.every_word and "words" in result.sources:
+                weight = max(weight, *weights.values())
             scores[record] = scores.get(record, 0.0) + weight / (k + rank)
             if named is None and result.name_match and "words" in result.sources:
                 named = record

@@ -12,7 +12,9 @@ from stratus.knowledge import selectors
 from stratus.knowledge.selectors import Result
 
 
-def _result(record_type: str, record_id: int, source: str, *, name_match: bool = False) -> Result:
+def _result(
+    record_type: str, record_id: int, source: str, *, name_match: bool = False, every_word: bool = False
+) -> Result:
     return Result(
         record_type=record_type,
         record_id=record_id,
@@ -24,6 +26,7 @@ def _result(record_type: str, record_id: int, source: str, *, name_match: bool =
         score=0.0,
         sources=[source],
         name_match=name_match,
+        every_word=every_word,
     )
 
 
@@ -124,6 +127,24 @@ def test_the_first_name_typed_of_the_words_ranking_is_the_one_put_first() -> Non
     assert _records(fused)[0] == ("activity", 1)
 
 
+def test_a_passage_with_every_word_typed_votes_as_much_as_meaning() -> None:
+    meaning = _meaning(*range(1, 51))
+    literal = _result("activity", 70, "words", every_word=True)  # "INV-2034" is in this note
+    fused = selectors.fuse(
+        [meaning, [literal, *_words(71)]], 10, k=60, weights={"meaning": 4.0, "words": 1.0}
+    )
+    # 4/61 ties the meaning ranking's first (given first, it stays behind it); 71 is out.
+    assert _records(fused)[:2] == [("activity", 1), ("activity", 70)]
+    assert fused[1].score == round(4 / 61, 6)
+    assert ("activity", 71) not in _records(fused)
+    # Without every word it is one words vote among meaning's fifty: out of the first ten.
+    plain = _result("activity", 70, "words")
+    fused = selectors.fuse(
+        [_meaning(*range(1, 51)), [plain]], 10, k=60, weights={"meaning": 4.0, "words": 1.0}
+    )
+    assert ("activity", 70) not in _records(fused)
+
+
 @pytest.mark.django_db
 def test_by_words_says_when_the_query_is_a_name(organization: Organization) -> None:
     company = Company.objects.create(organization=organization, name="Acme Logistics")
@@ -150,3 +171,8 @@ def test_by_words_says_when_the_query_is_a_name(organization: Organization) -> N
     )
     assert found
     assert not any(r.name_match for r in found)
+    assert not any(r.every_word for r in found)  # "terms" and "for" are not in the note
+
+    # Words copied from the note: every one of them is in it.
+    found = selectors.by_words(org=organization, query="renewal CALL", filters=filters, limit=10)
+    assert [(r.record_type, r.every_word) for r in found] == [("activity", True)]
