@@ -48,7 +48,10 @@ class PassageSerializer(serializers.Serializer):
     start = serializers.IntegerField(help_text="Offset of the passage in the record's text (in its page).")
     page = serializers.IntegerField(allow_null=True, help_text="The document's page, from 1; null otherwise.")
     score = serializers.FloatField(
-        help_text="meaning: cosine similarity; words: 1/rank; both: reciprocal rank fusion score."
+        help_text=(
+            "meaning: cosine similarity; words: 1/rank; both: weighted reciprocal rank fusion score "
+            "(docs/search.md)."
+        )
     )
     matched_by = serializers.ListField(child=serializers.ChoiceField(choices=("meaning", "words")))
 
@@ -80,7 +83,10 @@ class SearchView(OrganizationEndpoint):
                 description="What to look for, as a person would ask it (at most 500 characters).",
             ),
             OpenApiParameter(
-                "mode", str, enum=list(MODES), description="Default: both (reciprocal rank fusion)."
+                "mode",
+                str,
+                enum=list(MODES),
+                description="Default: both (weighted reciprocal rank fusion of meaning and words).",
             ),
             OpenApiParameter(
                 "type",
