@@ -162,22 +162,22 @@ def _instant(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _cohort(q: _Query, columns: str = "d.id AS id, d.pipeline_id AS pipeline_id, s.kind AS kind") -> str:
-    """The deals created in the date range (with the deal filters), with their stage's kind."""
-    deals = q.live(
-        "deals",
-        "id, pipeline_id, stage_id, created_at, closed_at",
-        q.deals() + q.within("created_at"),
-    )
-    return f"SELECT {columns} FROM ({deals}) AS d INNER JOIN org_stages AS s ON s.id = d.stage_id"  # noqa: S608
-
-
-_WON_COLUMNS = "d.id AS id, s.kind AS kind, d.created_at AS created_at, d.closed_at AS closed_at"
-
-
 def _stays(q: _Query, columns: str, where: str = "") -> str:
     """The deal stays of the date range's deals (a stay carries its deal's creation)."""
     return q.live("deal_stays", columns, where + q.within("deal_created_at"))
+
+
+# A statement that starts ``WITH org_stages AS (...),`` looks its stages up from these arrays
+# (one element a stage, in the same order): a few rows, no join.
+_STAGE_ARRAYS = f"""
+            (SELECT groupArray(id) FROM org_stages) AS stage_ids,
+            (SELECT groupArray(pipeline_id) FROM org_stages) AS stage_pipelines,
+            (SELECT groupArray(position) FROM org_stages) AS stage_positions,
+            (SELECT groupArray(toUInt8(kind = '{LOST}')) FROM org_stages) AS stage_lost"""  # noqa: S608
+
+# grouping(month, owner_id, lost_reason) of the won-lost statement's grouping sets (a bit set:
+# the columns not grouped by).
+_BY_MONTH, _BY_OWNER, _BY_REASON = 0b011, 0b101, 0b110
 
 
 # --- the engine --------------------------------------------------------------------------------
@@ -294,23 +294,31 @@ class ClickHouseEngine:
     def funnel(self, filters: ReportFilters) -> FunnelReport:
         # A deal's top: the highest position, among the stages it stayed in, of those of its own
         # pipeline that are not lost; then deals by pipeline and top.
+        # No join: the cohort's deals (lost: 0 or 1) and their stays in stages not lost (lost: 2,
+        # with the stage's pipeline and position) in one stream, grouped by deal and pipeline;
+        # a group without its deal's row (a stay in another pipeline, a deal not in the cohort)
+        # is dropped. The stages, a few rows, are looked up from arrays.
         q = _Query(filters)
+        deals = q.live("deals", "id, pipeline_id, stage_id", q.deals() + q.within("created_at"))
         sql = f"""
-            WITH org_stages AS ({q.stages()}),
-            cohort AS ({_cohort(q)}),
-            tops AS (
-                SELECT c.id AS id, any(c.pipeline_id) AS pipeline_id, any(c.kind) AS kind,
-                       max(if(st.pipeline_id = c.pipeline_id AND st.kind != '{LOST}', st.position, NULL))
-                           AS top
-                FROM cohort AS c
-                LEFT JOIN ({_stays(q, "deal_id, stage_id")}) AS s ON s.deal_id = c.id
-                LEFT JOIN org_stages AS st ON st.id = s.stage_id
-                GROUP BY c.id
+            WITH org_stages AS ({q.stages()}),{_STAGE_ARRAYS}
+            SELECT pipeline_id, top, count(), countIf(lost = 1)
+            FROM (
+                SELECT id, pipeline_id, min(lost) AS lost, max(position) AS top
+                FROM (
+                    SELECT id, pipeline_id, transform(stage_id, stage_ids, stage_lost, toUInt8(2)) AS lost,
+                           CAST(NULL AS Nullable(UInt32)) AS position
+                    FROM ({deals}) WHERE has(stage_ids, stage_id)
+                    UNION ALL
+                    SELECT deal_id, transform(stage_id, stage_ids, stage_pipelines, toUInt64(0)), toUInt8(2),
+                           transform(stage_id, stage_ids, stage_positions, toUInt32(0))
+                    FROM ({_stays(q, "deal_id, stage_id")})
+                    WHERE transform(stage_id, stage_ids, stage_lost, toUInt8(1)) = 0
+                )
+                GROUP BY id, pipeline_id
+                HAVING lost < 2
             )
-            SELECT pipeline_id, top, count(), countIf(kind = '{LOST}')
-            FROM tops
             GROUP BY pipeline_id, top
-            SETTINGS join_use_nulls = 1
         """  # noqa: S608 - constant text, values bound
         tops: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         lost: dict[int, int] = defaultdict(int)
@@ -346,19 +354,24 @@ class ClickHouseEngine:
             "deal_id, stage_id, dateDiff('microsecond', entered_at, left_at) / 1e6 AS seconds",
             " AND left_at IS NOT NULL",
         )
+        # The cohort as an IN set, its won deals read apart: no join with the stages.
+        in_cohort = q.deals() + q.within("created_at")
+        cohort = q.live("deals", "id", f"{in_cohort} AND stage_id IN (SELECT id FROM org_stages)")  # noqa: S608
+        won_stages = f"SELECT id FROM org_stages WHERE kind = '{WON}'"  # noqa: S608 - constant text
+        won = q.live(
+            "deals",
+            "dateDiff('microsecond', created_at, assumeNotNull(closed_at)) / 1e6 AS seconds",
+            f"{in_cohort} AND closed_at IS NOT NULL AND stage_id IN ({won_stages})",
+        )
         sql = f"""
-            WITH org_stages AS ({q.stages()}),
-            cohort AS ({_cohort(q, _WON_COLUMNS)})
+            WITH org_stages AS ({q.stages()})
             SELECT stage_id, count(), quantilesExactInclusive(0.5, 0.9)(seconds)
             FROM ({stays}) AS stays
-            WHERE deal_id IN (SELECT id FROM cohort)
+            WHERE deal_id IN ({cohort})
             GROUP BY stage_id
             UNION ALL
             SELECT toUInt64(0), count(), quantilesExactInclusive(0.5, 0.9)(seconds)
-            FROM (
-                SELECT dateDiff('microsecond', created_at, assumeNotNull(closed_at)) / 1e6 AS seconds
-                FROM cohort WHERE kind = '{WON}' AND closed_at IS NOT NULL
-            ) AS won
+            FROM ({won}) AS won
         """  # noqa: S608 - constant text, values bound
         spent: dict[int, tuple[int, float | None, float | None]] = {}
         for stage_id, count, (median, p90) in _read(sql, q):
@@ -395,25 +408,20 @@ class ClickHouseEngine:
             "stage_id, owner_id, currency, value, lost_reason, assumeNotNull(closed_at) AS closed_at",
             " AND closed_at IS NOT NULL" + q.deals() + q.within("closed_at"),
         )
-        # One statement, three groupings: by month, by owner, by lost reason (lost only).
+        # One statement, one read, three groupings: by month, by owner, by lost reason (kept for
+        # the lost only). grouping() tells them apart: 3 by month, 5 by owner, 6 by reason.
         sql = f"""
-            WITH org_stages AS ({q.stages()}),
-            closed AS (
+            WITH org_stages AS ({q.stages()})
+            SELECT grouping(month, owner_id, lost_reason), month, owner_id, lost_reason, currency, kind,
+                   count(), sum(value)
+            FROM (
                 SELECT d.owner_id AS owner_id, d.currency AS currency, d.value AS value,
                        d.lost_reason AS lost_reason, toStartOfMonth(d.closed_at) AS month, s.kind AS kind
                 FROM ({closed}) AS d INNER JOIN org_stages AS s ON s.id = d.stage_id
                 WHERE s.kind IN ('{WON}', '{LOST}')
             )
-            SELECT 'month', toNullable(month), CAST(NULL AS Nullable(UInt64)), '', currency, kind, count(),
-                   sum(value)
-            FROM closed GROUP BY month, currency, kind
-            UNION ALL
-            SELECT 'owner', CAST(NULL AS Nullable(Date)), owner_id, '', currency, kind, count(), sum(value)
-            FROM closed GROUP BY owner_id, currency, kind
-            UNION ALL
-            SELECT 'reason', CAST(NULL AS Nullable(Date)), CAST(NULL AS Nullable(UInt64)), lost_reason,
-                   currency, kind, count(), sum(value)
-            FROM closed WHERE kind = '{LOST}' GROUP BY lost_reason, currency, kind
+            GROUP BY GROUPING SETS ((month, currency, kind), (owner_id, currency, kind),
+                                    (lost_reason, currency, kind))
         """  # noqa: S608 - constant text, values bound
 
         def cell() -> dict[str, Any]:
@@ -424,10 +432,11 @@ class ClickHouseEngine:
         by_owner: dict[tuple[int | None, str], dict[str, Any]] = defaultdict(cell)
         reasons: list[LostReasonRow] = []
         for part, month, owner_id, reason, currency, kind, count, value in _read(sql, q):
-            if part == "reason":
-                reasons.append(LostReasonRow(reason, currency, count, cents(value)))
+            if part == _BY_REASON:
+                if kind == LOST:
+                    reasons.append(LostReasonRow(reason, currency, count, cents(value)))
                 continue
-            if part == "owner":
+            if part == _BY_OWNER:
                 cells = [by_owner[(owner_id, currency)]]
             else:
                 cells = [by_month[(month_label(month) or "", currency)], totals[currency]]
@@ -505,34 +514,35 @@ class ClickHouseEngine:
     @_served("activity")
     def activity(self, filters: ReportFilters) -> ActivityReport:
         # Activities created in the range by UTC week (Monday), assignee and kind; and the open
-        # tasks due before "now", whatever the range, by assignee (week: NULL).
+        # tasks due before "now", whatever the range, by assignee. One read of the activities that
+        # are either, two grouping sets (grouping(week, kind): 0 by week, 3 by assignee).
         q = _Query(filters)
-        owner = q.owner("assignee_id")
-        created = q.live("activities", "created_at, assignee_id, kind", owner + q.within("created_at"))
-        overdue = q.live(
+        as_of = q.bind("as_of", _instant(filters.as_of))
+        activities = q.live(
             "activities",
-            "assignee_id",
-            f" AND kind = '{TASK}' AND done = 0"
-            f" AND due_at < {{{q.bind('as_of', _instant(filters.as_of))}:{TIME}}}" + owner,
+            f"toMonday(created_at) AS week, assignee_id, kind, (1{q.within('created_at')}) AS fresh,"
+            f" ifNull(kind = '{TASK}' AND done = 0 AND due_at < {{{as_of}:{TIME}}}, 0) AS overdue",
+            q.owner("assignee_id"),
         )
         sql = f"""
-            SELECT toNullable(toMonday(created_at)) AS week, assignee_id, kind, count()
-            FROM ({created}) GROUP BY week, assignee_id, kind
-            UNION ALL
-            SELECT CAST(NULL AS Nullable(Date)), assignee_id, '{TASK}', count()
-            FROM ({overdue}) GROUP BY assignee_id
+            SELECT grouping(week, kind), week, assignee_id, kind, countIf(fresh), countIf(overdue)
+            FROM ({activities}) WHERE fresh OR overdue
+            GROUP BY GROUPING SETS ((week, assignee_id, kind), (assignee_id))
         """  # noqa: S608 - constant text, values bound
         plural = {TASK: "tasks", CALL: "calls", MEETING: "meetings"}
         by_week: dict[tuple[datetime.date, int | None], dict[str, int]] = {}
         by_owner: dict[int | None, dict[str, int]] = {}
         overdue_counts: dict[int | None, int] = {}
-        for week, assignee, kind, count in _read(sql, q):
-            if week is None:
-                overdue_counts[assignee] = count
+        for part, week, assignee, kind, created, overdue in _read(sql, q):
+            if part != 0:
+                if overdue:
+                    overdue_counts[assignee] = overdue
+                continue
+            if not created:
                 continue
             column = plural.get(kind, "notes")
-            by_week.setdefault((week, assignee), _no_activity())[column] += count
-            by_owner.setdefault(assignee, _no_activity())[column] += count
+            by_week.setdefault((week, assignee), _no_activity())[column] += created
+            by_owner.setdefault(assignee, _no_activity())[column] += created
         labels = _labels({*by_owner, *overdue_counts})
         overdue_owners = sorted(overdue_counts, key=_owner_key)
         return ActivityReport(
