@@ -162,6 +162,19 @@ def _instant(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _cohort(q: _Query, columns: str = "d.id AS id, d.pipeline_id AS pipeline_id, s.kind AS kind") -> str:
+    """The deals created in the date range (with the deal filters), with their stage's kind."""
+    deals = q.live(
+        "deals",
+        "id, pipeline_id, stage_id, created_at, closed_at",
+        q.deals() + q.within("created_at"),
+    )
+    return f"SELECT {columns} FROM ({deals}) AS d INNER JOIN org_stages AS s ON s.id = d.stage_id"  # noqa: S608
+
+
+_WON_COLUMNS = "d.id AS id, s.kind AS kind, d.created_at AS created_at, d.closed_at AS closed_at"
+
+
 def _stays(q: _Query, columns: str, where: str = "") -> str:
     """The deal stays of the date range's deals (a stay carries its deal's creation)."""
     return q.live("deal_stays", columns, where + q.within("deal_created_at"))
@@ -354,24 +367,19 @@ class ClickHouseEngine:
             "deal_id, stage_id, dateDiff('microsecond', entered_at, left_at) / 1e6 AS seconds",
             " AND left_at IS NOT NULL",
         )
-        # The cohort as an IN set, its won deals read apart: no join with the stages.
-        in_cohort = q.deals() + q.within("created_at")
-        cohort = q.live("deals", "id", f"{in_cohort} AND stage_id IN (SELECT id FROM org_stages)")  # noqa: S608
-        won_stages = f"SELECT id FROM org_stages WHERE kind = '{WON}'"  # noqa: S608 - constant text
-        won = q.live(
-            "deals",
-            "dateDiff('microsecond', created_at, assumeNotNull(closed_at)) / 1e6 AS seconds",
-            f"{in_cohort} AND closed_at IS NOT NULL AND stage_id IN ({won_stages})",
-        )
         sql = f"""
-            WITH org_stages AS ({q.stages()})
+            WITH org_stages AS ({q.stages()}),
+            cohort AS ({_cohort(q, _WON_COLUMNS)})
             SELECT stage_id, count(), quantilesExactInclusive(0.5, 0.9)(seconds)
             FROM ({stays}) AS stays
-            WHERE deal_id IN ({cohort})
+            WHERE deal_id IN (SELECT id FROM cohort)
             GROUP BY stage_id
             UNION ALL
             SELECT toUInt64(0), count(), quantilesExactInclusive(0.5, 0.9)(seconds)
-            FROM ({won}) AS won
+            FROM (
+                SELECT dateDiff('microsecond', created_at, assumeNotNull(closed_at)) / 1e6 AS seconds
+                FROM cohort WHERE kind = '{WON}' AND closed_at IS NOT NULL
+            ) AS won
         """  # noqa: S608 - constant text, values bound
         spent: dict[int, tuple[int, float | None, float | None]] = {}
         for stage_id, count, (median, p90) in _read(sql, q):
@@ -514,35 +522,34 @@ class ClickHouseEngine:
     @_served("activity")
     def activity(self, filters: ReportFilters) -> ActivityReport:
         # Activities created in the range by UTC week (Monday), assignee and kind; and the open
-        # tasks due before "now", whatever the range, by assignee. One read of the activities that
-        # are either, two grouping sets (grouping(week, kind): 0 by week, 3 by assignee).
+        # tasks due before "now", whatever the range, by assignee (week: NULL).
         q = _Query(filters)
-        as_of = q.bind("as_of", _instant(filters.as_of))
-        activities = q.live(
+        owner = q.owner("assignee_id")
+        created = q.live("activities", "created_at, assignee_id, kind", owner + q.within("created_at"))
+        overdue = q.live(
             "activities",
-            f"toMonday(created_at) AS week, assignee_id, kind, (1{q.within('created_at')}) AS fresh,"
-            f" ifNull(kind = '{TASK}' AND done = 0 AND due_at < {{{as_of}:{TIME}}}, 0) AS overdue",
-            q.owner("assignee_id"),
+            "assignee_id",
+            f" AND kind = '{TASK}' AND done = 0"
+            f" AND due_at < {{{q.bind('as_of', _instant(filters.as_of))}:{TIME}}}" + owner,
         )
         sql = f"""
-            SELECT grouping(week, kind), week, assignee_id, kind, countIf(fresh), countIf(overdue)
-            FROM ({activities}) WHERE fresh OR overdue
-            GROUP BY GROUPING SETS ((week, assignee_id, kind), (assignee_id))
+            SELECT toNullable(toMonday(created_at)) AS week, assignee_id, kind, count()
+            FROM ({created}) GROUP BY week, assignee_id, kind
+            UNION ALL
+            SELECT CAST(NULL AS Nullable(Date)), assignee_id, '{TASK}', count()
+            FROM ({overdue}) GROUP BY assignee_id
         """  # noqa: S608 - constant text, values bound
         plural = {TASK: "tasks", CALL: "calls", MEETING: "meetings"}
         by_week: dict[tuple[datetime.date, int | None], dict[str, int]] = {}
         by_owner: dict[int | None, dict[str, int]] = {}
         overdue_counts: dict[int | None, int] = {}
-        for part, week, assignee, kind, created, overdue in _read(sql, q):
-            if part != 0:
-                if overdue:
-                    overdue_counts[assignee] = overdue
-                continue
-            if not created:
+        for week, assignee, kind, count in _read(sql, q):
+            if week is None:
+                overdue_counts[assignee] = count
                 continue
             column = plural.get(kind, "notes")
-            by_week.setdefault((week, assignee), _no_activity())[column] += created
-            by_owner.setdefault(assignee, _no_activity())[column] += created
+            by_week.setdefault((week, assignee), _no_activity())[column] += count
+            by_owner.setdefault(assignee, _no_activity())[column] += count
         labels = _labels({*by_owner, *overdue_counts})
         overdue_owners = sorted(overdue_counts, key=_owner_key)
         return ActivityReport(
