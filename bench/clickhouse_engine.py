@@ -2,19 +2,28 @@
 """The ClickHouse reports engine alone, in process, on a chDB store filled with synthetic rows.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/stratus_h6 \\
-      uv run python bench/clickhouse_engine.py --store /tmp/chbench --deals 1000000 --runs 20 \\
-      --out bench/results/2026-12-06-clickhouse-engine.json
+      nice uv run python bench/clickhouse_engine.py --store /tmp/chbench --deals 2400000 --samples 24 \\
+      --users 1 8 --out bench/results/2026-12-06-clickhouse-engine-20M.json
 
 Fills the mirror tables of ``stratus.analytics.schema`` straight in ClickHouse (``INSERT ...
 SELECT FROM numbers()``, no PostgreSQL rows): one organization with ``--deals`` deals over two
 years (three stays each, two ended), three activities per deal, ``--deals`` campaign recipients
 in 24 campaigns with their opens, clicks and bounces, and a noise organization a tenth of that
-size. Then runs each report ``--runs`` times through the engine (filters: the last 12 months;
-one user, no HTTP) and prints p50/p95/max in ms. Owner names come from the primary database
+size. Then, for each count of ``--users`` (threads of this process sharing its chDB session,
+as web threads share the reader), every user runs the six reports in turn (each user starting
+at another report) ``--samples / users`` times (rounded up) through the engine (filters: the last 12 months; no HTTP)
+and prints p50/p95/max in ms per report.
+
+Events, as the issue counts them (``events`` in the output, for the large organization): a deal
+(its creation), a deal stay (a stage move or stay), an activity, and a campaign recipient's
+dated events (sent, opened, clicked, unsubscribed) and bounces (its bounced suppressions).
+``--deals 2400000`` makes about 20.3 M events in the large organization (8.44 a deal). Owner names come from the primary database
 (``DATABASE_URL``, migrated), as in the app: the synthetic owners have no user there.
 
 This is the engine's own cost on chDB (the ClickHouse engine in this process) on this machine,
-not the 8-user comparison with PostgreSQL of the issue's benchmark.
+not the comparison with PostgreSQL of the issue's benchmark. chDB runs one statement of the
+reader at a time (``stratus.analytics.client.EmbeddedClient`` holds a lock; a server runs
+them side by side): with N users a report waits for the statements of the others.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -109,13 +119,81 @@ def fill(writer: Any, org: int, deals: int, first_id: int) -> None:
     """)
 
 
+EVENTS_SQL = """
+SELECT
+    (SELECT count() FROM {db}.deals FINAL WHERE organization_id = {org} AND _deleted = 0)
+  + (SELECT count() FROM {db}.deal_stays FINAL WHERE organization_id = {org} AND _deleted = 0)
+  + (SELECT count() FROM {db}.activities FINAL WHERE organization_id = {org} AND _deleted = 0)
+  + (SELECT countIf(sent_at IS NOT NULL) + countIf(opened_at IS NOT NULL) + countIf(clicked_at IS NOT NULL)
+            + countIf(unsubscribed_at IS NOT NULL)
+     FROM {db}.campaign_recipients FINAL WHERE organization_id = {org} AND _deleted = 0)
+  + (SELECT count() FROM {db}.suppressions FINAL
+     WHERE organization_id = {org} AND _deleted = 0 AND reason = 'bounced')
+"""
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    return {
+        "samples": len(times),
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+        "max_ms": round(times[-1], 1),
+    }
+
+
+def measure(users: int, runs: int, filters: Any) -> dict[str, dict[str, float]]:
+    """``users`` threads, each running every report ``runs`` times in turn (user u starts at the
+    u-th report); the latencies of each report over all users."""
+    from django.db import connections
+
+    from stratus.reports import engines
+    from stratus.reports.contracts import REPORTS
+
+    engine = engines.get_engine("clickhouse")
+    names = list(REPORTS)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    start = threading.Barrier(users)
+
+    def user(index: int) -> None:
+        try:
+            start.wait()
+            for run in range(runs):
+                for step in range(len(names)):
+                    name = names[(index + run + step) % len(names)]
+                    begun = time.perf_counter()
+                    engines.run(name, filters, engine)
+                    elapsed = (time.perf_counter() - begun) * 1000
+                    connections.close_all()  # back to the pool (fewer connections than users)
+                    with lock:
+                        times[name].append(elapsed)
+        except BaseException as error:  # reported after the join
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=user, args=(index,)) for index in range(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return {name: percentiles(times[name]) for name in names}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--store", type=Path, required=True, help="chDB folder (emptied first)")
     parser.add_argument("--deals", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--samples", type=int, default=24, help="runs of each report, shared by the users (rounded up)"
+    )
+    parser.add_argument("--users", type=int, nargs="+", default=[1], help="concurrent users, e.g. 1 8")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -150,30 +228,28 @@ def main() -> None:
         date_from=datetime.date(2025, 12, 6),
         date_to=datetime.date(2026, 12, 5),
     )
+    events = analytics.reader().query(EVENTS_SQL.format(db="bench", org=1))[0][0]
+    noise_events = analytics.reader().query(EVENTS_SQL.format(db="bench", org=2))[0][0]
+    print(
+        f"filled in {fill_seconds:.1f} s: {sum(rows.values())} rows, {events} events (+{noise_events} noise)"
+    )
     engine = engines.get_engine("clickhouse")
-    results: dict[str, Any] = {}
     for name in REPORTS:
         engines.run(name, filters, engine)  # warm-up
-        times = []
-        for _ in range(args.runs):
-            begun = time.perf_counter()
-            engines.run(name, filters, engine)
-            times.append((time.perf_counter() - begun) * 1000)
-        times.sort()
-        results[name] = {
-            "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
-            "max_ms": round(times[-1], 1),
-        }
-        print(name, results[name], flush=True)
+    results: dict[str, Any] = {}
+    for users in args.users:
+        results[str(users)] = measure(users, -(-args.samples // users), filters)
+        for name, figures in results[str(users)].items():
+            print(f"{users} users", name, figures, flush=True)
     document = {
         "command": " ".join(sys.argv),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
         "rows": rows,
-        "events": sum(rows.values()),
+        "events": events,
+        "noise_events": noise_events,
         "fill_seconds": round(fill_seconds, 1),
         "filters": "last 12 months, organization 1 (no pipeline, owner or currency)",
-        "reports": results,
+        "reports_by_users": results,
     }
     print(json.dumps(document, indent=2))
     if args.out:

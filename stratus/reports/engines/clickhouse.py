@@ -180,6 +180,19 @@ def _stays(q: _Query, columns: str, where: str = "") -> str:
     return q.live("deal_stays", columns, where + q.within("deal_created_at"))
 
 
+# A statement that starts ``WITH org_stages AS (...),`` looks its stages up from these arrays
+# (one element a stage, in the same order): a few rows, no join.
+_STAGE_ARRAYS = f"""
+            (SELECT groupArray(id) FROM org_stages) AS stage_ids,
+            (SELECT groupArray(pipeline_id) FROM org_stages) AS stage_pipelines,
+            (SELECT groupArray(position) FROM org_stages) AS stage_positions,
+            (SELECT groupArray(toUInt8(kind = '{LOST}')) FROM org_stages) AS stage_lost"""  # noqa: S608
+
+# grouping(month, owner_id, lost_reason) of the won-lost statement's grouping sets (a bit set:
+# the columns not grouped by).
+_BY_MONTH, _BY_OWNER, _BY_REASON = 0b011, 0b101, 0b110
+
+
 # --- the engine --------------------------------------------------------------------------------
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -294,23 +307,31 @@ class ClickHouseEngine:
     def funnel(self, filters: ReportFilters) -> FunnelReport:
         # A deal's top: the highest position, among the stages it stayed in, of those of its own
         # pipeline that are not lost; then deals by pipeline and top.
+        # No join: the cohort's deals (lost: 0 or 1) and their stays in stages not lost (lost: 2,
+        # with the stage's pipeline and position) in one stream, grouped by deal and pipeline;
+        # a group without its deal's row (a stay in another pipeline, a deal not in the cohort)
+        # is dropped. The stages, a few rows, are looked up from arrays.
         q = _Query(filters)
+        deals = q.live("deals", "id, pipeline_id, stage_id", q.deals() + q.within("created_at"))
         sql = f"""
-            WITH org_stages AS ({q.stages()}),
-            cohort AS ({_cohort(q)}),
-            tops AS (
-                SELECT c.id AS id, any(c.pipeline_id) AS pipeline_id, any(c.kind) AS kind,
-                       max(if(st.pipeline_id = c.pipeline_id AND st.kind != '{LOST}', st.position, NULL))
-                           AS top
-                FROM cohort AS c
-                LEFT JOIN ({_stays(q, "deal_id, stage_id")}) AS s ON s.deal_id = c.id
-                LEFT JOIN org_stages AS st ON st.id = s.stage_id
-                GROUP BY c.id
+            WITH org_stages AS ({q.stages()}),{_STAGE_ARRAYS}
+            SELECT pipeline_id, top, count(), countIf(lost = 1)
+            FROM (
+                SELECT id, pipeline_id, min(lost) AS lost, max(position) AS top
+                FROM (
+                    SELECT id, pipeline_id, transform(stage_id, stage_ids, stage_lost, toUInt8(2)) AS lost,
+                           CAST(NULL AS Nullable(UInt32)) AS position
+                    FROM ({deals}) WHERE has(stage_ids, stage_id)
+                    UNION ALL
+                    SELECT deal_id, transform(stage_id, stage_ids, stage_pipelines, toUInt64(0)), toUInt8(2),
+                           transform(stage_id, stage_ids, stage_positions, toUInt32(0))
+                    FROM ({_stays(q, "deal_id, stage_id")})
+                    WHERE transform(stage_id, stage_ids, stage_lost, toUInt8(1)) = 0
+                )
+                GROUP BY id, pipeline_id
+                HAVING lost < 2
             )
-            SELECT pipeline_id, top, count(), countIf(kind = '{LOST}')
-            FROM tops
             GROUP BY pipeline_id, top
-            SETTINGS join_use_nulls = 1
         """  # noqa: S608 - constant text, values bound
         tops: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         lost: dict[int, int] = defaultdict(int)
@@ -395,25 +416,20 @@ class ClickHouseEngine:
             "stage_id, owner_id, currency, value, lost_reason, assumeNotNull(closed_at) AS closed_at",
             " AND closed_at IS NOT NULL" + q.deals() + q.within("closed_at"),
         )
-        # One statement, three groupings: by month, by owner, by lost reason (lost only).
+        # One statement, one read, three groupings: by month, by owner, by lost reason (kept for
+        # the lost only). grouping() tells them apart: 3 by month, 5 by owner, 6 by reason.
         sql = f"""
-            WITH org_stages AS ({q.stages()}),
-            closed AS (
+            WITH org_stages AS ({q.stages()})
+            SELECT grouping(month, owner_id, lost_reason), month, owner_id, lost_reason, currency, kind,
+                   count(), sum(value)
+            FROM (
                 SELECT d.owner_id AS owner_id, d.currency AS currency, d.value AS value,
                        d.lost_reason AS lost_reason, toStartOfMonth(d.closed_at) AS month, s.kind AS kind
                 FROM ({closed}) AS d INNER JOIN org_stages AS s ON s.id = d.stage_id
                 WHERE s.kind IN ('{WON}', '{LOST}')
             )
-            SELECT 'month', toNullable(month), CAST(NULL AS Nullable(UInt64)), '', currency, kind, count(),
-                   sum(value)
-            FROM closed GROUP BY month, currency, kind
-            UNION ALL
-            SELECT 'owner', CAST(NULL AS Nullable(Date)), owner_id, '', currency, kind, count(), sum(value)
-            FROM closed GROUP BY owner_id, currency, kind
-            UNION ALL
-            SELECT 'reason', CAST(NULL AS Nullable(Date)), CAST(NULL AS Nullable(UInt64)), lost_reason,
-                   currency, kind, count(), sum(value)
-            FROM closed WHERE kind = '{LOST}' GROUP BY lost_reason, currency, kind
+            GROUP BY GROUPING SETS ((month, currency, kind), (owner_id, currency, kind),
+                                    (lost_reason, currency, kind))
         """  # noqa: S608 - constant text, values bound
 
         def cell() -> dict[str, Any]:
@@ -424,10 +440,11 @@ class ClickHouseEngine:
         by_owner: dict[tuple[int | None, str], dict[str, Any]] = defaultdict(cell)
         reasons: list[LostReasonRow] = []
         for part, month, owner_id, reason, currency, kind, count, value in _read(sql, q):
-            if part == "reason":
-                reasons.append(LostReasonRow(reason, currency, count, cents(value)))
+            if part == _BY_REASON:
+                if kind == LOST:
+                    reasons.append(LostReasonRow(reason, currency, count, cents(value)))
                 continue
-            if part == "owner":
+            if part == _BY_OWNER:
                 cells = [by_owner[(owner_id, currency)]]
             else:
                 cells = [by_month[(month_label(month) or "", currency)], totals[currency]]

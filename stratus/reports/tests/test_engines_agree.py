@@ -18,7 +18,7 @@ import pytest
 from stratus.analytics import backfill, schema, shipper
 from stratus.analytics import client as analytics
 from stratus.crm.models import Deal
-from stratus.crm.services import deal_delete, deal_update
+from stratus.crm.services import deal_delete, deal_move, deal_update
 from stratus.reports import engines
 from stratus.reports.contracts import REPORTS, ReportFilters
 from stratus.reports.tests.dataset import AS_OF, DataSet, build_dataset
@@ -63,4 +63,20 @@ def test_the_engines_agree_after_the_backfill_and_after_changes(shipped: DataSet
     report = engines.run("won-lost", ReportFilters(ds.org.pk, AS_OF), engines.get_engine("clickhouse"))
     assert (report.won_count, report.lost_count) == (3, 2)
     assert report.totals[0].won_value == decimal.Decimal("3500.55")  # EUR: D1 1000 + D3 2500.55
+    _assert_agree(ds)
+
+
+def test_the_engines_agree_on_deals_moved_to_another_pipeline(shipped: DataSet) -> None:
+    # The funnel counts a deal in its pipeline of now, up to the highest stage it reached there:
+    # D5 (Sales: Lead, Proposal) and D9 (Sales: Lead) moved to Partners/Intro keep their Sales
+    # stays, which no longer count.
+    ds = shipped
+    intro = ds.stages["Partners/Intro"]
+    for name in ("D5", "D9"):
+        deal_move(org=ds.org, actor=ds.alice, deal=ds.deals[name].pk, stage=intro)
+    backfill.drain()
+    funnel = engines.run("funnel", ReportFilters(ds.org.pk, AS_OF), engines.get_engine("clickhouse"))
+    partners = next(p for p in funnel.pipelines if p.pipeline_id == intro.pipeline_id)
+    assert partners.deals == 4  # P1, P2, D5, D9
+    assert partners.stages[0].reached == 4  # all four stayed in Intro
     _assert_agree(ds)
