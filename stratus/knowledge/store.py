@@ -17,8 +17,9 @@ files, and only one EdgeShard may be open on a directory at a time. A process th
 use the same open shard (the engine is safe from several threads) until the process has left
 it unused for ``HOLD_IDLE`` seconds, or another process waits for it. A waiting process holds
 a shared lock on ``.locks/NAME.wait``, which the holder tests every ``POLL`` seconds; once it
-has had the shard for ``HOLD_MIN`` seconds, the holder starts no new operation, closes the
-shard when its running ones end, and lets the waiting process in before it asks again. Writes
+has had the shard for ``HOLD_MIN`` seconds or left it unused for ``GAP`` seconds, the holder
+starts no new operation, closes the shard when its running ones end, and lets the waiting
+process in before it asks again. Writes
 are flushed before their operation ends, so the next process to load the shard sees them, and
 no process reads a shard while another has it open, so no read is stale. The alias state
 (``ALIAS.json``) has its own short lock (``.lock``). Before a fork a process closes its shards
@@ -137,6 +138,7 @@ def new_collection_name() -> str:
 
 HOLD_IDLE = 2.0  # seconds a process keeps a shard open after its last operation
 HOLD_MIN = 1.0  # seconds a process may go on using a shard once another process waits for it
+GAP = 0.05  # ... or once it has left the shard unused this long
 POLL = 0.01  # how often a holding process looks for a waiting one
 HAND_OVER = 2.0  # at most this long, a process that yielded a shard lets the other one take it first
 
@@ -242,13 +244,15 @@ class _Holder:
                 self.cond.notify_all()
 
     def _watch(self) -> None:
-        """Close the shard once idle, or once another process waits and this one had its turn."""
+        """Close the shard once idle, or once another process waits and this one had its turn
+        (``HOLD_MIN``) or paused (``GAP``: the operations of one batch follow each other closer)."""
         with self.cond:
             while self.shard is not None:
                 now = time.monotonic()
-                if not self.yielding and now - self.since >= HOLD_MIN and self._someone_waits():
-                    self.yielding = True
-                if self.users == 0 and (self.yielding or now - self.last >= HOLD_IDLE):
+                idle = now - self.last if self.users == 0 else 0.0
+                if not self.yielding and (now - self.since >= HOLD_MIN or idle >= GAP):
+                    self.yielding = self._someone_waits()
+                if self.users == 0 and (self.yielding or idle >= HOLD_IDLE):
                     self._close()
                     break
                 self.cond.wait(POLL)
