@@ -10,9 +10,20 @@ Every point carries its organization (``organization``, a keyword payload index 
 same points, and the chunks past a record's new length are deleted by a filter.
 
 The embedded default runs Qdrant Edge, the Qdrant engine in process, on files under
-``DATA_DIR/qdrant``. The web processes and the worker are separate processes that share those
-files, and an Edge shard belongs to one process at a time: each operation opens the shard
-under an exclusive file lock, works and closes it (writes are flushed before the lock goes).
+``DATA_DIR/qdrant``. The web process and the worker are separate processes that share those
+files, and only one EdgeShard may be open on a directory at a time. A process therefore
+*holds* a collection's shard: its first operation takes the collection's exclusive file lock
+(``.locks/NAME.lock``) and loads the shard, and the following operations of any of its threads
+use the same open shard (the engine is safe from several threads) until the process has left
+it unused for ``HOLD_IDLE`` seconds, or another process waits for it. A waiting process holds
+a shared lock on ``.locks/NAME.wait``, which the holder tests every ``POLL`` seconds; once it
+has had the shard for ``HOLD_MIN`` seconds or left it unused for ``GAP`` seconds, the holder
+starts no new operation, closes the shard when its running ones end, and lets the waiting
+process in before it asks again. Writes
+are flushed before their operation ends, so the next process to load the shard sees them, and
+no process reads a shard while another has it open, so no read is stale. The alias state
+(``ALIAS.json``) has its own short lock (``.lock``). Before a fork a process closes its shards
+(the child starts with none).
 qdrant-client's local mode was not chosen: it is also one process at a time, and it keeps every
 vector in Python memory with a brute-force search, where Edge is the real engine (HNSW,
 payload indexes, the same filters as the server).
@@ -20,17 +31,20 @@ payload indexes, the same filters as the server).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import fcntl
 import json
 import os
 import shutil
+import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from django.conf import settings
 
@@ -122,6 +136,204 @@ def new_collection_name() -> str:
 # --- Qdrant Edge (embedded default) ---------------------------------------------------------------
 
 
+HOLD_IDLE = 2.0  # seconds a process keeps a shard open after its last operation
+HOLD_MIN = 1.0  # seconds a process may go on using a shard once another process waits for it
+GAP = 0.05  # ... or once it has left the shard unused this long
+POLL = 0.01  # how often a holding process looks for a waiting one
+HAND_OVER = 2.0  # at most this long, a process that yielded a shard lets the other one take it first
+
+
+def _flock(handle: IO[str], operation: int) -> bool:
+    """flock(); False when LOCK_NB is asked and the lock is taken."""
+    try:
+        fcntl.flock(handle, operation)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class _Holder:
+    """This process's turn at one collection's shard (see the module's docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_path = path.parent / ".locks" / f"{path.name}.lock"
+        self.wait_path = path.parent / ".locks" / f"{path.name}.wait"
+        self.cond = threading.Condition()
+        self.shard: Any = None
+        self.lock_file: IO[str] | None = None
+        self.users = 0  # operations running on the open shard
+        self.busy = False  # a thread is opening the shard, or has it closed to create or drop it
+        self.yielding = False  # another process waits: no new operation until the shard is closed
+        self.handed_over = False  # the last close was for a waiting process
+        self.since = 0.0  # when the shard was opened
+        self.last = 0.0  # when its last operation ended
+        self.watcher: threading.Thread | None = None
+
+    # -- the file locks --
+
+    def _someone_waits(self) -> bool:
+        with open(self.wait_path, "a") as marker:
+            if _flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB):
+                fcntl.flock(marker, fcntl.LOCK_UN)
+                return False
+            return True
+
+    def _take_lock(self) -> IO[str]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.handed_over:  # let the process this one yielded to have its turn first
+            deadline = time.monotonic() + HAND_OVER
+            while self._someone_waits() and time.monotonic() < deadline:
+                time.sleep(POLL)
+            self.handed_over = False
+        lock_file = open(self.lock_path, "a")  # noqa: SIM115 - held until the shard is closed
+        if not _flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB):
+            with open(self.wait_path, "a") as marker:
+                fcntl.flock(marker, fcntl.LOCK_SH)  # tells the holder that this process waits
+                try:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX)
+                except BaseException:
+                    lock_file.close()
+                    raise
+        return lock_file
+
+    # -- the open shard --
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Any]:
+        from qdrant_edge import EdgeShard
+
+        with self.cond:
+            while self.busy or self.yielding:
+                self.cond.wait()
+            opening = self.shard is None
+            if opening:
+                self.busy = True
+            else:
+                self.users += 1
+        if opening:
+            try:
+                lock_file = self._take_lock()
+                try:
+                    shard = EdgeShard.load(str(self.path))
+                except BaseException:
+                    lock_file.close()  # closing the file drops its lock
+                    raise
+            except BaseException:
+                with self.cond:
+                    self.busy = False
+                    self.cond.notify_all()
+                raise
+            with self.cond:
+                self.shard, self.lock_file = shard, lock_file
+                self.since = time.monotonic()
+                self.users += 1
+                self.busy = False
+                self.cond.notify_all()
+                if self.watcher is None:
+                    self.watcher = threading.Thread(
+                        target=self._watch, name=f"edge-{self.path.name}", daemon=True
+                    )
+                    self.watcher.start()
+        try:
+            yield self.shard
+        finally:
+            with self.cond:
+                self.users -= 1
+                self.last = time.monotonic()
+                self.cond.notify_all()
+
+    def _watch(self) -> None:
+        """Close the shard once idle, or once another process waits and this one had its turn
+        (``HOLD_MIN``) or paused (``GAP``: the operations of one batch follow each other closer)."""
+        with self.cond:
+            while self.shard is not None:
+                now = time.monotonic()
+                idle = now - self.last if self.users == 0 else 0.0
+                if not self.yielding and (now - self.since >= HOLD_MIN or idle >= GAP):
+                    self.yielding = self._someone_waits()
+                if self.users == 0 and (self.yielding or idle >= HOLD_IDLE):
+                    self._close()
+                    break
+                self.cond.wait(POLL)
+            self.watcher = None
+
+    def _close(self) -> None:
+        """With ``cond`` held and no operation running: close the shard, then drop the lock."""
+        try:
+            self.shard.close()
+        finally:
+            assert self.lock_file is not None
+            self.lock_file.close()
+            self.shard, self.lock_file = None, None
+            self.handed_over = self.yielding
+            self.yielding = False
+            self.cond.notify_all()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Close the shard as soon as its running operations end (before a fork, at exit)."""
+        with self.cond:
+            self.yielding = self.shard is not None
+            if self.cond.wait_for(lambda: self.users == 0 and not self.busy, timeout):
+                if self.shard is not None:
+                    self._close()
+                self.handed_over = False
+            self.yielding = False
+            self.cond.notify_all()
+
+    def exclusively(self, work: Callable[[], None]) -> None:
+        """Run ``work`` with the collection's lock and no shard open (to create or drop it)."""
+        with self.cond:
+            self.cond.wait_for(lambda: not self.busy)
+            self.busy = True
+            self.yielding = self.shard is not None
+            self.cond.wait_for(lambda: self.users == 0)
+            if self.shard is not None:
+                self._close()
+            self.yielding = False
+        try:
+            lock_file = self._take_lock()
+            try:
+                work()
+            finally:
+                lock_file.close()
+        finally:
+            with self.cond:
+                self.busy = False
+                self.cond.notify_all()
+
+
+_holders: dict[Path, _Holder] = {}
+_holders_lock = threading.Lock()
+
+
+def _holder(path: Path) -> _Holder:
+    path = path.absolute()
+    with _holders_lock:
+        if path not in _holders:
+            _holders[path] = _Holder(path)
+        return _holders[path]
+
+
+def close_shards(timeout: float | None = None) -> None:
+    """Close every shard this process holds, each when its running operations end."""
+    with _holders_lock:
+        holders = list(_holders.values())
+    for holder in holders:
+        holder.close(timeout)
+
+
+def _forget_shards() -> None:
+    """In a forked child: the parent's holders (closed before the fork) are not the child's."""
+    global _holders_lock
+    _holders_lock = threading.Lock()
+    _holders.clear()
+
+
+os.register_at_fork(before=lambda: close_shards(timeout=30), after_in_child=_forget_shards)
+atexit.register(close_shards, timeout=10)
+
+
 class EdgeStore:
     def __init__(self, root: Path, alias: str) -> None:
         self.root = root
@@ -129,6 +341,7 @@ class EdgeStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """The alias state's lock (short; never held while waiting for a shard)."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -158,16 +371,10 @@ class EdgeStore:
 
     @contextlib.contextmanager
     def _shard(self, name: str, *, writes: bool = True) -> Iterator[Any]:
-        from qdrant_edge import EdgeShard
-
-        with self._locked():
-            shard = EdgeShard.load(str(self.root / name))
-            try:
-                yield shard
-                if writes:
-                    shard.flush()
-            finally:
-                shard.close()
+        with _holder(self.root / name).use() as shard:
+            yield shard
+            if writes:
+                shard.flush()  # before the operation ends: the next process to load it sees it
 
     def create(self, name: str, dimensions: int) -> None:
         from qdrant_edge import (
@@ -181,7 +388,7 @@ class EdgeStore:
             UpdateOperation,
         )
 
-        with self._locked():
+        def make() -> None:
             shard = EdgeShard.create(
                 str(self.root / name),
                 EdgeConfig(vectors=EdgeVectorParams(size=dimensions, distance=Distance.Cosine)),
@@ -205,9 +412,11 @@ class EdgeStore:
             finally:
                 shard.close()
 
+        self.root.mkdir(parents=True, exist_ok=True)
+        _holder(self.root / name).exclusively(make)
+
     def drop(self, name: str) -> None:
-        with self._locked():
-            shutil.rmtree(self.root / name, ignore_errors=True)
+        _holder(self.root / name).exclusively(lambda: shutil.rmtree(self.root / name, ignore_errors=True))
 
     def set_building(self, name: str | None) -> None:
         with self._locked():
