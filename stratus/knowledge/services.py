@@ -210,6 +210,9 @@ def reindex(*, organization_id: int | None = None, progress: Callable[[int], Non
             if batch:
                 _fill(vectors, target, org_id, record_type, batch, progress)
     if organization_id is None:
+        # Searches move to an indexed collection (on Qdrant Edge the HNSW index is built only
+        # when asked; meanwhile the indexer's writes to it wait, those to the current one too).
+        vectors.optimize(target)
         previous = vectors.switch_alias(target)
         if previous is not None and previous != target:
             vectors.drop(previous)

@@ -127,6 +127,9 @@ class VectorStore(Protocol):
         """The stored vectors of these records' chunks (at most RECORD_VECTORS of each)."""
 
     def count(self, name: str, organization_id: int) -> int: ...
+    def optimize(self, name: str) -> None:
+        """Build the collection's search index now (Edge builds it only when asked; a server
+        runs its optimizers by itself)."""
 
 
 def new_collection_name() -> str:
@@ -508,6 +511,12 @@ class EdgeStore:
         with self._shard(name, writes=False) as shard:
             return int(shard.count(CountRequest(filter=_edge_filter(organization_id), exact=True)))
 
+    def optimize(self, name: str) -> None:
+        """Merge the collection's segments and build its HNSW index (Qdrant Edge runs no
+        optimizer in the background: without this, points are searched exhaustively)."""
+        with self._shard(name) as shard:
+            shard.optimize()
+
 
 def _plain_vector(vector: Any) -> list[float]:
     """A point's (unnamed) vector as a list, whether the client gives a list or {"": list}."""
@@ -701,6 +710,9 @@ class ServerStore:
 
     def count(self, name: str, organization_id: int) -> int:
         return int(self.client.count(name, count_filter=_server_filter(organization_id), exact=True).count)
+
+    def optimize(self, name: str) -> None:
+        """Nothing to do: the server's optimizers index a collection as it fills."""
 
 
 def _server_filter(

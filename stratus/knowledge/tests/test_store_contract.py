@@ -74,8 +74,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:U
 def vectors(request: Any, tmp_path: Path) -> Iterator[Any]:
     if request.param == "edge":
         yield EdgeStore(tmp_path / "qdrant", "passages")
-        if hasattr(store_module, "close_shards"):
-            store_module.close_shards()
+        store_module.close_shards()
     else:
         server = _server_store()
         yield server
@@ -172,6 +171,9 @@ def test_writing_again_replaces_points_and_deletes_go_by_record_chunk_and_organi
     assert vectors.count("c", 1) == 0
     assert vectors.count("c", 2) == 1
     vectors.upsert("c", first)
+    vectors.optimize("c")  # the rebuild's last step: the same points, now indexed
+    assert vectors.count("c", 1) == 4
+    assert _found(vectors.search("c", Query(1, _vector(1), 1))) == [("document", 7, 0)]
     vectors.delete_organization("c", 1)
     assert vectors.count("c", 1) == 0
     assert vectors.count("c", 2) == 1
