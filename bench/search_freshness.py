@@ -58,16 +58,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CLEARED = (
-    "DJANGO_SETTINGS_MODULE",
-    "STRATUS_ENV",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "DATA_DIR",
-    "QDRANT_URL",
-    "CACHE_KEY_PREFIX",
-)
+from bench.children import CLEARED, child_env, free_port, manage, uptime, wait_http  # noqa: E402
 
 PEOPLE = ["Ana", "Bruno", "Chloe", "Dmitri", "Esther", "Farid", "Greta", "Hiro", "Ines", "Jonas"]
 ROLES = ["head of procurement", "CFO", "IT lead", "operations manager", "office manager", "CTO"]
@@ -88,41 +79,6 @@ def sentence(number: int) -> str:
     role = ROLES[(number // len(PEOPLE)) % len(ROLES)]
     topic = TOPICS[(number * 7) % len(TOPICS)].format(n=3 + number * 13 % 97, w=1 + number % 52)
     return f"{person}, the {role}, {topic}."
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env.update(extra)
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=child_env(env), capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def wait_http(url: str, deadline: float = 90) -> None:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > end:
-                raise SystemExit(f"{url} did not answer") from None
-            time.sleep(0.2)
 
 
 class Api:
@@ -290,10 +246,6 @@ def parts_in_process(env: dict[str, str], ids: list[int], organization_id: int) 
         "embed_question_seconds": summary(query_embed),
         "search_by_meaning_in_process_seconds": summary(query),
     }
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> int:

@@ -42,42 +42,8 @@ from typing import Any, cast
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-CLEARED = ("DJANGO_SETTINGS_MODULE", "STRATUS_ENV", "DATABASE_URL", "REDIS_URL", "REALTIME_REDIS_URL")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env.update(extra)
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=child_env(env), capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def wait_http(url: str, deadline: float = 90) -> None:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > end:
-                raise SystemExit(f"{url} did not answer") from None
-            time.sleep(0.2)
+sys.path.insert(0, str(ROOT))
+from bench.children import child_env, free_port, manage, wait_http  # noqa: E402
 
 
 def api(base: str, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
