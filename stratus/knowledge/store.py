@@ -36,6 +36,7 @@ import contextlib
 import datetime
 import fcntl
 import json
+import logging
 import os
 import shutil
 import threading
@@ -47,6 +48,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 RECORD_VECTORS = 64  # the chunks of one record a "related" search reads (a long document's first)
 NAMESPACE = uuid.UUID("5b0c1f3e-2f4a-4c1e-9a57-6d1f0e6b7a10")
@@ -176,6 +179,8 @@ class _Holder:
     # -- the file locks --
 
     def _someone_waits(self) -> bool:
+        if not self.wait_path.parent.exists():
+            return False  # the data directory went: nobody can wait for it
         with open(self.wait_path, "a") as marker:
             if _flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB):
                 fcntl.flock(marker, fcntl.LOCK_UN)
@@ -256,7 +261,10 @@ class _Holder:
                 if not self.yielding and (now - self.since >= HOLD_MIN or idle >= GAP):
                     self.yielding = self._someone_waits()
                 if self.users == 0 and (self.yielding or idle >= HOLD_IDLE):
-                    self._close()
+                    try:
+                        self._close()
+                    except Exception:  # the shard's files went (a dropped directory): it is closed
+                        logger.warning("closing the Edge shard %s failed", self.path, exc_info=True)
                     break
                 self.cond.wait(POLL)
             self.watcher = None
