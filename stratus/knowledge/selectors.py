@@ -292,6 +292,7 @@ def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> 
             continue
         start = _position(text, query)
         snippet_start = max(0, start - 100)
+        every_word = _names(query, text)
         results.append(
             Result(
                 record_type,
@@ -303,8 +304,8 @@ def by_words(*, org: Organization, query: str, filters: Filters, limit: int) -> 
                 None,
                 0.0,
                 ["words"],
-                name_match=record_type != "activity" and _names(query, text),
-                every_word=_names(query, text),
+                name_match=record_type != "activity" and every_word,
+                every_word=every_word,
             )
         )
     for rank, result in enumerate(results, start=1):

@@ -286,6 +286,20 @@ def _documents_context(org: Organization, kind: RecordKind, record: Any, error: 
     }
 
 
+def _documents_panel(
+    org: Organization, kind: RecordKind, record: Any, *, can_edit: bool, error: str = ""
+) -> dict[str, Any]:
+    """The documents panel's context as a fragment of its own (``_documents.html``)."""
+    return {
+        "kind": kind,
+        "record": record,
+        "urls": _urls(kind, record.pk),
+        "can_edit": can_edit,
+        "live_record": f"{kind.name}:{record.pk}",
+        **_documents_context(org, kind, record, error),
+    }
+
+
 def _members(org: Organization) -> list[User]:
     return [membership.user for membership in account_selectors.member_choices(org=org)[:500]]
 
@@ -634,14 +648,7 @@ def _documents_response(
         if status == 200:
             return HttpResponseRedirect(reverse(f"web:{kind.name}", args=[record.pk]) + "#documents")
         return _page(request, kind, record.pk, status=status, **_documents_context(org, kind, record, error))
-    context = {
-        "kind": kind,
-        "record": record,
-        "urls": _urls(kind, record.pk),
-        "can_edit": True,
-        "live_record": f"{kind.name}:{record.pk}",
-        **_documents_context(org, kind, record, error),
-    }
+    context = _documents_panel(org, kind, record, can_edit=True, error=error)
     if status == 200:
         context.update(_timeline_context(org, kind, record, None), timeline_oob=True)
     return render(request, "web/records/_documents.html", context, status=status)
@@ -668,14 +675,9 @@ def documents(request: SignedInRequest, kind: str, pk: int) -> HttpResponse:
     target = _target(request, kind, pk)
     if not request.htmx:
         return HttpResponseRedirect(reverse(f"web:{target.kind.name}", args=[pk]) + "#documents")
-    context = {
-        "kind": target.kind,
-        "record": target.record,
-        "urls": _urls(target.kind, pk),
-        "can_edit": target.membership.has_role(Role.MEMBER),
-        "live_record": f"{target.kind.name}:{pk}",
-        **_documents_context(target.org, target.kind, target.record),
-    }
+    context = _documents_panel(
+        target.org, target.kind, target.record, can_edit=target.membership.has_role(Role.MEMBER)
+    )
     return render(request, "web/records/_documents.html", context)
 
 
