@@ -142,15 +142,17 @@ def percentiles(times: list[float]) -> dict[str, float]:
     }
 
 
-def measure(users: int, runs: int, filters: Any) -> dict[str, dict[str, float]]:
+def measure(
+    users: int, runs: int, filters: Any, engine_name: str = "clickhouse"
+) -> dict[str, dict[str, float]]:
     """``users`` threads, each running every report ``runs`` times in turn (user u starts at the
-    u-th report); the latencies of each report over all users."""
+    u-th report) on the engine ``engine_name``; the latencies of each report over all users."""
     from django.db import connections
 
     from stratus.reports import engines
     from stratus.reports.contracts import REPORTS
 
-    engine = engines.get_engine("clickhouse")
+    engine = engines.get_engine(engine_name)
     names = list(REPORTS)
     times: dict[str, list[float]] = {name: [] for name in names}
     lock = threading.Lock()

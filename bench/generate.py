@@ -354,6 +354,9 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=2_000_000)
     parser.add_argument("--members", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--org", default=ORG_SLUG, help="the organization's slug (another: one more beside it)"
+    )
     parser.add_argument("--reset", action="store_true", help="empty every CRM table of the database first")
     parser.add_argument(
         "--history",
@@ -386,8 +389,8 @@ def main() -> None:
     owner = User.objects.filter(email=OWNER_EMAIL).first() or User.objects.create_user(
         OWNER_EMAIL, "bench-password", full_name="Bench Owner"
     )
-    org = Organization.objects.filter(slug=ORG_SLUG).first() or organization_create(
-        name="Bench Inc", owner=owner, slug=ORG_SLUG
+    org = Organization.objects.filter(slug=args.org).first() or organization_create(
+        name="Bench Inc" if args.org == ORG_SLUG else f"{args.org.title()} Inc", owner=owner, slug=args.org
     )
     members = [owner]
     for i in range(args.members - 1):
@@ -707,8 +710,8 @@ def main() -> None:
     started = step("sequences, vacuum analyze", started)
     # The summaries the reports read (deal stays and reach, activities by day, campaign counters): the
     # services and triggers that keep them did not run under the replica role above, so they are
-    # rebuilt from the rows and timestamps written.
-    call_command("reports_rebuild_summaries", verbosity=0)
+    # rebuilt from the rows and timestamps written (of this organization: others keep theirs).
+    call_command("reports_rebuild_summaries", organization=org.pk, verbosity=0)
     with connection.cursor() as cursor:
         for table in (
             "crm_dealstay",
@@ -721,7 +724,7 @@ def main() -> None:
     step("reports_rebuild_summaries", started)
     print(
         f"done in {time.monotonic() - began:.0f}s: "
-        f"organization '{ORG_SLUG}' (id {org.pk}), owner {OWNER_EMAIL}"
+        f"organization '{args.org}' (id {org.pk}), owner {OWNER_EMAIL}"
     )
 
 

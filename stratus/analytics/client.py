@@ -201,6 +201,7 @@ class EmbeddedClient:
         self.database = location.database
         self.read_only = read_only
         self._lock = threading.Lock()
+        self._settings: dict[str, str] = {}  # what this session's SETs left in force
         try:
             self._session = session.Session(location.path)
         except Exception as error:
@@ -215,6 +216,12 @@ class EmbeddedClient:
         try:
             result = self._session.query(sql, fmt, params=dict(parameters or {}))
         except Exception as error:
+            # chDB keeps what a failed statement had written (a JSON document's head) and gives
+            # it with the next statement's answer: a statement of no interest takes it.
+            try:
+                self._session.query("SELECT 1", "CSV")
+            except Exception:  # noqa: S110 - the first error is the one to report
+                pass
             raise translate(error) from error
         return "" if result is None else result.data()
 
@@ -222,8 +229,14 @@ class EmbeddedClient:
         self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         with self._lock:
+            # A setting stays in force in the session: set only what differs from the last SET
+            # (the limits every report carries are set once, not before each statement).
             for name, value in (settings or {}).items():
-                self._run(f"SET {_identifier(name)} = {_setting(value)}")
+                rendered = _setting(value)
+                if self._settings.get(name) != rendered:
+                    self._settings.pop(name, None)
+                    self._run(f"SET {_identifier(name)} = {rendered}")
+                    self._settings[name] = rendered
             return _decode(self._run(sql, parameters, "JSONCompact"))
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:

@@ -3,6 +3,7 @@ and the lag metric."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
@@ -40,6 +41,34 @@ def test_migrate_is_idempotent(store: analytics.Client) -> None:
     )
     assert tuple(name for (name,) in columns) == (*schema.DEALS.names, "_version", "_deleted")
     assert shipper.capturing()
+
+
+def test_migrate_adds_the_range_indexes_to_a_table_made_without_them(store: analytics.Client) -> None:
+    db = store.database
+
+    def indexes() -> set[tuple[str, str]]:
+        found = store.query(
+            "SELECT table, name FROM system.data_skipping_indices WHERE database = {db:String}", {"db": db}
+        )
+        return {(table, name) for table, name in found}
+
+    declared = {(t.name, schema.index_name(c)) for t in schema.TABLES for c in t.ranges}
+    assert ("deals", "range_created_at") in declared
+    assert indexes() == declared  # a new store: made with them
+    # The deals table as a release before the indexes made it, with a row in it.
+    store.command(f"DROP TABLE `{db}`.`deals`")
+    store.command(schema.create_sql(dataclasses.replace(schema.DEALS, ranges=()), db))
+    assert not {name for table, name in indexes() if table == "deals"}
+    store.command(
+        f"INSERT INTO `{db}`.`deals` (organization_id, id, pipeline_id, stage_id, value, currency, lost_reason,"
+        " created_at, stage_changed_at, _version, _deleted)"
+        " VALUES (1, 7, 1, 1, 5, 'EUR', '', '2026-01-02 03:04:05', '2026-01-02 03:04:05', 1, 0)"
+    )
+    statements = schema.migrate(store)
+    assert indexes() == declared
+    assert f"ALTER TABLE `{db}`.`deals` MATERIALIZE INDEX `range_closed_at`" in statements
+    assert not any(" INDEX " in s and s.startswith("ALTER") for s in schema.migrate(store))  # only once
+    assert final("deals", "id") == [(7,)]
 
 
 def test_the_backfill_copies_rows_written_without_capture_and_resumes(store: analytics.Client) -> None:
