@@ -21,6 +21,8 @@ store cannot be reached, :class:`AnalyticsError` for anything else it answers.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime
 import decimal
 import json
@@ -192,15 +194,51 @@ def _decode(payload: str) -> list[tuple[Any, ...]]:
 # --- chDB: the engine in this process ----------------------------------------------------------
 
 
+class FairLock:
+    """A lock taken in the order it was asked for (``threading.Lock`` lets a thread that just
+    released it take it again before those waiting). The threads of a web worker that share the
+    chDB session then wait their turn, and no report waits out a run of others' statements."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+
+    def __enter__(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        try:
+            turn.wait()  # set by the release that hands the lock over
+        except BaseException:
+            with self._mutex:
+                if not turn.is_set():
+                    self._waiting.remove(turn)
+                    raise
+            self.__exit__()  # handed over meanwhile: pass it on
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().set()  # still held, now by the next in line
+            else:
+                self._held = False
+
+
 class EmbeddedClient:
-    """A chDB session on a folder. Sessions are not thread-safe: one statement at a time."""
+    """A chDB session on a folder. Sessions are not thread-safe: one statement at a time, the
+    threads in the order they asked."""
 
     def __init__(self, location: Location, *, read_only: bool) -> None:
         from chdb import session
 
         self.database = location.database
         self.read_only = read_only
-        self._lock = threading.Lock()
+        self._lock = FairLock()
         self._settings: dict[str, str] = {}  # what this session's SETs left in force
         try:
             self._session = session.Session(location.path)
@@ -218,10 +256,8 @@ class EmbeddedClient:
         except Exception as error:
             # chDB keeps what a failed statement had written (a JSON document's head) and gives
             # it with the next statement's answer: a statement of no interest takes it.
-            try:
+            with contextlib.suppress(Exception):  # the first error is the one to report
                 self._session.query("SELECT 1", "CSV")
-            except Exception:  # noqa: S110 - the first error is the one to report
-                pass
             raise translate(error) from error
         return "" if result is None else result.data()
 

@@ -60,8 +60,8 @@ def test_migrate_adds_the_range_indexes_to_a_table_made_without_them(store: anal
     store.command(schema.create_sql(dataclasses.replace(schema.DEALS, ranges=()), db))
     assert not {name for table, name in indexes() if table == "deals"}
     store.command(
-        f"INSERT INTO `{db}`.`deals` (organization_id, id, pipeline_id, stage_id, value, currency, lost_reason,"
-        " created_at, stage_changed_at, _version, _deleted)"
+        f"INSERT INTO `{db}`.`deals` (organization_id, id, pipeline_id, stage_id, value, currency,"
+        " lost_reason, created_at, stage_changed_at, _version, _deleted)"
         " VALUES (1, 7, 1, 1, 5, 'EUR', '', '2026-01-02 03:04:05', '2026-01-02 03:04:05', 1, 0)"
     )
     statements = schema.migrate(store)

@@ -3,6 +3,9 @@ with a clear error class."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from stratus.analytics import client as analytics
@@ -94,3 +97,29 @@ def test_a_server_that_does_not_answer_is_unavailable(settings: object) -> None:
     settings.ANALYTICS_CONNECT_TIMEOUT = 1  # type: ignore[attr-defined]
     with pytest.raises(analytics.AnalyticsUnavailable):
         analytics.connect(f"clickhouse://reader:secret@127.0.0.1:{free_port()}/stratus", read_only=True)
+
+
+def test_the_chdb_session_is_taken_in_the_order_asked() -> None:
+    """Threads sharing the embedded session get it first come, first served."""
+    lock = analytics.FairLock()
+    order: list[int] = []
+    threads = []
+    lock.__enter__()  # held: every thread below waits
+
+    def take(index: int) -> None:
+        with lock:
+            order.append(index)
+
+    for index in range(5):
+        threads.append(threading.Thread(target=take, args=(index,)))
+        threads[-1].start()
+        deadline = time.monotonic() + 10
+        while len(lock._waiting) < index + 1:  # queued before the next one starts
+            assert time.monotonic() < deadline, "a thread did not queue"
+            time.sleep(0.001)
+    lock.__exit__()
+    for thread in threads:
+        thread.join(10)
+    assert order == [0, 1, 2, 3, 4]
+    with lock:  # free again
+        assert not lock._waiting
