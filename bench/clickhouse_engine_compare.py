@@ -3,10 +3,11 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/stratus_h6 \\
       nice uv run python bench/clickhouse_engine_compare.py --store /tmp/chbench --base 0a34c59 --runs 5
 
-``--store`` is a folder filled by ``bench/clickhouse_engine.py`` (database ``bench``). The engine
+``--store`` is a folder filled by ``bench/clickhouse_engine.py`` (database ``bench``), or by
+``analytics_backfill`` (``--database stratus --organization ID``). The engine
 of ``--base`` (a git revision: ``stratus/reports/engines/clickhouse.py`` as it was there) and the
 working tree's run each report in turn, ``--runs`` times after a first run whose answers must be
-equal; prints the median ms of each. Filters: the last 12 months of organization 1.
+equal; prints the median ms of each. Filters: the 12 months up to 2026-12-05 of the organization.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--base", required=True, help="git revision of the engine to compare with")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--database", default="bench", help="the store's database (analytics_backfill: stratus)"
+    )
+    parser.add_argument("--organization", type=int, default=1)
     parser.add_argument("reports", nargs="*")
     args = parser.parse_args()
-    os.environ["ANALYTICS_URL"] = f"chdb://{args.store.resolve()}?database=bench"
+    os.environ["ANALYTICS_URL"] = f"chdb://{args.store.resolve()}?database={args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratus.settings")
     import django
 
@@ -58,7 +63,7 @@ def main() -> None:
     base = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(base)
     filters = ReportFilters(
-        organization_id=1,
+        organization_id=args.organization,
         as_of=datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC),
         date_from=datetime.date(2025, 12, 6),
         date_to=datetime.date(2026, 12, 5),

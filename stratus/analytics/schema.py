@@ -134,6 +134,10 @@ DEAL_STAYS = Table(
         _time("deal_created_at"),
         _time("entered_at"),
         _time("left_at", null=True),
+        # The deal's, copied on the stay by the database (crm.DealStay): the velocity's filters.
+        _ref("pipeline_id"),
+        _ref("owner_id"),
+        _text("currency"),
     ),
     month="entered_at",
     ranges=("deal_created_at",),
@@ -399,11 +403,11 @@ def migrate(store: Any) -> list[str]:
                 {"db": store.database, "table": table.name},
             )
         }
-        for column in table.ranges:
-            if index_name(column) in indexed:
+        for ranged in table.ranges:
+            if index_name(ranged) in indexed:
                 continue
             # A table made by an older release: the index is added, and built for the parts it
             # has by a mutation (in the background); new parts get it as they are written.
-            run(f"ALTER TABLE `{store.database}`.`{table.name}` ADD INDEX IF NOT EXISTS {index_sql(column)}")
-            run(f"ALTER TABLE `{store.database}`.`{table.name}` MATERIALIZE INDEX `{index_name(column)}`")
+            run(f"ALTER TABLE `{store.database}`.`{table.name}` ADD INDEX IF NOT EXISTS {index_sql(ranged)}")
+            run(f"ALTER TABLE `{store.database}`.`{table.name}` MATERIALIZE INDEX `{index_name(ranged)}`")
     return statements

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("crm", "0008_deal_stay"),
+        ("crm", "0009_deal_reach"),
         ("campaigns", "0003_counters"),
     ]
 

@@ -4,6 +4,7 @@ and the lag metric."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import io
 from typing import Any
 
@@ -17,7 +18,7 @@ from stratus.analytics import client as analytics
 from stratus.analytics import schema, shipper, verify
 from stratus.analytics.models import BackfillProgress, OutboxEntry
 from stratus.analytics.tests.conftest import final
-from stratus.crm.models import Deal
+from stratus.crm.models import Deal, DealStay
 from stratus.monitoring.collector import WorkCollector
 from stratus.platform.health import readiness
 from stratus.reports.tests.dataset import build_dataset
@@ -157,3 +158,34 @@ def test_the_lag_is_a_metric(store: analytics.Client) -> None:
     registry.register(WorkCollector())
     assert (registry.get_sample_value("stratus_analytics_outbox_pending") or 0) > 0
     assert 600 <= (registry.get_sample_value("stratus_analytics_lag_seconds") or 0) < 700
+
+
+def test_the_stays_shipped_before_they_carried_the_deal_filters_are_shipped_again(
+    store: analytics.Client,
+) -> None:
+    """Migration analytics 0002: the capture watches a stay's pipeline, owner and currency, and
+    a store that was capturing gets every stay again."""
+    from django.apps import apps
+
+    upgrade = importlib.import_module("stratus.analytics.migrations.0002_stays_carry_deal_filters")
+    build_dataset()
+    backfills.drain()
+    db = store.database
+    store.command(
+        f"ALTER TABLE `{db}`.`deal_stays` UPDATE owner_id = NULL, currency = '' WHERE 1"
+        " SETTINGS mutations_sync = 1"
+    )
+    with connection.schema_editor() as editor:
+        upgrade.watch_the_new_columns(apps, editor)
+    assert OutboxEntry.objects.filter(source="crm_dealstay").count() == DealStay.objects.count() > 0
+    backfills.drain()
+    expected = sorted(DealStay.objects.values_list("id", "pipeline_id", "owner_id", "currency"))
+    assert final("deal_stays", "id, pipeline_id, owner_id, currency", "_deleted = 0") == expected
+    # A change of a deal's owner reaches its stays' mirror (the trigger watches the column).
+    stay = DealStay.objects.filter(owner_id__isnull=False).first()
+    assert stay is not None
+    Deal.objects.filter(pk=stay.deal_id).update(owner=None)
+    backfills.drain()
+    assert final("deal_stays", "owner_id", f"deal_id = {stay.deal_id}") == [
+        (None,) for _ in DealStay.objects.filter(deal_id=stay.deal_id)
+    ]

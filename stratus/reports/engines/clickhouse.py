@@ -127,7 +127,8 @@ class _Query:
         return name
 
     def deals(self) -> str:
-        """The deal filters (pipeline, owner, currency) as clauses on ``deals``."""
+        """The deal filters (pipeline, owner, currency) as clauses on ``deals`` or ``deal_stays``
+        (a stay carries its deal's three)."""
         f, where = self.filters, ""
         if f.pipeline_id is not None:
             where += f" AND pipeline_id = {{{self.bind('pipeline_id', f.pipeline_id)}:UInt64}}"
@@ -361,18 +362,19 @@ class ClickHouseEngine:
     def velocity(self, filters: ReportFilters) -> VelocityReport:
         # The cohort's ended stays by stage, and creation to won (stage 0: ids start at 1), in
         # seconds with microseconds, as the database engine's epoch differences.
+        # A stay carries its deal's creation, pipeline, owner and currency: the stays are
+        # filtered alone, no deal read.
         q = _Query(filters)
         stays = _stays(
             q,
-            "deal_id, stage_id, dateDiff('microsecond', entered_at, left_at) / 1e6 AS seconds",
-            " AND left_at IS NOT NULL",
+            "stage_id, dateDiff('microsecond', entered_at, left_at) / 1e6 AS seconds",
+            " AND left_at IS NOT NULL" + q.deals(),
         )
         sql = f"""
             WITH org_stages AS ({q.stages()}),
             cohort AS ({_cohort(q, _WON_COLUMNS)})
             SELECT stage_id, count(), quantilesExactInclusive(0.5, 0.9)(seconds)
             FROM ({stays}) AS stays
-            WHERE deal_id IN (SELECT id FROM cohort)
             GROUP BY stage_id
             UNION ALL
             SELECT toUInt64(0), count(), quantilesExactInclusive(0.5, 0.9)(seconds)
