@@ -13,7 +13,9 @@ organization ``--org`` and the filters "the last 12 months" (up to today, UTC):
    each dated event of a campaign recipient, bounces), from PostgreSQL;
 2. runs each report once on each engine (a warm-up) and stops if the two answers differ in
    anything (the contract's dataclasses compared whole);
-3. for each count of ``--users`` and each engine, runs ``bench.clickhouse_engine.measure``:
+3. runs each report 5 times on ClickHouse and reads this process's CPU time (chDB runs here):
+   CPU ms per report and the cores it kept busy;
+4. for each count of ``--users`` and each engine, runs ``bench.clickhouse_engine.measure``:
    threads of this process, each user running the six reports in turn (user u starting at the
    u-th), ``--samples / users`` rounds (rounded up), and prints p50/p95/max ms per report.
 
@@ -29,6 +31,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -113,6 +116,24 @@ def main() -> None:
             raise SystemExit(f"the engines answer the {name} report differently")
     print("the engines agree on every report; first runs (ms):", first)
 
+    # chDB runs in this process: its CPU is the process's. Per report, 5 runs one after another:
+    # wall and CPU ms each, and the cores it kept busy (CPU / wall).
+    cpu: dict[str, dict[str, float]] = {}
+    if "clickhouse" in args.engines:
+        engine = engines.get_engine("clickhouse")
+        for name in REPORTS:
+            before, begun = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            for _ in range(5):
+                engines.run(name, filters, engine)
+            after, wall = resource.getrusage(resource.RUSAGE_SELF), (time.perf_counter() - begun) / 5
+            used = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / 5
+            cpu[name] = {
+                "wall_ms": round(wall * 1000, 1),
+                "cpu_ms": round(used * 1000, 1),
+                "cores": round(used / wall, 2),
+            }
+        print("clickhouse, one caller, CPU of this process per report:", cpu)
+
     results: dict[str, dict[str, Any]] = {}
     for users in args.users:
         for engine_name in args.engines:
@@ -132,6 +153,7 @@ def main() -> None:
         "no pipeline, owner or currency",
         "equal_answers": True,
         "first_run_ms": first,
+        "clickhouse_cpu_one_caller": cpu,
         "by_users": results,
     }
     print(json.dumps(document, indent=2))
