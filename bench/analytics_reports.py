@@ -73,7 +73,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench.clickhouse_engine import measure
+    from bench.clickhouse_engine import emit, measure
     from stratus.accounts.models import Organization
     from stratus.reports import engines
     from stratus.reports.contracts import REPORTS, ReportFilters
@@ -156,9 +156,7 @@ def main() -> None:
         "clickhouse_cpu_one_caller": cpu,
         "by_users": results,
     }
-    print(json.dumps(document, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(document, indent=2) + "\n")
+    emit(document, args.out)
 
 
 if __name__ == "__main__":

@@ -253,9 +253,15 @@ def main() -> None:
         "filters": "last 12 months, organization 1 (no pipeline, owner or currency)",
         "reports_by_users": results,
     }
-    print(json.dumps(document, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(document, indent=2) + "\n")
+    emit(document, args.out)
+
+
+def emit(document: dict[str, Any], out: Path | None) -> None:
+    """Print the run's JSON document, and write it to ``out`` when given."""
+    text = json.dumps(document, indent=2)
+    print(text)
+    if out:
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":
