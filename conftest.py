@@ -11,8 +11,9 @@ from testsupport import marks, workers
 # (pytest-django already gives each worker its own database).
 workers.configure()
 
-# Fixtures for every suite: organization, other_organization, api_client(role=..., org=...), s3_*.
-pytest_plugins = ["testsupport.fixtures"]
+# Fixtures for every suite: organization, other_organization, api_client(role=..., org=...), s3_*;
+# qdrant_in_tmp (search by meaning on a shard of the test's own).
+pytest_plugins = ["testsupport.fixtures", "testsupport.search"]
 
 
 @pytest.fixture(autouse=True)

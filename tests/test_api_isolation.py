@@ -25,9 +25,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from stratus.accounts.models import Membership, Organization, Role
-from stratus.knowledge import services as knowledge_services
 from stratus.reminders.models import Notification
 from testsupport.factories import make_member, make_organization, make_token, token_client
+from testsupport.search import index_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -342,13 +342,8 @@ def test_another_organization_gets_404_and_changes_nothing(world: World) -> None
 COLLECTION_QUERIES: dict[str, dict[str, str]] = {"api-search": {"q": MARKER, "mode": "both"}}
 
 
-def test_collections_never_show_another_organizations_data(
-    world: World, settings: Any, tmp_path: Any
-) -> None:
-    settings.QDRANT_URL = ""
-    settings.QDRANT_PATH = tmp_path / "qdrant"
-    while knowledge_services.index_pending():  # organization A's text is searchable by meaning too
-        pass
+def test_collections_never_show_another_organizations_data(world: World, qdrant_in_tmp: Any) -> None:
+    index_pending()  # organization A's text is searchable by meaning too
     for pattern in api_patterns():
         if pattern.name not in COLLECTIONS or "get" not in pattern.methods:
             continue

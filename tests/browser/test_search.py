@@ -5,8 +5,6 @@ each state. The live server runs in this process, on Qdrant Edge in a temporary 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,28 +12,21 @@ from playwright.sync_api import expect
 
 from stratus.accounts.models import Organization, Role, User
 from stratus.crm.models import Activity, Company
-from stratus.knowledge import services as knowledge_services
 from tests.browser.conftest import Visitor
 from testsupport.factories import make_member_who_signs_in, make_organization
+from testsupport.search import index_pending
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.usefixtures("qdrant_in_tmp"),
+]
 
 PASSWORD = "correct horse battery staple"
 QUESTION = "who complained about slow onboarding?"
 # A search by meaning embeds the question and queries the store in this process, beside the
 # browser: on a loaded machine its answer can take longer than expect()'s default 5 s.
 ANSWER_MS = 20_000
-
-
-@pytest.fixture(autouse=True)
-def _qdrant_dir(settings: Any, tmp_path: Path) -> None:
-    settings.QDRANT_PATH = tmp_path / "qdrant"
-    settings.QDRANT_URL = ""
-
-
-def _drain() -> None:
-    while knowledge_services.index_pending():
-        pass
 
 
 def _knowledge(org: Organization) -> tuple[Company, Activity, Company]:
@@ -51,7 +42,7 @@ def _knowledge(org: Organization) -> tuple[Company, Activity, Company]:
     globex = Company.objects.create(
         organization=org, name="Globex", description="Their team found getting started with us far too slow."
     )
-    _drain()
+    index_pending()
     return acme, note, globex
 
 

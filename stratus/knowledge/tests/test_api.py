@@ -19,21 +19,11 @@ from stratus.knowledge.store import store
 from stratus.monitoring.collector import WorkCollector
 from stratus.platform import health
 from testsupport.factories import make_member
+from testsupport.search import index_pending
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("qdrant_in_tmp")]
 
 COMPLAINT = "Dana said that getting the team set up on our tool dragged on for two months."
-
-
-@pytest.fixture(autouse=True)
-def _qdrant_dir(settings: Any, tmp_path: Path) -> None:
-    settings.QDRANT_PATH = tmp_path / "qdrant"
-    settings.QDRANT_URL = ""
-
-
-def _drain() -> None:
-    while services.index_pending():
-        pass
 
 
 def _search(client: APIClient, **params: Any) -> Any:
@@ -53,7 +43,7 @@ def test_search_by_meaning_words_and_both(
         pipeline=organization_pipeline(organization),
         stage=organization_pipeline(organization).stages.first(),
     )
-    _drain()
+    index_pending()
     client = api_client(Role.VIEWER)
 
     meaning = _search(client, q="who complained about onboarding speed?", mode="meaning")
@@ -105,7 +95,7 @@ def test_owner_and_date_filters(organization: Organization, api_client: Callable
         organization=organization, company=company, subject="Renewal", body=COMPLAINT, assignee=member
     )
     Activity.objects.create(organization=organization, company=company, subject="Renewal", body=COMPLAINT)
-    _drain()
+    index_pending()
     client = api_client(Role.VIEWER)
     owned = _search(client, q="slow setup", mode="meaning", owner=member.pk)
     assert [(r["record"]["type"], r["record"]["id"]) for r in owned.json()["results"]] == [
@@ -142,7 +132,7 @@ def test_same_text_in_two_organizations_through_the_api(
     text = "Renewal terms: the contract renews yearly unless cancelled ninety days ahead."
     mine = Company.objects.create(organization=organization, name="Hooli", description=text)
     theirs = Company.objects.create(organization=other_organization, name="Hooli", description=text)
-    _drain()
+    index_pending()
     for org, own in ((organization, mine), (other_organization, theirs)):
         for mode, query in (("meaning", "contract renewal terms"), ("words", "Hooli"), ("both", "Hooli")):
             response = _search(api_client(Role.VIEWER, org=org), q=query, mode=mode, limit=50)
@@ -159,7 +149,7 @@ def test_backlog_gauge_and_readiness(organization: Organization, settings: Any) 
     settings.SEARCH_BACKLOG_DEGRADED = 2
     _, body = health.readiness()
     assert body["checks"]["search_index"]["status"] == "degraded"
-    _drain()
+    index_pending()
     assert registry.get_sample_value("stratus_search_index_backlog") == 0
     _, body = health.readiness()
     assert body["checks"]["search_index"]["status"] == "ok"
@@ -167,7 +157,7 @@ def test_backlog_gauge_and_readiness(organization: Organization, settings: Any) 
 
 def test_reindex_fills_a_new_collection_and_switches_the_alias(organization: Organization) -> None:
     company = Company.objects.create(organization=organization, name="Vandelay", description=COMPLAINT)
-    _drain()
+    index_pending()
     before, _ = store().collections()
     # Points lost behind the index's back (writes under replica mode): the rebuild restores them.
     assert before is not None

@@ -18,21 +18,16 @@ from stratus.knowledge import services
 from stratus.knowledge.models import OutboxEntry
 from stratus.knowledge.selectors import Filters, by_meaning
 from stratus.knowledge.store import store
+from testsupport.search import index_pending
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.subprocess]  # the kill test forks
 
 
 @pytest.fixture(autouse=True)
-def _qdrant_dir(settings: Any, tmp_path: Path) -> None:
-    settings.QDRANT_PATH = tmp_path / "qdrant"
-    settings.QDRANT_URL = ""
+def _small_chunks(qdrant_in_tmp: Path, settings: Any) -> None:
+    """Each test on its own shard, with chunks small enough that a note makes several."""
     settings.SEARCH_CHUNK_CHARS = 200
     settings.SEARCH_CHUNK_OVERLAP = 40
-
-
-def _drain() -> None:
-    while services.index_pending():
-        pass
 
 
 def _points(org: Organization) -> int:
@@ -50,7 +45,7 @@ def test_saved_note_is_found_by_meaning_and_deleted_with_its_record(organization
         body="Dana was unhappy that getting set up with our product took them almost two months.",
     )
     assert OutboxEntry.objects.filter(record_type="activity", record_id=note.pk).exists()
-    _drain()
+    index_pending()
     assert not OutboxEntry.objects.exists()
     results = by_meaning(
         org=organization, query="who complained about slow onboarding?", filters=Filters(), limit=3
@@ -59,18 +54,18 @@ def test_saved_note_is_found_by_meaning_and_deleted_with_its_record(organization
     assert results[0].url == f"/companies/{company.pk}"
 
     company.delete()  # the cascade deletes the note: its points go too
-    _drain()
+    index_pending()
     assert _points(organization) == 0
 
 
 def test_shortened_text_leaves_no_stale_chunk(organization: Organization) -> None:
     company = Company.objects.create(organization=organization, name="Globex", description="word " * 400)
-    _drain()
+    index_pending()
     long_count = _points(organization)
     assert long_count > 5
     company.description = "Short now."
     company.save()
-    _drain()
+    index_pending()
     assert _points(organization) == 1
 
 
@@ -80,7 +75,7 @@ def test_same_text_in_two_organizations_neither_sees_the_other(
     text = "Renewal terms: the contract renews yearly unless cancelled ninety days ahead."
     mine = Company.objects.create(organization=organization, name="Initech", description=text)
     theirs = Company.objects.create(organization=other_organization, name="Initech", description=text)
-    _drain()
+    index_pending()
     for org, own in ((organization, mine), (other_organization, theirs)):
         found = by_meaning(org=org, query="contract renewal terms", filters=Filters(), limit=50)
         assert {(r.record_type, r.record_id) for r in found} == {("company", own.pk)}
@@ -102,7 +97,7 @@ def _index_then_die(ready: Any) -> None:
 
 def test_worker_killed_mid_batch_loses_nothing_and_leaves_no_stale_chunk(organization: Organization) -> None:
     company = Company.objects.create(organization=organization, name="Umbrella", description="alpha " * 300)
-    _drain()
+    index_pending()
     company.description = "The onboarding was quick and painless."
     company.save()
     gone = Activity.objects.create(
@@ -123,7 +118,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_leaves_no_stale_chunk(organiz
     assert child.exitcode == -signal.SIGKILL
     assert OutboxEntry.objects.exists(), "the killed batch left its entries"
     Activity.objects.filter(pk=gone_id).delete()
-    _drain()  # the retry
+    index_pending()  # the retry
     assert not OutboxEntry.objects.exists()
     found = by_meaning(org=organization, query="onboarding", filters=Filters(), limit=50)
     assert {(r.record_type, r.record_id) for r in found} == {("company", company.pk)}
@@ -150,13 +145,13 @@ def test_document_text_is_indexed_by_page_and_removed_when_not_searchable(organi
         document=document,
         pages=["Parties and definitions.", "Either party may terminate with ninety days written notice."],
     )
-    _drain()
+    index_pending()
     found = by_meaning(org=organization, query="how do we cancel the contract?", filters=Filters(), limit=1)
     assert (found[0].record_type, found[0].record_id, found[0].page) == ("document", document.pk, 2)
     assert found[0].url == f"/companies/{company.pk}"
 
     services.document_text_changed(org=organization, document=document, pages=None)
-    _drain()
+    index_pending()
     passages = by_meaning(
         org=organization, query="terminate", filters=Filters(record_types=("document",)), limit=10
     )
@@ -224,14 +219,14 @@ def test_text_the_worker_extracts_from_a_document_is_searched_at_its_page(organi
     assert pages_of(first + second, [len(first)]) == [first, second]
     with transaction.atomic():
         _store_outcome(document, Extracted(text=first + second, page_starts=[len(first)]))
-    _drain()
+    index_pending()
     question = "when does the contract roll over?"
     found = by_meaning(org=organization, query=question, filters=Filters(), limit=1)
     assert (found[0].record_type, found[0].record_id, found[0].page) == ("document", document.pk, 2)
 
     with transaction.atomic():  # read again and found not searchable: its passages go, its name stays
         _store_outcome(document, Refused(TextReason.CORRUPT, "The file is damaged."))
-    _drain()
+    index_pending()
     documents = Filters(record_types=("document",))
     passages = by_meaning(org=organization, query="renews", filters=documents, limit=10)
     assert [(r.text, r.page) for r in passages] == [("renewal-terms.pdf", None)]

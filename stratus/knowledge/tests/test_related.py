@@ -3,32 +3,19 @@ the real Qdrant engine (Qdrant Edge, in a temporary directory)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from stratus.accounts.models import Organization
 from stratus.crm.models import Activity, Company
-from stratus.knowledge import selectors, services
+from stratus.knowledge import selectors
 from stratus.knowledge.store import store
+from testsupport.search import index_pending
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("qdrant_in_tmp")]
 
 ONBOARDING = "Getting the team set up on our product dragged on for almost two months."
 SLOW_SETUP = "They told us that starting to use the tool took far too long."
 RENEWAL = "The contract renews every year unless they cancel ninety days before the end."
-
-
-@pytest.fixture(autouse=True)
-def _qdrant_dir(settings: Any, tmp_path: Path) -> None:
-    settings.QDRANT_PATH = tmp_path / "qdrant"
-    settings.QDRANT_URL = ""
-
-
-def _drain() -> None:
-    while services.index_pending():
-        pass
 
 
 def _note(org: Organization, company: Company, subject: str, body: str) -> Activity:
@@ -55,7 +42,7 @@ def test_related_ranks_other_records_by_the_stored_vectors_and_leaves_out_its_ow
     slow = _note(organization, globex, "Slow start", SLOW_SETUP)
     initech = Company.objects.create(organization=organization, name="Initech")
     renewal = _note(organization, initech, "Renewal", RENEWAL)
-    _drain()
+    index_pending()
     _no_embedding(monkeypatch)
 
     found = selectors.related(org=organization, record_type="company", record_id=acme.pk, limit=5)
@@ -75,7 +62,7 @@ def test_related_of_an_activity_leaves_out_its_own_points(organization: Organiza
     note = _note(organization, acme, "Onboarding", ONBOARDING)
     globex = Company.objects.create(organization=organization, name="Globex")
     slow = _note(organization, globex, "Slow start", SLOW_SETUP)
-    _drain()
+    index_pending()
 
     keys = _keys(selectors.related(org=organization, record_type="activity", record_id=note.pk, limit=5))
 
@@ -93,7 +80,7 @@ def test_related_never_returns_another_organizations_points(
     their_twin = _note(other_organization, theirs, "Slow start", SLOW_SETUP)
     neighbour = Company.objects.create(organization=organization, name="Globex")
     my_twin = _note(organization, neighbour, "Slow start", SLOW_SETUP)
-    _drain()
+    index_pending()
 
     found = selectors.related(org=organization, record_type="company", record_id=mine.pk, limit=50)
 
@@ -110,7 +97,7 @@ def test_a_record_not_indexed_yet_or_an_empty_index_has_no_related_passages(
 ) -> None:
     acme = Company.objects.create(organization=organization, name="Acme")
     assert selectors.related(org=organization, record_type="company", record_id=acme.pk, limit=5) == []
-    _drain()
+    index_pending()
     later = Company.objects.create(organization=organization, name="Globex")  # queued, not indexed
     assert selectors.related(org=organization, record_type="company", record_id=later.pk, limit=5) == []
     collection, _ = store().collections()

@@ -4,7 +4,6 @@ through the test client, on the real Qdrant engine (Qdrant Edge, in a temporary 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,23 +17,13 @@ from stratus.knowledge import selectors as knowledge
 from stratus.knowledge import services as knowledge_services
 from stratus.web.search.passages import highlight, terms
 from testsupport.factories import make_member_who_signs_in
+from testsupport.search import index_pending
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("qdrant_in_tmp")]
 
 PASSWORD = "correct horse battery staple"
 ONBOARDING = "Dana was unhappy that getting set up with our product took them almost two months."
 XSS = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
-
-
-@pytest.fixture(autouse=True)
-def _qdrant_dir(settings: Any, tmp_path: Path) -> None:
-    settings.QDRANT_PATH = tmp_path / "qdrant"
-    settings.QDRANT_URL = ""
-
-
-def _drain() -> None:
-    while knowledge_services.index_pending():
-        pass
 
 
 def _client(org: Organization, role: str = Role.MEMBER) -> tuple[Client, User]:
@@ -72,7 +61,7 @@ def test_the_page_shows_passages_by_meaning_with_the_record_the_score_and_marked
     client, _user = _client(organization)
     acme = Company.objects.create(organization=organization, name=f"Acme {XSS}")
     _note(organization, acme, "Call with Dana", f"{ONBOARDING} Onboarding must get faster. {XSS}")
-    _drain()
+    index_pending()
 
     response = client.get("/search", {"q": "who complained about slow onboarding?", "mode": "meaning"})
     body = response.content.decode()
@@ -101,7 +90,7 @@ def test_same_text_in_two_organizations_neither_sees_the_other_on_the_page_palet
     mine_neighbour = Company.objects.create(
         organization=organization, name="Neighbour", description="When does the contract renew?"
     )
-    _drain()
+    index_pending()
 
     for mode in ("meaning", "words", "both"):
         body = mine_client.get("/search", {"q": "contract renewal terms", "mode": mode}).content.decode()
@@ -133,7 +122,7 @@ def test_related_passages_leave_out_the_records_own_notes_and_documents(organiza
     _note(organization, acme, "Own note", ONBOARDING)
     other = Company.objects.create(organization=organization, name="Globex")
     _note(organization, other, "Setup was slow", "Getting started with the product took them far too long.")
-    _drain()
+    index_pending()
     body = client.get(f"/companies/{acme.pk}/related-passages", HTTP_HX_REQUEST="true").content.decode()
     assert f'href="/companies/{other.pk}"' in body
     assert f'href="/companies/{acme.pk}"' not in body
@@ -151,7 +140,7 @@ def test_a_pdf_passage_opens_the_document_at_its_page(organization: Organization
         "contract.pdf",
         ["Master services agreement between the parties.", "Renewal: the term renews for one year."],
     )
-    _drain()
+    index_pending()
     body = client.get("/search", {"q": "when does the term renew", "mode": "meaning"}).content.decode()
     assert f'href="/contacts/{contact.pk}/documents/{document.pk}/download?view=1#page=2"' in body
     assert "page 2" in body
@@ -163,7 +152,7 @@ def test_filters_by_record_type_owner_and_date_keep_their_state_in_the_form(
     client, user = _client(organization)
     acme = Company.objects.create(organization=organization, name="Acme", description=ONBOARDING, owner=user)
     note = _note(organization, acme, "Call", ONBOARDING)
-    _drain()
+    index_pending()
     q = "who complained about onboarding"
     body = client.get("/search", {"q": q, "mode": "meaning", "type": "activity"}).content.decode()
     assert f'data-record="activity-{note.pk}"' in body
