@@ -73,7 +73,8 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench.clickhouse_engine import emit, measure
+    from bench.children import emit
+    from bench.clickhouse_engine import measure
     from stratus.accounts.models import Organization
     from stratus.reports import engines
     from stratus.reports.contracts import REPORTS, ReportFilters

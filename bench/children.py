@@ -1,9 +1,10 @@
-"""What the benchmarks that start the app's own processes share: a free port, a child's
-environment (the caller's, without the settings the benchmark chooses itself), ``manage.py``
-in a child process, waiting for an HTTP endpoint, and the machine's load for the record."""
+"""What the benchmarks share: a free port, a child's environment (the caller's, without the
+settings the benchmark chooses itself), ``manage.py`` in a child process, waiting for an HTTP
+endpoint, the machine's load for the record, and the run's JSON document printed and written."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +65,12 @@ def wait_http(url: str, deadline: float = 90) -> None:
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def emit(document: Any, out: Path | None) -> None:
+    """Print the run's JSON document, and write it to ``out`` (its folder made if need be)."""
+    text = json.dumps(document, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")

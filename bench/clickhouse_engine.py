@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.children import emit
 
 
 def fill(writer: Any, org: int, deals: int, first_id: int) -> None:
@@ -254,14 +255,6 @@ def main() -> None:
         "reports_by_users": results,
     }
     emit(document, args.out)
-
-
-def emit(document: dict[str, Any], out: Path | None) -> None:
-    """Print the run's JSON document, and write it to ``out`` when given."""
-    text = json.dumps(document, indent=2)
-    print(text)
-    if out:
-        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

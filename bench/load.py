@@ -34,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import emit  # noqa: E402
+
 SCENARIOS = ("bare", "list", "search", "detail", "create", "move")
 LIST_PATH = "/api/v1/contacts?limit=50"
 SEARCH_PATH = "/api/v1/contacts?q={term}&limit=50"
@@ -333,10 +335,7 @@ def main() -> None:
         "data": {k: prepared[k] for k in ("contacts", "deals", "sample")},
         "results": results,
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

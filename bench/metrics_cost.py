@@ -22,7 +22,6 @@ what it adds to any request, route lookup included).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import emit  # noqa: E402
 from bench.load import server_env  # noqa: E402
 
 REQUEST_METRICS = "stratus.platform.request_metrics.RequestMetricsMiddleware"
@@ -137,10 +137,7 @@ def main() -> None:
         "middleware_alone_percent_of_request": round(alone_us / 1000 / medians["without"] * 100, 2),
         "loadavg_after": load,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import http.client
-import json
 import os
 import platform
 import random
@@ -42,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import emit  # noqa: E402
 from bench.load import cpu_snapshot, free_port, server_env, wait_ready  # noqa: E402
 
 REPORTS = ("funnel", "velocity", "won-lost", "forecast", "activity", "campaigns")
@@ -313,10 +313,7 @@ def main() -> None:
         "in_process_last_12_months": prepared["queries"],
         "results": results,
     }
-    print(json.dumps(report_doc, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report_doc, indent=2) + "\n")
+    emit(report_doc, args.out)
 
 
 if __name__ == "__main__":

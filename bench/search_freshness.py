@@ -58,7 +58,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.children import CLEARED, child_env, free_port, manage, uptime, wait_http  # noqa: E402
+from bench.children import CLEARED, child_env, emit, free_port, manage, uptime, wait_http  # noqa: E402
 
 PEOPLE = ["Ana", "Bruno", "Chloe", "Dmitri", "Esther", "Farid", "Greta", "Hiro", "Ines", "Jonas"]
 ROLES = ["head of procurement", "CFO", "IT lead", "operations manager", "office manager", "CTO"]
@@ -429,10 +429,7 @@ def main() -> int:
             "parts_in_process_worker_stopped": parts,
             "notes_detail": results,
         }
-        text = json.dumps(report, indent=2)
-        print(text)
-        if args.out:
-            args.out.write_text(text + "\n")
+        emit(report, args.out)
         return 0 if not missed else 1
     finally:
         for process in processes:

@@ -43,7 +43,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.children import CLEARED, child_env, manage, uptime  # noqa: E402
+from bench.children import CLEARED, child_env, emit, manage, uptime  # noqa: E402
 
 
 def main() -> int:
@@ -184,10 +184,7 @@ def main() -> int:
             "command_output": done.stdout.strip(),
             "one_batch_in_process_after_the_run": parts,
         }
-        text = json.dumps(report, indent=2)
-        print(text)
-        if args.out:
-            args.out.write_text(text + "\n")
+        emit(report, args.out)
         return 0 if points == expected else 1
     finally:
         if not args.keep:

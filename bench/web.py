@@ -49,6 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import emit  # noqa: E402
 from bench.load import cpu_snapshot, free_port, wait_ready  # noqa: E402
 from bench.load import server_env as api_server_env  # noqa: E402
 
@@ -363,10 +364,7 @@ def main() -> None:
         "server_time": results,
         "browser": browser,
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

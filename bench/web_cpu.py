@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import os
 import re
 import statistics
@@ -37,6 +36,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import emit  # noqa: E402
 from bench.load import server_env  # noqa: E402
 
 PAGES = ("/contacts", "/companies", "/deals", "/activities")
@@ -165,10 +165,7 @@ def main() -> None:
         "loadavg_after": load,
         "pages": results,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":
